@@ -1,0 +1,5 @@
+import sys
+
+from agrifleet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Ties devices to a fleet: identities, credentials, broker configuration and ACLs."""

@@ -1,0 +1,27 @@
+"""Fixtures shared by the whole suite: real services on free ports, started per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import Broker, running_mosquitto
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A private Mosquitto with no anonymous access; devices get users via add_device()."""
+    with running_mosquitto(tmp_path / "mosquitto") as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, or skip the test cleanly when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"training data not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,72 @@
+"""The test broker refuses strangers and keeps each device to its own topics."""
+
+from __future__ import annotations
+
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from tests.services import Broker
+
+
+def _connect(broker: Broker, user: str | None, password: str | None) -> mqtt.ReasonCode:
+    result: dict[str, mqtt.ReasonCode] = {}
+    done = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if user is not None:
+        client.username_pw_set(user, password)
+
+    def on_connect(c, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
+        result["rc"] = reason_code
+        done.set()
+
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    assert done.wait(5)
+    client.disconnect()
+    client.loop_stop()
+    return result["rc"]
+
+
+def test_anonymous_client_is_refused(broker: Broker) -> None:
+    assert _connect(broker, None, None).is_failure
+
+
+def test_wrong_password_is_refused(broker: Broker) -> None:
+    broker.add_device("field-01")
+    assert _connect(broker, "field-01", "not-the-password").is_failure
+
+
+def test_device_cannot_read_another_devices_acks(broker: Broker) -> None:
+    broker.add_device("field-01")
+    broker.add_device("field-02")
+    received: list[str] = []
+    got = threading.Event()
+    spy = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    spy.username_pw_set("field-02", broker.config.users["field-02"])
+    spy.on_message = lambda c, u, m: (received.append(m.topic), got.set())
+    spy.connect("127.0.0.1", broker.port)
+    spy.subscribe("agrifleet/+/ack", qos=1)
+    spy.loop_start()
+    fleet = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    fleet.username_pw_set("fleet", broker.config.users["fleet"])
+    fleet.connect("127.0.0.1", broker.port)
+    fleet.loop_start()
+    try:
+        fleet.publish("agrifleet/field-01/ack", b"{}", qos=1).wait_for_publish(5)
+        fleet.publish("agrifleet/field-02/ack", b"{}", qos=1).wait_for_publish(5)
+        assert got.wait(5)
+        got.clear()
+        got.wait(0.5)  # give a wrongly delivered message time to arrive
+        assert received == ["agrifleet/field-02/ack"]
+    finally:
+        fleet.loop_stop()
+        spy.loop_stop()
+
+
+@pytest.mark.parametrize("device", ["field-01"])
+def test_valid_device_connects(broker: Broker, device: str) -> None:
+    broker.add_device(device)
+    assert not _connect(broker, device, broker.config.users[device]).is_failure
