@@ -5,11 +5,11 @@ docs/protocol.md describes the same contract for people; keep the two in step.
 
 Topics, under a configurable prefix (default ``agrifleet``):
 
-| topic                               | direction     | retained | payload         |
-| ----------------------------------- | ------------- | -------- | --------------- |
-| ``{prefix}/{device}/status``        | device → fleet | yes     | :class:`Status` (also the last will, ``state="offline"``) |
-| ``{prefix}/{device}/messages``      | device → fleet | no      | :class:`Batch` of readings, detections and events |
-| ``{prefix}/{device}/ack``           | fleet → device | no      | :class:`Ack` once the fleet has *stored* the items |
+- ``{prefix}/{device}/status``, device → fleet, retained: :class:`Status`; the last will is the
+  same with ``state="offline"``.
+- ``{prefix}/{device}/messages``, device → fleet: a :class:`Batch` of readings, detections and
+  events.
+- ``{prefix}/{device}/ack``, fleet → device: an :class:`Ack` once the fleet has *stored* items.
 
 Every item a device produces gets a sequence number that grows by exactly one within a boot
 (``boot_id``), so the fleet can tell a gap (lost data) from silence. Status messages are state,

@@ -1,1 +1,1 @@
-"""The field agent: reads sensors and cameras, keeps every item in a durable outbox, reports over MQTT."""
+"""The field agent: reads sensors and cameras, keeps items in a durable outbox, sends over MQTT."""
