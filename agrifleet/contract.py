@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION: Literal[1] = 1
 DEFAULT_PREFIX = "agrifleet"
 #: The fleet refuses any MQTT payload larger than this many bytes.
 MAX_PAYLOAD_BYTES = 256 * 1024

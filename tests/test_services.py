@@ -17,7 +17,7 @@ def _connect(broker: Broker, user: str | None, password: str | None) -> mqtt.Rea
     if user is not None:
         client.username_pw_set(user, password)
 
-    def on_connect(c, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
+    def on_connect(c, userdata, flags, reason_code, properties):
         result["rc"] = reason_code
         done.set()
 
@@ -46,7 +46,12 @@ def test_device_cannot_read_another_devices_acks(broker: Broker) -> None:
     got = threading.Event()
     spy = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     spy.username_pw_set("field-02", broker.config.users["field-02"])
-    spy.on_message = lambda c, u, m: (received.append(m.topic), got.set())
+
+    def on_message(c: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        received.append(message.topic)
+        got.set()
+
+    spy.on_message = on_message
     spy.connect("127.0.0.1", broker.port)
     spy.subscribe("agrifleet/+/ack", qos=1)
     spy.loop_start()
