@@ -1,0 +1,1 @@
+"""On-device crop-disease inference: preprocessing, interpreter, image sources, cameras."""
