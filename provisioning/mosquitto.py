@@ -12,23 +12,15 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FLEET_USER = "fleet"
+from provisioning.acl import FLEET_USER, device_acl
+
 
 
 def acl_text(prefix: str, fleet_user: str = FLEET_USER) -> str:
-    return "\n".join(
-        [
-            f"user {fleet_user}",
-            f"topic readwrite {prefix}/#",
-            "",
-            "# every other user is a device whose user name is its device id",
-            f"pattern write {prefix}/%u/status",
-            f"pattern write {prefix}/%u/messages",
-            f"pattern read {prefix}/%u/ack",
-            f"pattern read {prefix}/%u/model/#",
-            "",
-        ]
-    )
+    lines = [f"user {fleet_user}", f"topic readwrite {prefix}/#", ""]
+    lines.append("# every other user is a device whose user name is its device id")
+    lines += [f"pattern {access} {pattern}" for access, pattern in device_acl(prefix, "%u")]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass
