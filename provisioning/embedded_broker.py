@@ -7,6 +7,7 @@ the configuration from :mod:`provisioning.mosquitto`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import threading
@@ -91,10 +92,9 @@ class EmbeddedBroker:
 
     @staticmethod
     async def _shutdown(broker: Broker) -> None:
-        try:
+        # amqtt's broadcast loop can outlive its clients; what is left is cancelled below.
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(broker.shutdown(), timeout=2)
-        except TimeoutError:
-            pass  # amqtt's broadcast loop can outlive its clients; cancelled below
         current = asyncio.current_task()
         tasks = [t for t in asyncio.all_tasks() if t is not current]
         for task in tasks:

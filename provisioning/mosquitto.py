@@ -15,7 +15,6 @@ from pathlib import Path
 from provisioning.acl import FLEET_USER, device_acl
 
 
-
 def acl_text(prefix: str, fleet_user: str = FLEET_USER) -> str:
     lines = [f"user {fleet_user}", f"topic readwrite {prefix}/#", ""]
     lines.append("# every other user is a device whose user name is its device id")

@@ -1,4 +1,4 @@
-"""The embedded Python broker refuses strangers and enforces the same per-device ACL as Mosquitto."""
+"""The embedded Python broker refuses strangers and enforces the per-device ACL, like Mosquitto."""
 
 from __future__ import annotations
 
