@@ -19,7 +19,7 @@ from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
-from provisioning.acl import allowed
+from provisioning.acl import Access, allowed
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class DeviceAcl(BaseTopicPlugin):
     ) -> bool | None:
         if session is None or topic is None or not session.username:
             return False
-        access = "write" if action == Action.PUBLISH else "read"
+        access: Access = "write" if action == Action.PUBLISH else "read"
         return allowed(session.username, self.config.prefix, access, topic)
 
 
