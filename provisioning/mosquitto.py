@@ -7,8 +7,13 @@ and writes the whole prefix.
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
+import signal
+import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,3 +85,69 @@ class MosquittoConfig:
         self.passwd_path.chmod(0o600)
         for user, password in self.users.items():
             subprocess.run([tool, "-b", str(self.passwd_path), user, password], check=True)
+
+
+def find_mosquitto() -> str | None:
+    """The mosquitto executable, or None when it is not installed."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    return exe if os.access(exe, os.X_OK) else None
+
+
+def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+class MosquittoBroker:
+    """A Mosquitto process run from a :class:`MosquittoConfig`; users can be added live."""
+
+    def __init__(self, config: MosquittoConfig) -> None:
+        self.config = config
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def port(self) -> int:
+        return self.config.port
+
+    def add_user(self, user: str, password: str | None = None) -> str:
+        """Create (or keep) a user; returns its password. Mosquitto reloads on SIGHUP."""
+        if user not in self.config.users:
+            self.config.users[user] = password or secrets.token_urlsafe(18)
+            self.config.write_passwords()
+            if self.process is not None:
+                self.process.send_signal(signal.SIGHUP)
+                time.sleep(0.2)
+        return self.config.users[user]
+
+    def url_for(self, user: str) -> str:
+        return f"mqtt://{user}:{self.config.users[user]}@127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        exe = find_mosquitto()
+        if exe is None:
+            raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+        conf = self.config.write()
+        self.process = subprocess.Popen(
+            [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

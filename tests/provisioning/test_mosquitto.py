@@ -1,4 +1,4 @@
-"""The test broker refuses strangers and keeps each device to its own topics."""
+"""Mosquitto as provisioned refuses strangers and keeps each device to its own topics."""
 
 from __future__ import annotations
 
