@@ -6,21 +6,14 @@ Nothing here depends on a broker or database left running on the machine.
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from provisioning.acl import FLEET_USER
-from provisioning.mosquitto import MosquittoBroker, MosquittoConfig, wait_for_port
+from provisioning.mosquitto import MosquittoBroker, MosquittoConfig, free_port, wait_for_port
 
 __all__ = ["Broker", "free_port", "running_mosquitto", "wait_for_port"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Broker(MosquittoBroker):

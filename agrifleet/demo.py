@@ -1,0 +1,277 @@
+"""A whole fleet on one machine, with no setup: broker, fleet, simulated sensors, three agents.
+
+The parts run as they would in the field: the broker and the fleet as their own processes, each
+agent as its own ``agrifleet edge run`` process reading simulated probes on pseudo-terminals,
+with its own least-privilege MQTT user. Leaf photos, when a folder of them is at hand, are
+dropped into each agent's watched camera folder so detections reach the fleet too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from provisioning.acl import FLEET_USER
+from provisioning.mosquitto import (
+    MosquittoBroker,
+    MosquittoConfig,
+    find_mosquitto,
+    free_port,
+    wait_for_port,
+)
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+
+
+@dataclass
+class DemoOptions:
+    workdir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    mqtt_port: int = 0  # 0: a free port
+    agents: int = 3
+    broker: str = "auto"  # auto | mosquitto | embedded
+    images: Path | None = None
+    image_interval_s: float = 5.0
+    sensor_interval_s: float = 5.0
+
+
+class _Broker(Protocol):
+    def stop(self) -> None: ...
+
+
+def default_images() -> Path | None:
+    """``../shared/data/plantvillage`` beside the project or the working directory, if present."""
+    here = Path(__file__).resolve().parents[1]
+    for base in (here.parent, Path.cwd().parent, Path.cwd()):
+        candidate = base / "shared" / "data" / "plantvillage"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+class Demo:
+    """Starts every part in order and stops them in reverse."""
+
+    def __init__(self, options: DemoOptions) -> None:
+        self.options = options
+        self.users: dict[str, str] = {FLEET_USER: secrets.token_urlsafe(18)}
+        self.devices = [f"field-{i + 1:02d}" for i in range(options.agents)]
+        for device in self.devices:
+            self.users[device] = secrets.token_urlsafe(18)
+        self.mqtt_port = options.mqtt_port or free_port()
+        self.token = ""
+        self._stack = ExitStack()
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._stop = threading.Event()
+        self.broker_kind = ""
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.port}"
+
+    # -- the table of contents -------------------------------------------------------------
+    def start(self) -> None:
+        self.options.workdir.mkdir(parents=True, exist_ok=True)
+        self._start_broker()
+        self._start_fleet()
+        self._register_devices()
+        sensors = self._start_sensors()
+        self._start_agents(sensors)
+        self._start_image_feeder()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for process in reversed(self._processes):
+            process.terminate()
+        for process in reversed(self._processes):
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._stack.close()
+
+    # -- the parts -------------------------------------------------------------------------
+    def _start_broker(self) -> None:
+        kind = self.options.broker
+        if kind == "auto":
+            kind = "mosquitto" if find_mosquitto() else "embedded"
+        broker: _Broker
+        if kind == "mosquitto":
+            mosquitto = MosquittoBroker(
+                MosquittoConfig(
+                    directory=self.options.workdir / "mosquitto",
+                    port=self.mqtt_port,
+                    users=dict(self.users),
+                )
+            )
+            mosquitto.start()
+            broker = mosquitto
+        else:
+            from provisioning.embedded_broker import EmbeddedBroker
+
+            embedded = EmbeddedBroker(self.mqtt_port, dict(self.users))
+            embedded.start()
+            broker = embedded
+        self.broker_kind = kind
+        self._stack.callback(broker.stop)
+
+    def _mqtt_url(self, user: str) -> str:
+        return f"mqtt://{user}:{self.users[user]}@127.0.0.1:{self.mqtt_port}"
+
+    def _fleet_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["AGRIFLEET_DATABASE_URL"] = f"sqlite:///{self.options.workdir / 'fleet.db'}"
+        env["AGRIFLEET_MQTT_URL"] = self._mqtt_url(FLEET_USER)
+        return env
+
+    def _start_fleet(self) -> None:
+        env = self._fleet_env()
+        command = [sys.executable, "-m", "agrifleet", "fleet"]
+        subprocess.run([*command, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+        created = subprocess.run(
+            [*command, "create-token", "--role", "admin"],
+            env=env, check=True, capture_output=True, text=True,
+        )
+        self.token = created.stdout.strip().splitlines()[-1]
+        serve = [*command, "serve", "--host", self.options.host, "--port", str(self.options.port)]
+        log_file = (self.options.workdir / "fleet.log").open("ab")
+        self._stack.callback(log_file.close)
+        self._processes.append(subprocess.Popen(serve, env=env, stdout=log_file, stderr=log_file))
+        wait_for_port(self.options.port, timeout=30, host=self.options.host)
+
+    def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        request = urllib.request.Request(  # noqa: S310 - our own fleet on http://host:port
+            f"{self.api_url}/api/v1{path}",
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return json.loads(response.read() or b"null")
+
+    def _register_devices(self) -> None:
+        for device in self.devices:
+            self._api("POST", "/devices", {"id": device, "name": f"Demo field {device[-2:]}"})
+
+    def _start_sensors(self) -> dict[str, dict[str, str]]:
+        """One soil probe, one SDI-12 probe and one GPS per agent; returns device → paths."""
+        from hardware.simulators import ModbusSoilSimulator, NmeaGpsSimulator, Sdi12Simulator
+
+        paths: dict[str, dict[str, str]] = {}
+        for i, device in enumerate(self.devices):
+            soil = self._stack.enter_context(ModbusSoilSimulator())
+            sdi12 = self._stack.enter_context(Sdi12Simulator())
+            gps = self._stack.enter_context(
+                NmeaGpsSimulator(lat=10.03 + 0.01 * i, lon=105.77 + 0.01 * i)
+            )
+            paths[device] = {"soil": soil.path, "sdi12": sdi12.path, "gps": gps.path}
+        return paths
+
+    def _agent_config(self, device: str, sensors: dict[str, str]) -> Path:
+        home = self.options.workdir / device
+        (home / "camera").mkdir(parents=True, exist_ok=True)
+        interval = self.options.sensor_interval_s
+        config = f"""\
+device_id = "{device}"
+data_dir = "{home}"
+
+[mqtt]
+url = "mqtt://127.0.0.1:{self.mqtt_port}"
+password = "{self.users[device]}"
+
+[[sensors]]
+type = "modbus-soil"
+name = "soil"
+port = "{sensors['soil']}"
+interval_s = {interval}
+
+[[sensors]]
+type = "sdi12"
+name = "probe"
+port = "{sensors['sdi12']}"
+interval_s = {interval}
+
+[[sensors]]
+type = "nmea-gps"
+name = "gps"
+port = "{sensors['gps']}"
+interval_s = {interval * 6}
+
+[[cameras]]
+type = "folder"
+name = "leafcam"
+path = "{home / 'camera'}"
+after = "delete"
+threads = 1
+"""
+        path = home / "agent.toml"
+        path.write_text(config)
+        path.chmod(0o600)  # it holds the device's password
+        return path
+
+    def _start_agents(self, sensors: dict[str, dict[str, str]]) -> None:
+        for device in self.devices:
+            config = self._agent_config(device, sensors[device])
+            log_file = (config.parent / "agent.log").open("ab")
+            self._stack.callback(log_file.close)
+            self._processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "agrifleet", "edge", "run", "--config", str(config)],
+                    stdout=log_file,
+                    stderr=log_file,
+                )
+            )
+
+    def _start_image_feeder(self) -> None:
+        folder = self.options.images or default_images()
+        if folder is None:
+            log.info("no leaf photos found; pass --images DIR to see detections")
+            return
+        images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            log.warning("no .jpg/.png photos under %s", folder)
+            return
+        thread = threading.Thread(target=self._feed, args=(images,), daemon=True)
+        thread.start()
+        self._stack.callback(thread.join, 5)
+
+    def _feed(self, images: list[Path]) -> None:
+        rng = random.Random(7)  # noqa: S311 - picking demo photos, not security
+        while not self._stop.wait(self.options.image_interval_s):
+            for device in self.devices:
+                source = rng.choice(images)
+                camera = self.options.workdir / device / "camera"
+                partial = camera / f".{source.name}.part"
+                shutil.copyfile(source, partial)
+                partial.rename(camera / f"{int(time.time() * 1000)}{source.suffix.lower()}")
+
+    def banner(self) -> str:
+        return "\n".join(
+            [
+                "agrifleet demo is running",
+                f"  fleet API   {self.api_url}/api/v1   (OpenAPI docs: {self.api_url}/docs)",
+                f"  API token   {self.token}",
+                f"  MQTT broker 127.0.0.1:{self.mqtt_port} ({self.broker_kind})",
+                f"  devices     {', '.join(self.devices)}",
+                f"  files       {self.options.workdir}",
+                "  try:        curl -H 'Authorization: Bearer "
+                f"{self.token}' {self.api_url}/api/v1/devices",
+                "Ctrl-C stops everything.",
+            ]
+        )
