@@ -31,13 +31,13 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agrifleet.demo import Demo, DemoOptions
+    from agrifleet.local_fleet import LocalFleet, LocalFleetOptions
 
     if args.images is not None and not args.images.is_dir():
         print(f"agrifleet demo: --images {args.images} is not a folder")
         return 2
     with tempfile.TemporaryDirectory(prefix="agrifleet-demo-") as scratch:
-        options = DemoOptions(
+        options = LocalFleetOptions(
             workdir=args.workdir or Path(scratch),
             host=args.host,
             port=args.port,
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             broker=args.broker,
             images=args.images,
         )
-        demo = Demo(options)
+        demo = LocalFleet(options)
         stopping = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         try:

@@ -1,4 +1,4 @@
-"""A whole fleet on one machine, with no setup: broker, fleet, simulated sensors, three agents.
+"""A whole fleet on one machine: broker, fleet, simulated sensors and agents (the demo, the e2e tests).
 
 The parts run as they would in the field: the broker and the fleet as their own processes, each
 agent as its own ``agrifleet edge run`` process reading simulated probes on pseudo-terminals,
@@ -22,7 +22,7 @@ import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from provisioning.acl import FLEET_USER
 from provisioning.mosquitto import (
@@ -33,13 +33,16 @@ from provisioning.mosquitto import (
     wait_for_port,
 )
 
+if TYPE_CHECKING:
+    from provisioning.embedded_broker import EmbeddedBroker
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 @dataclass
-class DemoOptions:
+class LocalFleetOptions:
     workdir: Path
     host: str = "127.0.0.1"
     port: int = 8000
@@ -49,10 +52,7 @@ class DemoOptions:
     images: Path | None = None
     image_interval_s: float = 5.0
     sensor_interval_s: float = 5.0
-
-
-class _Broker(Protocol):
-    def stop(self) -> None: ...
+    database_url: str | None = None  # default: SQLite in workdir
 
 
 def default_images() -> Path | None:
@@ -65,10 +65,10 @@ def default_images() -> Path | None:
     return None
 
 
-class Demo:
+class LocalFleet:
     """Starts every part in order and stops them in reverse."""
 
-    def __init__(self, options: DemoOptions) -> None:
+    def __init__(self, options: LocalFleetOptions) -> None:
         self.options = options
         self.users: dict[str, str] = {FLEET_USER: secrets.token_urlsafe(18)}
         self.devices = [f"field-{i + 1:02d}" for i in range(options.agents)]
@@ -77,7 +77,9 @@ class Demo:
         self.mqtt_port = options.mqtt_port or free_port()
         self.token = ""
         self._stack = ExitStack()
-        self._processes: list[subprocess.Popen[bytes]] = []
+        self.fleet: subprocess.Popen[bytes] | None = None
+        self.agents: dict[str, subprocess.Popen[bytes]] = {}
+        self.broker: MosquittoBroker | EmbeddedBroker | None = None
         self._stop = threading.Event()
         self.broker_kind = ""
 
@@ -97,13 +99,9 @@ class Demo:
 
     def stop(self) -> None:
         self._stop.set()
-        for process in reversed(self._processes):
-            process.terminate()
-        for process in reversed(self._processes):
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for device in list(self.agents):
+            self.stop_agent(device)
+        self.stop_fleet()
         self._stack.close()
 
     # -- the parts -------------------------------------------------------------------------
@@ -111,32 +109,30 @@ class Demo:
         kind = self.options.broker
         if kind == "auto":
             kind = "mosquitto" if find_mosquitto() else "embedded"
-        broker: _Broker
         if kind == "mosquitto":
-            mosquitto = MosquittoBroker(
+            self.broker = MosquittoBroker(
                 MosquittoConfig(
                     directory=self.options.workdir / "mosquitto",
                     port=self.mqtt_port,
                     users=dict(self.users),
                 )
             )
-            mosquitto.start()
-            broker = mosquitto
         else:
             from provisioning.embedded_broker import EmbeddedBroker
 
-            embedded = EmbeddedBroker(self.mqtt_port, dict(self.users))
-            embedded.start()
-            broker = embedded
+            self.broker = EmbeddedBroker(self.mqtt_port, dict(self.users))
+        self.broker.start()
         self.broker_kind = kind
-        self._stack.callback(broker.stop)
+        self._stack.callback(self.broker.stop)
 
     def _mqtt_url(self, user: str) -> str:
         return f"mqtt://{user}:{self.users[user]}@127.0.0.1:{self.mqtt_port}"
 
     def _fleet_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env["AGRIFLEET_DATABASE_URL"] = f"sqlite:///{self.options.workdir / 'fleet.db'}"
+        env["AGRIFLEET_DATABASE_URL"] = (
+            self.options.database_url or f"sqlite:///{self.options.workdir / 'fleet.db'}"
+        )
         env["AGRIFLEET_MQTT_URL"] = self._mqtt_url(FLEET_USER)
         return env
 
@@ -149,11 +145,22 @@ class Demo:
             env=env, check=True, capture_output=True, text=True,
         )
         self.token = created.stdout.strip().splitlines()[-1]
-        serve = [*command, "serve", "--host", self.options.host, "--port", str(self.options.port)]
-        log_file = (self.options.workdir / "fleet.log").open("ab")
-        self._stack.callback(log_file.close)
-        self._processes.append(subprocess.Popen(serve, env=env, stdout=log_file, stderr=log_file))
+        self.start_fleet()
+
+    def start_fleet(self) -> None:
+        """Start (or restart) the fleet service process and wait until it answers."""
+        serve = [sys.executable, "-m", "agrifleet", "fleet", "serve"]
+        serve += ["--host", self.options.host, "--port", str(self.options.port)]
+        with (self.options.workdir / "fleet.log").open("ab") as log_file:
+            self.fleet = subprocess.Popen(
+                serve, env=self._fleet_env(), stdout=log_file, stderr=log_file
+            )
         wait_for_port(self.options.port, timeout=30, host=self.options.host)
+
+    def stop_fleet(self) -> None:
+        if self.fleet is not None:
+            _terminate(self.fleet)
+            self.fleet = None
 
     def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         request = urllib.request.Request(  # noqa: S310 - our own fleet on http://host:port
@@ -227,16 +234,25 @@ threads = 1
 
     def _start_agents(self, sensors: dict[str, dict[str, str]]) -> None:
         for device in self.devices:
-            config = self._agent_config(device, sensors[device])
-            log_file = (config.parent / "agent.log").open("ab")
-            self._stack.callback(log_file.close)
-            self._processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "agrifleet", "edge", "run", "--config", str(config)],
-                    stdout=log_file,
-                    stderr=log_file,
-                )
-            )
+            self._agent_config(device, sensors[device])
+            self.start_agent(device)
+
+    def start_agent(self, device: str) -> None:
+        config = self.options.workdir / device / "agent.toml"
+        command = [sys.executable, "-m", "agrifleet", "edge", "run", "--config", str(config)]
+        with (config.parent / "agent.log").open("ab") as log_file:
+            self.agents[device] = subprocess.Popen(command, stdout=log_file, stderr=log_file)
+
+    def stop_agent(self, device: str, *, kill: bool = False) -> None:
+        """Stop an agent cleanly, or with SIGKILL as a power cut would."""
+        process = self.agents.pop(device, None)
+        if process is None:
+            return
+        if kill:
+            process.kill()
+            process.wait()
+        else:
+            _terminate(process)
 
     def _start_image_feeder(self) -> None:
         folder = self.options.images or default_images()
@@ -275,3 +291,12 @@ threads = 1
                 "Ctrl-C stops everything.",
             ]
         )
+
+
+def _terminate(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
