@@ -1,4 +1,4 @@
-"""A whole fleet on one machine: broker, fleet, simulated sensors and agents (the demo, the e2e tests).
+"""A whole fleet on one machine: broker, fleet, simulated sensors, agents (demo and e2e tests).
 
 The parts run as they would in the field: the broker and the fleet as their own processes, each
 agent as its own ``agrifleet edge run`` process reading simulated probes on pseudo-terminals,
