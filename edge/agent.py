@@ -1,0 +1,175 @@
+"""The field agent's composition root: sensors and cameras → outbox → forwarder → MQTT link.
+
+``Agent(config).run()`` blocks until :meth:`Agent.stop` (SIGTERM/SIGINT in ``agrifleet edge
+run``); building an Agent does no work, ``run`` opens everything and closes it in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from agrifleet.contract import Status
+from edge.clock import Clock, system_boot_id
+from edge.config import AgentConfig
+from edge.forwarder import Forwarder
+from edge.health import HealthProbe
+from edge.link import Link, LinkSettings
+from edge.outbox import Outbox
+from edge.poller import Poller, RetryPolicy
+from edge.sensors import polled_sensors
+
+log = logging.getLogger(__name__)
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+class Agent:
+    """One field node: reads, stores, forwards, reports its health."""
+
+    def __init__(self, config: AgentConfig, *, clock: Clock | None = None,
+                 boot_id: str | None = None) -> None:
+        self.config = config
+        self.clock = clock or Clock(config.clock.synced,
+                                    check_interval_s=config.clock.check_interval_s)
+        self.boot_id = boot_id or system_boot_id()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.outbox: Outbox | None = None
+        self.link: Link | None = None
+        self.forwarder: Forwarder | None = None
+        self.poller: Poller | None = None
+        self.health: HealthProbe | None = None
+        self._cameras: _Stoppable | None = None
+
+    def run(self) -> None:
+        """Run until stop(): the table of contents of the node's data flow."""
+        outbox = self.outbox = self._open_outbox()
+        self.poller = self._start_polling(outbox)
+        self._cameras = self._start_cameras(outbox)
+        self.health = HealthProbe(outbox, self.clock, self.config.data_dir, self.poller.errors)
+        self.forwarder = self._forwarder(outbox)
+        self.link = self._start_link(self.forwarder)
+        try:
+            self._serve()
+        finally:
+            self._shutdown()
+
+    def stop(self) -> None:
+        """Ask run() to return; safe from signal handlers and other threads."""
+        self._stop.set()
+        self._wake.set()
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _open_outbox(self) -> Outbox:
+        c = self.config.outbox
+        outbox = Outbox.open(
+            self.config.outbox_path,
+            device_id=self.config.device_id,
+            boot_id=self.boot_id,
+            clock=self.clock,
+            max_bytes=c.max_bytes,
+            batch_items=c.batch_items,
+            batch_bytes=c.batch_bytes,
+            drain_order=c.drain_order,
+        )
+        outbox.on_emit = self._wake.set
+        stats = outbox.stats()
+        log.info("outbox %s: %d item(s) waiting, next seq %d of boot %s",
+                 self.config.outbox_path, stats.depth, outbox.next_seq, self.boot_id)
+        return outbox
+
+    def _start_polling(self, outbox: Outbox) -> Poller:
+        p = self.config.polling
+        poller = Poller(polled_sensors(self.config.sensors), outbox.emit_all,
+                        RetryPolicy(p.fail_threshold, p.retry_min_s, p.retry_max_s))
+        poller.start()
+        return poller
+
+    def _start_cameras(self, outbox: Outbox) -> _Stoppable | None:
+        if not self.config.cameras:
+            return None
+        try:
+            from edge.inference.runner import start_cameras
+        except ImportError as exc:
+            log.warning("cameras configured but on-device inference is unavailable: %s", exc)
+            return None
+        cameras: _Stoppable = start_cameras(self.config.cameras, outbox.emit)
+        return cameras
+
+    def _forwarder(self, outbox: Outbox) -> Forwarder:
+        c = self.config.outbox
+        return Forwarder(outbox, self._publish_batch, max_inflight=c.max_inflight,
+                         ack_timeout_s=c.ack_timeout_s)
+
+    def _start_link(self, forwarder: Forwarder) -> Link:
+        m = self.config.mqtt
+        settings = LinkSettings.from_url(
+            m.url,
+            device_id=self.config.device_id,
+            username=self.config.mqtt_username(),
+            password=self.config.mqtt_password(),
+            prefix=m.prefix,
+            keepalive_s=m.keepalive_s,
+            ca_file=m.ca_file,
+            reconnect_min_s=m.reconnect_min_s,
+            reconnect_max_s=m.reconnect_max_s,
+        )
+
+        def acked(ack: Any) -> None:
+            forwarder.on_ack(ack)
+            self._wake.set()
+
+        def disconnected() -> None:
+            forwarder.on_disconnected()
+
+        link = Link(settings, status=self._status, on_ack=acked,
+                    on_connected=self._wake.set, on_disconnected=disconnected)
+        link.start()
+        return link
+
+    def _serve(self) -> None:
+        """Forward batches as items and acks arrive; publish status every status_interval_s."""
+        assert self.forwarder is not None and self.link is not None
+        next_status = time.monotonic() + self.config.status_interval_s
+        while not self._stop.is_set():
+            self._wake.clear()
+            if self.link.connected:
+                self.forwarder.pump()
+                if time.monotonic() >= next_status:
+                    self.link.publish_status()
+                    next_status = time.monotonic() + self.config.status_interval_s
+            self._wake.wait(1.0)
+
+    def _shutdown(self) -> None:
+        log.info("stopping")
+        if self._cameras is not None:
+            self._cameras.stop()
+        if self.poller is not None:
+            self.poller.stop()
+        if self.link is not None:
+            self.link.stop()
+        if self.outbox is not None:
+            self.outbox.close()
+
+    # -- callbacks --------------------------------------------------------------------------
+
+    def _publish_batch(self, payload: bytes) -> bool:
+        return self.link is not None and self.link.publish_batch(payload)
+
+    def _status(self, state: str) -> bytes:
+        online = state == "online"
+        status = Status(
+            device_id=self.config.device_id,
+            boot_id=self.boot_id,
+            state="online" if online else "offline",
+            ts=datetime.now(UTC) if online else None,  # the last will is written in advance
+            health=self.health.collect() if online and self.health is not None else None,
+        )
+        return status.model_dump_json(exclude_none=True).encode()

@@ -1,0 +1,65 @@
+"""`agrifleet edge ...`: run the field agent, check its config file (argparse only at the top)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="edge_command", metavar="COMMAND", required=True)
+    run = sub.add_parser("run", help="run the agent until SIGTERM or Ctrl-C")
+    run.add_argument("--config", type=Path, required=True, metavar="PATH", help="agent TOML file")
+    run.set_defaults(func=_run)
+    check = sub.add_parser("check-config", help="validate a config file and summarise it")
+    check.add_argument("path", type=Path, metavar="PATH")
+    check.set_defaults(func=_check_config)
+
+
+def _load(path: Path) -> object | None:
+    from edge.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from edge.config import AgentConfig
+    from edge.link import LinkSettings
+
+    config = _load(args.path)
+    if not isinstance(config, AgentConfig):
+        return 2
+    settings = LinkSettings.from_url(
+        config.mqtt.url, device_id=config.device_id, username=config.mqtt_username(),
+        password="set" if config.mqtt.password or config.mqtt.password_file else None,
+        prefix=config.mqtt.prefix,
+    )
+    print(f"{args.path}: OK")
+    print(f"  device {config.device_id}, broker {settings.safe_url()}, prefix {config.mqtt.prefix}")
+    print(f"  outbox {config.outbox_path} (budget {config.outbox.max_bytes} bytes)")
+    for s in config.sensors:
+        print(f"  sensor {s.name}: {s.type} on {s.port} every {s.interval_s:g} s")
+    for c in config.cameras:
+        print(f"  camera {c.name}: {c.type}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import signal
+
+    from edge.agent import Agent
+    from edge.config import AgentConfig
+
+    config = _load(args.config)
+    if not isinstance(config, AgentConfig):
+        return 2
+    agent = Agent(config)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: agent.stop())
+    agent.run()
+    return 0

@@ -1,0 +1,248 @@
+"""The agent's one TOML config file, as typed models that refuse unknown keys.
+
+``load_config(path)`` parses and validates it and raises :class:`ConfigError` with one line per
+problem, each naming where it is (``sensors[0]: unknown key 'bauddrate'``). docs/edge.md is the
+reference for every key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from agrifleet.contract import DEFAULT_PREFIX, MAX_PAYLOAD_BYTES, DeviceId
+from edge.inference.config import CameraConfig
+
+SensorName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@:-]+$")]
+
+
+class ConfigError(ValueError):
+    """The config file cannot be used; the message lists every problem and where it is."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttConfig(_Section):
+    """How the node reaches the broker."""
+
+    url: str = Field(title="mqtt://[user[:password]@]host[:port] or mqtts:// for TLS")
+    username: str | None = Field(default=None, title="User name (default: the device id)")
+    password: SecretStr | None = Field(default=None, title="Password (or use password_file)")
+    password_file: Path | None = Field(default=None, title="File holding the password")
+    prefix: str = Field(
+        default=DEFAULT_PREFIX, min_length=1, pattern=r"^[^/#+]+$", title="Topic prefix"
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=3600, title="MQTT keepalive in seconds")
+    ca_file: Path | None = Field(default=None, title="CA certificate file; implies TLS")
+    reconnect_min_s: float = Field(default=1.0, gt=0, title="First reconnect delay")
+    reconnect_max_s: float = Field(default=120.0, gt=0, title="Longest reconnect delay")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("has no host name")
+        try:
+            _ = parts.port
+        except ValueError as exc:
+            raise ValueError(f"has a bad port: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_password(self) -> MqttConfig:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s is below reconnect_min_s")
+        return self
+
+
+class OutboxConfig(_Section):
+    """The durable store items wait in until the fleet acknowledges them."""
+
+    path: Path | None = Field(default=None, title="SQLite file (default: data_dir/outbox.sqlite)")
+    max_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=64 * 1024, title="Disk budget for stored items"
+    )
+    batch_items: int = Field(default=500, ge=1, le=5000, title="Most items in one batch")
+    batch_bytes: int = Field(
+        default=128 * 1024, ge=4096, le=MAX_PAYLOAD_BYTES, title="Largest batch payload in bytes"
+    )
+    drain_order: Literal["oldest-first", "newest-first"] = Field(
+        default="oldest-first", title="Within a priority, which items leave a backlog first"
+    )
+    max_inflight: int = Field(default=4, ge=1, le=100, title="Unacknowledged batches at once")
+    ack_timeout_s: float = Field(default=30.0, gt=0, title="Resend a batch not acked by then")
+
+
+class ClockConfig(_Section):
+    """How the agent decides the wall clock can be trusted."""
+
+    synced: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        title="auto: ask the kernel (adjtimex) and check a sanity floor; always/never: override",
+    )
+    check_interval_s: float = Field(default=10.0, gt=0, title="Seconds between sync checks")
+
+
+class PollingConfig(_Section):
+    """How a sensor that stops answering is retried."""
+
+    fail_threshold: int = Field(
+        default=3, ge=1, title="Consecutive failures before a sensor is reported down"
+    )
+    retry_min_s: float = Field(default=1.0, gt=0, title="First retry delay after a failure")
+    retry_max_s: float = Field(default=300.0, gt=0, title="Longest retry delay")
+
+
+class _Sensor(_Section):
+    name: SensorName | None = Field(default=None, title="Sensor name in readings (default: type)")
+    port: str = Field(min_length=1, title="Serial device, e.g. /dev/serial/by-id/...")
+    interval_s: float = Field(default=60.0, gt=0, title="Seconds between readings")
+
+
+class ModbusSoilSensor(_Sensor):
+    """A Modbus RTU soil probe on RS-485."""
+
+    type: Literal["modbus-soil"]
+    baudrate: int = Field(default=9600, gt=0)
+    address: int = Field(default=1, ge=1, le=247, title="Modbus slave address")
+    profile: str = Field(default="soil-7in1", min_length=1, title="Register map profile")
+
+
+class Sdi12Sensor(_Sensor):
+    """An SDI-12 probe (1200 baud 7E1)."""
+
+    type: Literal["sdi12"]
+    address: str = Field(default="0", pattern=r"^[0-9A-Za-z]$", title="SDI-12 address")
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _address_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and 0 <= value <= 9 else value
+
+
+class NmeaGpsSensor(_Sensor):
+    """An NMEA 0183 GPS receiver."""
+
+    type: Literal["nmea-gps"]
+    baudrate: int = Field(default=9600, gt=0)
+
+
+SensorConfig = Annotated[
+    ModbusSoilSensor | Sdi12Sensor | NmeaGpsSensor, Field(discriminator="type")
+]
+
+
+class AgentConfig(_Section):
+    """Everything one field node needs to run."""
+
+    device_id: DeviceId
+    data_dir: Path = Field(default=Path("/var/lib/agrifleet"), title="Where the agent keeps state")
+    status_interval_s: float = Field(default=60.0, gt=0, title="Seconds between status messages")
+    mqtt: MqttConfig
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    clock: ClockConfig = Field(default_factory=ClockConfig)
+    polling: PollingConfig = Field(default_factory=PollingConfig)
+    sensors: list[SensorConfig] = Field(default_factory=list)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _names(self) -> AgentConfig:
+        taken = [s.name for s in self.sensors if s.name is not None]
+        for sensor in self.sensors:
+            if sensor.name is None:
+                base, n = sensor.type, 1
+                while (candidate := base if n == 1 else f"{base}-{n}") in taken:
+                    n += 1
+                sensor.name = candidate
+                taken.append(candidate)
+        names = [s.name for s in self.sensors] + [c.name for c in self.cameras]
+        dupes = sorted({n for n in names if names.count(n) > 1 and n is not None})
+        if dupes:
+            raise ValueError(f"sensor/camera names must be unique: {', '.join(dupes)}")
+        return self
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.outbox.path or self.data_dir / "outbox.sqlite"
+
+    def mqtt_password(self) -> str | None:
+        """The MQTT password from the URL, the config or its file (read when needed)."""
+        if self.mqtt.password is not None:
+            return self.mqtt.password.get_secret_value()
+        if self.mqtt.password_file is not None:
+            return self.mqtt.password_file.read_text().strip()
+        return urlsplit(self.mqtt.url).password
+
+    def mqtt_username(self) -> str:
+        return self.mqtt.username or urlsplit(self.mqtt.url).username or self.device_id
+
+
+#: Discriminator values that pydantic puts into error locations; not part of a key path.
+_UNION_TAGS = {"modbus-soil", "sdi12", "nmea-gps", "folder", "command", "http"}
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in _UNION_TAGS and i > 0 and isinstance(loc[i - 1], int):
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out or "top level"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{_where(loc[:-1])}: unknown key '{loc[-1]}'"
+    if error["type"] == "missing":
+        return f"{_where(loc[:-1])}: missing key '{loc[-1]}'"
+    message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+    return f"{_where(loc)}: {message}{shown}"
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> AgentConfig:
+    """Validate already-parsed TOML data; raises ConfigError naming each problem."""
+    try:
+        return AgentConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(dict(e)) for e in exc.errors()]
+        raise ConfigError(f"{source}: " + f"\n{source}: ".join(lines)) from None
+
+
+def load_config(path: Path | str) -> AgentConfig:
+    """Read and validate a TOML config file; raises ConfigError with a clear message."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc.reason}") from None
+    return parse_config(data, str(path))

@@ -1,0 +1,228 @@
+"""The node's MQTT link: one paho session at a time, QoS 1, retained status and last will.
+
+Each connection gets a fresh paho client, so nothing paho queued for a dead session is sent
+again behind the outbox's back; the forwarder resends what was not acknowledged. Reconnects use
+jittered exponential back-off. The fleet's acknowledgements arrive on ``{prefix}/{device}/ack``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from pydantic import ValidationError
+
+from agrifleet.contract import Ack, ack_topic, messages_topic, status_topic
+from edge.backoff import Backoff
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """Where and how to connect; built from the agent config."""
+
+    host: str
+    port: int
+    device_id: str
+    username: str
+    password: str | None
+    prefix: str
+    keepalive_s: int = 30
+    tls: bool = False
+    ca_file: Path | None = None
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 120.0
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: object) -> LinkSettings:
+        """Host, port and TLS from an mqtt:// or mqtts:// URL; the rest from keyword arguments."""
+        parts = urlsplit(url)
+        tls = parts.scheme == "mqtts" or kwargs.get("ca_file") is not None
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or (8883 if tls else 1883),
+            tls=tls,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def safe_url(self) -> str:
+        """The broker address for logs, never with the password."""
+        scheme = "mqtts" if self.tls else "mqtt"
+        secret = ":***" if self.password else ""
+        return f"{scheme}://{self.username}{secret}@{self.host}:{self.port}"
+
+
+class Link:
+    """Keeps a session to the broker; call :meth:`start`, :meth:`publish_batch`, :meth:`stop`."""
+
+    def __init__(
+        self,
+        settings: LinkSettings,
+        *,
+        status: Callable[[str], bytes],
+        on_ack: Callable[[Ack], None],
+        on_connected: Callable[[], None] = lambda: None,
+        on_disconnected: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self._status = status
+        self._on_ack = on_ack
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+        self._status_topic = status_topic(settings.prefix, settings.device_id)
+        self._messages_topic = messages_topic(settings.prefix, settings.device_id)
+        self._ack_topic = ack_topic(settings.prefix, settings.device_id)
+        self._client: mqtt.Client | None = None
+        self._connected = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s)
+        self.connects = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Publish the offline status, disconnect cleanly (no last will) and end the thread."""
+        with self._lock:
+            client = self._client if self.connected else None
+        if client is not None:
+            info = client.publish(self._status_topic, self._status("offline"), qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                log.info("offline status not confirmed before disconnecting")
+            client.disconnect()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout + 2)
+
+    def publish_batch(self, payload: bytes) -> bool:
+        """Hand one Batch to the broker (QoS 1); False when there is no session."""
+        return self._publish(self._messages_topic, payload, retain=False)
+
+    def publish_status(self) -> bool:
+        """Publish the retained online Status with fresh health."""
+        return self._publish(self._status_topic, self._status("online"), retain=True)
+
+    def _publish(self, topic: str, payload: bytes, *, retain: bool) -> bool:
+        with self._lock:
+            client = self._client if self.connected else None
+        if client is None:
+            return False
+        info = client.publish(topic, payload, qos=1, retain=retain)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    # -- the network thread -----------------------------------------------------------------
+
+    def _new_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"agrifleet-{s.device_id}",
+            clean_session=True,
+            protocol=mqtt.MQTTv311,
+        )
+        client.username_pw_set(s.username, s.password)
+        if s.tls:
+            client.tls_set(ca_certs=str(s.ca_file) if s.ca_file else None)
+        client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        return client
+
+    def _run(self) -> None:
+        log.info("connecting to %s", self.settings.safe_url())
+        while not self._stop.is_set():
+            client = self._new_client()
+            try:
+                client.connect(self.settings.host, self.settings.port, self.settings.keepalive_s)
+            except (OSError, ValueError) as exc:
+                delay = self._backoff.next()
+                log.info("broker %s unreachable (%s); retrying in %.1f s",
+                         self.settings.safe_url(), exc, delay)
+                self._stop.wait(delay)
+                continue
+            with self._lock:
+                self._client = client
+            while not self._stop.is_set():
+                if client.loop(timeout=0.2) != mqtt.MQTT_ERR_SUCCESS:
+                    break
+            self._session_ended()
+            if not self._stop.is_set():
+                delay = self._backoff.next()
+                log.info("reconnecting in %.1f s", delay)
+                self._stop.wait(delay)
+        self._session_ended()
+
+    def _session_ended(self) -> None:
+        with self._lock:
+            was_connected = self._connected.is_set()
+            self._connected.clear()
+            self._client = None
+        if was_connected:
+            self._on_disconnected()
+
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: mqtt.Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            # Wrong credentials or not authorised: a configuration problem worth a warning.
+            log.warning("broker %s refused the connection: %s", self.settings.safe_url(),
+                        reason_code)
+            client.disconnect()
+            return
+        self._backoff.reset()
+        self.connects += 1
+        client.subscribe(self._ack_topic, qos=1)
+        client.publish(self._status_topic, self._status("online"), qos=1, retain=True)
+        self._connected.set()
+        log.info("connected to %s", self.settings.safe_url())
+        self._on_connected()
+
+    def _handle_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: mqtt.Properties | None,
+    ) -> None:
+        if not self._stop.is_set():
+            log.info("connection to broker lost (%s)", reason_code)
+        self._session_ended()
+
+    def _handle_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic != self._ack_topic:
+            return
+        try:
+            ack = Ack.model_validate_json(msg.payload)
+        except ValidationError as exc:
+            log.warning("ignoring a malformed ack (%d bytes): %s", len(msg.payload),
+                        exc.errors()[0]["msg"])
+            return
+        try:
+            self._on_ack(ack)
+        except Exception:
+            log.exception("handling an ack failed")
