@@ -40,6 +40,8 @@ class Agent:
         self.boot_id = boot_id or system_boot_id()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        #: Set once run() has opened every part (tests and supervisors wait on it).
+        self.started = threading.Event()
         self.outbox: Outbox | None = None
         self.link: Link | None = None
         self.forwarder: Forwarder | None = None
@@ -49,13 +51,15 @@ class Agent:
 
     def run(self) -> None:
         """Run until stop(): the table of contents of the node's data flow."""
-        outbox = self.outbox = self._open_outbox()
-        self.poller = self._start_polling(outbox)
-        self._cameras = self._start_cameras(outbox)
-        self.health = HealthProbe(outbox, self.clock, self.config.data_dir, self.poller.errors)
-        self.forwarder = self._forwarder(outbox)
-        self.link = self._start_link(self.forwarder)
         try:
+            outbox = self.outbox = self._open_outbox()
+            self.poller = self._start_polling(outbox)
+            self._cameras = self._start_cameras(outbox)
+            self.health = HealthProbe(outbox, self.clock, self.config.data_dir,
+                                      self.poller.errors)
+            self.forwarder = self._forwarder(outbox)
+            self.link = self._start_link(self.forwarder)
+            self.started.set()
             self._serve()
         finally:
             self._shutdown()
