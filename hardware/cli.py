@@ -1,0 +1,71 @@
+"""``agrifleet sim sensors``: simulated probes on pseudo-terminals, paths printed one per line."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hardware.simulators.base import PtySimulator
+
+FAULTS = ("noise", "bad-crc", "silence", "unplug")
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """Register ``sim`` subcommands."""
+    sub = parser.add_subparsers(dest="sim_command", metavar="SIMULATOR", required=True)
+    sensors = sub.add_parser(
+        "sensors",
+        help="serve Modbus soil, SDI-12 and NMEA GPS simulators until Ctrl-C",
+        description=(
+            "Start simulated sensors and print one line per device: KIND PATH LINK, where PATH "
+            "is the pseudo-terminal (like /dev/ttyUSB0) and LINK a stable by-id style link."
+        ),
+    )
+    sensors.add_argument("--soil", type=int, default=1, metavar="N", help="Modbus soil probes")
+    sensors.add_argument("--sdi12", type=int, default=1, metavar="N", help="SDI-12 probes")
+    sensors.add_argument("--gps", type=int, default=1, metavar="N", help="NMEA GPS receivers")
+    sensors.add_argument(
+        "--soil-profile", default="soil-7in1", help="Modbus profile name or TOML path"
+    )
+    sensors.add_argument(
+        "--sdi12-profile", default="acclima-tdr", help="SDI-12 profile name or TOML path"
+    )
+    sensors.add_argument(
+        "--fault",
+        action="append",
+        choices=FAULTS,
+        default=[],
+        help="toggle this fault on and off every --fault-period seconds (repeatable)",
+    )
+    sensors.add_argument("--fault-period", type=float, default=30.0, metavar="SECONDS")
+    sensors.add_argument(
+        "--link-dir", help="where to put the by-id style links (default: a temp dir)"
+    )
+    sensors.set_defaults(func=run_sensors)
+
+
+def run_sensors(args: argparse.Namespace) -> int:
+    """Start the simulators, print their paths, toggle faults until interrupted."""
+    from hardware.simulators.bench import SimulatorBench
+
+    if min(args.soil, args.sdi12, args.gps) < 0:
+        print("agrifleet sim sensors: counts must be 0 or more")
+        return 2
+    bench = SimulatorBench(
+        soil=args.soil,
+        sdi12=args.sdi12,
+        gps=args.gps,
+        soil_profile=args.soil_profile,
+        sdi12_profile=args.sdi12_profile,
+        link_dir=args.link_dir,
+    )
+    with bench:
+        for sim in bench.simulators:
+            _announce(sim)
+        bench.run_faults([f.replace("-", "_") for f in args.fault], args.fault_period, _announce)
+    return 0
+
+
+def _announce(sim: PtySimulator) -> None:
+    print(f"{sim.kind} {sim.path} {sim.link}", flush=True)

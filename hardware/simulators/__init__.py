@@ -1,0 +1,8 @@
+"""Simulated field sensors serving the real byte protocols on pseudo-terminals."""
+
+from hardware.simulators.base import Faults, PtySimulator
+from hardware.simulators.modbus import ModbusSoilSimulator
+from hardware.simulators.nmea import NmeaGpsSimulator
+from hardware.simulators.sdi12 import Sdi12Simulator
+
+__all__ = ["Faults", "ModbusSoilSimulator", "NmeaGpsSimulator", "PtySimulator", "Sdi12Simulator"]

@@ -1,0 +1,101 @@
+"""A set of simulators started together (for ``agrifleet sim sensors`` and the demo)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+from hardware.simulators.base import PtySimulator
+from hardware.simulators.modbus import ModbusSoilSimulator
+from hardware.simulators.nmea import NmeaGpsSimulator
+from hardware.simulators.sdi12 import Sdi12Simulator
+
+logger = logging.getLogger(__name__)
+
+
+class SimulatorBench:
+    """``soil`` Modbus probes, ``sdi12`` SDI-12 probes and ``gps`` receivers, one thread each."""
+
+    def __init__(
+        self,
+        *,
+        soil: int = 1,
+        sdi12: int = 1,
+        gps: int = 1,
+        soil_profile: str = "soil-7in1",
+        sdi12_profile: str = "acclima-tdr",
+        link_dir: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self._own_dir = link_dir is None
+        link_dir = link_dir or tempfile.mkdtemp(prefix="agrifleet-serial-")
+        self.link_dir = link_dir
+        seeds = iter(range(seed or 0, (seed or 0) + soil + sdi12 + gps))
+        pick = (lambda: next(seeds)) if seed is not None else (lambda: None)
+        self.simulators: list[PtySimulator] = [
+            *(
+                ModbusSoilSimulator(soil_profile, link_dir=link_dir, seed=pick())
+                for _ in range(soil)
+            ),
+            *(
+                Sdi12Simulator(profile=sdi12_profile, link_dir=link_dir, seed=pick())
+                for _ in range(sdi12)
+            ),
+            *(
+                NmeaGpsSimulator(
+                    48.1173 + 0.01 * i, 11.5167 + 0.01 * i, link_dir=link_dir, seed=pick()
+                )
+                for i in range(gps)
+            ),
+        ]
+        self.stopped = threading.Event()
+
+    def start(self) -> SimulatorBench:
+        """Start every simulator."""
+        for sim in self.simulators:
+            sim.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop every simulator."""
+        self.stopped.set()
+        for sim in self.simulators:
+            sim.stop()
+        if self._own_dir:
+            shutil.rmtree(self.link_dir, ignore_errors=True)
+
+    def run_faults(
+        self,
+        faults: list[str],
+        period: float,
+        replugged: Callable[[PtySimulator], None] | None = None,
+    ) -> None:
+        """Until stopped: every ``period`` seconds switch the named faults on, then off."""
+        on = False
+        while not self.stopped.wait(period if faults else 3600):
+            if not faults:
+                continue
+            on = not on
+            logger.info("faults %s %s", ", ".join(faults), "on" if on else "off")
+            for sim in self.simulators:
+                for fault in faults:
+                    if fault != "unplug":
+                        setattr(sim.faults, fault, on)
+                    elif on:
+                        sim.unplug()
+                    else:
+                        sim.replug()
+                        if replugged is not None:
+                            replugged(sim)
+
+    def __enter__(self) -> SimulatorBench:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
