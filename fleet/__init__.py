@@ -1,0 +1,1 @@
+"""The fleet service: MQTT ingestion, storage (SQLite/PostgreSQL), REST API and metrics."""

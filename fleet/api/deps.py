@@ -1,0 +1,85 @@
+"""Dependencies the routes declare with ``Annotated`` aliases: session, token, role, device."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from fleet.auth import find_token
+from fleet.metrics import Metrics
+from fleet.models import ApiToken, Device
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token from `agrifleet fleet create-token --role admin|viewer`",
+)
+
+
+def get_current_token(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiToken:
+    """The caller's token; 401 when it is missing or unknown."""
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    token = find_token(session, credentials.credentials)
+    if token is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid API token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token
+
+
+CurrentToken = Annotated[ApiToken, Depends(get_current_token)]
+
+
+def require_admin(token: CurrentToken) -> ApiToken:
+    """403 unless the token has the admin role."""
+    if token.role != "admin":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"needs the admin role (token is {token.role})"
+        )
+    return token
+
+
+AdminToken = Annotated[ApiToken, Depends(require_admin)]
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_device(
+    session: SessionDep,
+    device_id: Annotated[str, Path(description="Device id", max_length=64)],
+) -> Device:
+    """The device named in the path; 404 when the fleet does not know it."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {device_id!r}")
+    return device
+
+
+DeviceDep = Annotated[Device, Depends(get_device)]

@@ -1,0 +1,53 @@
+"""``/api/v1/detections``: crop-disease detections from the nodes, and their thumbnails."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+
+from fleet import queries
+from fleet.api.deps import SessionDep
+from fleet.api.params import Limit, Since, Until, check_window
+from fleet.models import DetectionPublic, Message
+
+router = APIRouter(prefix="/detections", tags=["detections"])
+
+DetectionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Detection id")]
+
+
+@router.get("", summary="Detections, newest first, filtered by device, label and time")
+def list_detections(
+    session: SessionDep,
+    device: Annotated[str | None, Query(max_length=64, description="Device id")] = None,
+    label: Annotated[str | None, Query(max_length=128)] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+) -> list[DetectionPublic]:
+    check_window(since, until)
+    return queries.detections(session, device, label, since, until, limit)
+
+
+@router.get("/{detection_id}", responses={404: {"model": Message}}, summary="One detection")
+def get_detection(detection_id: DetectionId, session: SessionDep) -> DetectionPublic:
+    found = queries.detection(session, detection_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no detection {detection_id}")
+    return found
+
+
+@router.get(
+    "/{detection_id}/image",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "The JPEG thumbnail"},
+        404: {"model": Message, "description": "No such detection, or it has no thumbnail"},
+    },
+    summary="The detection's JPEG thumbnail",
+)
+def get_detection_image(detection_id: DetectionId, session: SessionDep) -> Response:
+    image = queries.detection_image(session, detection_id)
+    if image is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"detection {detection_id} has no image")
+    return Response(image, media_type="image/jpeg")

@@ -1,0 +1,57 @@
+"""``/api/v1/devices``: register devices, list them, see one with its state and gaps."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from fleet import queries
+from fleet.api.deps import AdminToken, DeviceDep, SessionDep
+from fleet.models import BootGaps, Device, DeviceCreate, DeviceDetail, DevicePublic, Message
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DevicePublic,
+    responses={409: {"model": Message, "description": "The id is already registered"}},
+    summary="Register a device so the fleet accepts its messages (admin)",
+)
+def register_device(body: DeviceCreate, session: SessionDep, _: AdminToken) -> Device:
+    if session.get(Device, body.id) is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"device {body.id!r} already exists")
+    device = Device(id=body.id, name=body.name)
+    session.add(device)
+    session.commit()
+    session.refresh(device)
+    return device
+
+
+@router.get("", summary="All registered devices, by id")
+def list_devices(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[DevicePublic]:
+    return queries.list_devices(session, limit, offset)
+
+
+@router.get(
+    "/{device_id}",
+    responses={404: {"model": Message}},
+    summary="One device: last seen, online state, position, latest readings, health, gaps",
+)
+def get_device(device: DeviceDep, session: SessionDep) -> DeviceDetail:
+    return queries.device_detail(session, device)
+
+
+@router.get(
+    "/{device_id}/gaps",
+    responses={404: {"model": Message}},
+    summary="Per boot: items received and the sequence numbers that never arrived",
+)
+def get_gaps(device: DeviceDep, session: SessionDep) -> list[BootGaps]:
+    return queries.boot_gaps(session, device.id)

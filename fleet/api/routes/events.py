@@ -1,0 +1,31 @@
+"""``/api/v1/devices/{id}/events``: what the device reported people should know."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from fleet import queries
+from fleet.api.deps import DeviceDep, SessionDep
+from fleet.api.params import Limit, Since, Until, check_window
+from fleet.models import EventPublic, Message
+
+router = APIRouter(prefix="/devices", tags=["events"])
+
+
+@router.get(
+    "/{device_id}/events",
+    responses={404: {"model": Message}},
+    summary="A device's events (sensor failures, alerts), newest first",
+)
+def get_events(
+    device: DeviceDep,
+    session: SessionDep,
+    severity: Annotated[Literal["info", "warning", "alert"] | None, Query()] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 1000,
+) -> list[EventPublic]:
+    check_window(since, until)
+    return queries.events(session, device.id, severity, since, until, limit)

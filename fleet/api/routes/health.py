@@ -1,0 +1,16 @@
+"""``GET /healthz``: liveness for load balancers, the only route without a token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from fleet.api.deps import SessionDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The service is up and its database answers")
+def healthz(session: SessionDep) -> dict[str, str]:
+    session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    return {"status": "ok"}

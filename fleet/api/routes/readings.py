@@ -1,0 +1,44 @@
+"""``/api/v1/devices/{id}/readings``: raw readings, or min/mean/max per time bucket."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from fleet import queries
+from fleet.api.deps import DeviceDep, SessionDep
+from fleet.api.params import Limit, Since, Until, check_window
+from fleet.models import Message, ReadingBucket, ReadingPublic
+
+router = APIRouter(prefix="/devices", tags=["readings"])
+
+
+@router.get(
+    "/{device_id}/readings",
+    response_model=list[ReadingPublic] | list[ReadingBucket],
+    responses={404: {"model": Message}},
+    summary="A device's readings; with bucket=S, min/mean/max per S-second bucket for charts",
+)
+def get_readings(
+    device: DeviceDep,
+    session: SessionDep,
+    sensor: Annotated[str | None, Query(max_length=64)] = None,
+    quantity: Annotated[str | None, Query(max_length=64)] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 1000,
+    order: Annotated[
+        queries.Order, Query(description="By device time; buckets are always oldest first")
+    ] = "desc",
+    bucket: Annotated[
+        int | None,
+        Query(ge=1, le=366 * 86400, description="Downsample into buckets of this many seconds"),
+    ] = None,
+) -> list[ReadingPublic] | list[ReadingBucket]:
+    check_window(since, until)
+    if bucket is not None:
+        return queries.reading_buckets(
+            session, device.id, sensor, quantity, since, until, limit, bucket
+        )
+    return queries.readings(session, device.id, sensor, quantity, since, until, limit, order)

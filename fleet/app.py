@@ -1,0 +1,84 @@
+"""``create_app(settings)``: the fleet service's composition root.
+
+Data flow: MQTT → :class:`~fleet.ingest.Ingestor` (network thread enqueues) →
+:class:`~fleet.writer.Writer` (checks, stores in bulk, acks after commit) → database →
+REST routes in :mod:`fleet.api` and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.concurrency import run_in_threadpool
+
+from agrifleet import __version__
+from fleet.api.main import api_router
+from fleet.api.routes import health, metrics
+from fleet.db import make_engine
+from fleet.ingest import Ingestor
+from fleet.metrics import Metrics
+from fleet.migrate import upgrade
+from fleet.settings import FleetSettings, load_settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Fleet manager for agrifleet field nodes: devices, their readings (raw or downsampled),
+crop-disease detections with thumbnails, events, and which sequence numbers never arrived.
+
+Every route except `/healthz` needs `Authorization: Bearer <token>`; create one with
+`agrifleet fleet create-token --role admin` (or `--role viewer` for read-only access).
+"""
+
+
+def create_app(settings: FleetSettings | None = None) -> FastAPI:
+    """The FastAPI app; starting it migrates the database and starts MQTT ingestion."""
+    settings = settings if settings is not None else load_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await run_in_threadpool(upgrade, engine)
+        if settings.mqtt_url is not None:
+            app.state.ingestor = Ingestor(settings, engine, app.state.metrics)
+            app.state.ingestor.start()
+        else:
+            log.warning("AGRIFLEET_MQTT_URL is not set: serving the API without ingestion")
+        try:
+            yield
+        finally:
+            if app.state.ingestor is not None:
+                await run_in_threadpool(app.state.ingestor.stop)
+                app.state.ingestor = None
+            engine.dispose()
+
+    app = FastAPI(
+        title="agrifleet fleet",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.metrics = Metrics()
+    app.state.ingestor = None
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(api_router, prefix="/api/v1")
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(InterfaceError, _database_unavailable)
+    return app
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return JSONResponse(
+        {"detail": "database unavailable, try again later"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )

@@ -1,0 +1,270 @@
+"""Database tables and API shapes, named like full-stack-fastapi-template (Base/Create/Public)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from agrifleet.contract import DeviceId
+
+#: An autoincrementing id: BIGINT on PostgreSQL, the rowid alias on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out on every database (naive input counts as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- devices ---------------------------------------------------------------------------------
+
+
+class DeviceBase(SQLModel):
+    id: str = Field(primary_key=True, max_length=64, description="The device id (MQTT user)")
+    name: str = Field(default="", max_length=128, description="A name people recognise")
+
+
+class DeviceCreate(SQLModel):
+    """Register a device so the fleet accepts its messages."""
+
+    id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
+    name: str = Field(default="", max_length=128)
+
+
+class Device(DeviceBase, table=True):
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    online: bool = Field(default=False)
+    last_seen: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    boot_id: str | None = Field(default=None, max_length=64)
+    status_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    health: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class Position(SQLModel):
+    latitude: float
+    longitude: float
+    ts: datetime = Field(description="Time of the newer of the two readings")
+
+
+class DevicePublic(DeviceBase):
+    created_at: datetime
+    online: bool = Field(description="From the device's retained status and last will")
+    last_seen: datetime | None = Field(description="Last status or message from the device")
+    boot_id: str | None = Field(description="The boot the device reported last")
+    position: Position | None = Field(
+        default=None, description="From the latest latitude/longitude readings"
+    )
+
+
+class LatestReadingPublic(SQLModel):
+    sensor: str
+    quantity: str
+    value: float
+    unit: str
+    ts: datetime
+    boot_id: str
+    seq: int
+
+
+class BootGaps(SQLModel):
+    """What the fleet received of one boot, and which sequence numbers never arrived."""
+
+    boot_id: str
+    first_seen: datetime
+    last_seen: datetime
+    received: int = Field(description="Distinct items received (stored or rejected)")
+    highest_seq: int
+    missing: int = Field(description="Sequence numbers from 0 to highest_seq never received")
+    missing_ranges: list[tuple[int, int]] = Field(
+        description="Inclusive [first, last] ranges of missing seqs (the first 1000)"
+    )
+
+
+class GapSummary(SQLModel):
+    boots: int
+    boots_with_gaps: int
+    missing: int = Field(description="Missing items over all boots")
+
+
+class DeviceDetail(DevicePublic):
+    health: dict[str, Any] | None = Field(description="Health from the last status message")
+    latest: list[LatestReadingPublic] = Field(description="Last reading per sensor and quantity")
+    gaps: GapSummary
+
+
+class DeviceBoot(SQLModel, table=True):
+    """Per device and boot: the received sequence numbers as ranges, to show gaps."""
+
+    device_id: str = Field(primary_key=True, foreign_key="device.id", max_length=64)
+    boot_id: str = Field(primary_key=True, max_length=64)
+    first_seen: datetime = Field(sa_type=UtcDateTime)
+    last_seen: datetime = Field(sa_type=UtcDateTime)
+    received: int = Field(default=0, sa_type=BigInteger)
+    highest_seq: int = Field(default=0, sa_type=BigInteger)
+    ranges: list[list[int]] = Field(default_factory=list, sa_type=JSON)
+
+
+# --- readings --------------------------------------------------------------------------------
+
+
+class ReadingBase(SQLModel):
+    device_id: str = Field(foreign_key="device.id", max_length=64)
+    boot_id: str = Field(max_length=64)
+    seq: int = Field(sa_type=BigInteger)
+    ts: datetime = Field(sa_type=UtcDateTime, description="Device time of the reading")
+    uptime_s: float
+    clock_synced: bool
+    sensor: str = Field(max_length=64)
+    quantity: str = Field(max_length=64)
+    value: float
+    unit: str = Field(max_length=32)
+
+
+class Reading(ReadingBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("device_id", "boot_id", "seq", name="uq_reading_item"),
+        Index("ix_reading_series", "device_id", "sensor", "quantity", "ts"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    stored_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ReadingPublic(ReadingBase):
+    id: int
+    stored_at: datetime
+
+
+class ReadingBucket(SQLModel):
+    """Readings of one sensor quantity downsampled into a time bucket."""
+
+    sensor: str
+    quantity: str
+    start: datetime = Field(description="Start of the bucket (UTC, aligned to the epoch)")
+    count: int
+    min: float
+    mean: float
+    max: float
+
+
+class LatestReading(SQLModel, table=True):
+    """The newest reading per device, sensor and quantity, kept by the writer."""
+
+    device_id: str = Field(primary_key=True, foreign_key="device.id", max_length=64)
+    sensor: str = Field(primary_key=True, max_length=64)
+    quantity: str = Field(primary_key=True, max_length=64)
+    value: float
+    unit: str = Field(max_length=32)
+    ts: datetime = Field(sa_type=UtcDateTime)
+    boot_id: str = Field(max_length=64)
+    seq: int = Field(sa_type=BigInteger)
+
+
+# --- detections ------------------------------------------------------------------------------
+
+
+class DetectionBase(SQLModel):
+    device_id: str = Field(foreign_key="device.id", max_length=64)
+    boot_id: str = Field(max_length=64)
+    seq: int = Field(sa_type=BigInteger)
+    ts: datetime = Field(sa_type=UtcDateTime)
+    uptime_s: float
+    clock_synced: bool
+    camera: str = Field(max_length=64)
+    label: str = Field(max_length=128, description='Class label, or "uncertain"')
+    confidence: float
+    uncertain: bool
+    top3: list[dict[str, Any]] = Field(sa_type=JSON, description="[{label, confidence}, …]")
+    model_name: str = Field(max_length=128)
+    model_version: str = Field(max_length=64)
+    model_sha256: str = Field(max_length=64)
+    inference_ms: float
+    image_sha256: str = Field(max_length=64)
+
+
+class Detection(DetectionBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("device_id", "boot_id", "seq", name="uq_detection_item"),
+        Index("ix_detection_device_ts", "device_id", "ts"),
+        Index("ix_detection_label_ts", "label", "ts"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    stored_at: datetime = Field(sa_type=UtcDateTime)
+    thumbnail: bytes | None = Field(default=None, sa_type=LargeBinary)
+
+
+class DetectionPublic(DetectionBase):
+    id: int
+    stored_at: datetime
+    has_image: bool = Field(description="A thumbnail is at /api/v1/detections/{id}/image")
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+class EventBase(SQLModel):
+    device_id: str = Field(foreign_key="device.id", max_length=64)
+    boot_id: str = Field(max_length=64)
+    seq: int = Field(sa_type=BigInteger)
+    ts: datetime = Field(sa_type=UtcDateTime)
+    uptime_s: float
+    clock_synced: bool
+    severity: str = Field(max_length=16, description="info, warning or alert")
+    code: str = Field(max_length=64)
+    message: str = Field(max_length=1024)
+    sensor: str | None = Field(default=None, max_length=64)
+
+
+class Event(EventBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("device_id", "boot_id", "seq", name="uq_event_item"),
+        Index("ix_event_device_ts", "device_id", "ts"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    stored_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class EventPublic(EventBase):
+    id: int
+    stored_at: datetime
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+Role = Literal["admin", "viewer"]
+ROLES: tuple[Role, ...] = ("admin", "viewer")
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token; only the SHA-256 of the secret is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(max_length=16)
+    name: str = Field(default="", max_length=128)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Message(SQLModel):
+    detail: str

@@ -1,0 +1,226 @@
+"""Turn one MQTT message into a checked batch or status, or a refusal with a reason.
+
+The fast path validates a whole :class:`~agrifleet.contract.Batch` straight from JSON bytes. Only
+when that fails does the slow path look at items one by one, so a single bad item is rejected
+(and acknowledged as such) while its good neighbours are stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from agrifleet.contract import (
+    MAX_PAYLOAD_BYTES,
+    Batch,
+    BootId,
+    Detection,
+    DeviceId,
+    Event,
+    Item,
+    Reading,
+    Status,
+    device_from_topic,
+)
+
+_BATCH: TypeAdapter[Batch] = TypeAdapter(Batch)
+_STATUS: TypeAdapter[Status] = TypeAdapter(Status)
+_ITEM: TypeAdapter[Reading | Detection | Event] = TypeAdapter(Item)
+_MAX_SEQ = 2**63 - 1
+
+#: Reasons a whole message is refused (the ``reason`` label of the refused counter).
+Reason = Literal[
+    "oversized",
+    "malformed_json",
+    "invalid_payload",
+    "device_mismatch",
+    "unknown_topic",
+    "unknown_device",
+    "storage_error",
+]
+
+
+class _Envelope(BaseModel):
+    """A batch whose items are not checked yet."""
+
+    model_config = ConfigDict(extra="forbid")
+    v: Literal[1] = 1
+    device_id: DeviceId
+    boot_id: BootId
+    items: list[Any] = Field(min_length=1, max_length=5000)
+
+
+@dataclass
+class Refusal:
+    reason: Reason
+    detail: str
+    device_id: str | None = None
+
+
+@dataclass
+class CheckedBatch:
+    """A batch's storable items, and the seqs of items refused for good with the reason."""
+
+    device_id: str
+    boot_id: str
+    readings: list[Reading] = field(default_factory=list)
+    detections: list[tuple[Detection, bytes | None]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    rejected: dict[int, str] = field(default_factory=dict)
+
+    def accepted_seqs(self) -> list[int]:
+        return (
+            [r.seq for r in self.readings]
+            + [d.seq for d, _ in self.detections]
+            + [e.seq for e in self.events]
+        )
+
+
+@dataclass
+class CheckedStatus:
+    device_id: str
+    status: Status
+
+
+def parse_message(
+    prefix: str, topic: str, payload: bytes
+) -> CheckedBatch | CheckedStatus | Refusal:
+    """Check one message from ``{prefix}/{device}/messages`` or ``…/status``."""
+    where = device_from_topic(prefix, topic)
+    if where is None or where[1] not in ("messages", "status"):
+        return Refusal("unknown_topic", f"not a device topic: {topic[:200]!r}")
+    device, leaf = where
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return Refusal("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}", device)
+    if leaf == "status":
+        return _parse_status(device, payload)
+    try:
+        batch = _BATCH.validate_json(payload)
+    except ValidationError:
+        return _parse_batch_slowly(device, payload)
+    if batch.device_id != device:
+        return _mismatch(device, batch.device_id)
+    checked = CheckedBatch(device, batch.boot_id)
+    for item in batch.items:
+        _sort_item(item, checked)
+    return checked
+
+
+def _mismatch(topic_device: str, payload_device: str) -> Refusal:
+    return Refusal(
+        "device_mismatch",
+        f"payload device_id {payload_device!r} does not match the topic's {topic_device!r}",
+        topic_device,
+    )
+
+
+def _parse_status(device: str, payload: bytes) -> CheckedStatus | Refusal:
+    try:
+        status = _STATUS.validate_json(payload)
+    except ValidationError as exc:
+        return _explain(device, exc)
+    if status.device_id != device:
+        return _mismatch(device, status.device_id)
+    return CheckedStatus(device, status)
+
+
+def _explain(device: str, exc: ValidationError) -> Refusal:
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return Refusal("malformed_json", first["msg"], device)
+    where = ".".join(str(p) for p in first["loc"]) or "payload"
+    return Refusal("invalid_payload", f"{where}: {first['msg']}", device)
+
+
+def _parse_batch_slowly(device: str, payload: bytes) -> CheckedBatch | Refusal:
+    try:
+        raw = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return Refusal("malformed_json", str(exc)[:200], device)
+    try:
+        envelope = _Envelope.model_validate(raw)
+    except ValidationError as exc:
+        return _explain(device, exc)
+    if envelope.device_id != device:
+        return _mismatch(device, envelope.device_id)
+    checked = CheckedBatch(device, envelope.boot_id)
+    for raw_item in envelope.items:
+        try:
+            item = _ITEM.validate_python(raw_item)
+        except ValidationError as exc:
+            seq = raw_item.get("seq") if isinstance(raw_item, dict) else None
+            if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= _MAX_SEQ:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "item"
+                checked.rejected[seq] = f"invalid item: {where}: {first['msg']}"[:300]
+            continue
+        _sort_item(item, checked)
+    if not checked.accepted_seqs() and not checked.rejected:
+        return Refusal("invalid_payload", "no item carries a valid seq", device)
+    return checked
+
+
+def _sort_item(item: Reading | Detection | Event, checked: CheckedBatch) -> None:
+    """Checks pydantic cannot express (finite numbers, text a database accepts, JPEG bytes)."""
+    problem = _problem(item)
+    if problem is not None:
+        checked.rejected[item.seq] = problem
+    elif isinstance(item, Reading):
+        checked.readings.append(item)
+    elif isinstance(item, Event):
+        checked.events.append(item)
+    else:
+        image = None
+        if item.thumbnail_jpeg_b64:
+            try:
+                image = base64.b64decode(item.thumbnail_jpeg_b64, validate=True)
+            except (binascii.Error, ValueError):
+                checked.rejected[item.seq] = "thumbnail is not valid base64"
+                return
+            if not image.startswith(b"\xff\xd8"):
+                checked.rejected[item.seq] = "thumbnail is not a JPEG"
+                return
+        checked.detections.append((item, image))
+
+
+def _problem(item: Reading | Detection | Event) -> str | None:
+    if item.seq > _MAX_SEQ:
+        return "seq out of range"
+    if not math.isfinite(item.uptime_s):
+        return "uptime_s is not a finite number"
+    if isinstance(item, Reading):
+        if not math.isfinite(item.value):
+            return "value is not a finite number"
+        texts: tuple[str | None, ...] = (item.sensor, item.quantity, item.unit)
+    elif isinstance(item, Event):
+        texts = (item.code, item.message, item.sensor)
+    else:
+        if not math.isfinite(item.inference_ms):
+            return "inference_ms is not a finite number"
+        texts = (item.camera, item.label, item.model.name, item.model.version)
+        texts += tuple(t.label for t in item.top3)
+    if any(t is not None and "\x00" in t for t in texts):
+        return "text contains a NUL character"
+    too_long = [
+        (value, limit)
+        for value, limit in _text_limits(item)
+        if value is not None and len(value) > limit
+    ]
+    if too_long:
+        return f"text longer than {too_long[0][1]} characters"
+    return None
+
+
+def _text_limits(item: Reading | Detection | Event) -> list[tuple[str | None, int]]:
+    """Text fields whose column is shorter than the contract allows."""
+    if isinstance(item, Event):
+        return [(item.sensor, 64)]
+    if isinstance(item, Detection):
+        return [(item.label, 128), (item.model.name, 128), (item.model.version, 64)]
+    return []

@@ -1,0 +1,237 @@
+"""Read-side queries behind the REST API; the same SQL on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import BigInteger, ColumnElement, Select, cast, extract, func
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, SQLModel, col, select
+
+from fleet import gaps
+from fleet.models import (
+    BootGaps,
+    Detection,
+    DetectionPublic,
+    Device,
+    DeviceBoot,
+    DeviceDetail,
+    DevicePublic,
+    Event,
+    EventPublic,
+    GapSummary,
+    LatestReading,
+    LatestReadingPublic,
+    Position,
+    Reading,
+    ReadingBucket,
+    ReadingPublic,
+)
+
+Order = Literal["asc", "desc"]
+MAX_MISSING_RANGES = 1000
+
+
+def positions(session: Session, device_ids: list[str]) -> dict[str, Position]:
+    """Each device's position from its newest latitude and longitude readings."""
+    rows = session.exec(
+        select(LatestReading).where(
+            col(LatestReading.device_id).in_(device_ids),
+            col(LatestReading.quantity).in_(("latitude", "longitude")),
+        )
+    ).all()
+    newest: dict[tuple[str, str], LatestReading] = {}
+    for r in rows:
+        key = (r.device_id, r.quantity)
+        if key not in newest or r.ts > newest[key].ts:
+            newest[key] = r
+    out = {}
+    for dev in device_ids:
+        lat, lon = newest.get((dev, "latitude")), newest.get((dev, "longitude"))
+        if lat is not None and lon is not None:
+            out[dev] = Position(latitude=lat.value, longitude=lon.value, ts=max(lat.ts, lon.ts))
+    return out
+
+
+def list_devices(session: Session, limit: int, offset: int) -> list[DevicePublic]:
+    devices = session.exec(select(Device).order_by(col(Device.id)).offset(offset).limit(limit))
+    found = list(devices)
+    where = positions(session, [d.id for d in found])
+    return [DevicePublic.model_validate(d, update={"position": where.get(d.id)}) for d in found]
+
+
+def boot_gaps(session: Session, device_id: str) -> list[BootGaps]:
+    boots = session.exec(
+        select(DeviceBoot)
+        .where(DeviceBoot.device_id == device_id)
+        .order_by(col(DeviceBoot.first_seen))
+    )
+    return [
+        BootGaps(
+            boot_id=b.boot_id,
+            first_seen=b.first_seen,
+            last_seen=b.last_seen,
+            received=b.received,
+            highest_seq=b.highest_seq,
+            missing=gaps.missing_count(b.ranges),
+            missing_ranges=gaps.missing_ranges(b.ranges, limit=MAX_MISSING_RANGES),
+        )
+        for b in boots
+    ]
+
+
+def device_detail(session: Session, device: Device) -> DeviceDetail:
+    latest = session.exec(
+        select(LatestReading)
+        .where(LatestReading.device_id == device.id)
+        .order_by(col(LatestReading.sensor), col(LatestReading.quantity))
+    ).all()
+    boots = boot_gaps(session, device.id)
+    summary = GapSummary(
+        boots=len(boots),
+        boots_with_gaps=sum(1 for b in boots if b.missing),
+        missing=sum(b.missing for b in boots),
+    )
+    return DeviceDetail.model_validate(
+        device,
+        update={
+            "position": positions(session, [device.id]).get(device.id),
+            "latest": [LatestReadingPublic.model_validate(r) for r in latest],
+            "gaps": summary,
+        },
+    )
+
+
+def _window(ts: Any, since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    where = []
+    if since is not None:
+        where.append(ts >= since)
+    if until is not None:
+        where.append(ts < until)
+    return where
+
+
+def readings(
+    session: Session,
+    device_id: str,
+    sensor: str | None,
+    quantity: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    order: Order,
+) -> list[ReadingPublic]:
+    where = [col(Reading.device_id) == device_id, *_window(col(Reading.ts), since, until)]
+    if sensor is not None:
+        where.append(col(Reading.sensor) == sensor)
+    if quantity is not None:
+        where.append(col(Reading.quantity) == quantity)
+    ts = col(Reading.ts)
+    query = select(Reading).where(*where).order_by(ts.asc() if order == "asc" else ts.desc())
+    return [ReadingPublic.model_validate(r) for r in session.exec(query.limit(limit))]
+
+
+def _bucket_index(session: Session, seconds: int) -> ColumnElement[int]:
+    """``floor(epoch(ts) / seconds)`` in the connected database's own words."""
+    if session.get_bind().dialect.name == "sqlite":
+        epoch: ColumnElement[Any] = cast(func.strftime("%s", col(Reading.ts)), BigInteger)
+    else:
+        epoch = cast(func.floor(extract("epoch", col(Reading.ts))), BigInteger)
+    return epoch // seconds
+
+
+def reading_buckets(
+    session: Session,
+    device_id: str,
+    sensor: str | None,
+    quantity: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    seconds: int,
+) -> list[ReadingBucket]:
+    where = [col(Reading.device_id) == device_id, *_window(col(Reading.ts), since, until)]
+    if sensor is not None:
+        where.append(col(Reading.sensor) == sensor)
+    if quantity is not None:
+        where.append(col(Reading.quantity) == quantity)
+    index = _bucket_index(session, seconds).label("bucket")
+    query = (
+        select_columns(
+            col(Reading.sensor),
+            col(Reading.quantity),
+            index,
+            func.count().label("n"),
+            func.min(Reading.value).label("lo"),
+            func.avg(Reading.value).label("mean"),
+            func.max(Reading.value).label("hi"),
+        )
+        .where(*where)
+        .group_by(col(Reading.sensor), col(Reading.quantity), index)
+        .order_by(col(Reading.sensor), col(Reading.quantity), index)
+        .limit(limit)
+    )
+    return [
+        ReadingBucket(
+            sensor=row.sensor,
+            quantity=row.quantity,
+            start=datetime.fromtimestamp(int(row.bucket) * seconds, UTC),
+            count=row.n,
+            min=row.lo,
+            mean=float(row.mean),
+            max=row.hi,
+        )
+        for row in session.execute(query)
+    ]
+
+
+def events(
+    session: Session,
+    device_id: str,
+    severity: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> list[EventPublic]:
+    where = [col(Event.device_id) == device_id, *_window(col(Event.ts), since, until)]
+    if severity is not None:
+        where.append(col(Event.severity) == severity)
+    query = select(Event).where(*where).order_by(col(Event.ts).desc()).limit(limit)
+    return [EventPublic.model_validate(e) for e in session.exec(query)]
+
+
+def _detection_query() -> Select[Any]:
+    """Every detection column but the image bytes, and whether there is an image."""
+    table = SQLModel.metadata.tables["detection"]
+    columns = [c for c in table.columns if c.name != "thumbnail"]
+    return select_columns(*columns, table.c.thumbnail.is_not(None).label("has_image"))
+
+
+def detections(
+    session: Session,
+    device_id: str | None,
+    label: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> list[DetectionPublic]:
+    where = _window(col(Detection.ts), since, until)
+    if device_id is not None:
+        where.append(col(Detection.device_id) == device_id)
+    if label is not None:
+        where.append(col(Detection.label) == label)
+    query = _detection_query().where(*where).order_by(col(Detection.ts).desc()).limit(limit)
+    return [DetectionPublic.model_validate(dict(r._mapping)) for r in session.execute(query)]
+
+
+def detection(session: Session, detection_id: int) -> DetectionPublic | None:
+    row = session.execute(_detection_query().where(col(Detection.id) == detection_id)).first()
+    return None if row is None else DetectionPublic.model_validate(dict(row._mapping))
+
+
+def detection_image(session: Session, detection_id: int) -> bytes | None:
+    image: bytes | None = session.exec(
+        select(Detection.thumbnail).where(col(Detection.id) == detection_id)
+    ).first()
+    return image

@@ -1,0 +1,120 @@
+"""Fleet settings, read from ``AGRIFLEET_*`` environment variables and refused when invalid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agrifleet.contract import DEFAULT_PREFIX
+
+DEFAULT_DATABASE_URL = f"sqlite:///{Path('agrifleet-fleet.db').resolve()}"
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+class FleetSettings(BaseSettings):
+    """Everything the fleet service can be told; unknown ``AGRIFLEET_*`` names are refused."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AGRIFLEET_", extra="forbid", validate_default=True, frozen=True
+    )
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        repr=False,
+        title="SQLAlchemy database URL: sqlite:///path or postgresql://user:pw@host/db",
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        repr=False,
+        title="mqtt://user:password@host:port of the broker, with the fleet's credentials; "
+        "unset disables ingestion",
+    )
+    mqtt_prefix: str = Field(default=DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    mqtt_client_id: str = Field(
+        default="agrifleet-fleet",
+        min_length=1,
+        max_length=128,
+        title="MQTT client id; the broker keeps this session's queue while the fleet is away",
+    )
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
+    auto_migrate: bool = Field(default=True, title="apply database migrations at start-up")
+    queue_max_messages: int = Field(
+        default=20_000, ge=10, title="messages waiting for the writer before MQTT is slowed"
+    )
+    writer_max_messages: int = Field(
+        default=2_000, ge=1, title="at most this many MQTT messages per database transaction"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        scheme = url.split(":", 1)[0]
+        if not scheme.startswith(("sqlite", "postgresql", "postgres")) or "://" not in url:
+            raise ValueError(
+                f"unsupported database URL {mask_url(url)!r}: use sqlite:///path/to/file.db "
+                "or postgresql://user:password@host:port/database"
+            )
+        if scheme in ("postgresql", "postgres"):  # psycopg 3 is the driver we install
+            url = "postgresql+psycopg" + url[len(scheme) :]
+        return url
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, url: str | None) -> str | None:
+        if url is None or url == "":
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(
+                f"invalid MQTT URL {mask_url(url)!r}: expected mqtt://user:password@host:port"
+            )
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"invalid port in MQTT URL {mask_url(url)!r}") from exc
+        return url
+
+
+class SettingsError(ValueError):
+    """The environment holds an unknown or invalid ``AGRIFLEET_*`` setting."""
+
+
+def load_settings(environ: dict[str, str] | None = None) -> FleetSettings:
+    """Settings from the environment, or a :class:`SettingsError` naming each bad variable."""
+    import os
+
+    from pydantic import ValidationError
+
+    env = dict(os.environ if environ is None else environ)
+    known = {f"AGRIFLEET_{name.upper()}" for name in FleetSettings.model_fields}
+    unknown = sorted(k for k in env if k.startswith("AGRIFLEET_") and k not in known)
+    if unknown:
+        raise SettingsError(
+            f"unknown setting(s) {', '.join(unknown)}; the fleet knows {', '.join(sorted(known))}"
+        )
+    values = {
+        name: env[f"AGRIFLEET_{name.upper()}"]
+        for name in FleetSettings.model_fields
+        if f"AGRIFLEET_{name.upper()}" in env
+    }
+    try:
+        # Pass the values explicitly so a test's environ is honoured, not the process's.
+        return FleetSettings.model_validate(values)
+    except ValidationError as exc:
+        lines = [
+            f"AGRIFLEET_{str(err['loc'][0]).upper() if err['loc'] else '?'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise SettingsError("invalid fleet settings:\n  " + "\n  ".join(lines)) from None
