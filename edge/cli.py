@@ -34,10 +34,14 @@ def _check_config(args: argparse.Namespace) -> int:
     config = _load(args.path)
     if not isinstance(config, AgentConfig):
         return 2
+    try:
+        password = config.mqtt_password()
+    except OSError as exc:
+        print(f"{args.path}: mqtt.password_file: cannot read: {exc.strerror}", file=sys.stderr)
+        return 2
     settings = LinkSettings.from_url(
         config.mqtt.url, device_id=config.device_id, username=config.mqtt_username(),
-        password="set" if config.mqtt.password or config.mqtt.password_file else None,
-        prefix=config.mqtt.prefix,
+        password=password, prefix=config.mqtt.prefix,
     )
     print(f"{args.path}: OK")
     print(f"  device {config.device_id}, broker {settings.safe_url()}, prefix {config.mqtt.prefix}")
