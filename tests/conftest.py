@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import Broker, running_mosquitto
+from tests.services import Broker, Postgres, postgres_bindir, running_mosquitto, running_postgres
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -25,3 +25,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"training data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A private PostgreSQL on a free port for the session; ``create_database()`` per test."""
+    if postgres_bindir() is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql")
+    with running_postgres() as server:
+        yield server

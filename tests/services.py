@@ -43,3 +43,84 @@ def running_mosquitto(directory: Path, prefix: str = "agrifleet") -> Iterator[Br
         yield broker
     finally:
         broker.stop()
+
+
+def postgres_bindir() -> Path | None:
+    """The newest /usr/lib/postgresql/<version>/bin holding initdb and pg_ctl, if any."""
+    found = [
+        p.parent
+        for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")
+        if (p.parent / "pg_ctl").exists()
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+
+
+class Postgres:
+    """A private PostgreSQL cluster; ``create_database`` gives each test its own database."""
+
+    def __init__(self, port: int, directory: Path) -> None:
+        self.port = port
+        self.directory = directory
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """A new empty database; returns its SQLAlchemy URL."""
+        import psycopg
+
+        name = f"test_{secrets.token_hex(6)}"
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@contextmanager
+def running_postgres() -> Iterator[Postgres]:
+    """initdb + pg_ctl a throw-away cluster on a free port (as the postgres user when root)."""
+    import os
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+
+    bindir = postgres_bindir()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin")
+    as_root = os.geteuid() == 0
+    # The server refuses to run as root; /tmp itself is reachable by the postgres user,
+    # pytest's per-user temp dirs are not.
+    directory = Path(tempfile.mkdtemp(prefix="agrifleet-pg-"))
+    runas: list[str] = []
+    if as_root:
+        user = pwd.getpwnam("postgres")
+        os.chown(directory, user.pw_uid, user.pw_gid)
+        runas = ["runuser", "-u", "postgres", "--"]
+    data, port = directory / "data", free_port()
+
+    def run(*args: str) -> None:
+        done = subprocess.run(
+            [*runas, *args], cwd=directory, capture_output=True, text=True, timeout=120
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{Path(args[0]).name} failed: {done.stderr or done.stdout}")
+
+    try:
+        run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+            "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
+        options = (
+            f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(directory / "server.log"),
+            "-o", options, "-w", "-t", "60", "start")  # fmt: skip
+        try:
+            yield Postgres(port=port, directory=directory)
+        finally:
+            run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
