@@ -121,6 +121,11 @@ class PtySimulator:
             if self._master is not None:
                 self.unplug()
             master, slave = os.openpty()
+            if os.ttyname(slave) == self._path:  # a new adapter number, as udev would give
+                spare = (master, slave)
+                master, slave = os.openpty()
+                os.close(spare[0])
+                os.close(spare[1])
             tty.setraw(slave)
             os.set_blocking(master, False)
             self._master, self._slave = master, slave
