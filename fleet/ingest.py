@@ -52,6 +52,7 @@ class Ingestor:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._host = parts.hostname or "localhost"
         self._port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         return client
@@ -98,6 +99,11 @@ class Ingestor:
             [(f"{self.prefix}/+/messages", 1), (f"{self.prefix}/+/status", 1)],
         )
         log.info("connected to the MQTT broker at %s:%s", self._host, self._port)
+
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, reasons: Any, _p: Any) -> None:
+        if any(r.is_failure for r in reasons):
+            log.warning("the broker refused a subscription: %s", reasons)
+            return
         self._connected.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:

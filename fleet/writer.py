@@ -83,6 +83,7 @@ class Writer:
         if dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database dialect {dialect!r}")
         self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        self._count_by_returning = dialect == "postgresql"
         self._known: set[str] = set()
         self._boots: OrderedDict[BootKey, BootState] = OrderedDict()
         self._refusal_log = _RateLimitedLog()
@@ -138,6 +139,8 @@ class Writer:
         """Check, store in one transaction, then acknowledge the given messages."""
         checked: list[CheckedBatch | CheckedStatus] = []
         for message in messages:
+            if not message.payload and message.topic.endswith("/status"):
+                continue  # a retained status being cleared, not a message
             try:
                 result = parse_message(self.prefix, message.topic, message.payload)
             except Exception:  # a bug in checking must not stop the worker
@@ -294,8 +297,7 @@ class Writer:
                 ("event", self.t_event, events),
             ):
                 if rows:
-                    result = conn.execute(self._insert(table).on_conflict_do_nothing(), rows)
-                    new = result.rowcount if result.rowcount >= 0 else len(rows)
+                    new = self._insert_new(conn, table, rows)
                     stored[kind] += new
                     duplicate[kind] += len(rows) - new
             if latest:
@@ -318,6 +320,13 @@ class Writer:
         self.metrics.record_transaction(
             ingested, stored, duplicate, rejected, [lat + done_s - now_s for lat in latencies], acks
         )
+
+    def _insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+        """Bulk INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
+        stmt = self._insert(table).on_conflict_do_nothing()
+        if self._count_by_returning:  # psycopg reports no row count for executemany
+            return len(conn.execute(stmt.returning(table.c.id), rows).all())
+        return conn.execute(stmt, rows).rowcount
 
     def _upsert_latest(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         t = self.t_latest

@@ -1,0 +1,170 @@
+"""Ingestion specifies: a real device over a real Mosquitto → stored once, acked after commit;
+bad, foreign and oversized messages are counted and never block the good ones behind them."""
+
+from __future__ import annotations
+
+import json
+
+from agrifleet.contract import MAX_PAYLOAD_BYTES
+from tests.fleet.conftest import FleetUnderTest
+from tests.fleet.device import batch, detection, event, jpeg_bytes, reading, wait_until
+
+
+def test_batch_is_stored_and_acked(fleet: FleetUnderTest) -> None:
+    dev = fleet.device("field-01")
+    ack = dev.send("boot-1", [reading(0), reading(1, value=22.0), reading(2, value=23.0)])
+    assert ack.boot_id == "boot-1"
+    assert ack.ranges == [(0, 2)]
+    assert ack.rejected == {}
+    rows = fleet.get("/api/v1/devices/field-01/readings", order="asc")
+    assert [(r["seq"], r["value"]) for r in rows] == [(0, 21.5), (1, 22.0), (2, 23.0)]
+    assert rows[0]["ts"].startswith("2026-06-01T12:00:00")
+
+
+def test_same_batch_twice_is_stored_once_and_acked_twice(fleet: FleetUnderTest) -> None:
+    dev = fleet.device("field-02")
+    items = [reading(s) for s in range(5)]
+    first = dev.send("boot-1", items)
+    second = dev.send("boot-1", items)
+    assert first.ranges == second.ranges == [(0, 4)]
+    assert len(fleet.get("/api/v1/devices/field-02/readings")) == 5
+    assert fleet.metric('agrifleet_items_stored_total{kind="reading"}') == 5
+    assert fleet.metric('agrifleet_items_duplicate_total{kind="reading"}') == 5
+
+
+def test_unknown_device_is_refused_and_not_acked(fleet: FleetUnderTest) -> None:
+    ghost = fleet.device("ghost-9", register=False)
+    ghost.publish(batch("ghost-9", "boot-1", [reading(0)]))
+    wait_until(lambda: fleet.metric('agrifleet_messages_refused_total{reason="unknown_device"}'))
+    assert ghost.acks.empty()
+    # Registering it later lets the device's next delivery in.
+    fleet.register("ghost-9")
+    assert ghost.send("boot-1", [reading(0)]).ranges == [(0, 0)]
+
+
+def test_bad_messages_are_counted_and_the_next_good_one_is_stored(fleet: FleetUnderTest) -> None:
+    dev = fleet.device("field-03")
+    dev.publish(b"{not json")
+    dev.publish(
+        json.dumps({"v": 1, "device_id": "field-03", "boot_id": "b", "items": "many"}).encode()
+    )
+    dev.publish(b"[" + b" " * MAX_PAYLOAD_BYTES + b"]")
+    dev.publish(batch("field-04", "boot-1", [reading(0)]))  # another device's id in the payload
+    ack = dev.send("boot-1", [reading(0)])
+    assert ack.ranges == [(0, 0)]
+    metrics = fleet.metrics()
+    for reason in ("malformed_json", "invalid_payload", "oversized", "device_mismatch"):
+        assert f'agrifleet_messages_refused_total{{reason="{reason}"}} 1' in metrics
+    assert len(fleet.get("/api/v1/devices/field-03/readings")) == 1
+
+
+def test_bad_items_are_rejected_in_the_ack_and_good_neighbours_stored(
+    fleet: FleetUnderTest,
+) -> None:
+    dev = fleet.device("field-05")
+    wrong_type = reading(1) | {"value": "wet"}
+    not_finite = reading(2) | {"value": float("nan")}
+    ack = dev.send("boot-1", [reading(0), wrong_type, not_finite, reading(3)])
+    assert ack.ranges == [(0, 0), (3, 3)]
+    assert set(ack.rejected) == {1, 2}
+    assert "value" in ack.rejected[1]
+    assert "finite" in ack.rejected[2]
+    assert [r["seq"] for r in fleet.get("/api/v1/devices/field-05/readings", order="asc")] == [
+        0,
+        3,
+    ]
+    # Rejected items were received: they are not gaps.
+    gaps = fleet.get("/api/v1/devices/field-05/gaps")
+    assert gaps[0]["missing"] == 0
+
+
+def test_gaps_are_the_seqs_never_received(fleet: FleetUnderTest) -> None:
+    dev = fleet.device("field-06")
+    dev.send("boot-1", [reading(s) for s in (2, 3, 4, 8)])
+    dev.send("boot-1", [reading(s) for s in (10, 11)])
+    dev.send("boot-2", [reading(s) for s in (0, 1)])
+    gaps = {g["boot_id"]: g for g in fleet.get("/api/v1/devices/field-06/gaps")}
+    assert gaps["boot-1"]["missing_ranges"] == [[0, 1], [5, 7], [9, 9]]
+    assert gaps["boot-1"]["missing"] == 6
+    assert gaps["boot-1"]["received"] == 6
+    assert gaps["boot-1"]["highest_seq"] == 11
+    assert gaps["boot-2"]["missing"] == 0
+    # A late delivery fills the gap.
+    dev.send("boot-1", [reading(s) for s in (5, 6, 7)])
+    detail = fleet.get("/api/v1/devices/field-06")
+    assert detail["gaps"] == {"boots": 2, "boots_with_gaps": 1, "missing": 3}
+
+
+def test_status_sets_online_health_and_position(fleet: FleetUnderTest) -> None:
+    dev = fleet.device("field-07")
+    dev.status("online", boot_id="boot-1", outbox_depth=12, cpu_temp_c=51.5)
+    dev.send(
+        "boot-1",
+        [
+            reading(0, 52.1, sensor="gps", quantity="latitude", unit="deg"),
+            reading(1, 13.4, sensor="gps", quantity="longitude", unit="deg"),
+            reading(2, 31.0, sensor="soil", quantity="moisture"),
+            reading(3, 33.0, sensor="soil", quantity="moisture"),
+        ],
+    )
+    wait_until(lambda: fleet.get("/api/v1/devices/field-07")["online"], what="online")
+    detail = fleet.get("/api/v1/devices/field-07")
+    assert detail["boot_id"] == "boot-1"
+    assert detail["health"]["outbox_depth"] == 12
+    assert detail["position"]["latitude"] == 52.1
+    assert detail["position"]["longitude"] == 13.4
+    latest = {(r["sensor"], r["quantity"]): r["value"] for r in detail["latest"]}
+    assert latest[("soil", "moisture")] == 33.0
+    assert detail["last_seen"] is not None
+    assert fleet.metric("agrifleet_devices_online") == 1
+    dev.status("offline", boot_id="boot-1")
+    wait_until(lambda: not fleet.get("/api/v1/devices/field-07")["online"], what="offline")
+    assert fleet.get("/api/v1/devices/field-07")["health"]["outbox_depth"] == 12
+    assert fleet.metric("agrifleet_devices_online") == 0
+
+
+def test_detections_with_thumbnails_and_events_are_stored(fleet: FleetUnderTest) -> None:
+    dev = fleet.device("field-08")
+    image = jpeg_bytes()
+    ack = dev.send(
+        "boot-1",
+        [
+            detection(0, image=image),
+            detection(1, label="Tomato___healthy"),
+            event(2),
+            detection(3) | {"thumbnail_jpeg_b64": "aGVsbG8="},  # base64 of "hello": not a JPEG
+        ],
+    )
+    assert ack.ranges == [(0, 2)]
+    assert ack.rejected == {3: "thumbnail is not a JPEG"}
+    again = dev.send("boot-1", [detection(0, image=image)])
+    assert again.ranges == [(0, 0)]
+    found = fleet.get("/api/v1/detections", device="field-08")
+    assert len(found) == 2
+    blight = fleet.get("/api/v1/detections", label="Tomato___Late_blight")
+    assert len(blight) == 1 and blight[0]["has_image"]
+    assert blight[0]["top3"][0]["label"] == "Tomato___Late_blight"
+    one = fleet.get(f"/api/v1/detections/{blight[0]['id']}")
+    assert one["model_name"] == "leafnet"
+    picture = fleet.client.get(f"/api/v1/detections/{one['id']}/image", headers=fleet.viewer)
+    assert picture.status_code == 200
+    assert picture.headers["content-type"] == "image/jpeg"
+    assert picture.content == image
+    healthy = fleet.get("/api/v1/detections", label="Tomato___healthy")[0]
+    assert not healthy["has_image"]
+    missing = fleet.client.get(f"/api/v1/detections/{healthy['id']}/image", headers=fleet.viewer)
+    assert missing.status_code == 404
+    events = fleet.get("/api/v1/devices/field-08/events")
+    assert [(e["seq"], e["code"]) for e in events] == [(2, "sensor_silent")]
+
+
+def test_metrics_report_ingestion_and_latency(fleet: FleetUnderTest) -> None:
+    dev = fleet.device("field-09")
+    dev.send("boot-1", [reading(s) for s in range(3)])
+    text = fleet.metrics()
+    assert 'agrifleet_messages_ingested_total{topic="messages"} 1' in text
+    assert "# TYPE agrifleet_ingest_latency_seconds histogram" in text
+    assert "agrifleet_ingest_latency_seconds_count 3" in text
+    assert 'agrifleet_ingest_latency_seconds_bucket{le="+Inf"} 3' in text
+    assert "agrifleet_devices_registered 1" in text
+    assert "agrifleet_acks_published_total 1" in text
