@@ -37,6 +37,7 @@ class ModbusSoilProbe:
         self.profile = profile if isinstance(profile, ModbusProfile) else load_profile(profile)
         self.blocks = plan_blocks(self.profile)
         self._client: ModbusSerialClient | None = None
+        _quiet_library_logs()
 
     def read(self) -> list[Measurement]:
         """One reading of every register in the profile."""
@@ -96,3 +97,13 @@ class ModbusSoilProbe:
         logger.info("modbus probe %s at address %d", describe(self.port), self.address)
         self._client = client
         return client
+
+
+def _quiet_library_logs() -> None:
+    """pymodbus logs each timeout as ERROR; our SensorError says the same once, so keep it quiet.
+
+    Only when nobody chose a level for the "pymodbus" logger: an explicit setting wins.
+    """
+    library = logging.getLogger("pymodbus")
+    if library.level == logging.NOTSET:
+        library.setLevel(logging.CRITICAL)

@@ -20,6 +20,7 @@ import tty
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class PtySimulator:
         return self._master is not None
 
     # -- life cycle ----------------------------------------------------------------------------
-    def start(self) -> PtySimulator:
+    def start(self) -> Self:
         """Open the pseudo-terminal and serve it in a background thread."""
         if self._thread is not None:
             return self
@@ -137,7 +138,7 @@ class PtySimulator:
             self.on_replug()
         logger.debug("%s plugged in at %s", self._serial, self._path)
 
-    def __enter__(self) -> PtySimulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

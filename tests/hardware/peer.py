@@ -1,4 +1,4 @@
-"""The sensor's side of a pseudo-terminal, scripted byte for byte: expect a command, send a reply."""
+"""The sensor's side of a pseudo-terminal, scripted byte for byte: expect a request, reply."""
 
 from __future__ import annotations
 

@@ -165,7 +165,7 @@ def test_out_of_range_values_are_refused_not_reported(soil_sim: ModbusSoilSimula
     soil_sim.set_value("soil_ph", 12.5)
     probe = _probe(soil_sim.path)
     try:
-        with pytest.raises(SensorError, match="soil_ph = 12.5 pH is outside"):
+        with pytest.raises(SensorError, match=r"soil_ph = 12\.5 pH is outside"):
             probe.read()
         soil_sim.set_value("soil_ph", None)
         assert len(probe.read()) == 7
@@ -264,5 +264,5 @@ def test_a_port_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
 
 
 def test_bad_constructor_arguments_are_clear() -> None:
-    with pytest.raises(ValueError, match="address must be 1..247"):
+    with pytest.raises(ValueError, match=r"address must be 1\.\.247"):
         ModbusSoilProbe("/dev/null", address=0)

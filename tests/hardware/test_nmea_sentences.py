@@ -40,7 +40,7 @@ def test_rmc_fields_and_speed_in_metres_per_second() -> None:
     rmc = parse_rmc(fields)
     assert rmc.valid
     assert rmc.speed_mps == pytest.approx(22.4 * 0.514444, rel=1e-4)
-    assert KNOTS_TO_MPS == pytest.approx(0.514444, rel=1e-5)
+    assert pytest.approx(0.514444, rel=1e-5) == KNOTS_TO_MPS
 
 
 def test_southern_and_western_hemispheres_are_negative() -> None:
