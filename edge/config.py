@@ -124,7 +124,18 @@ class ModbusSoilSensor(_Sensor):
     type: Literal["modbus-soil"]
     baudrate: int = Field(default=9600, gt=0)
     address: int = Field(default=1, ge=1, le=247, title="Modbus slave address")
-    profile: str = Field(default="soil-7in1", min_length=1, title="Register map profile")
+    profile: str = Field(
+        default="soil-7in1", min_length=1,
+        title="Register map: a shipped profile name or the path of your own TOML profile",
+    )
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        from hardware.modbus import load_profile
+
+        load_profile(value)  # ProfileError is a ValueError with a clear message
+        return value
 
 
 class Sdi12Sensor(_Sensor):
@@ -132,6 +143,18 @@ class Sdi12Sensor(_Sensor):
 
     type: Literal["sdi12"]
     address: str = Field(default="0", pattern=r"^[0-9A-Za-z]$", title="SDI-12 address")
+    profile: str = Field(
+        default="generic", min_length=1,
+        title="Value names and units: a shipped profile name or the path of a TOML profile",
+    )
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        from hardware.sdi12 import load_profile
+
+        load_profile(value)
+        return value
 
     @field_validator("address", mode="before")
     @classmethod

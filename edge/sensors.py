@@ -23,7 +23,7 @@ def opener(config: SensorConfig) -> Callable[[], Sensor]:
         if isinstance(config, Sdi12Sensor):
             from hardware.sdi12 import Sdi12Probe
 
-            return Sdi12Probe(config.port, address=config.address)
+            return Sdi12Probe(config.port, address=config.address, profile=config.profile)
         if isinstance(config, NmeaGpsSensor):
             from hardware.nmea import NmeaGps
 

@@ -35,7 +35,7 @@ class FleetAcker:
         self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 1883
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-fleet")
         self._client.username_pw_set(parts.username, parts.password)
-        self._client.reconnect_delay_set(0.05, 0.5)
+        self._client.reconnect_delay_set(1, 2)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self.acking = True
@@ -106,11 +106,11 @@ class FleetAcker:
         with self._lock:
             return [item for batch in self.batches for item in batch.items]
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 15.0) -> None:
         wait_until(predicate, timeout)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
+def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
     """Poll a condition the system under test is expected to reach."""
     deadline = time.monotonic() + timeout
     while not predicate():

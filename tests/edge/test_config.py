@@ -136,3 +136,8 @@ def test_check_config_command(tmp_path, capsys):
     bad = write(tmp_path, EXAMPLE + "\n[mqtt2]\n")
     assert main(["edge", "check-config", str(bad)]) == 2
     assert "unknown key 'mqtt2'" in capsys.readouterr().err
+
+
+def test_an_unknown_sensor_profile_is_refused_at_load_time(tmp_path):
+    message = error_of(write(tmp_path, EXAMPLE.replace('"soil-7in1"', '"soil-7in1x"')))
+    assert "sensors[0].profile" in message and "soil-7in1x" in message

@@ -92,7 +92,7 @@ def test_batch_payload_is_a_valid_contract_batch_in_seq_order(tmp_path):
     assert [i.seq for i in batch.items] == [0, 1, 2]
     assert [i.kind for i in batch.items] == ["reading", "detection", "event"]
     first = batch.items[0]
-    assert first.value == 21.5 and first.unit == "%" and first.clock_synced  # type: ignore[union-attr]
+    assert first.value == 21.5 and first.unit == "%" and first.clock_synced
 
 
 def test_detections_drain_before_readings_and_alerts_first(tmp_path):
@@ -141,8 +141,8 @@ def test_full_outbox_drops_oldest_readings_first_and_keeps_alerts(tmp_path):
     items = [i for b in drain(outbox) for i in b.items]
     kinds = [i.kind for i in items]
     assert "detection" in kinds
-    assert any(i.kind == "event" and i.code == "frost" for i in items)  # type: ignore[union-attr]
-    assert any(i.kind == "event" and i.code == "outbox_full" for i in items)  # type: ignore[union-attr]
+    assert any(i.kind == "event" and i.code == "frost" for i in items)
+    assert any(i.kind == "event" and i.code == "outbox_full" for i in items)
     kept = sorted(i.seq for i in items if i.kind == "reading")
     assert None not in seqs, "a new reading makes room by evicting older ones"
     assert kept == seqs[-len(kept):], "the newest readings are kept, the oldest went first"
@@ -159,7 +159,7 @@ def test_a_reading_never_evicts_an_alert(tmp_path):
     for i in range(50):
         outbox.emit("reading", reading(i), Priority.READING)
     items = [i for b in drain(outbox) for i in b.items]
-    assert sum(1 for i in items if i.kind == "event" and i.severity == "alert") == alerts  # type: ignore[union-attr]
+    assert sum(1 for i in items if i.kind == "event" and i.severity == "alert") == alerts
     assert outbox.stats().dropped > 0
 
 
