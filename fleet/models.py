@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pydantic import ConfigDict
 from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -48,6 +49,8 @@ class DeviceBase(SQLModel):
 
 class DeviceCreate(SQLModel):
     """Register a device so the fleet accepts its messages."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
     name: str = Field(default="", max_length=128)

@@ -35,7 +35,8 @@ def test_same_batch_twice_is_stored_once_and_acked_twice(fleet: FleetUnderTest) 
 def test_unknown_device_is_refused_and_not_acked(fleet: FleetUnderTest) -> None:
     ghost = fleet.device("ghost-9", register=False)
     ghost.publish(batch("ghost-9", "boot-1", [reading(0)]))
-    wait_until(lambda: fleet.metric('agrifleet_messages_refused_total{reason="unknown_device"}'))
+    refused = 'agrifleet_messages_refused_total{reason="unknown_device"}'
+    wait_until(lambda: fleet.metric(refused) == 1, what="the refusal to be counted")
     assert ghost.acks.empty()
     # Registering it later lets the device's next delivery in.
     fleet.register("ghost-9")
