@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # annotations only; importing pydantic here would slow every command
+    from edge.config import AgentConfig
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
@@ -34,10 +38,8 @@ def _check_config(args: argparse.Namespace) -> int:
     config = _load(args.path)
     if not isinstance(config, AgentConfig):
         return 2
-    try:
-        password = config.mqtt_password()
-    except OSError as exc:
-        print(f"{args.path}: mqtt.password_file: cannot read: {exc.strerror}", file=sys.stderr)
+    password = _password(config, args.path)
+    if password is False:
         return 2
     settings = LinkSettings.from_url(
         config.mqtt.url, device_id=config.device_id, username=config.mqtt_username(),
@@ -53,6 +55,15 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password(config: AgentConfig, source: Path) -> str | Literal[False] | None:
+    """The MQTT password, or False after printing why the password file cannot be read."""
+    try:
+        return config.mqtt_password()
+    except OSError as exc:
+        print(f"{source}: mqtt.password_file: cannot read it: {exc.strerror}", file=sys.stderr)
+        return False
+
+
 def _run(args: argparse.Namespace) -> int:
     import signal
 
@@ -61,6 +72,14 @@ def _run(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     if not isinstance(config, AgentConfig):
+        return 2
+    if _password(config, args.config) is False:
+        return 2
+    try:
+        config.outbox_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"{args.config}: cannot create {config.outbox_path.parent}: {exc.strerror}"
+              " (set data_dir to a writable folder)", file=sys.stderr)
         return 2
     agent = Agent(config)
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -37,8 +37,8 @@ def test_all_three_probes_reach_the_fleet_and_a_silent_one_does_not_stop_the_oth
         )
         agent = Agent(config, boot_id="boot-1")
         with running(agent):
-            for name in ("soil", "probe", "gps"):
-                wait_until(lambda n=name: readings_of(fleet, n), what=f"{name} readings")
+            wait_until(lambda: all(readings_of(fleet, n) for n in ("soil", "probe", "gps")),
+                       what="readings from every probe")
             quantities = {r.quantity for r in readings_of(fleet, "soil")}
             assert {"soil_moisture", "soil_temperature"} <= quantities
             lat = [r.value for r in readings_of(fleet, "gps") if r.quantity == "latitude"]

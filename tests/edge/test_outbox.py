@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, Batch
+from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, Batch, Reading
 from edge.clock import Clock
 from edge.items import Priority
 from edge.outbox import ItemRefused, Outbox
@@ -92,6 +92,7 @@ def test_batch_payload_is_a_valid_contract_batch_in_seq_order(tmp_path):
     assert [i.seq for i in batch.items] == [0, 1, 2]
     assert [i.kind for i in batch.items] == ["reading", "detection", "event"]
     first = batch.items[0]
+    assert isinstance(first, Reading)
     assert first.value == 21.5 and first.unit == "%" and first.clock_synced
 
 
