@@ -6,6 +6,7 @@ and masks received bytes to 7 bits, so a driver that sends 7E1 bytes works again
 
 from __future__ import annotations
 
+import re
 import time
 
 from hardware.sdi12 import protocol
@@ -91,7 +92,7 @@ class Sdi12Simulator(PtySimulator):
         elif body.startswith("A") and len(body) == 2 and body[1] in protocol.ADDRESSES:
             self.address = body[1]
             self._reply(f"{self.address}\r\n".encode())
-        elif body in ("M", "MC") or (body[:1] == "M" and body.rstrip("C")[1:] in "123456789"):
+        elif re.fullmatch(r"MC?[1-9]?", body):
             self._measure(crc="C" in body)
         elif body[:1] == "D" and body[1:].isdigit() and len(body) == 2:
             self._send_page(int(body[1:]))

@@ -167,3 +167,15 @@ def test_unplug_and_replug_through_the_stable_link(sdi12_sim: Sdi12Simulator) ->
         assert len(probe.read()) == 5
     finally:
         probe.close()
+
+
+def test_additional_measurement_with_crc_from_a_user_profile(tmp_path: Path) -> None:
+    profile = tmp_path / "m1.toml"
+    profile.write_text('name = "m1"\nmeasurement = "M1"\ncrc = true\n')
+    with Sdi12Simulator(ready_after=0.02, link_dir=str(tmp_path)) as sim:
+        probe = Sdi12Probe(sim.path, profile=str(profile), timeout=0.5)
+        try:
+            assert len(probe.read()) == 3
+        finally:
+            probe.close()
+    assert sim.commands == ["0MC1!", "0D0!"]
