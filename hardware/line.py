@@ -29,7 +29,7 @@ class SerialLine:
     def __init__(self, path: str, **settings: Any) -> None:
         self.path = path
         # Reads poll in short slices up to a deadline: changing a port's timeout reconfigures it.
-        self.settings = {**settings, "timeout": POLL_S}
+        self.settings = {**settings, "timeout": POLL_S, "exclusive": True}
         self._port: serial.Serial | None = None
 
     @property

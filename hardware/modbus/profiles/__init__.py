@@ -1,0 +1,1 @@
+"""Shipped Modbus register maps (TOML data files, loaded by name)."""
