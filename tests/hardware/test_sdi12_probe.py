@@ -97,7 +97,12 @@ def test_change_address_in_the_simulator(sdi12_sim: Sdi12Simulator) -> None:
         probe.change_address("5")
         assert sdi12_sim.address == "5"
         assert len(probe.read()) == 5
-        assert Sdi12Probe(sdi12_sim.path, timeout=0.3).query_address() == "5"
+        other = Sdi12Probe(sdi12_sim.path, timeout=0.3)
+        with pytest.raises(SensorError, match="cannot open"):  # the line is ours alone
+            other.query_address()
+        probe.close()
+        assert other.query_address() == "5"
+        other.close()
     finally:
         probe.close()
 
