@@ -1,0 +1,134 @@
+"""A camera worker: takes photos from one source, classifies them, emits detections."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from edge.inference.classifier import Classifier, Prediction
+from edge.inference.config import CameraConfig, CommandCamera, FolderCamera, HttpCamera
+from edge.inference.detection import detection_body
+from edge.inference.manifest import ModelError
+from edge.inference.preprocess import ImageError
+from edge.inference.sources import CommandSource, FolderSource, HttpSource, SourceError
+from edge.items import Emit, Priority
+
+log = logging.getLogger(__name__)
+
+
+def model_dir_of(camera: CameraConfig) -> Path:
+    """The camera's model folder, or the shipped default model."""
+    if camera.model is not None:
+        return camera.model
+    from models.shipped import default_model_dir
+
+    return default_model_dir()
+
+
+class CameraWorker:
+    """Classifies photos from ``camera`` and hands each detection to ``emit``."""
+
+    def __init__(
+        self, camera: CameraConfig, emit: Emit, *, classifier: Classifier | None = None,
+        runtime: str | None = None,
+    ):
+        self.camera = camera
+        self._emit = emit
+        self._classifier = classifier
+        self._runtime = runtime
+        self._source: FolderSource | CommandSource | HttpSource
+        if isinstance(camera, FolderCamera):
+            self._source = FolderSource(camera)
+        elif isinstance(camera, CommandCamera):
+            self._source = CommandSource(camera)
+        elif isinstance(camera, HttpCamera):
+            self._source = HttpSource(camera)
+        else:  # pragma: no cover - the config union has exactly these three
+            raise TypeError(f"unknown camera type {type(camera).__name__}")
+        self.detections = 0
+        self.unreadable = 0
+
+    @property
+    def classifier(self) -> Classifier:
+        """The camera's model, loaded and verified on first use (ModelError if unusable)."""
+        if self._classifier is None:
+            self._classifier = Classifier.load(
+                model_dir_of(self.camera), self.camera.threads, self._runtime
+            )
+        return self._classifier
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds to wait between polls."""
+        if isinstance(self.camera, FolderCamera):
+            return self.camera.poll_s
+        return self.camera.interval_s
+
+    def poll_once(self) -> int:
+        """Take what the source has now (a folder's ready files, or one capture); count emitted.
+
+        A camera that gives no image raises SourceError; an unreadable image is reported and
+        skipped; a model that cannot be used raises ModelError.
+        """
+        classifier = self.classifier
+        source = self._source
+        if isinstance(source, FolderSource):
+            emitted = 0
+            for path in source.ready():
+                try:
+                    image = source.read(path)
+                except SourceError as exc:
+                    log.warning("camera %s: %s", self.camera.name, exc)
+                    continue
+                if self._handle(classifier, image, path.name):
+                    emitted += 1
+                    source.done(path)
+                else:
+                    source.failed(path)
+            return emitted
+        image = source.capture()
+        return int(self._handle(classifier, image, "snapshot"))
+
+    def _handle(self, classifier: Classifier, image: bytes, name: str) -> bool:
+        """Classify and emit one image; False (after reporting it) if it is unreadable."""
+        try:
+            prediction = classifier.classify(image)
+        except ImageError as exc:
+            self.unreadable += 1
+            log.warning("camera %s: skipping %s: %s", self.camera.name, name, exc)
+            self._emit("event", {
+                "severity": "warning", "code": "image_unreadable",
+                "message": f"camera {self.camera.name}: {name}: {exc}"[:1024],
+            }, Priority.EVENT)
+            return False
+        self._report(classifier, prediction, image, name)
+        return True
+
+    def _report(self, classifier: Classifier, p: Prediction, image: bytes, name: str) -> None:
+        log.info("camera %s: %s → %s (%.2f, %.0f ms)", self.camera.name, name, p.label,
+                 p.confidence, p.inference_ms)
+        if p.healthy and not self.camera.report_healthy:
+            return
+        body = detection_body(p, classifier.manifest, image, self.camera.name,
+                              self.camera.thumbnail_max_bytes)
+        self._emit("detection", body, Priority.DETECTION)
+        self.detections += 1
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll until ``stop`` is set; camera hiccups are logged, an unusable model stops it."""
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except SourceError as exc:
+                log.warning("camera %s: %s", self.camera.name, exc)
+            except ModelError as exc:
+                log.error("camera %s stopped: %s", self.camera.name, exc)
+                self._emit("event", {
+                    "severity": "alert", "code": "model_unusable",
+                    "message": f"camera {self.camera.name}: {exc}"[:1024],
+                }, Priority.ALERT)
+                return
+            except Exception:
+                log.exception("camera %s: unexpected error; retrying", self.camera.name)
+            stop.wait(self.interval_s)

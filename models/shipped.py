@@ -1,0 +1,18 @@
+"""Where the models shipped inside the package live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_NAME = "leaf-disease"
+DEFAULT_VERSION = "1.0.0"
+
+
+def models_root() -> Path:
+    """The folder holding ``<name>/<version>/`` model folders."""
+    return Path(__file__).resolve().parent
+
+
+def default_model_dir() -> Path:
+    """The folder of the default shipped model (model.tflite, manifest.json, labels.txt)."""
+    return models_root() / DEFAULT_NAME / DEFAULT_VERSION

@@ -1,0 +1,233 @@
+"""Train the leaf-disease network on the split data and export float and full-integer int8 TFLite.
+
+Needs the ``train`` extra (TensorFlow). Images go through the device's own
+:func:`edge.inference.preprocess.preprocess` once, are kept in memory as uint8, and are augmented
+per batch (:mod:`models.augment`). Field photos in the training split are repeated so that they
+are a visible share of each epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.inference.preprocess import preprocess
+from models.split import (
+    FIELD_FRACTIONS,
+    LAB_FRACTIONS,
+    Photo,
+    split_folder,
+    split_hash,
+    write_split,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainSettings:
+    """Knobs of one training run; recorded next to the model."""
+
+    size: int = 112
+    width: float = 0.5
+    epochs: int = 16
+    batch: int = 64
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    field_repeat: int = 6
+    calibration_images: int = 400
+    threads: int = 2
+    seed: int = 0
+    limit_per_class: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def collect(data: Path, field_dir: Path | None) -> tuple[list[str], list[Photo], list[Photo]]:
+    """Labels (sorted lab class folders), lab photos and field photos with their splits."""
+    lab = split_folder(data, LAB_FRACTIONS)
+    labels = sorted({p.label for p in lab})
+    fld = split_folder(field_dir, FIELD_FRACTIONS) if field_dir else []
+    unknown = {p.label for p in fld} - set(labels)
+    if unknown:
+        raise ValueError(f"field classes not among the lab classes: {sorted(unknown)}")
+    return labels, lab, fld
+
+
+def load_pixels(photos: Sequence[Photo], size: int, threads: int = 2) -> np.ndarray:
+    """uint8 (N, size, size, 3): every photo through the device's preprocessing."""
+    out = np.empty((len(photos), size, size, 3), np.uint8)
+
+    def one(i: int) -> None:
+        out[i] = preprocess(photos[i].path, size)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(one, range(len(photos))))
+    return out
+
+
+def _limit(photos: list[Photo], per_class: int | None) -> list[Photo]:
+    if per_class is None:
+        return photos
+    seen: dict[tuple[str, str], int] = {}
+    kept = []
+    for p in photos:
+        k = (p.label, p.split)
+        seen[k] = seen.get(k, 0) + 1
+        if seen[k] <= per_class:
+            kept.append(p)
+    return kept
+
+
+def _set_threads(threads: int) -> None:
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings) -> Path:
+    """Run the whole training; return ``out`` holding model.tflite, model_float.tflite and more."""
+    _set_threads(settings.threads)
+    import keras
+    import tensorflow as tf
+
+    from models.augment import build_augmenter
+    from models.network import build_model
+
+    started = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(settings.seed)
+    labels, lab, fld = collect(data, field_dir)
+    photos = _limit(lab, settings.limit_per_class) + _limit(fld, settings.limit_per_class)
+    write_split(photos, out / "split.tsv")
+    (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    index = {name: i for i, name in enumerate(labels)}
+    log.info("loading %d photos at %dpx", len(photos), settings.size)
+    pixels = load_pixels(photos, settings.size, settings.threads)
+    y = np.array([index[p.label] for p in photos], np.int32)
+    field_set = set(fld)
+    is_field = np.array([p in field_set for p in photos])
+    split = np.array([p.split for p in photos])
+    log.info("loaded in %.0fs", time.monotonic() - started)
+
+    train_idx = np.nonzero(split == "train")[0]
+    field_train = np.nonzero((split == "train") & is_field)[0]
+    train_idx = np.concatenate([train_idx] + [field_train] * (settings.field_repeat - 1))
+    val_idx = np.nonzero(split == "val")[0]
+    n = len(labels)
+    augment = build_augmenter()
+
+    def batches(idx: np.ndarray, training: bool) -> Any:
+        ds = tf.data.Dataset.from_tensor_slices((pixels[idx], y[idx]))
+        if training:
+            ds = ds.shuffle(len(idx), seed=settings.seed, reshuffle_each_iteration=True)
+        ds = ds.batch(settings.batch)
+        def prep(x: Any, t: Any) -> Any:
+            x = tf.cast(x, tf.float32)
+            return (augment(x) if training else x), tf.one_hot(t, n)
+        return ds.map(prep, num_parallel_calls=1).prefetch(2)
+
+    steps = int(np.ceil(len(train_idx) / settings.batch))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=settings.learning_rate / 10,
+        decay_steps=max(1, steps * (settings.epochs - 1)),
+        warmup_target=settings.learning_rate,
+        warmup_steps=steps,
+        alpha=0.01,
+    )
+    model = build_model(n, settings.size, settings.width)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=settings.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
+        metrics=["accuracy"],
+    )
+    log.info("model: %d parameters; %d training images/epoch", model.count_params(), len(train_idx))
+    field_val = np.nonzero((split == "val") & is_field)[0]
+
+    class FieldAccuracy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if len(field_val) and logs is not None:
+                p = self.model.predict(pixels[field_val].astype(np.float32), verbose=0)
+                logs["val_field_accuracy"] = float(np.mean(p.argmax(1) == y[field_val]))
+
+    keras_path = out / "model_float.keras"
+    history = model.fit(
+        batches(train_idx, True),
+        validation_data=batches(val_idx, False),
+        epochs=settings.epochs,
+        verbose=2,
+        callbacks=[
+            FieldAccuracy(),
+            keras.callbacks.ModelCheckpoint(keras_path, monitor="val_accuracy",
+                                            save_best_only=True),
+            keras.callbacks.CSVLogger(str(out / "history.csv")),
+        ],
+    )
+    model = keras.models.load_model(keras_path)
+    train_s = time.monotonic() - started
+    rep = _calibration_sample(train_idx, y, settings)
+    export_tflite(model, out, (pixels[i] for i in rep))
+    meta = {
+        "settings": asdict(settings),
+        "labels": labels,
+        "split_hash": split_hash(photos),
+        "train_seconds": round(train_s),
+        "total_seconds": round(time.monotonic() - started),
+        "parameters": int(model.count_params()),
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "tensorflow": tf.__version__,
+    }
+    (out / "training.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    log.info("trained in %.0f s; wrote %s", train_s, out)
+    return out
+
+
+def _calibration_sample(train_idx: np.ndarray, y: np.ndarray, s: TrainSettings) -> list[int]:
+    """A class-balanced, seeded sample of unique training images for int8 calibration."""
+    rng = np.random.default_rng(s.seed)
+    unique = np.unique(train_idx)
+    per_class = max(1, s.calibration_images // max(1, len(np.unique(y))))
+    chosen: list[int] = []
+    for c in np.unique(y[unique]):
+        members = unique[y[unique] == c]
+        chosen.extend(rng.choice(members, min(per_class, len(members)), replace=False).tolist())
+    return chosen
+
+
+def export_tflite(model: Any, out: Path, calibration: Iterator[np.ndarray]) -> None:
+    """Write model_float.tflite and the full-integer int8 model.tflite (int8 in and out)."""
+    import tensorflow as tf
+
+    saved = out / "saved_model"
+    model.export(str(saved), verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    (out / "model_float.tflite").write_bytes(converter.convert())
+
+    samples = [img[None].astype(np.float32) for img in calibration]
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for s in samples:
+            yield [s]
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    (out / "model.tflite").write_bytes(converter.convert())
+    log.info("exported int8 (%d bytes) and float (%d bytes) TFLite",
+             (out / "model.tflite").stat().st_size, (out / "model_float.tflite").stat().st_size)
