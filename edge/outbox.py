@@ -272,21 +272,30 @@ class Outbox:
         return seq
 
     def _make_room(self, size: int, priority: Priority) -> bool:
+        """Evict the least important, oldest items until ``size`` fits; False if it cannot."""
         need = self._bytes + size - self.max_bytes
         if need <= 0:
             return True
         victims: list[int] = []
         freed = 0
-        rows = self._db.execute(
-            "SELECT id, size FROM items WHERE priority >= ? ORDER BY priority DESC, id ASC",
-            (int(priority),),
-        )
-        for row_id, row_size in rows:
-            victims.append(row_id)
-            freed += row_size
+        for level in range(max(Priority), int(priority) - 1, -1):  # readings first
+            last_id = -1
+            while freed < need:
+                rows = self._db.execute(
+                    "SELECT id, size FROM items WHERE priority = ? AND id > ? "
+                    "ORDER BY id LIMIT 256",
+                    (level, last_id),
+                ).fetchall()
+                for row_id, row_size in rows:
+                    victims.append(row_id)
+                    freed += row_size
+                    last_id = row_id
+                    if freed >= need:
+                        break
+                if len(rows) < 256:
+                    break
             if freed >= need:
                 break
-        rows.close()
         if freed < need:
             return False
         self._db.executemany("DELETE FROM items WHERE id = ?", [(v,) for v in victims])
