@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def _quiet_alembic() -> None:
+    """Alembic reports routine plugin set-up at INFO; keep it out of the service's log."""
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level == logging.NOTSET:
+        alembic_log.setLevel(logging.WARNING)
+
+
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config that runs on the given engine (no alembic.ini needed)."""
+    _quiet_alembic()
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -24,8 +36,8 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (idempotent)."""
-    alembic_log = logging.getLogger("alembic")
-    if alembic_log.level == logging.NOTSET:  # it reports routine plugin set-up at INFO
-        alembic_log.setLevel(logging.WARNING)
-    command.upgrade(alembic_config(engine), revision)
+    config = alembic_config(engine)
+    from alembic import command
+
+    command.upgrade(config, revision)
     log.debug("database schema at %s", revision)

@@ -1,0 +1,108 @@
+"""The fleet commands specify: `migrate` and `create-token` work on a fresh database, bad
+settings exit 2 with a one-line reason, and `serve` runs the API and ingestion together."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fleet.device import Device, batch, reading, wait_until
+from tests.services import Broker, free_port
+
+AGRIFLEET = [sys.executable, "-m", "agrifleet"]
+
+
+def _env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGRIFLEET_")}
+    env.update({f"AGRIFLEET_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*AGRIFLEET, "fleet", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_migrate_and_create_token(tmp_path: Path) -> None:
+    env = _env(database_url=f"sqlite:///{tmp_path / 'fleet.db'}")
+    migrated = _run("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "up to date" in migrated.stdout
+    token = _run("create-token", "--role", "viewer", env=env)
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.strip().startswith("agf_")
+    assert token.stdout.strip() not in (tmp_path / "fleet.db").read_bytes().decode("latin-1")
+
+
+def test_bad_settings_exit_2_with_a_reason(tmp_path: Path) -> None:
+    bad = _run("migrate", env=_env(database_url="oracle://scott:tiger@db"))
+    assert bad.returncode == 2
+    assert "AGRIFLEET_DATABASE_URL" in bad.stderr
+    assert "tiger" not in bad.stderr
+    assert "Traceback" not in bad.stderr
+    role = _run("create-token", "--role", "root", env=_env())
+    assert role.returncode == 2 and "invalid choice" in role.stderr
+
+
+@pytest.fixture
+def served(tmp_path: Path, broker: Broker) -> Iterator[tuple[str, str]]:
+    """`agrifleet fleet serve` in a subprocess; yields (base URL, admin token)."""
+    env = _env(database_url=f"sqlite:///{tmp_path / 'fleet.db'}", mqtt_url=broker.fleet_url,
+               mqtt_client_id="served-fleet")  # fmt: skip
+    token = _run("create-token", "--role", "admin", env=env).stdout.strip()
+    port = free_port()
+    process = subprocess.Popen(
+        [*AGRIFLEET, "fleet", "serve", "--port", str(port)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _up(base), timeout=30, what="the API to answer")
+        yield base, token
+    finally:
+        process.terminate()
+        _, raw = process.communicate(timeout=30)
+        log = raw.decode()
+        # uvicorn shuts down cleanly, then re-raises SIGTERM as its exit status.
+        assert "Application shutdown complete" in log, log[-2000:]
+        assert "Traceback" not in log, log[-2000:]
+        assert broker.config.users["fleet"] not in log  # never log secrets
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        time.sleep(0.1)
+        return False
+
+
+def test_serve_runs_api_and_ingestion(served: tuple[str, str], broker: Broker) -> None:
+    base, token = served
+    auth = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(f"{base}/api/v1/devices", json={"id": "field-01"}, headers=auth)
+    assert created.status_code == 201
+    device = Device(broker.add_device("field-01"), "field-01")
+    try:
+        # The fleet subscribes in the background; the device resends until acked.
+        def delivered() -> bool:
+            device.publish(batch("field-01", "b", [reading(0)]))
+            try:
+                return device.next_ack(timeout=1).ranges == [(0, 0)]
+            except queue.Empty:
+                return False
+
+        wait_until(delivered, timeout=30, what="an ack")
+    finally:
+        device.close()
+    rows = httpx.get(f"{base}/api/v1/devices/field-01/readings", headers=auth).json()
+    assert [r["seq"] for r in rows] == [0]

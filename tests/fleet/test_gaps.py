@@ -1,0 +1,26 @@
+"""Gap bookkeeping specifies: received seqs merge into ranges in any order, and the missing
+ranges are exactly the seqs from 0 to the highest received that never arrived."""
+
+from __future__ import annotations
+
+from fleet import gaps
+
+
+def test_merge_in_any_order_and_twice() -> None:
+    ranges = gaps.merge_ranges([], [5, 3, 4, 9])
+    assert ranges == [[3, 5], [9, 9]]
+    assert gaps.merge_ranges(ranges, [4, 5, 6, 8]) == [[3, 6], [8, 9]]
+    assert gaps.merge_ranges([[3, 6], [8, 9]], [7]) == [[3, 9]]
+
+
+def test_missing_ranges_start_at_zero() -> None:
+    ranges = [[2, 4], [8, 8], [10, 11]]
+    assert gaps.missing_ranges(ranges) == [(0, 1), (5, 7), (9, 9)]
+    assert gaps.missing_count(ranges) == 6
+    assert gaps.missing_ranges(ranges, limit=2) == [(0, 1), (5, 7)]
+
+
+def test_nothing_missing() -> None:
+    assert gaps.missing_ranges([[0, 99]]) == []
+    assert gaps.missing_count([[0, 99]]) == 0
+    assert gaps.missing_count([]) == 0

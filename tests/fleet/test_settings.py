@@ -1,0 +1,57 @@
+"""Settings specify: AGRIFLEET_* variables only, each checked, errors that name the variable and
+never show a password."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleet.settings import FleetSettings, SettingsError, load_settings, mask_url
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = load_settings({})
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.mqtt_url is None
+    assert settings.mqtt_prefix == "agrifleet"
+
+
+def test_values_come_from_agrifleet_variables() -> None:
+    settings = load_settings({
+        "AGRIFLEET_DATABASE_URL": "postgresql://fleet:pw@db:5432/agrifleet",
+        "AGRIFLEET_MQTT_URL": "mqtt://fleet:secret@broker:1884",
+        "AGRIFLEET_MQTT_PREFIX": "farm-2",
+        "PATH": "/usr/bin",
+    })  # fmt: skip
+    assert settings.database_url == "postgresql+psycopg://fleet:pw@db:5432/agrifleet"
+    assert settings.mqtt_url == "mqtt://fleet:secret@broker:1884"
+    assert settings.mqtt_prefix == "farm-2"
+
+
+def test_unknown_variable_is_refused_by_name() -> None:
+    with pytest.raises(SettingsError, match="AGRIFLEET_DATABSE_URL"):
+        load_settings({"AGRIFLEET_DATABSE_URL": "sqlite:///x.db"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AGRIFLEET_DATABASE_URL", "mysql://root:hunter2@db/x"),
+        ("AGRIFLEET_MQTT_URL", "http://fleet:hunter2@broker"),
+        ("AGRIFLEET_MQTT_URL", "mqtt://fleet:hunter2@broker:notaport"),
+        ("AGRIFLEET_MQTT_PREFIX", "a/b"),
+        ("AGRIFLEET_MQTT_KEEPALIVE_S", "soon"),
+        ("AGRIFLEET_AUTO_MIGRATE", "perhaps"),
+    ],
+)
+def test_invalid_values_name_the_variable_and_hide_passwords(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({name: value})
+    assert name in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_repr_hides_urls_with_passwords() -> None:
+    settings = FleetSettings(database_url="postgresql://u:hunter2@db/x",
+                             mqtt_url="mqtt://fleet:hunter2@b:1883")  # fmt: skip
+    assert "hunter2" not in repr(settings)
+    assert mask_url("mqtt://fleet:hunter2@b:1883") == "mqtt://fleet:***@b:1883"
