@@ -65,7 +65,12 @@ class HealthProbe:
     def collect(self) -> Health:
         stats = self._outbox.stats()
         now = self._clock.now()
-        oldest_age = None if stats.oldest_ts is None else max(0.0, now.ts - stats.oldest_ts)
+        ages = []
+        if stats.oldest_ts is not None and now.synced:
+            ages.append(now.ts - stats.oldest_ts)
+        if stats.oldest_unsynced_uptime_s is not None:
+            ages.append(now.uptime_s - stats.oldest_unsynced_uptime_s)
+        oldest_age = max(0.0, *ages) if ages else None
         return Health(
             outbox_depth=stats.depth,
             outbox_oldest_age_s=oldest_age,

@@ -130,13 +130,15 @@ class Link:
 
     # -- the network thread -----------------------------------------------------------------
 
-    def _new_client(self) -> mqtt.Client:
+    def _new_client(self, session_over: threading.Event) -> mqtt.Client:
         s = self.settings
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=f"agrifleet-{s.device_id}",
             clean_session=True,
             protocol=mqtt.MQTTv311,
+            userdata=session_over,
+            reconnect_on_failure=False,  # we reconnect, with a fresh client and jitter
         )
         client.username_pw_set(s.username, s.password)
         if s.tls:
@@ -148,9 +150,11 @@ class Link:
         return client
 
     def _run(self) -> None:
+        """One session per iteration: connect, let paho's thread serve it, back off, again."""
         log.info("connecting to %s", self.settings.safe_url())
         while not self._stop.is_set():
-            client = self._new_client()
+            session_over = threading.Event()
+            client = self._new_client(session_over)
             try:
                 client.connect(self.settings.host, self.settings.port, self.settings.keepalive_s)
             except (OSError, ValueError) as exc:
@@ -161,9 +165,14 @@ class Link:
                 continue
             with self._lock:
                 self._client = client
-            while not self._stop.is_set():
-                if client.loop(timeout=0.2) != mqtt.MQTT_ERR_SUCCESS:
+            client.loop_start()  # paho's network thread; publish() from others is safe
+            while not session_over.wait(0.2):
+                thread = getattr(client, "_thread", None)
+                if self._stop.is_set():
+                    client.disconnect()  # stop() came while the session was being set up
+                if thread is None or not thread.is_alive():
                     break
+            client.loop_stop()
             self._session_ended()
             if not self._stop.is_set():
                 delay = self._backoff.next()
@@ -212,6 +221,8 @@ class Link:
         if not self._stop.is_set():
             log.info("connection to broker lost (%s)", reason_code)
         self._session_ended()
+        if isinstance(userdata, threading.Event):
+            userdata.set()
 
     def _handle_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         if msg.topic != self._ack_topic:

@@ -92,7 +92,8 @@ class OutgoingBatch:
 class OutboxStats:
     depth: int
     stored_bytes: int
-    oldest_ts: float | None
+    oldest_ts: float | None  # of items with a trusted timestamp
+    oldest_unsynced_uptime_s: float | None  # this boot's items taken before the clock synced
     dropped: int
     dead_letters: int
 
@@ -418,7 +419,13 @@ class Outbox:
 
     def stats(self) -> OutboxStats:
         with self._lock:
-            depth, oldest = self._db.execute("SELECT COUNT(*), MIN(ts) FROM items").fetchone()
+            depth, oldest = self._db.execute(
+                "SELECT COUNT(*), MIN(CASE WHEN clock_synced THEN ts END) FROM items"
+            ).fetchone()
+            (oldest_uptime,) = self._db.execute(
+                "SELECT MIN(uptime_s) FROM items WHERE boot_id = ? AND clock_synced = 0",
+                (self.boot_id,),
+            ).fetchone()
             dropped = self._db.execute(
                 "SELECT value FROM counters WHERE name = 'dropped'"
             ).fetchone()
@@ -427,6 +434,7 @@ class Outbox:
                 depth=int(depth),
                 stored_bytes=self._bytes,
                 oldest_ts=oldest,
+                oldest_unsynced_uptime_s=oldest_uptime,
                 dropped=int(dropped[0]) if dropped else 0,
                 dead_letters=int(dead),
             )

@@ -3,11 +3,18 @@ all three probes reach the fleet, and one silent probe does not stop the others.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 from agrifleet.contract import Event, Reading
 from edge.agent import Agent
 from hardware.simulators import ModbusSoilSimulator, NmeaGpsSimulator, Sdi12Simulator
 from tests.edge.conftest import running
 from tests.edge.fleet_acker import FleetAcker, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def readings_of(fleet: FleetAcker, sensor: str) -> list[Reading]:
@@ -79,3 +86,33 @@ def test_an_unplugged_adapter_is_found_again_through_its_by_id_link(broker, flee
             wait_until(lambda: events(fleet, "sensor_recovered"), timeout=20, what="recovery")
             before = len(readings_of(fleet, "soil"))
             wait_until(lambda: len(readings_of(fleet, "soil")) > before, what="new readings")
+
+
+def test_agent_killed_mid_stream_loses_nothing_and_continues_its_seqs(broker, fleet, tmp_path):
+    url = broker.add_device("field-07")
+    with ModbusSoilSimulator() as soil:
+        config = tmp_path / "agent.toml"
+        config.write_text(
+            f'device_id = "field-07"\ndata_dir = "{tmp_path / "data"}"\n'
+            f'[mqtt]\nurl = "{url}"\nreconnect_min_s = 0.1\n[clock]\nsynced = "always"\n'
+            f'[[sensors]]\ntype = "modbus-soil"\nname = "soil"\nport = "{soil.path}"\n'
+            "interval_s = 0.05\n"
+        )
+        command = [sys.executable, "-m", "agrifleet", "edge", "run", "--config", str(config)]
+        first = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: len(readings_of(fleet, "soil")) > 50, what="first run's readings")
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        boot = fleet.batches[0].boot_id
+        before = max(fleet.stored[boot])
+        second = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: max(fleet.stored[boot]) > before + 50, what="second run")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(15) == 0
+    stored = sorted(fleet.stored[boot])
+    assert stored == list(range(len(stored))), "one seq space across the restart, no gap"
+    assert len(fleet.deliveries) - len(stored) <= 4 * 500, "resent at most the in-flight window"

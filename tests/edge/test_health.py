@@ -44,3 +44,14 @@ def test_health_reports_the_outbox(tmp_path):
     assert health.outbox_oldest_age_s is not None and health.outbox_oldest_age_s >= 0
     assert health.sensor_errors == {"soil": 3}
     assert health.cpu_temp_c == 48.0 and health.uptime_s > 0
+
+
+def test_outbox_age_on_a_node_whose_clock_is_not_synced_comes_from_uptime(tmp_path):
+    now = {"uptime": 100.0}
+    clock = Clock("never", wall=lambda: 5.0, uptime=lambda: now["uptime"])
+    outbox = Outbox.open(tmp_path / "o.sqlite", device_id="d", boot_id="b", clock=clock)
+    outbox.emit("reading", {"sensor": "s", "quantity": "q", "value": 1.0, "unit": "%"},
+                Priority.READING)
+    now["uptime"] = 130.0
+    health = HealthProbe(outbox, clock, tmp_path).collect()
+    assert health.outbox_oldest_age_s == 30.0
