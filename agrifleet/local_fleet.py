@@ -49,10 +49,12 @@ class LocalFleetOptions:
     mqtt_port: int = 0  # 0: a free port
     agents: int = 3
     broker: str = "auto"  # auto | mosquitto | embedded
-    images: Path | None = None
+    images: Path | None = None  # default: ../shared/data/plantvillage when present
+    feed_images: bool = True
     image_interval_s: float = 5.0
     sensor_interval_s: float = 5.0
     database_url: str | None = None  # default: SQLite in workdir
+    agent_extra_toml: str = ""  # appended to every agent's config (tests tune the outbox)
 
 
 def default_images() -> Path | None:
@@ -82,6 +84,7 @@ class LocalFleet:
         self.broker: MosquittoBroker | EmbeddedBroker | None = None
         self._stop = threading.Event()
         self.broker_kind = ""
+        self.simulators: dict[str, dict[str, Any]] = {}
 
     @property
     def api_url(self) -> str:
@@ -183,11 +186,13 @@ class LocalFleet:
         paths: dict[str, dict[str, str]] = {}
         for i, device in enumerate(self.devices):
             soil = self._stack.enter_context(ModbusSoilSimulator())
-            sdi12 = self._stack.enter_context(Sdi12Simulator())
+            sdi12 = self._stack.enter_context(Sdi12Simulator(profile="acclima-tdr"))
             gps = self._stack.enter_context(
                 NmeaGpsSimulator(lat=10.03 + 0.01 * i, lon=105.77 + 0.01 * i)
             )
-            paths[device] = {"soil": soil.path, "sdi12": sdi12.path, "gps": gps.path}
+            # The stable links stand in for /dev/serial/by-id paths.
+            paths[device] = {"soil": soil.link, "sdi12": sdi12.link, "gps": gps.link}
+            self.simulators[device] = {"soil": soil, "sdi12": sdi12, "gps": gps}
         return paths
 
     def _agent_config(self, device: str, sensors: dict[str, str]) -> Path:
@@ -211,6 +216,7 @@ interval_s = {interval}
 [[sensors]]
 type = "sdi12"
 name = "probe"
+profile = "acclima-tdr"
 port = "{sensors['sdi12']}"
 interval_s = {interval}
 
@@ -226,6 +232,7 @@ name = "leafcam"
 path = "{home / 'camera'}"
 after = "delete"
 threads = 1
+{self.options.agent_extra_toml}
 """
         path = home / "agent.toml"
         path.write_text(config)
@@ -255,6 +262,8 @@ threads = 1
             _terminate(process)
 
     def _start_image_feeder(self) -> None:
+        if not self.options.feed_images:
+            return
         folder = self.options.images or default_images()
         if folder is None:
             log.info("no leaf photos found; pass --images DIR to see detections")
