@@ -7,6 +7,7 @@ import sqlite3
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +127,6 @@ def assert_nothing_lost(fleet: LocalFleet, database_url: str, timeout: float = 6
         boots = produced(fleet, device)
         assert sum(boots.values()) > 0, f"{device} produced nothing"
         wait_until(
-            lambda device=device, boots=boots: stored_everything(fleet, device, boots),
-            timeout,
-            f"{device} to deliver {boots}",
+            partial(stored_everything, fleet, device, boots), timeout, f"{device}: {boots}"
         )
     assert duplicates_stored(database_url) == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 from agrifleet.local_fleet import LocalFleet
 from tests.e2e.conftest import api, assert_nothing_lost, produced, wait_until
@@ -18,7 +19,7 @@ OUTAGE_S = 6
 def _flowing(fleet: LocalFleet) -> None:
     """Wait until each device has delivered something."""
     for device in fleet.devices:
-        wait_until(lambda d=device: api(fleet, f"/devices/{d}")["latest"], 60, f"data of {device}")
+        wait_until(partial(api, fleet, f"/devices/{device}/readings?limit=1"), 60, device)
 
 
 def test_broker_stopped_for_a_while(

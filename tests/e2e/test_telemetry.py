@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from agrifleet.local_fleet import LocalFleet
 from tests.e2e.conftest import api, assert_nothing_lost, wait_until
@@ -10,8 +11,9 @@ from tests.e2e.conftest import api, assert_nothing_lost, wait_until
 SOIL = {"soil_moisture", "soil_temperature", "soil_ec", "soil_ph", "nitrogen", "phosphorus"}
 
 
-def _latest_quantities(fleet: LocalFleet, device: str) -> set[str]:
-    return {r["quantity"] for r in api(fleet, f"/devices/{device}")["latest"]}
+def _reports_soil_and_gps(fleet: LocalFleet, device: str) -> bool:
+    latest = {r["quantity"] for r in api(fleet, f"/devices/{device}")["latest"]}
+    return SOIL | {"latitude", "longitude"} <= latest
 
 
 def test_every_sensor_reaches_the_rest_api(
@@ -19,11 +21,7 @@ def test_every_sensor_reaches_the_rest_api(
 ) -> None:
     fleet = make_fleet(database_url)
     for device in fleet.devices:
-        wait_until(
-            lambda d=device: SOIL | {"latitude", "longitude"} <= _latest_quantities(fleet, d),
-            60,
-            f"soil and GPS readings of {device}",
-        )
+        wait_until(partial(_reports_soil_and_gps, fleet, device), 60, f"readings of {device}")
     detail = api(fleet, "/devices/field-01")
     assert detail["online"] is True
     assert abs(detail["position"]["latitude"] - 10.03) < 0.01
