@@ -71,7 +71,7 @@ class FleetUnderTest:
         return 0.0
 
 
-def _start(settings: FleetSettings) -> Iterator[FleetUnderTest]:
+def start_fleet(settings: FleetSettings) -> Iterator[FleetUnderTest]:
     app = create_app(settings)
     with TestClient(app) as client:
         engine = app.state.engine
@@ -86,7 +86,7 @@ def _start(settings: FleetSettings) -> Iterator[FleetUnderTest]:
 @pytest.fixture
 def api(database_url: str) -> Iterator[FleetUnderTest]:
     """The fleet app without MQTT ingestion."""
-    yield from _start(FleetSettings(database_url=database_url))
+    yield from start_fleet(FleetSettings(database_url=database_url))
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def fleet(database_url: str, broker: Broker) -> Iterator[FleetUnderTest]:
         mqtt_url=broker.fleet_url,
         mqtt_client_id=f"fleet-{secrets.token_hex(4)}",
     )
-    for running in _start(settings):
+    for running in start_fleet(settings):
         running.broker = broker
         assert running.app.state.ingestor.wait_connected(10), "fleet did not connect"
         try:

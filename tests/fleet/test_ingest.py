@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES
-from tests.fleet.conftest import FleetUnderTest
+from fleet.settings import FleetSettings
+from tests.fleet.conftest import FleetUnderTest, start_fleet
 from tests.fleet.device import batch, detection, event, jpeg_bytes, reading, wait_until
+from tests.services import Broker
 
 
 def test_batch_is_stored_and_acked(fleet: FleetUnderTest) -> None:
@@ -169,3 +171,28 @@ def test_metrics_report_ingestion_and_latency(fleet: FleetUnderTest) -> None:
     assert 'agrifleet_ingest_latency_seconds_bucket{le="+Inf"} 3' in text
     assert "agrifleet_devices_registered 1" in text
     assert "agrifleet_acks_published_total 1" in text
+
+
+def test_messages_sent_while_the_fleet_is_down_are_stored_after_restart(
+    database_url: str, broker: Broker
+) -> None:
+    settings = FleetSettings(
+        database_url=database_url, mqtt_url=broker.fleet_url, mqtt_client_id="fleet-restart"
+    )
+    device = None
+    try:
+        for running in start_fleet(settings):  # first life: register the device, store seq 0
+            running.broker = broker
+            assert running.app.state.ingestor.wait_connected(10)
+            device = running.device("field-10")
+            assert device.send("boot-1", [reading(0)]).ranges == [(0, 0)]
+        assert device is not None
+        device.publish(batch("field-10", "boot-1", [reading(1), reading(2)]))  # fleet is down
+        for running in start_fleet(settings):  # second life: the broker kept the session's queue
+            ack = device.next_ack(timeout=15)
+            assert ack.ranges == [(1, 2)]
+            rows = running.get("/api/v1/devices/field-10/readings", order="asc")
+            assert [r["seq"] for r in rows] == [0, 1, 2]
+    finally:
+        if device is not None:
+            device.close()
