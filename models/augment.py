@@ -58,7 +58,7 @@ def build_augmenter() -> Any:
         background = soften(background)
         other = tf.image.rot90(tf.roll(x, shift=1, axis=0), k=1)
         other = other * per_sample([b, 1, 1, 1], 0.5, 1.1)
-        use = tf.cast(tf.random.uniform([b, 1, 1, 1]) < 0.35, tf.float32)
+        use = tf.cast(tf.random.uniform([b, 1, 1, 1]) < 0.25, tf.float32)
         mask = background * use
         return x * (1.0 - mask) + other * mask
 

@@ -32,7 +32,7 @@ def build_model(
 
     def conv_bn(x: Any, filters: int, kernel: int, stride: int) -> Any:
         x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
         return layers.ReLU(6.0)(x)
 
     inputs = keras.Input((size, size, 3), name="image")
@@ -40,7 +40,7 @@ def build_model(
     x = conv_bn(x, ch(32), 3, 2)
     for filters, stride in BLOCKS:
         x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU(6.0)(x)
         x = conv_bn(x, ch(filters), 1, 1)
     x = layers.GlobalAveragePooling2D()(x)

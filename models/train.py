@@ -37,14 +37,14 @@ log = logging.getLogger(__name__)
 class TrainSettings:
     """Knobs of one training run; recorded next to the model."""
 
-    size: int = 112
+    size: int = 96
     width: float = 0.5
-    epochs: int = 16
+    epochs: int = 12
     batch: int = 64
-    learning_rate: float = 3e-3
+    learning_rate: float = 4e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
-    field_repeat: int = 6
+    field_repeat: int = 5
     calibration_images: int = 400
     threads: int = 2
     seed: int = 0

@@ -1,0 +1,161 @@
+"""Write MODEL_CARD.md for a shipped model folder from its manifest, report and benchmark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edge.inference.manifest import read_manifest
+
+CARD_NAME = "MODEL_CARD.md"
+BENCHMARK_NAME = "benchmark.json"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _crop(label: str) -> tuple[str, str]:
+    crop, _, disease = label.partition("___")
+    return crop.replace("_", " ").replace(",", ""), disease.replace("_", " ").strip()
+
+
+def render(model_dir: Path) -> str:
+    """The card's Markdown text."""
+    m = read_manifest(model_dir)
+    report: dict[str, Any] = json.loads((model_dir / "eval_report.json").read_text("utf-8"))
+    i8, fl = m.metrics["int8"], m.metrics["float"]
+    crops: dict[str, list[str]] = {}
+    for label in m.labels:
+        crop, disease = _crop(label)
+        crops.setdefault(crop, []).append(disease)
+    per_class = report["int8"]["test"]["per_class"]
+    worst = sorted(per_class.items(), key=lambda kv: kv[1]["f1"])[:5]
+    field_pc = report["int8"]["field_test"]["per_class"]
+    settings = m.training["settings"]
+    lines = [
+        f"# Model card: {m.name} {m.version}",
+        "",
+        "## What it does",
+        f"Looks at one photo of a single leaf and names the crop and its disease, one of "
+        f"{len(m.labels)} classes across {len(crops)} crops, or says **uncertain** when it is "
+        "not sure enough. It runs on the node itself (Raspberry Pi class CPU), no internet "
+        "needed.",
+        "",
+        "| crop | what it recognises |",
+        "| --- | --- |",
+        *[f"| {crop} | {', '.join(ds)} |" for crop, ds in crops.items()],
+        "",
+        "It does **not** know other crops (blueberry, orange, peach, raspberry, soybean, squash, "
+        "…), other diseases, pests, nutrient deficiency or weeds: a photo of those gets the "
+        "nearest class it knows, usually with low confidence, often reported as uncertain.",
+        "",
+        "## How well it works",
+        "Measured on photos the model never saw in training, with the int8 file that ships:",
+        "",
+        "| photos | top-1 accuracy | macro-F1 | calibration error (ECE) | photos |",
+        "| --- | --- | --- | --- | --- |",
+        f"| lab photos (PlantVillage, test split) | {_pct(i8['test']['top1'])} | "
+        f"{i8['test']['macro_f1']:.3f} | {i8['test']['ece']:.3f} | {i8['test']['count']} |",
+        f"| field photos of maize (PlantDoc-style, test split) | "
+        f"{_pct(i8['field_test']['top1'])} | {i8['field_test']['macro_f1']:.3f} | "
+        f"{i8['field_test']['ece']:.3f} | {i8['field_test']['count']} |",
+        "",
+        f"The float model it came from scores {_pct(fl['test']['top1'])} (lab) and "
+        f"{_pct(fl['field_test']['top1'])} (field): int8 quantisation costs "
+        f"{100 * (fl['test']['top1'] - i8['test']['top1']):.2f} points on lab photos.",
+        "",
+        "When the model answers (confidence above its per-class threshold) it is right "
+        f"{_pct(i8['test']['covered_accuracy'])} of the time on lab photos and answers for "
+        f"{_pct(i8['test']['covered'])} of them; on field photos it answers for "
+        f"{_pct(i8['field_test']['covered'])} and is right "
+        f"{_pct(i8['field_test']['covered_accuracy'])} of those. "
+        "The rest come back as *uncertain*: take another photo, closer, of one leaf.",
+        "",
+        "Field photos by class (recall = share of diseased leaves it names correctly):",
+        "",
+        "| class | recall | precision | photos |",
+        "| --- | --- | --- | --- |",
+        *[f"| {lb} | {_pct(v['recall'])} | {_pct(v['precision'])} | {v['support']} |"
+          for lb, v in field_pc.items() if v["support"]],
+        "",
+        "Weakest classes on lab photos (F1): "
+        + "; ".join(f"{lb} {v['f1']:.3f}" for lb, v in worst) + ".",
+        "Confusion matrices: `confusion_test.png`, `confusion_field_test.png`; every figure is in "
+        "`eval_report.json`.",
+        "",
+        "## Where it is known to fail",
+        "- **Lab versus field.** PlantVillage photos show one detached leaf on a plain grey "
+        "background under even light. In a field there are other leaves, soil, hands, shadows "
+        "and glare. Models trained only on lab photos usually get 30–55 % on field photos; "
+        "this one saw field photos of maize in training (and lab photos pasted on cluttered "
+        "backgrounds), but field photos are only available for three maize diseases: for the "
+        "other crops the field figure is unknown and will be lower than the lab figure.",
+        "- Several leaves or a whole plant in one photo; very small lesions far from the "
+        "camera; leaves photographed against the sky.",
+        "- Classes with few training photos (cherry, potato healthy) and look-alike diseases "
+        "(maize grey leaf spot against northern leaf blight; tomato early blight against "
+        "target spot) are confused most.",
+        "- Confidence thresholds were chosen on validation photos that are mostly lab photos; "
+        "in the field, treat a result below about 0.7 as a hint, not a diagnosis.",
+        "",
+        "## Data",
+        "- PlantVillage: D. P. Hughes and M. Salathé, *An open access repository of images on "
+        "plant health to enable the development of mobile disease diagnostics*, "
+        "arXiv:1511.08060 (2015); S. P. Mohanty, D. P. Hughes and M. Salathé, *Using deep "
+        "learning for image-based plant disease detection*, Frontiers in Plant Science 7:1419 "
+        "(2016). CC BY-SA 3.0 / CC BY 4.0. 13,696 photos, 31 classes, 192×192.",
+        "- PlantDoc: D. Singh, N. Jain, P. Jain, P. Kayal, S. Kumawat and N. Batra, *PlantDoc: "
+        "a dataset for visual plant disease detection*, CoDS-COMAD 2020. CC BY 4.0. 327 maize "
+        "field photos in three disease classes.",
+        f"- Split: {m.split.method}. Photos per split: "
+        + "; ".join(f"{src} {counts}" for src, counts in m.split.counts.items())
+        + f". Split hash `{m.split.hash}`.",
+        "",
+        "## The model",
+        f"- A MobileNet-style network of depthwise-separable convolutions (width "
+        f"{settings['width']}, {m.training['parameters']:,} parameters), trained from scratch "
+        f"for {settings['epochs']} epochs on {m.size}×{m.size} RGB in "
+        f"{m.training['train_seconds'] / 60:.0f} minutes on 2 CPU cores "
+        f"(TensorFlow {m.training['tensorflow']}).",
+        f"- Full-integer int8 TFLite, {m.size_bytes / 1024:.0f} KiB, input int8 "
+        f"(scale {m.input.scale:g}, zero point {m.input.zero_point}), output int8 "
+        f"probabilities; sha256 `{m.sha256}`.",
+        f"- Preprocessing: {m.preprocessing}.",
+        "",
+    ]
+    bench_path = model_dir / BENCHMARK_NAME
+    if bench_path.is_file():
+        lines += _benchmark_section(json.loads(bench_path.read_text("utf-8")))
+    return "\n".join(lines)
+
+
+def _benchmark_section(b: dict[str, Any]) -> list[str]:
+    rows = [
+        f"| {r['model']} | {r['threads']} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+        f"{r['invoke_p50_ms']:.1f} |"
+        for r in b["latency"]
+    ]
+    return [
+        "## Speed and memory",
+        f"Measured by `benchmarks/inference.py` on {b['date']} at commit `{b['commit']}`, "
+        f"machine: {b['machine']}. Per image: decode + preprocess + invoke, "
+        f"{b['images']} PlantVillage photos, after a warm-up.",
+        "",
+        "| model | threads | p50 ms | p99 ms | invoke only, p50 ms |",
+        "| --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"Resident memory of a process with the int8 model loaded: "
+        f"{b['rss_loaded_mb']:.0f} MB ({b['rss_base_mb']:.0f} MB before loading it; "
+        f"Python, numpy, Pillow and the runtime included).",
+        "",
+    ]
+
+
+def write_card(model_dir: Path) -> Path:
+    """(Re)write MODEL_CARD.md in ``model_dir``."""
+    path = model_dir / CARD_NAME
+    path.write_text(render(model_dir), encoding="utf-8")
+    return path

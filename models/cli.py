@@ -1,0 +1,167 @@
+"""``agrifleet model``: train, evaluate and try the crop-disease model.
+
+Only argparse is imported here; TensorFlow (train extra) and the TFLite runtime (edge extra) are
+imported when a command runs, so a missing one gives a one-line hint.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """Register ``train``, ``eval`` and ``predict`` under ``agrifleet model``."""
+    sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+
+    t = sub.add_parser("train", help="train, quantise to int8 and package a model (train extra)")
+    t.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
+    t.add_argument("--field", type=Path, help="field photos (same class names) to train on "
+                   "and to report separately")
+    t.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. "
+                   "models/leaf-disease/1.1.0")
+    t.add_argument("--work", type=Path, help="training run folder (default: OUT-run)")
+    t.add_argument("--name", default="leaf-disease")
+    t.add_argument("--version", default=None, help="default: the name of the OUT folder")
+    t.add_argument("--epochs", type=int, default=12)
+    t.add_argument("--size", type=int, default=96, help="input side in pixels")
+    t.add_argument("--width", type=float, default=0.5, help="width multiplier")
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("eval", help="evaluate a .tflite model on labelled photos")
+    e.add_argument("--data", type=Path, required=True, help="photos, one folder per class")
+    e.add_argument("--field", type=Path, help="field photos, evaluated separately")
+    e.add_argument("--model", type=Path, help="model folder or its .tflite (default: shipped)")
+    e.add_argument("--split", choices=["train", "val", "test", "all"], default="test",
+                   help="which split of the data to use (default: test; 'all' for new data)")
+    e.add_argument("--report", type=Path, default=Path("model-eval"),
+                   help="folder for report.json and confusion PNGs (default: ./model-eval)")
+    e.add_argument("--threads", type=int, default=2)
+    e.set_defaults(func=_eval)
+
+    p = sub.add_parser("predict", help="classify image files with the shipped model")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p.add_argument("--model", type=Path, help="model folder (default: shipped)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=_predict)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from models.card import write_card
+    from models.package import check_floors, package
+    from models.train import TrainSettings, collect, train
+
+    out: Path = args.out
+    work: Path = args.work or out.with_name(out.name + "-run")
+    settings = TrainSettings(size=args.size, width=args.width, epochs=args.epochs,
+                             threads=args.threads, seed=args.seed)
+    train(args.data, work, args.field, settings)
+    _, lab, fld = collect(args.data, args.field)
+    manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads)
+    write_card(out)
+    print(f"wrote {out} (sha256 {manifest.sha256[:12]}…)")
+    return 1 if check_floors(manifest) else 0
+
+
+def _model_paths(model: Path | None) -> tuple[Path, Path | None]:
+    """(the .tflite file, its model folder if it has a manifest)."""
+    from models.shipped import default_model_dir
+
+    model = model or default_model_dir()
+    if model.is_dir():
+        return model / "model.tflite", model
+    folder = model.parent
+    return model, folder if (folder / "manifest.json").is_file() else None
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    from edge.inference.manifest import read_manifest
+    from models.evaluate import (
+        TFLiteModel,
+        confusion_png,
+        evaluate,
+        format_summary,
+        per_class_table,
+        report_dict,
+    )
+    from models.package import pixels_and_truth
+    from models.split import FIELD_FRACTIONS, LAB_FRACTIONS, split_folder, split_hash
+
+    path, folder = _model_paths(args.model)
+    manifest = read_manifest(folder) if folder else None
+    if manifest:
+        labels = manifest.labels
+        thresholds = manifest.thresholds
+    else:
+        labels = (path.parent / "labels.txt").read_text("utf-8").splitlines()
+        thresholds = {}
+    lab = split_folder(args.data, LAB_FRACTIONS)
+    fld = split_folder(args.field, FIELD_FRACTIONS) if args.field else []
+    unknown = sorted({p.label for p in lab + fld} - set(labels))
+    if unknown:
+        print(f"the data has classes the model does not know: {unknown[:5]}")
+        return 2
+    if manifest and args.split != "all":
+        same = split_hash(lab + fld) == manifest.split.hash
+        print("split: same photos and split as the model's training" if same else
+              "split: WARNING the data differs from the model's training data; "
+              "use --split all for photos the model has never seen")
+    model = TFLiteModel(path, args.threads)
+    args.report.mkdir(parents=True, exist_ok=True)
+    report = {"model": str(path), "split": args.split}
+    for name, photos in (("lab", lab), ("field", fld)):
+        chosen = [p for p in photos if args.split in ("all", p.split)]
+        if not chosen:
+            continue
+        pixels, truth = pixels_and_truth(chosen, labels, model.size, args.threads)
+        result = evaluate(model.predict(pixels), truth, labels, thresholds)
+        print(format_summary(f"{name} {args.split}", result))
+        print(per_class_table(result))
+        report[name] = report_dict(result)
+        png = args.report / f"confusion_{name}_{args.split}.png"
+        if confusion_png(result, labels, png, f"{path.name}, {name} {args.split}"):
+            print(f"confusion matrix: {png}")
+    out = args.report / "report.json"
+    out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(f"report: {out}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import json
+
+    from edge.inference.classifier import Classifier
+    from edge.inference.manifest import ModelError
+    from edge.inference.preprocess import ImageError
+    from models.shipped import default_model_dir
+
+    try:
+        classifier = Classifier.load(args.model or default_model_dir(), args.threads)
+    except ModelError as exc:
+        print(f"agrifleet model predict: {exc}")
+        return 2
+    status = 0
+    for image in args.images:
+        try:
+            p = classifier.classify(image)
+        except ImageError as exc:
+            status = 1
+            row = {"image": str(image), "error": str(exc)}
+            print(json.dumps(row) if args.json else f"{image}: ERROR {exc}")
+            continue
+        if args.json:
+            print(json.dumps({
+                "image": str(image), "label": p.label, "confidence": round(p.confidence, 4),
+                "uncertain": p.uncertain,
+                "top3": [{"label": lb, "confidence": round(c, 4)} for lb, c in p.top3],
+                "inference_ms": round(p.inference_ms, 2),
+            }))
+        else:
+            extra = f" (best guess {p.best})" if p.uncertain else ""
+            print(f"{image}: {p.label} {p.confidence:.2f}{extra}")
+    return status

@@ -1,0 +1,204 @@
+"""Evaluate a .tflite file itself on labelled photos: accuracy, F1, calibration, confusion matrix.
+
+Runs wherever the edge extra is installed (the LiteRT interpreter, numpy, Pillow); the confusion
+matrix picture also needs matplotlib (the train extra) and is skipped without it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.inference.preprocess import to_input
+from edge.inference.runtime import load_interpreter
+
+log = logging.getLogger(__name__)
+
+ECE_BINS = 15
+
+
+class TFLiteModel:
+    """A .tflite classifier run on batches of uint8 pixels; returns class probabilities."""
+
+    def __init__(self, path: Path, threads: int = 2, runtime: str | None = None):
+        self.path = path
+        self._interpreter = load_interpreter(path, threads, runtime)
+        self.input = self._interpreter.get_input_details()[0]
+        self.output = self._interpreter.get_output_details()[0]
+        self.size = int(self.input["shape"][1])
+        self.num_classes = int(self.output["shape"][-1])
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        """Probabilities (N, classes) for uint8 pixels (N, size, size, 3)."""
+        scale, zero = self.input.get("quantization", (0.0, 0))
+        out_scale, out_zero = self.output.get("quantization", (0.0, 0))
+        probs = np.empty((len(pixels), self.num_classes), np.float32)
+        for i, img in enumerate(pixels):
+            self._interpreter.set_tensor(
+                self.input["index"], to_input(img[None], self.input["dtype"], scale, zero)
+            )
+            self._interpreter.invoke()
+            raw = self._interpreter.get_tensor(self.output["index"])[0].astype(np.float32)
+            probs[i] = raw if out_scale == 0 else (raw - out_zero) * out_scale
+        return probs
+
+
+@dataclass
+class Evaluation:
+    """Figures for one model on one set of photos."""
+
+    top1: float
+    macro_f1: float
+    ece: float
+    count: int
+    per_class: dict[str, dict[str, float]]
+    confusion: list[list[int]]
+    covered: float
+    covered_accuracy: float
+
+    def summary(self) -> dict[str, float]:
+        """The headline figures, rounded, for manifests and printing."""
+        return {
+            "top1": round(self.top1, 4),
+            "macro_f1": round(self.macro_f1, 4),
+            "ece": round(self.ece, 4),
+            "count": self.count,
+            "covered": round(self.covered, 4),
+            "covered_accuracy": round(self.covered_accuracy, 4),
+        }
+
+
+def expected_calibration_error(probs: np.ndarray, truth: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE: |accuracy - confidence| per confidence bin, weighted by the bin's share."""
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == truth
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            ece += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(ece)
+
+
+def evaluate(
+    probs: np.ndarray, truth: np.ndarray, labels: Sequence[str],
+    thresholds: dict[str, float] | None = None,
+) -> Evaluation:
+    """All figures for predicted probabilities against true class indices."""
+    n = len(labels)
+    pred = probs.argmax(axis=1)
+    confusion = np.zeros((n, n), np.int64)
+    np.add.at(confusion, (truth, pred), 1)
+    per_class: dict[str, dict[str, float]] = {}
+    f1s = []
+    for c, label in enumerate(labels):
+        tp = confusion[c, c]
+        support = int(confusion[c].sum())
+        predicted = int(confusion[:, c].sum())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        if support:
+            f1s.append(f1)
+        per_class[label] = {"precision": round(float(precision), 4),
+                            "recall": round(float(recall), 4),
+                            "f1": round(float(f1), 4), "support": support}
+    limits = np.array([(thresholds or {}).get(lb, 0.0) for lb in labels])
+    sure = probs.max(axis=1) >= limits[pred]
+    return Evaluation(
+        top1=float((pred == truth).mean()) if len(truth) else 0.0,
+        macro_f1=float(np.mean(f1s)) if f1s else 0.0,
+        ece=expected_calibration_error(probs, truth) if len(truth) else 0.0,
+        count=len(truth),
+        per_class=per_class,
+        confusion=confusion.tolist(),
+        covered=float(sure.mean()) if len(truth) else 0.0,
+        covered_accuracy=float((pred[sure] == truth[sure]).mean()) if sure.any() else 0.0,
+    )
+
+
+def choose_thresholds(
+    probs: np.ndarray, truth: np.ndarray, labels: Sequence[str],
+    target_precision: float = 0.97, floor: float = 0.35, ceiling: float = 0.9,
+    default: float = 0.5,
+) -> dict[str, float]:
+    """Per class, the lowest confidence at which its predictions reach ``target_precision``.
+
+    Chosen on validation photos. A class never predicted there keeps ``default``; one that never
+    reaches the target gets ``ceiling``.
+    """
+    pred = probs.argmax(axis=1)
+    confidence = probs.max(axis=1)
+    grid = np.round(np.arange(floor, ceiling + 1e-9, 0.05), 2)
+    chosen: dict[str, float] = {}
+    for c, label in enumerate(labels):
+        mine = pred == c
+        if mine.sum() < 5:
+            chosen[label] = default
+            continue
+        chosen[label] = float(ceiling)
+        for t in grid:
+            keep = mine & (confidence >= t)
+            if keep.any() and (truth[keep] == c).mean() >= target_precision:
+                chosen[label] = float(t)
+                break
+    return chosen
+
+
+def confusion_png(evaluation: Evaluation, labels: Sequence[str], path: Path, title: str) -> bool:
+    """Draw the confusion matrix (row-normalised) to ``path``; False if matplotlib is absent."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ModuleNotFoundError:
+        log.warning("matplotlib is not installed; skipping %s", path.name)
+        return False
+    matrix = np.array(evaluation.confusion, dtype=np.float64)
+    rows = matrix.sum(axis=1, keepdims=True)
+    norm = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+    short = [lb.replace("___", ": ").replace("_", " ")[:34] for lb in labels]
+    fig, ax = plt.subplots(figsize=(13, 11.5))
+    im = ax.imshow(norm, cmap="Greens", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), short, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), short, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}: top-1 {evaluation.top1:.1%} on {evaluation.count} photos")
+    for i, j in zip(*np.nonzero(matrix), strict=True):
+        ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=5,
+                color="white" if norm[i, j] > 0.5 else "black")
+    fig.colorbar(im, fraction=0.04)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def format_summary(name: str, e: Evaluation) -> str:
+    """One line of headline figures."""
+    return (f"{name}: top-1 {e.top1:.2%}  macro-F1 {e.macro_f1:.3f}  ECE {e.ece:.3f}  "
+            f"n={e.count}  above-threshold {e.covered:.1%} at {e.covered_accuracy:.2%}")
+
+
+def per_class_table(e: Evaluation) -> str:
+    """Per-class precision/recall as aligned text."""
+    lines = [f"{'class':<52} {'prec':>6} {'recall':>6} {'n':>5}"]
+    for label, m in e.per_class.items():
+        if m["support"] or m["precision"]:
+            lines.append(f"{label:<52} {m['precision']:>6.3f} {m['recall']:>6.3f} "
+                         f"{int(m['support']):>5}")
+    return "\n".join(lines)
+
+
+def report_dict(e: Evaluation) -> dict[str, Any]:
+    """Everything about one evaluation, JSON-ready."""
+    return {**e.summary(), "per_class": e.per_class, "confusion": e.confusion}
