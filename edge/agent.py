@@ -10,9 +10,10 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from agrifleet.contract import Status
+from edge.cameras import Cameras
 from edge.clock import Clock, system_boot_id
 from edge.config import AgentConfig
 from edge.forwarder import Forwarder
@@ -23,10 +24,6 @@ from edge.poller import Poller, RetryPolicy
 from edge.sensors import polled_sensors
 
 log = logging.getLogger(__name__)
-
-
-class _Stoppable(Protocol):
-    def stop(self) -> None: ...
 
 
 class Agent:
@@ -47,7 +44,7 @@ class Agent:
         self.forwarder: Forwarder | None = None
         self.poller: Poller | None = None
         self.health: HealthProbe | None = None
-        self._cameras: _Stoppable | None = None
+        self._cameras: Cameras | None = None
 
     def run(self) -> None:
         """Run until stop(): the table of contents of the node's data flow."""
@@ -96,15 +93,11 @@ class Agent:
         poller.start()
         return poller
 
-    def _start_cameras(self, outbox: Outbox) -> _Stoppable | None:
+    def _start_cameras(self, outbox: Outbox) -> Cameras | None:
         if not self.config.cameras:
             return None
-        try:
-            from edge.inference.runner import start_cameras
-        except ImportError as exc:
-            log.warning("cameras configured but on-device inference is unavailable: %s", exc)
-            return None
-        cameras: _Stoppable = start_cameras(self.config.cameras, outbox.emit)
+        cameras = Cameras(self.config.cameras, outbox.emit)
+        cameras.start()
         return cameras
 
     def _forwarder(self, outbox: Outbox) -> Forwarder:

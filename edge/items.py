@@ -18,5 +18,5 @@ class Priority(IntEnum):
 
 #: ``emit(kind, body, priority)``: kind is a contract item kind ("reading", "detection",
 #: "event"); body holds that item's own fields (without seq, ts, uptime_s, clock_synced,
-#: which the outbox assigns when it commits the item).
-Emit = Callable[[str, dict[str, Any], Priority], None]
+#: which the outbox assigns when it commits the item). The return value (the seq) may be ignored.
+Emit = Callable[[str, dict[str, Any], Priority], object]
