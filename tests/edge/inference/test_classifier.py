@@ -1,0 +1,132 @@
+"""A model folder is checked against its manifest before use; predictions honour thresholds."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from agrifleet.contract import MAX_THUMBNAIL_B64, Detection
+from edge.inference.classifier import UNCERTAIN, Classifier
+from edge.inference.detection import detection_body
+from edge.inference.manifest import ModelError, read_manifest, sha256_file
+from edge.inference.preprocess import ImageError
+from tests.edge.inference.conftest import edit_manifest
+
+
+def test_shipped_manifest_matches_the_file(shipped_dir: Path) -> None:
+    manifest = read_manifest(shipped_dir)
+    model = shipped_dir / manifest.file
+    assert sha256_file(model) == manifest.sha256
+    assert model.stat().st_size == manifest.size_bytes <= 2 * 1024 * 1024
+    assert (shipped_dir / "labels.txt").read_text().splitlines() == manifest.labels
+    assert len(manifest.labels) == 31 and set(manifest.thresholds) == set(manifest.labels)
+    assert manifest.input.dtype == "int8" and manifest.output.dtype == "int8"
+    assert manifest.input.shape == [1, manifest.size, manifest.size, 3]
+
+
+def test_shipped_model_loads_and_classifies(runtime: str, shipped_dir: Path, leaf: bytes) -> None:
+    classifier = Classifier.load(shipped_dir, threads=2, runtime=runtime)
+    assert classifier.runtime == runtime
+    p = classifier.classify(leaf)
+    labels = classifier.manifest.labels
+    assert p.label in [*labels, UNCERTAIN]
+    assert 0.0 <= p.confidence <= 1.0 and p.inference_ms > 0
+    assert len(p.top3) == 3 and p.top3[0] == (p.best, p.confidence)
+    assert [c for _, c in p.top3] == sorted((c for _, c in p.top3), reverse=True)
+
+
+def test_both_runtimes_agree(shipped_dir: Path, leaf: bytes) -> None:
+    from edge.inference.runtime import available_runtimes
+
+    names = available_runtimes()
+    if len(names) < 2:
+        pytest.skip("only one TFLite runtime installed here")
+    results = {n: Classifier.load(shipped_dir, runtime=n).classify(leaf) for n in names}
+    first, second = results.values()
+    assert first.best == second.best
+    assert first.confidence == pytest.approx(second.confidence, abs=0.01)
+
+
+def test_below_the_class_threshold_is_uncertain(model_copy: Path, leaf: bytes,
+                                                runtime: str) -> None:
+    labels = read_manifest(model_copy).labels
+    edit_manifest(model_copy, thresholds={lb: 1.0 for lb in labels})
+    p = Classifier.load(model_copy, runtime=runtime).classify(leaf)
+    assert p.label == UNCERTAIN and p.uncertain and p.best in labels
+
+
+def test_damaged_model_file_is_refused(model_copy: Path, runtime: str) -> None:
+    data = bytearray((model_copy / "model.tflite").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (model_copy / "model.tflite").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"sha256 .* does not match"):
+        Classifier.load(model_copy, runtime=runtime)
+
+
+def test_wrong_sized_model_is_refused(model_copy: Path, tiny_model: Path, runtime: str) -> None:
+    shutil.copyfile(tiny_model, model_copy / "model.tflite")
+    edit_manifest(model_copy, sha256=sha256_file(tiny_model),
+                  size_bytes=tiny_model.stat().st_size)
+    with pytest.raises(ModelError, match=r"input does not match its manifest: shape \[1, 32"):
+        Classifier.load(model_copy, runtime=runtime)
+
+
+def test_labels_that_disagree_with_the_manifest_are_refused(model_copy: Path) -> None:
+    labels = (model_copy / "labels.txt").read_text().splitlines()
+    (model_copy / "labels.txt").write_text("\n".join(reversed(labels)) + "\n")
+    with pytest.raises(ModelError, match="labels"):
+        Classifier.load(model_copy)
+
+
+def test_folder_without_manifest_or_with_a_broken_one(tmp_path: Path, model_copy: Path) -> None:
+    with pytest.raises(ModelError, match=r"no manifest\.json"):
+        Classifier.load(tmp_path)
+    (model_copy / "manifest.json").write_text(json.dumps({"name": "x"}))
+    with pytest.raises(ModelError, match="invalid manifest"):
+        Classifier.load(model_copy)
+
+
+def test_unreadable_image_raises_image_error(shipped_dir: Path) -> None:
+    classifier = Classifier.load(shipped_dir)
+    with pytest.raises(ImageError):
+        classifier.classify(b"GIF89a broken")
+
+
+def _as_item(body: dict[str, object]) -> Detection:
+    return Detection.model_validate({**body, "seq": 0, "ts": datetime.now(UTC), "uptime_s": 1.0})
+
+
+def test_detection_body_is_a_valid_contract_item_with_capped_thumbnail(
+    model_copy: Path, leaf: bytes
+) -> None:
+    labels = read_manifest(model_copy).labels
+    edit_manifest(model_copy, thresholds={lb: 1.0 for lb in labels})  # always uncertain
+    classifier = Classifier.load(model_copy)
+    big = io.BytesIO()
+    Image.effect_noise((1600, 1200), 80).convert("RGB").save(big, "JPEG", quality=95)
+    p = classifier.classify(big.getvalue())
+    body = detection_body(p, classifier.manifest, big.getvalue(), "cam-1", 4096)
+    item = _as_item(body)
+    assert item.uncertain and item.label == UNCERTAIN
+    assert item.model.sha256 == classifier.manifest.sha256
+    assert item.thumbnail_jpeg_b64 is not None
+    jpeg = base64.b64decode(item.thumbnail_jpeg_b64)
+    assert len(jpeg) <= 4096 and len(item.thumbnail_jpeg_b64) <= MAX_THUMBNAIL_B64
+    assert Image.open(io.BytesIO(jpeg)).format == "JPEG"
+
+
+def test_confident_healthy_leaf_gets_no_thumbnail(model_copy: Path, leaf: bytes) -> None:
+    labels = read_manifest(model_copy).labels
+    edit_manifest(model_copy, thresholds={lb: 0.0 for lb in labels})
+    classifier = Classifier.load(model_copy)
+    p = classifier.classify(leaf)
+    body = detection_body(p, classifier.manifest, leaf, "cam-1", 8192)
+    assert (body["thumbnail_jpeg_b64"] is None) == p.label.endswith("healthy")
+    assert _as_item(body).label == p.best
