@@ -37,6 +37,19 @@ from models.split import FIELD_FRACTIONS, LAB_FRACTIONS, NEAR_DUP_BITS, Photo, s
 log = logging.getLogger(__name__)
 
 MAX_MODEL_BYTES = 2 * 1024 * 1024
+SAMPLE_NAME = "test_sample.txt"
+#: Photos per class in the fixed test sample shipped with the model (for the accuracy test).
+SAMPLE_PER_CLASS = 10
+
+
+def fixed_sample(photos: Sequence[Photo], per_class: int = SAMPLE_PER_CLASS) -> list[Photo]:
+    """The first ``per_class`` test photos of each class, by file name."""
+    chosen: list[Photo] = []
+    for label in sorted({p.label for p in photos}):
+        mine = sorted((p for p in photos if p.label == label and p.split == "test"),
+                      key=lambda p: p.path.name)
+        chosen.extend(mine[:per_class])
+    return chosen
 SPLIT_METHOD = (
     f"per class, photos whose 64-bit dHash differ by <= {NEAR_DUP_BITS} bits are grouped; "
     "sha256('agrifleet-split-v1:' + smallest file name in group) picks the split; "
@@ -80,6 +93,8 @@ def package(
         "val": [p for p in photos if p.split == "val"],
         "test": [p for p in lab if p.split == "test"],
         "field_test": [p for p in field if p.split == "test"],
+        "test_sample": fixed_sample(lab),
+        "field_sample": fixed_sample(field),
     }
     probs: dict[str, dict[str, np.ndarray]] = {"int8": {}, "float": {}}
     truth: dict[str, np.ndarray] = {}
@@ -110,6 +125,10 @@ def package(
     }
     report = {kind: {s: report_dict(e) for s, e in by_set.items()}
               for kind, by_set in results.items()}
+    (dest / SAMPLE_NAME).write_text(
+        "".join(f"{src}\t{p.key}\n" for src, key in (("lab", "test_sample"),
+                                                    ("field", "field_sample"))
+                for p in sets[key]), encoding="utf-8")
     (dest / "eval_report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     size_bytes = (dest / "model.tflite").stat().st_size
     manifest = Manifest(
