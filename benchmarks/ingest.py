@@ -364,11 +364,24 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=100, help="readings per batch")
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp dir")
     parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a private PostgreSQL (tests/services.py; fsync off) and use it",
+    )
+    parser.add_argument(
         "--rate", type=float, help="total readings/s to offer (default: as fast as possible)"
     )
     parser.add_argument("--record", type=Path, help="write the result into this markdown file")
     args = parser.parse_args()
-    result = run(args.devices, args.batches, args.batch_size, args.database_url, args.rate)
+    if args.postgres:
+        from tests.services import running_postgres
+
+        with running_postgres() as server:
+            result = run(args.devices, args.batches, args.batch_size, server.create_database(),
+                         args.rate)  # fmt: skip
+            result["database"] = "PostgreSQL (private test cluster, fsync off)"
+    else:
+        result = run(args.devices, args.batches, args.batch_size, args.database_url, args.rate)
     markdown = as_markdown(result)
     print(markdown)
     print(json.dumps(result, indent=1), file=sys.stderr)
