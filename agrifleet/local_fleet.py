@@ -203,6 +203,9 @@ class LocalFleet:
 device_id = "{device}"
 data_dir = "{home}"
 
+[clock]
+synced = "always"  # the demo runs on this machine's clock, which is trusted
+
 [mqtt]
 url = "mqtt://127.0.0.1:{self.mqtt_port}"
 password = "{self.users[device]}"
