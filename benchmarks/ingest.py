@@ -8,7 +8,7 @@ run. Reports readings stored per second, device-time → committed latency (p50/
 the moment each ack is sent, which is after the commit), and checks nothing was lost.
 
     .venv/bin/python -m benchmarks.ingest [--devices 20] [--batches 100] [--batch-size 100]
-        [--record docs/fleet.md]
+        [--rate READINGS_PER_S] [--postgres] [--record docs/fleet.md --tag max]
 """
 
 from __future__ import annotations
@@ -346,9 +346,9 @@ def as_markdown(r: dict[str, Any]) -> str:
     )
 
 
-def record(markdown: str, doc: Path) -> None:
-    """Replace the text between the benchmark markers in ``doc``."""
-    start, end = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+def record(markdown: str, doc: Path, tag: str) -> None:
+    """Replace the text between the ``benchmark:<tag>`` markers in ``doc``."""
+    start, end = f"<!-- benchmark:{tag}:start -->", f"<!-- benchmark:{tag}:end -->"
     text = doc.read_text()
     if start not in text or end not in text:
         raise SystemExit(f"{doc} has no {start} … {end} markers")
@@ -372,6 +372,9 @@ def main() -> int:
         "--rate", type=float, help="total readings/s to offer (default: as fast as possible)"
     )
     parser.add_argument("--record", type=Path, help="write the result into this markdown file")
+    parser.add_argument(
+        "--tag", default="max", help="which <!-- benchmark:TAG:start/end --> markers to fill"
+    )
     args = parser.parse_args()
     if args.postgres:
         from tests.services import running_postgres
@@ -386,7 +389,7 @@ def main() -> int:
     print(markdown)
     print(json.dumps(result, indent=1), file=sys.stderr)
     if args.record:
-        record(markdown, args.record)
+        record(markdown, args.record, args.tag)
     return 0 if result["lost"] == 0 and result["acks"] == result["acks_expected"] else 1
 
 
