@@ -140,7 +140,11 @@ def _machine() -> str:
         pass
     import os
 
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    load = os.getloadavg()[0]
+    return (
+        f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
+        f"load average {load:.1f} at the start (shared machine)"
+    )
 
 
 def _commit() -> str:
@@ -206,6 +210,7 @@ def run(
 ) -> dict[str, Any]:
     """One benchmark run; the fleet ingests in this process, devices and the bare subscriber
     in two others (as on a real deployment, they do not share the fleet's interpreter)."""
+    machine = _machine()
     work = Path(tempfile.mkdtemp(prefix="agrifleet-bench-"))
     names = [f"bench-{i:03d}" for i in range(devices)]
     users = {FLEET_USER: secrets.token_hex(12), **{n: secrets.token_hex(12) for n in names}}
@@ -282,7 +287,7 @@ def run(
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": _commit(),
-        "machine": _machine(),
+        "machine": machine,
         "database": "PostgreSQL"
         if url.startswith("postgresql")
         else "SQLite (WAL, synchronous=FULL)",
