@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet import __version__
@@ -73,6 +73,7 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
     app.include_router(api_router, prefix="/api/v1")
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(InterfaceError, _database_unavailable)
+    app.add_exception_handler(DataError, _database_refused)
     return app
 
 
@@ -81,4 +82,12 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         {"detail": "database unavailable, try again later"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+async def _database_refused(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("the database refused a request's value: %s", exc)
+    return JSONResponse(
+        {"detail": "the database cannot hold a value in this request"},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
     )

@@ -13,6 +13,9 @@ from fleet.auth import find_token
 from fleet.metrics import Metrics
 from fleet.models import ApiToken, Device
 
+#: What a device id looks like (agrifleet.contract.DeviceId).
+DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
 
 def get_session(request: Request) -> Iterator[Session]:
     with Session(request.app.state.engine) as session:
@@ -73,7 +76,7 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 def get_device(
     session: SessionDep,
-    device_id: Annotated[str, Path(description="Device id", max_length=64)],
+    device_id: Annotated[str, Path(description="Device id", pattern=DEVICE_ID)],
 ) -> Device:
     """The device named in the path; 404 when the fleet does not know it."""
     device = session.get(Device, device_id)

@@ -85,6 +85,10 @@ def test_unknown_things_are_404(api: FleetUnderTest) -> None:
         "since=yesterday",
         "since=2026-06-02T00:00:00Z&until=2026-06-01T00:00:00Z",
         "order=sideways",
+        "sensor=soil%00",
+        "quantity=" + "q" * 65,
+        "since=9999-12-31T23:59:59-14:00",
+        "until=0001-01-01T00:00:00%2B14:00",
     ],
 )
 def test_bad_reading_queries_are_422(api: FleetUnderTest, query: str) -> None:
@@ -131,3 +135,14 @@ def test_openapi_documents_every_route(api: FleetUnderTest) -> None:
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     image = paths["/api/v1/detections/{detection_id}/image"]["get"]["responses"]["200"]
     assert "image/jpeg" in image["content"]
+
+
+def test_values_a_database_cannot_hold_are_4xx_not_500(api: FleetUnderTest) -> None:
+    for path in (
+        "/api/v1/devices/bad%00id",
+        "/api/v1/devices/" + "x" * 65,
+        "/api/v1/detections?device=a%00b",
+        "/api/v1/detections?label=a%00b",
+    ):
+        response = api.client.get(path, headers=api.viewer)
+        assert response.status_code == 422, (path, response.text)

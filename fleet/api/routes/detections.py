@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from fleet import queries
-from fleet.api.deps import SessionDep
-from fleet.api.params import Limit, Since, Until, check_window
+from fleet.api.deps import DEVICE_ID, SessionDep
+from fleet.api.params import Limit, Since, Until, check_window, name_query
 from fleet.models import DetectionPublic, Message
 
 router = APIRouter(prefix="/detections", tags=["detections"])
@@ -19,8 +19,8 @@ DetectionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Detection id"
 @router.get("", summary="Detections, newest first, filtered by device, label and time")
 def list_detections(
     session: SessionDep,
-    device: Annotated[str | None, Query(max_length=64, description="Device id")] = None,
-    label: Annotated[str | None, Query(max_length=128)] = None,
+    device: Annotated[str | None, Query(pattern=DEVICE_ID, description="Device id")] = None,
+    label: Annotated[str | None, name_query(128, "Class label")] = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 100,

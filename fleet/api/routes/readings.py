@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from fleet import queries
 from fleet.api.deps import DeviceDep, SessionDep
-from fleet.api.params import Limit, Since, Until, check_window
+from fleet.api.params import Limit, Since, Until, check_window, name_query
 from fleet.models import Message, ReadingBucket, ReadingPublic
 
 router = APIRouter(prefix="/devices", tags=["readings"])
@@ -23,8 +23,8 @@ router = APIRouter(prefix="/devices", tags=["readings"])
 def get_readings(
     device: DeviceDep,
     session: SessionDep,
-    sensor: Annotated[str | None, Query(max_length=64)] = None,
-    quantity: Annotated[str | None, Query(max_length=64)] = None,
+    sensor: Annotated[str | None, name_query(64, "Sensor name")] = None,
+    quantity: Annotated[str | None, name_query(64, "Quantity, e.g. moisture")] = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 1000,
