@@ -93,16 +93,26 @@ class SettingsError(ValueError):
 
 def load_settings(environ: dict[str, str] | None = None) -> FleetSettings:
     """Settings from the environment, or a :class:`SettingsError` naming each bad variable."""
+    import difflib
     import os
 
     from pydantic import ValidationError
 
     env = dict(os.environ if environ is None else environ)
     known = {f"AGRIFLEET_{name.upper()}" for name in FleetSettings.model_fields}
-    unknown = sorted(k for k in env if k.startswith("AGRIFLEET_") and k not in known)
-    if unknown:
+    # Other parts have AGRIFLEET_* variables of their own (AGRIFLEET_TFLITE_RUNTIME on a node);
+    # an unknown name that is close to one of ours is a typo and is refused.
+    typos = {
+        name: close[0]
+        for name in sorted(env)
+        if name.startswith("AGRIFLEET_") and name not in known
+        for close in [difflib.get_close_matches(name, known, n=1, cutoff=0.8)]
+        if close
+    }
+    if typos:
         raise SettingsError(
-            f"unknown setting(s) {', '.join(unknown)}; the fleet knows {', '.join(sorted(known))}"
+            "unknown setting(s) "
+            + ", ".join(f"{name} (did you mean {match}?)" for name, match in typos.items())
         )
     values = {
         name: env[f"AGRIFLEET_{name.upper()}"]

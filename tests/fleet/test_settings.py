@@ -27,9 +27,14 @@ def test_values_come_from_agrifleet_variables() -> None:
     assert settings.mqtt_prefix == "farm-2"
 
 
-def test_unknown_variable_is_refused_by_name() -> None:
-    with pytest.raises(SettingsError, match="AGRIFLEET_DATABSE_URL"):
+def test_a_misspelt_variable_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(SettingsError, match=r"AGRIFLEET_DATABSE_URL.*AGRIFLEET_DATABASE_URL"):
         load_settings({"AGRIFLEET_DATABSE_URL": "sqlite:///x.db"})
+
+
+def test_other_parts_variables_are_left_alone() -> None:
+    settings = load_settings({"AGRIFLEET_TFLITE_RUNTIME": "litert"})
+    assert settings.mqtt_prefix == "agrifleet"
 
 
 @pytest.mark.parametrize(
