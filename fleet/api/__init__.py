@@ -1,0 +1,1 @@
+"""The REST API: dependencies, shared parameters and one router per resource."""

@@ -1,0 +1,1 @@
+"""Alembic revisions of the fleet schema (a package so wheels ship them)."""
