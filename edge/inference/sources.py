@@ -67,12 +67,16 @@ class FolderSource:
 
     def done(self, path: Path) -> None:
         """Move or delete a classified photo, as configured."""
-        self._handled.add(path.name)
-        if self.camera.after == "delete":
-            path.unlink(missing_ok=True)
-        else:
-            assert self.camera.done_dir is not None
-            _move(path, self.camera.done_dir)
+        self._handled.add(path.name)  # even if it cannot be moved, never classify it twice
+        try:
+            if self.camera.after == "delete":
+                path.unlink(missing_ok=True)
+            else:
+                assert self.camera.done_dir is not None
+                _move(path, self.camera.done_dir)
+        except OSError as exc:
+            log.warning("cannot %s %s (%s); it will be skipped", self.camera.after, path, exc)
+            return
         self._handled.discard(path.name)
 
     def failed(self, path: Path) -> Path | None:

@@ -81,7 +81,12 @@ class CameraWorker:
                 except SourceError as exc:
                     log.warning("camera %s: %s", self.camera.name, exc)
                     continue
-                if self._handle(classifier, image, path.name):
+                try:
+                    ok = self._handle(classifier, image, path.name)
+                except (ValueError, RuntimeError, OSError) as exc:  # not the photo's fault?
+                    log.warning("camera %s: %s failed: %s", self.camera.name, path.name, exc)
+                    ok = False
+                if ok:
                     emitted += 1
                     source.done(path)
                 else:
