@@ -21,6 +21,21 @@ def _crop(label: str) -> tuple[str, str]:
     return crop.replace("_", " ").replace(",", ""), disease.replace("_", " ").strip()
 
 
+def _confusions(result: dict[str, Any], labels: list[str], top: int = 3) -> str:
+    """The ``top`` most frequent (true → predicted) mistakes, as text."""
+    pairs = [
+        (n, labels[i], labels[j])
+        for i, row in enumerate(result["confusion"])
+        for j, n in enumerate(row)
+        if i != j and n
+    ]
+    pairs.sort(reverse=True)
+    if not pairs:
+        return "none"
+    return ", ".join(f"{' '.join(_crop(t))} taken for {' '.join(_crop(p))} ({n}×)"
+                     for n, t, p in pairs[:top])
+
+
 def render(model_dir: Path) -> str:
     """The card's Markdown text."""
     m = read_manifest(model_dir)
@@ -94,9 +109,8 @@ def render(model_dir: Path) -> str:
         "other crops the field figure is unknown and will be lower than the lab figure.",
         "- Several leaves or a whole plant in one photo; very small lesions far from the "
         "camera; leaves photographed against the sky.",
-        "- Classes with few training photos (cherry, potato healthy) and look-alike diseases "
-        "(maize grey leaf spot against northern leaf blight; tomato early blight against "
-        "target spot) are confused most.",
+        "- Most frequent mistakes on lab photos: " + _confusions(report["int8"]["test"], m.labels)
+        + "; on field photos: " + _confusions(report["int8"]["field_test"], m.labels) + ".",
         "- Confidence thresholds were chosen on validation photos that are mostly lab photos; "
         "in the field, treat a result below about 0.7 as a hint, not a diagnosis.",
         "",
