@@ -48,11 +48,16 @@ class Metrics:
         self.items_rejected: Counter[str] = Counter()  # by reason
         self.acks_published = 0
         self.transactions = 0
+        self.write_retries = 0
         self.latency = Histogram(LATENCY_BUCKETS)
 
     def refuse(self, reason: str, n: int = 1) -> None:
         with self._lock:
             self.messages_refused[reason] += n
+
+    def retry(self) -> None:
+        with self._lock:
+            self.write_retries += 1
 
     def record_transaction(
         self,
@@ -106,6 +111,10 @@ class Metrics:
             lines.append(f"agrifleet_acks_published_total {self.acks_published}")
             family("agrifleet_write_transactions_total", "counter", "Writer commits")
             lines.append(f"agrifleet_write_transactions_total {self.transactions}")
+            family(
+                "agrifleet_write_retries_total", "counter", "Transactions retried, database away"
+            )
+            lines.append(f"agrifleet_write_retries_total {self.write_retries}")
             family("agrifleet_ingest_queue_depth", "gauge", "Messages waiting for the writer")
             lines.append(f"agrifleet_ingest_queue_depth {queue_depth}")
             family("agrifleet_devices_online", "gauge", "Devices whose last status is online")

@@ -139,6 +139,7 @@ class Writer:
                 self.write(group)
                 return
             except (OperationalError, InterfaceError) as exc:
+                self.metrics.retry()
                 log.warning(
                     "database unavailable (%s); retrying %d messages in %.1fs",
                     type(exc.orig).__name__ if exc.orig else exc,
@@ -182,7 +183,9 @@ class Writer:
             raise
         except DBAPIError as exc:
             if len(checked) == 1:
-                log.error("the database refused a message from %s: %s", checked[0].device_id, exc)
+                log.error(
+                    "the database refused a message from %s: %s", checked[0].device_id, exc.orig
+                )
                 self._refuse(Refusal("storage_error", str(exc.orig), checked[0].device_id))
                 return
             for one in checked:  # find the poison message; store the others
@@ -191,7 +194,9 @@ class Writer:
                 except (OperationalError, InterfaceError):
                     raise
                 except DBAPIError as exc1:
-                    log.error("the database refused a message from %s: %s", one.device_id, exc1)
+                    log.error(
+                        "the database refused a message from %s: %s", one.device_id, exc1.orig
+                    )
                     self._refuse(Refusal("storage_error", str(exc1.orig), one.device_id))
 
     def refuse_oversized(self, topic: str, size: int) -> None:

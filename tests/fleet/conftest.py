@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,9 @@ class FleetUnderTest:
         return 0.0
 
 
-def start_fleet(settings: FleetSettings) -> Iterator[FleetUnderTest]:
+@contextmanager
+def running_fleet(settings: FleetSettings) -> Iterator[FleetUnderTest]:
+    """The app started (migrated, ingesting when settings say so) with two fresh tokens."""
     app = create_app(settings)
     with TestClient(app) as client:
         engine = app.state.engine
@@ -86,7 +89,8 @@ def start_fleet(settings: FleetSettings) -> Iterator[FleetUnderTest]:
 @pytest.fixture
 def api(database_url: str) -> Iterator[FleetUnderTest]:
     """The fleet app without MQTT ingestion."""
-    yield from start_fleet(FleetSettings(database_url=database_url))
+    with running_fleet(FleetSettings(database_url=database_url)) as running:
+        yield running
 
 
 @pytest.fixture
@@ -97,7 +101,7 @@ def fleet(database_url: str, broker: Broker) -> Iterator[FleetUnderTest]:
         mqtt_url=broker.fleet_url,
         mqtt_client_id=f"fleet-{secrets.token_hex(4)}",
     )
-    for running in start_fleet(settings):
+    with running_fleet(settings) as running:
         running.broker = broker
         assert running.app.state.ingestor.wait_connected(10), "fleet did not connect"
         try:

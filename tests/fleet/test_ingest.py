@@ -7,7 +7,7 @@ import json
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES
 from fleet.settings import FleetSettings
-from tests.fleet.conftest import FleetUnderTest, start_fleet
+from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.device import batch, detection, event, jpeg_bytes, reading, wait_until
 from tests.services import Broker
 
@@ -181,14 +181,14 @@ def test_messages_sent_while_the_fleet_is_down_are_stored_after_restart(
     )
     device = None
     try:
-        for running in start_fleet(settings):  # first life: register the device, store seq 0
+        with running_fleet(settings) as running:  # first life: register the device, store seq 0
             running.broker = broker
             assert running.app.state.ingestor.wait_connected(10)
             device = running.device("field-10")
             assert device.send("boot-1", [reading(0)]).ranges == [(0, 0)]
         assert device is not None
         device.publish(batch("field-10", "boot-1", [reading(1), reading(2)]))  # fleet is down
-        for running in start_fleet(settings):  # second life: the broker kept the session's queue
+        with running_fleet(settings) as running:  # second life: the broker kept the session's queue
             ack = device.next_ack(timeout=15)
             assert ack.ranges == [(1, 2)]
             rows = running.get("/api/v1/devices/field-10/readings", order="asc")
