@@ -179,7 +179,8 @@ def reading_buckets(
             start=datetime.fromtimestamp(int(row.bucket) * seconds, UTC),
             count=row.n,
             min=row.lo,
-            mean=float(row.mean),
+            # AVG of equal floats can land an ulp outside [min, max] (PostgreSQL does).
+            mean=min(max(float(row.mean), row.lo), row.hi),
             max=row.hi,
         )
         for row in session.execute(query)

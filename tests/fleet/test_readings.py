@@ -74,3 +74,13 @@ def test_downsampled_buckets(api: FleetUnderTest) -> None:
         since=(T0 + timedelta(minutes=6)).isoformat(),
     )
     assert [(b["count"], b["min"]) for b in since] == [(4, 6.0), (2, 10.0)]
+
+
+def test_bucket_mean_of_equal_values_stays_within_min_and_max(api: FleetUnderTest) -> None:
+    api.register("field-01")
+    # AVG over equal doubles can come back one ulp off on PostgreSQL; a chart must not see it.
+    value = 10.030000666666666
+    _store(api, "field-01", [reading(s, value=value, ts=T0) for s in range(3)])
+    [bucket] = api.get("/api/v1/devices/field-01/readings", sensor="soil", bucket=60)
+    assert bucket["min"] <= bucket["mean"] <= bucket["max"]
+    assert bucket["mean"] == value
