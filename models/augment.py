@@ -17,12 +17,12 @@ def build_augmenter() -> Any:
     import tensorflow as tf
 
     def geometric(x: Any) -> Any:
-        """One affine warp per image: flips, any rotation, zoom 0.9–1.35x, ±10 % shift."""
+        """One affine warp per image: flips, any rotation, zoom 0.95–1.25x, ±10 % shift."""
         b = tf.shape(x)[0]
         h = tf.cast(tf.shape(x)[1], tf.float32)
         w = tf.cast(tf.shape(x)[2], tf.float32)
         theta = tf.random.uniform([b], -np.pi, np.pi)
-        zoom = tf.exp(tf.random.uniform([b], np.log(0.9), np.log(1.35)))
+        zoom = tf.exp(tf.random.uniform([b], np.log(0.95), np.log(1.25)))
         sx = tf.where(tf.random.uniform([b]) < 0.5, -1.0, 1.0) / (
             zoom * tf.random.uniform([b], 0.9, 1.1))
         sy = 1.0 / (zoom * tf.random.uniform([b], 0.9, 1.1))
@@ -58,27 +58,27 @@ def build_augmenter() -> Any:
         background = soften(background)
         other = tf.image.rot90(tf.roll(x, shift=1, axis=0), k=1)
         other = other * per_sample([b, 1, 1, 1], 0.5, 1.1)
-        use = tf.cast(tf.random.uniform([b, 1, 1, 1]) < 0.2, tf.float32)
+        use = tf.cast(tf.random.uniform([b, 1, 1, 1]) < 0.1, tf.float32)
         mask = background * use
         return x * (1.0 - mask) + other * mask
 
     def colour(x: Any) -> Any:
         b = tf.shape(x)[0]
         grey = tf.reduce_mean(x, axis=-1, keepdims=True)
-        x = grey + (x - grey) * per_sample([b, 1, 1, 1], 0.7, 1.3)  # saturation
+        x = grey + (x - grey) * per_sample([b, 1, 1, 1], 0.85, 1.15)  # saturation
         mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-        x = mean + (x - mean) * per_sample([b, 1, 1, 1], 0.8, 1.2)  # contrast
-        x = x * per_sample([b, 1, 1, 1], 0.75, 1.25)  # brightness
-        x = x * per_sample([b, 1, 1, 3], 0.9, 1.1)  # white balance
+        x = mean + (x - mean) * per_sample([b, 1, 1, 1], 0.9, 1.1)  # contrast
+        x = x * per_sample([b, 1, 1, 1], 0.85, 1.15)  # brightness
+        x = x * per_sample([b, 1, 1, 3], 0.95, 1.05)  # white balance
         return x
 
     def blur_and_noise(x: Any) -> Any:
         b = tf.shape(x)[0]
         blurred = soften(x)
-        amount = tf.cast(tf.random.uniform([b, 1, 1, 1]) < 0.2, tf.float32)
+        amount = tf.cast(tf.random.uniform([b, 1, 1, 1]) < 0.1, tf.float32)
         amount = amount * per_sample([b, 1, 1, 1], 0.3, 1.0)
         x = x * (1.0 - amount) + blurred * amount
-        noise = tf.random.normal(tf.shape(x)) * per_sample([b, 1, 1, 1], 0.0, 4.0)
+        noise = tf.random.normal(tf.shape(x)) * per_sample([b, 1, 1, 1], 0.0, 2.0)
         return x + noise
 
     def augment(images: Any) -> Any:

@@ -23,7 +23,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--work", type=Path, help="training run folder (default: OUT-run)")
     t.add_argument("--name", default="leaf-disease")
     t.add_argument("--version", default=None, help="default: the name of the OUT folder")
-    t.add_argument("--epochs", type=int, default=15)
+    t.add_argument("--epochs", type=int, default=14)
     t.add_argument("--size", type=int, default=96, help="input side in pixels")
     t.add_argument("--width", type=float, default=0.5, help="width multiplier")
     t.add_argument("--threads", type=int, default=2)

@@ -39,9 +39,9 @@ class TrainSettings:
 
     size: int = 96
     width: float = 0.5
-    epochs: int = 15
-    batch: int = 64
-    learning_rate: float = 3e-3
+    epochs: int = 14
+    batch: int = 32
+    learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
     field_repeat: int = 5
