@@ -6,12 +6,22 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 #: snake_case quantity names, as the fleet stores them.
 QUANTITY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _snake_case(value: str) -> str:
+    if not QUANTITY.match(value):
+        raise ValueError(f"quantity {value!r} must be snake_case, e.g. soil_moisture")
+    return value
+
+
+#: A quantity name as profiles write it: snake_case, e.g. ``soil_moisture``.
+QuantityName = Annotated[str, AfterValidator(_snake_case)]
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hardware import profiles
 from hardware.sensor import Measurement, SensorError
@@ -19,7 +19,7 @@ class Register(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    quantity: str = Field(title="snake_case quantity name, e.g. soil_moisture")
+    quantity: profiles.QuantityName = Field(title="snake_case quantity name, e.g. soil_moisture")
     address: int = Field(ge=0, le=0xFFFF, title="register address, 0-based (0x0012 = 40019)")
     words: Literal[1, 2] = Field(1, title="16-bit registers in the value (2 = 32-bit, high first)")
     unit: str = Field(title="unit after scaling, e.g. '%', 'degC', 'uS/cm'")
@@ -28,13 +28,6 @@ class Register(BaseModel):
     signed: bool = Field(False, title="two's complement (e.g. temperatures below zero)")
     min: float = Field(title="smallest plausible value; below it the reading is refused")
     max: float = Field(title="largest plausible value; above it the reading is refused")
-
-    @field_validator("quantity")
-    @classmethod
-    def _snake_case(cls, value: str) -> str:
-        if not profiles.QUANTITY.match(value):
-            raise ValueError(f"quantity {value!r} must be snake_case, e.g. soil_moisture")
-        return value
 
     @model_validator(mode="after")
     def _sane(self) -> Register:

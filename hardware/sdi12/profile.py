@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hardware import profiles
 from hardware.sensor import Measurement, SensorError
@@ -13,17 +13,10 @@ class Value(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    quantity: str
+    quantity: profiles.QuantityName
     unit: str = ""
     min: float | None = None
     max: float | None = None
-
-    @field_validator("quantity")
-    @classmethod
-    def _snake_case(cls, value: str) -> str:
-        if not profiles.QUANTITY.match(value):
-            raise ValueError(f"quantity {value!r} must be snake_case, e.g. soil_moisture")
-        return value
 
     @model_validator(mode="after")
     def _range(self) -> Value:
