@@ -112,6 +112,21 @@ def _window(ts: Any, since: datetime | None, until: datetime | None) -> list[Col
     return where
 
 
+def _reading_filter(
+    device_id: str,
+    sensor: str | None,
+    quantity: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[ColumnElement[bool]]:
+    where = [col(Reading.device_id) == device_id, *_window(col(Reading.ts), since, until)]
+    if sensor is not None:
+        where.append(col(Reading.sensor) == sensor)
+    if quantity is not None:
+        where.append(col(Reading.quantity) == quantity)
+    return where
+
+
 def readings(
     session: Session,
     device_id: str,
@@ -122,11 +137,7 @@ def readings(
     limit: int,
     order: Order,
 ) -> list[ReadingPublic]:
-    where = [col(Reading.device_id) == device_id, *_window(col(Reading.ts), since, until)]
-    if sensor is not None:
-        where.append(col(Reading.sensor) == sensor)
-    if quantity is not None:
-        where.append(col(Reading.quantity) == quantity)
+    where = _reading_filter(device_id, sensor, quantity, since, until)
     ts = col(Reading.ts)
     query = select(Reading).where(*where).order_by(ts.asc() if order == "asc" else ts.desc())
     return [ReadingPublic.model_validate(r) for r in session.exec(query.limit(limit))]
@@ -151,11 +162,7 @@ def reading_buckets(
     limit: int,
     seconds: int,
 ) -> list[ReadingBucket]:
-    where = [col(Reading.device_id) == device_id, *_window(col(Reading.ts), since, until)]
-    if sensor is not None:
-        where.append(col(Reading.sensor) == sensor)
-    if quantity is not None:
-        where.append(col(Reading.quantity) == quantity)
+    where = _reading_filter(device_id, sensor, quantity, since, until)
     index = _bucket_index(session, seconds).label("bucket")
     query = (
         select_columns(
