@@ -49,6 +49,9 @@ def render(model_dir: Path) -> str:
     worst = sorted(per_class.items(), key=lambda kv: kv[1]["f1"])[:5]
     field_pc = report["int8"]["field_test"]["per_class"]
     settings = m.training["settings"]
+    runs = [*m.training.get("previous_runs", []), m.training]
+    epochs = " + ".join(str(r["settings"]["epochs"]) for r in runs)
+    minutes = sum(r["train_seconds"] for r in runs) / 60
     lines = [
         f"# Model card: {m.name} {m.version}",
         "",
@@ -130,9 +133,8 @@ def render(model_dir: Path) -> str:
         "## The model",
         f"- A MobileNet-style network of depthwise-separable convolutions (width "
         f"{settings['width']}, {m.training['parameters']:,} parameters), trained from scratch "
-        f"for {settings['epochs']} epochs on {m.size}×{m.size} RGB in "
-        f"{m.training['train_seconds'] / 60:.0f} minutes on 2 CPU cores "
-        f"(TensorFlow {m.training['tensorflow']}).",
+        f"for {epochs} epochs on {m.size}×{m.size} RGB in {minutes:.0f} minutes on 2 shared CPU "
+        f"cores (TensorFlow {m.training['tensorflow']}).",
         f"- Full-integer int8 TFLite, {m.size_bytes / 1024:.0f} KiB, input int8 "
         f"(scale {m.input.scale:g}, zero point {m.input.zero_point}), output int8 "
         f"probabilities; sha256 `{m.sha256}`.",

@@ -28,6 +28,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--width", type=float, default=0.5, help="width multiplier")
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--init", type=Path, help="continue from a previous run's model_float.keras")
+    t.add_argument("--learning-rate", type=float, default=2e-3)
     t.set_defaults(func=_train)
 
     e = sub.add_parser("eval", help="evaluate a .tflite model on labelled photos")
@@ -57,7 +59,9 @@ def _train(args: argparse.Namespace) -> int:
     out: Path = args.out
     work: Path = args.work or out.with_name(out.name + "-run")
     settings = TrainSettings(size=args.size, width=args.width, epochs=args.epochs,
-                             threads=args.threads, seed=args.seed)
+                             threads=args.threads, seed=args.seed,
+                             learning_rate=args.learning_rate,
+                             init=str(args.init) if args.init else None)
     train(args.data, work, args.field, settings)
     _, lab, fld = collect(args.data, args.field)
     manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads)

@@ -49,6 +49,8 @@ class TrainSettings:
     threads: int = 2
     seed: int = 0
     limit_per_class: int | None = None
+    #: Continue from this Keras model (a previous run's model_float.keras) instead of random.
+    init: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -141,14 +143,19 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
         return ds.map(prep, num_parallel_calls=1).prefetch(2)
 
     steps = int(np.ceil(len(train_idx) / settings.batch))
+    warm = 0 if settings.init else steps  # a continued model needs no warm-up
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=settings.learning_rate / 10,
-        decay_steps=max(1, steps * (settings.epochs - 1)),
-        warmup_target=settings.learning_rate,
-        warmup_steps=steps,
+        initial_learning_rate=settings.learning_rate / 10 if warm else settings.learning_rate,
+        decay_steps=max(1, steps * settings.epochs - warm),
+        warmup_target=settings.learning_rate if warm else None,
+        warmup_steps=warm,
         alpha=0.01,
     )
-    model = build_model(n, settings.size, settings.width)
+    if settings.init:
+        model = keras.models.load_model(settings.init)
+        log.info("continuing from %s", settings.init)
+    else:
+        model = build_model(n, settings.size, settings.width)
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=settings.weight_decay),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
@@ -190,6 +197,13 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
         "tensorflow": tf.__version__,
     }
+    previous = Path(settings.init).with_name("training.json") if settings.init else None
+    if previous and previous.is_file():
+        before = json.loads(previous.read_text(encoding="utf-8"))
+        meta["previous_runs"] = [*before.get("previous_runs", []),
+                                 {k: before[k] for k in ("settings", "train_seconds")}]
+        meta["train_seconds_total"] = meta["train_seconds"] + before.get(
+            "train_seconds_total", before["train_seconds"])
     (out / "training.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     log.info("trained in %.0f s; wrote %s", train_s, out)
     return out
