@@ -71,7 +71,8 @@ def pixels_and_truth(
     from models.train import load_pixels
 
     index = {lb: i for i, lb in enumerate(labels)}
-    return load_pixels(photos, size, threads), np.array([index[p.label] for p in photos])
+    truth = np.array([index[p.label] for p in photos], dtype=np.int64)
+    return load_pixels(photos, size, threads), truth
 
 
 def package(

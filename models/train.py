@@ -175,6 +175,7 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
         batches(train_idx, True),
         validation_data=batches(val_idx, False),
         epochs=settings.epochs,
+        shuffle=False,  # the dataset shuffles itself
         verbose=2,
         callbacks=[
             FieldAccuracy(),

@@ -80,6 +80,8 @@ def test_train_without_tensorflow_gives_a_one_line_hint(
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside Keras/TensorFlow
+@pytest.mark.filterwarnings("ignore::UserWarning:keras.*")
 def test_training_pipeline_exports_and_packages(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     from edge.inference.classifier import Classifier
