@@ -103,6 +103,10 @@ def render(model_dir: Path) -> str:
         "Confusion matrices: `confusion_test.png`, `confusion_field_test.png`; every figure is in "
         "`eval_report.json`.",
         "",
+        *([f"**Not yet at the project's bar** of 97 % on lab photos (it reaches "
+           f"{_pct(i8['test']['top1'])}): training had to fit in under an hour on two shared "
+           "CPU cores. Use it as a first opinion and confirm diseases by eye.", ""]
+          if i8["test"]["top1"] < 0.97 else []),
         "## Where it is known to fail",
         "- **Lab versus field.** PlantVillage photos show one detached leaf on a plain grey "
         "background under even light. In a field there are other leaves, soil, hands, shadows "
