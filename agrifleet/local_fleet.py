@@ -87,6 +87,10 @@ class LocalFleet:
         self.simulators: dict[str, dict[str, Any]] = {}
 
     @property
+    def database_url(self) -> str:
+        return self.options.database_url or f"sqlite:///{self.options.workdir / 'fleet.db'}"
+
+    @property
     def api_url(self) -> str:
         return f"http://{self.options.host}:{self.options.port}"
 
@@ -133,9 +137,7 @@ class LocalFleet:
 
     def _fleet_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env["AGRIFLEET_DATABASE_URL"] = (
-            self.options.database_url or f"sqlite:///{self.options.workdir / 'fleet.db'}"
-        )
+        env["AGRIFLEET_DATABASE_URL"] = self.database_url
         env["AGRIFLEET_MQTT_URL"] = self._mqtt_url(FLEET_USER)
         return env
 
