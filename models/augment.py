@@ -8,11 +8,15 @@ brightness, contrast and white-balance jitter; blur; sensor noise.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 
-def build_augmenter() -> Any:
-    """A function (images float32 0–255 [B,H,W,3]) → augmented images of the same shape."""
+def build_augmenter(strength: Literal["field", "mild"] = "field") -> Any:
+    """A function (images float32 0–255 [B,H,W,3]) → augmented images of the same shape.
+
+    ``field`` is the full set above; ``mild`` (for a final polishing phase) keeps flips, quarter
+    turns, light zoom and colour jitter, and drops new backgrounds, free rotation and blur.
+    """
     import numpy as np
     import tensorflow as tf
 
@@ -81,7 +85,18 @@ def build_augmenter() -> Any:
         noise = tf.random.normal(tf.shape(x)) * per_sample([b, 1, 1, 1], 0.0, 2.0)
         return x + noise
 
+    def mild(x: Any) -> Any:
+        x = tf.image.rot90(x, k=tf.random.uniform([], 0, 4, dtype=tf.int32))
+        x = tf.image.random_flip_left_right(x)
+        b, size = tf.shape(x)[0], tf.shape(x)[1:3]
+        crop = tf.cast(tf.cast(size, tf.float32) * tf.random.uniform([], 0.85, 1.0), tf.int32)
+        x = tf.image.random_crop(x, tf.concat([[b], crop, [3]], axis=0))
+        x = tf.image.resize(x, size)
+        return tf.clip_by_value(colour(x), 0.0, 255.0)
+
     def augment(images: Any) -> Any:
+        if strength == "mild":
+            return mild(images)
         x = new_background(images)
         x = geometric(x)
         x = colour(x)

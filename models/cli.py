@@ -30,6 +30,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--init", type=Path, help="continue from a previous run's model_float.keras")
     t.add_argument("--learning-rate", type=float, default=2e-3)
+    t.add_argument("--augmentation", choices=["field", "mild"], default="field",
+                   help="field: backgrounds, free rotation, blur (default); mild: flips, quarter "
+                   "turns, light zoom and colour, for a final polishing run with --init")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("eval", help="evaluate a .tflite model on labelled photos")
@@ -61,7 +64,8 @@ def _train(args: argparse.Namespace) -> int:
     settings = TrainSettings(size=args.size, width=args.width, epochs=args.epochs,
                              threads=args.threads, seed=args.seed,
                              learning_rate=args.learning_rate,
-                             init=str(args.init) if args.init else None)
+                             init=str(args.init) if args.init else None,
+                             augmentation=args.augmentation)
     train(args.data, work, args.field, settings)
     _, lab, fld = collect(args.data, args.field)
     manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -51,6 +51,8 @@ class TrainSettings:
     limit_per_class: int | None = None
     #: Continue from this Keras model (a previous run's model_float.keras) instead of random.
     init: str | None = None
+    #: "field" (backgrounds, free rotation, blur) or "mild" for a final polishing phase.
+    augmentation: Literal["field", "mild"] = "field"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -130,7 +132,7 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
     train_idx = np.concatenate([train_idx] + [field_train] * (settings.field_repeat - 1))
     val_idx = np.nonzero(split == "val")[0]
     n = len(labels)
-    augment = build_augmenter()
+    augment = build_augmenter(settings.augmentation)
 
     def batches(idx: np.ndarray, training: bool) -> Any:
         ds = tf.data.Dataset.from_tensor_slices((pixels[idx], y[idx]))
