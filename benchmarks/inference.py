@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.record import commit, machine  # noqa: E402
 from edge.inference.manifest import read_manifest  # noqa: E402
 from edge.inference.preprocess import preprocess, to_input  # noqa: E402
 from edge.inference.runtime import interpreter_class, load_interpreter  # noqa: E402
@@ -105,22 +105,6 @@ def resident_memory(model_dir: Path, image: Path) -> tuple[float, float]:
     return base, loaded
 
 
-def machine() -> str:
-    """CPU model, core count and OS, for the record."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores ({platform.machine()}), {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}, load average {load:.1f} "
-            "(shared machine)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: shipped)")
@@ -146,11 +130,9 @@ def main() -> None:
                   f"p99 {figures['p99_ms']:.1f} ms  (invoke p50 {figures['invoke_p50_ms']:.1f} ms)")
     base, loaded = resident_memory(model_dir, images[0])
     print(f"resident memory: {base:.0f} MB before loading, {loaded:.0f} MB with the model loaded")
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True, check=False).stdout.strip()
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit or "unknown",
+        "commit": commit(),
         "machine": machine(),
         "runtime": runtime,
         "images": len(images),

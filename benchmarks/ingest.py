@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import platform
 import secrets
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +31,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from agrifleet.contract import Ack, messages_topic
+from benchmarks.record import commit, machine
 from fleet.db import make_engine
 from fleet.ingest import Ingestor
 from fleet.metrics import Metrics
@@ -129,36 +128,6 @@ class SimDevice:
             info.wait_for_publish(120)
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    load = os.getloadavg()[0]
-    return (
-        f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
-        f"load average {load:.1f} at the start (shared machine)"
-    )
-
-
-def _commit() -> str:
-    try:
-        return (
-            subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-            ).stdout.strip()
-            or "unknown"
-        )
-    except OSError:
-        return "unknown"
-
-
 def _devices_process(
     urls: dict[str, str], batches: int, size: int, interval: float, out: Any, go: Any
 ) -> None:
@@ -210,7 +179,7 @@ def run(
 ) -> dict[str, Any]:
     """One benchmark run; the fleet ingests in this process, devices and the bare subscriber
     in two others (as on a real deployment, they do not share the fleet's interpreter)."""
-    machine = _machine()
+    machine_text = machine()
     work = Path(tempfile.mkdtemp(prefix="agrifleet-bench-"))
     names = [f"bench-{i:03d}" for i in range(devices)]
     users = {FLEET_USER: secrets.token_hex(12), **{n: secrets.token_hex(12) for n in names}}
@@ -286,8 +255,8 @@ def run(
     bare_s = (raw["last"] or stored_end) - dev["start"]
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": _commit(),
-        "machine": machine,
+        "commit": commit(),
+        "machine": machine_text,
         "database": "PostgreSQL"
         if url.startswith("postgresql")
         else "SQLite (WAL, synchronous=FULL)",
