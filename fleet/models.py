@@ -132,13 +132,18 @@ class DeviceBoot(SQLModel, table=True):
 # --- readings --------------------------------------------------------------------------------
 
 
-class ReadingBase(SQLModel):
+class ItemBase(SQLModel):
+    """What every stored item (reading, detection, event) says about where it came from."""
+
     device_id: str = Field(foreign_key="device.id", max_length=64)
     boot_id: str = Field(max_length=64)
     seq: int = Field(sa_type=BigInteger)
-    ts: datetime = Field(sa_type=UtcDateTime, description="Device time of the reading")
+    ts: datetime = Field(sa_type=UtcDateTime, description="Device time the item was taken")
     uptime_s: float
     clock_synced: bool
+
+
+class ReadingBase(ItemBase):
     sensor: str = Field(max_length=64)
     quantity: str = Field(max_length=64)
     value: float
@@ -187,13 +192,7 @@ class LatestReading(SQLModel, table=True):
 # --- detections ------------------------------------------------------------------------------
 
 
-class DetectionBase(SQLModel):
-    device_id: str = Field(foreign_key="device.id", max_length=64)
-    boot_id: str = Field(max_length=64)
-    seq: int = Field(sa_type=BigInteger)
-    ts: datetime = Field(sa_type=UtcDateTime)
-    uptime_s: float
-    clock_synced: bool
+class DetectionBase(ItemBase):
     camera: str = Field(max_length=64)
     label: str = Field(max_length=128, description='Class label, or "uncertain"')
     confidence: float
@@ -226,13 +225,7 @@ class DetectionPublic(DetectionBase):
 # --- events ----------------------------------------------------------------------------------
 
 
-class EventBase(SQLModel):
-    device_id: str = Field(foreign_key="device.id", max_length=64)
-    boot_id: str = Field(max_length=64)
-    seq: int = Field(sa_type=BigInteger)
-    ts: datetime = Field(sa_type=UtcDateTime)
-    uptime_s: float
-    clock_synced: bool
+class EventBase(ItemBase):
     severity: str = Field(max_length=16, description="info, warning or alert")
     code: str = Field(max_length=64)
     message: str = Field(max_length=1024)
