@@ -137,8 +137,13 @@ def render(model_dir: Path) -> str:
         "## The model",
         f"- A MobileNet-style network of depthwise-separable convolutions (width "
         f"{settings['width']}, {m.training['parameters']:,} parameters), trained from scratch "
-        f"for {epochs} epochs on {m.size}×{m.size} RGB in {minutes:.0f} minutes on 2 shared CPU "
+        f"for {epochs} epochs on {m.size}×{m.size} RGB in {minutes:.0f} minutes on 2 CPU "
         f"cores (TensorFlow {m.training['tensorflow']}).",
+        *([f"- Each photo is classified as {settings['views']} mirrored copies (flipped left-right "
+           "and upside down) in one batch inside the model, and the answers are averaged: a "
+           "leaf has no up or down, and the average is steadier than any one view. It costs "
+           f"{settings['views']} passes of the network per photo (see the speed below)."]
+          if settings.get("views", 1) > 1 else []),
         f"- Full-integer int8 TFLite, {m.size_bytes / 1024:.0f} KiB, input int8 "
         f"(scale {m.input.scale:g}, zero point {m.input.zero_point}), output int8 "
         f"probabilities; sha256 `{m.sha256}`.",

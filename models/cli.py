@@ -33,6 +33,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--augmentation", choices=["field", "mild"], default="field",
                    help="field: backgrounds, free rotation, blur (default); mild: flips, quarter "
                    "turns, light zoom and colour, for a final polishing run with --init")
+    t.add_argument("--views", type=int, choices=[1, 2, 4], default=4,
+                   help="mirrored copies of each photo the exported model averages over "
+                   "(default 4: costs 4 passes per photo, gains about 2 points)")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("eval", help="evaluate a .tflite model on labelled photos")
@@ -65,7 +68,7 @@ def _train(args: argparse.Namespace) -> int:
                              threads=args.threads, seed=args.seed,
                              learning_rate=args.learning_rate,
                              init=str(args.init) if args.init else None,
-                             augmentation=args.augmentation)
+                             augmentation=args.augmentation, views=args.views)
     train(args.data, work, args.field, settings)
     _, lab, fld = collect(args.data, args.field)
     manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads)

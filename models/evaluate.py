@@ -174,7 +174,7 @@ def confusion_png(evaluation: Evaluation, labels: Sequence[str], path: Path, tit
     ax.set_ylabel("true")
     ax.set_title(f"{title}: top-1 {evaluation.top1:.1%} on {evaluation.count} photos")
     for i, j in zip(*np.nonzero(matrix), strict=True):
-        ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=5,
+        ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=5,
                 color="white" if norm[i, j] > 0.5 else "black")
     fig.colorbar(im, fraction=0.04)
     fig.tight_layout()

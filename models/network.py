@@ -47,3 +47,42 @@ def build_model(
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="leaf_disease_net")
+
+
+#: Views the exported model averages over: (flip rows, flip columns) for each.
+VIEWS: dict[int, tuple[tuple[bool, bool], ...]] = {
+    1: ((False, False),),
+    2: ((False, False), (False, True)),
+    4: ((False, False), (False, True), (True, False), (True, True)),
+}
+
+
+def with_view_averaging(model: Any, views: int) -> Any:
+    """The model wrapped so it classifies ``views`` mirrored copies of the photo and averages.
+
+    A leaf has no up or down, left or right: the same photo mirrored is the same leaf, and
+    averaging the probabilities of the mirrored copies evens out what one view gets wrong
+    (test-time augmentation). The copies run as one batch inside the graph, so the exported
+    ``.tflite`` still takes one image and gives one answer; it costs ``views`` times the
+    compute of one pass, and no extra weights.
+    """
+    if views == 1:
+        return model
+    if views not in VIEWS:
+        raise ValueError(f"views must be one of {sorted(VIEWS)}, not {views}")
+    import keras
+    from keras import ops
+
+    inputs = keras.Input(model.input_shape[1:], name="image")
+    copies = []
+    for flip_rows, flip_cols in VIEWS[views]:
+        x = inputs
+        if flip_rows:
+            x = ops.flip(x, axis=1)
+        if flip_cols:
+            x = ops.flip(x, axis=2)
+        copies.append(x)
+    probabilities = model(ops.concatenate(copies, axis=0))
+    classes = model.output_shape[-1]
+    averaged = ops.mean(ops.reshape(probabilities, (views, -1, classes)), axis=0)
+    return keras.Model(inputs, averaged, name=f"{model.name}_x{views}")

@@ -53,6 +53,8 @@ class TrainSettings:
     init: str | None = None
     #: "field" (backgrounds, free rotation, blur) or "mild" for a final polishing phase.
     augmentation: Literal["field", "mild"] = "field"
+    #: Mirrored views the exported model averages over (1, 2 or 4; see with_view_averaging).
+    views: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,7 +111,7 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
     import tensorflow as tf
 
     from models.augment import build_augmenter
-    from models.network import build_model
+    from models.network import build_model, with_view_averaging
 
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -189,7 +191,7 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
     model = keras.models.load_model(keras_path)
     train_s = time.monotonic() - started
     rep = _calibration_sample(train_idx, y, settings)
-    export_tflite(model, out, (pixels[i] for i in rep))
+    export_tflite(with_view_averaging(model, settings.views), out, (pixels[i] for i in rep))
     meta = {
         "settings": asdict(settings),
         "labels": labels,
