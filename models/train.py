@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 class TrainSettings:
     """Knobs of one training run; recorded next to the model."""
 
-    size: int = 96
-    width: float = 0.5
-    epochs: int = 14
+    size: int = 128
+    width: float = 0.75
+    epochs: int = 40
     batch: int = 32
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
