@@ -19,6 +19,9 @@ from PIL import Image, ImageOps
 
 #: Refuse images larger than this many pixels (a 48-megapixel camera is fine, a zip bomb is not).
 MAX_PIXELS = 64_000_000
+#: Refuse images whose shorter side is below this: blown up to the model's input, a thumbnail
+#: of a few dozen pixels shows no lesions, and the answer would be a confident guess.
+MIN_SIDE = 32
 #: Resampling filter used for every resize; changing it changes the model's input.
 RESAMPLE = Image.Resampling.BILINEAR
 
@@ -54,12 +57,15 @@ def _decode(source: ImageSource, draft_side: int | None) -> Image.Image:
             with Image.open(stream) as img:
                 if img.width * img.height > MAX_PIXELS:
                     raise ImageError(f"{what}: image is {img.width}x{img.height}, too large")
+                if min(img.width, img.height) < MIN_SIDE:
+                    raise ImageError(f"{what}: image is {img.width}x{img.height}, too small "
+                                     f"(the shorter side must be at least {MIN_SIDE} px)")
                 if draft_side is not None and img.format == "JPEG":
                     # Let the JPEG decoder shrink by a power of two while both sides stay ≥ side.
                     img.draft("RGB", (draft_side, draft_side))
                 img.load()
                 upright = ImageOps.exif_transpose(img)
-                rgb = upright.convert("RGB")
+                rgb = _eight_bit(upright).convert("RGB")
     except ImageError:
         raise
     except FileNotFoundError as exc:
@@ -70,6 +76,21 @@ def _decode(source: ImageSource, draft_side: int | None) -> Image.Image:
     if rgb.width < 1 or rgb.height < 1:
         raise ImageError(f"{what}: image has no pixels")
     return rgb
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """16-bit and 32-bit grey images (scientific and thermal cameras) scaled to 0–255.
+
+    Pillow's own conversion clips them instead, which turns a 16-bit photo white.
+    """
+    if img.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return img
+    values = np.asarray(img, dtype=np.float64)
+    if img.mode == "F":
+        top = 1.0 if values.max(initial=0.0) <= 1.0 else 255.0
+    else:
+        top = 65535.0 if values.max(initial=0.0) > 255 else 255.0
+    return Image.fromarray(np.clip(values * (255.0 / top), 0, 255).round().astype(np.uint8))
 
 
 def fit_square(img: Image.Image, size: int) -> np.ndarray:

@@ -52,6 +52,22 @@ def test_other_colour_modes_become_rgb(mode: str) -> None:
     assert preprocess(_encode(img, fmt), 32).shape == (32, 32, 3)
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_16_bit_grey_photo_looks_like_its_8_bit_self(fmt: str) -> None:
+    grey = Image.open(io.BytesIO(leaf_jpeg((120, 90)))).convert("L")
+    deep = Image.fromarray(np.asarray(grey).astype(np.uint16) * 257)
+    assert deep.mode.startswith("I;16")
+    eight = preprocess(_encode(grey, "PNG"), 64).astype(int)
+    sixteen = preprocess(_encode(deep, fmt), 64).astype(int)
+    assert np.abs(eight - sixteen).max() <= 1
+
+
+def test_a_thumbnail_too_small_to_show_a_lesion_is_refused() -> None:
+    with pytest.raises(ImageError, match="too small"):
+        preprocess(leaf_jpeg((40, 20)), 96)
+    assert preprocess(leaf_jpeg((40, pp.MIN_SIDE)), 96).shape == (96, 96, 3)
+
+
 def test_paths_bytes_and_files_give_the_same_pixels(tmp_path: Path) -> None:
     data = leaf_jpeg()
     path = tmp_path / "leaf.jpg"
