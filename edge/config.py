@@ -51,6 +51,13 @@ class MqttConfig(_Section):
     reconnect_min_s: float = Field(default=1.0, gt=0, title="First reconnect delay")
     reconnect_max_s: float = Field(default=120.0, gt=0, title="Longest reconnect delay")
 
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no CA certificate file at {path}")
+        return path
+
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:

@@ -46,15 +46,18 @@ class Ingestor:
         )
         if parts.username:
             client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
-        if parts.scheme == "mqtts":
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        ca_file = self.settings.mqtt_ca_file
+        tls = parts.scheme == "mqtts" or ca_file is not None
+        if tls:  # the broker's certificate and name are checked, by ca_file or the system CAs
+            client.tls_set(ca_certs=str(ca_file) if ca_file else None,
+                           cert_reqs=ssl.CERT_REQUIRED)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         self._host = parts.hostname or "localhost"
-        self._port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        self._port = parts.port or (8883 if tls else 1883)
         return client
 
     @property

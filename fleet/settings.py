@@ -41,6 +41,11 @@ class FleetSettings(BaseSettings):
         title="mqtt://user:password@host:port of the broker, with the fleet's credentials; "
         "unset disables ingestion",
     )
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        title="CA certificate of a broker with a private certificate (provisioning/tls.py); "
+        "implies TLS",
+    )
     mqtt_prefix: str = Field(default=DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     mqtt_client_id: str = Field(
         default="agrifleet-fleet",
@@ -69,6 +74,13 @@ class FleetSettings(BaseSettings):
         if scheme in ("postgresql", "postgres"):  # psycopg 3 is the driver we install
             url = "postgresql+psycopg" + url[len(scheme) :]
         return url
+
+    @field_validator("mqtt_ca_file")
+    @classmethod
+    def _readable_ca(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no CA certificate file at {path}")
+        return path
 
     @field_validator("mqtt_url")
     @classmethod

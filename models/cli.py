@@ -19,7 +19,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--field", type=Path, help="field photos (same class names) to train on "
                    "and to report separately")
     t.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. "
-                   "models/leaf-disease/1.1.0")
+                   "models/leaf-disease/1.2.0")
     t.add_argument("--work", type=Path, help="training run folder (default: OUT-run)")
     t.add_argument("--name", default="leaf-disease")
     t.add_argument("--version", default=None, help="default: the name of the OUT folder")

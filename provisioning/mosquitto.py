@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioning.acl import FLEET_USER, device_acl
+from provisioning.tls import TlsFiles
 
 
 def acl_text(prefix: str, fleet_user: str = FLEET_USER) -> str:
@@ -36,6 +37,8 @@ class MosquittoConfig:
     prefix: str = "agrifleet"
     bind: str = "127.0.0.1"
     users: dict[str, str] = field(default_factory=dict)
+    #: Serve MQTT over TLS (1.2 or newer) with these files instead of plain MQTT.
+    tls: TlsFiles | None = None
 
     @property
     def conf_path(self) -> Path:
@@ -71,11 +74,18 @@ class MosquittoConfig:
                     # files above; the service unit runs it as its own user instead.
                     "user root",
                     f"listener {self.port} {self.bind}",
+                    *self._tls_lines(),
                     "",
                 ]
             )
         )
         return self.conf_path
+
+    def _tls_lines(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return [f"cafile {self.tls.ca_file}", f"certfile {self.tls.cert_file}",
+                f"keyfile {self.tls.key_file}", "tls_version tlsv1.2"]
 
     def write_passwords(self) -> None:
         tool = shutil.which("mosquitto_passwd")
@@ -133,7 +143,8 @@ class MosquittoBroker:
         return self.config.users[user]
 
     def url_for(self, user: str) -> str:
-        return f"mqtt://{user}:{self.config.users[user]}@127.0.0.1:{self.port}"
+        scheme = "mqtts" if self.config.tls else "mqtt"
+        return f"{scheme}://{user}:{self.config.users[user]}@127.0.0.1:{self.port}"
 
     def start(self) -> None:
         exe = find_mosquitto()

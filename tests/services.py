@@ -12,6 +12,7 @@ from pathlib import Path
 
 from provisioning.acl import FLEET_USER
 from provisioning.mosquitto import MosquittoBroker, MosquittoConfig, free_port, wait_for_port
+from provisioning.tls import TlsFiles
 
 __all__ = ["Broker", "free_port", "running_mosquitto", "wait_for_port"]
 
@@ -30,12 +31,15 @@ class Broker(MosquittoBroker):
 
 
 @contextmanager
-def running_mosquitto(directory: Path, prefix: str = "agrifleet") -> Iterator[Broker]:
+def running_mosquitto(
+    directory: Path, prefix: str = "agrifleet", tls: TlsFiles | None = None
+) -> Iterator[Broker]:
     config = MosquittoConfig(
         directory=directory,
         port=free_port(),
         prefix=prefix,
         users={FLEET_USER: secrets.token_hex(12)},
+        tls=tls,
     )
     broker = Broker(config)
     broker.start()

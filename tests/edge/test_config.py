@@ -141,3 +141,11 @@ def test_check_config_command(tmp_path, capsys):
 def test_an_unknown_sensor_profile_is_refused_at_load_time(tmp_path):
     message = error_of(write(tmp_path, EXAMPLE.replace('"soil-7in1"', '"soil-7in1x"')))
     assert "sensors[0].profile" in message and "soil-7in1x" in message
+
+
+def test_a_missing_ca_file_is_refused_at_load_time(tmp_path):
+    text = EXAMPLE.replace('[mqtt]\n', f'[mqtt]\nca_file = "{tmp_path}/ca.pem"\n')
+    message = error_of(write(tmp_path, text))
+    assert "ca_file" in message and "no CA certificate file" in message
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    assert load_config(write(tmp_path, text)).mqtt.ca_file == tmp_path / "ca.pem"

@@ -60,3 +60,11 @@ def test_repr_hides_urls_with_passwords() -> None:
                              mqtt_url="mqtt://fleet:hunter2@b:1883")  # fmt: skip
     assert "hunter2" not in repr(settings)
     assert mask_url("mqtt://fleet:hunter2@b:1883") == "mqtt://fleet:***@b:1883"
+
+
+def test_a_ca_file_must_exist(tmp_path) -> None:
+    with pytest.raises(SettingsError, match=r"AGRIFLEET_MQTT_CA_FILE.*no CA certificate file"):
+        load_settings({"AGRIFLEET_MQTT_CA_FILE": str(tmp_path / "ca.pem")})
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = load_settings({"AGRIFLEET_MQTT_CA_FILE": str(tmp_path / "ca.pem")})
+    assert settings.mqtt_ca_file == tmp_path / "ca.pem"

@@ -1,0 +1,64 @@
+"""A node and the fleet talk over TLS through Mosquitto, trusting only the fleet's private CA.
+
+The real agent (durable outbox, link) sends readings to a Mosquitto that serves only TLS; the
+real fleet, also connected over TLS, stores them and acks; the farm manager reads them back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.agent import Agent
+from edge.config import parse_config
+from edge.items import Priority
+from fleet.settings import FleetSettings
+from provisioning.tls import make_broker_certificates
+from tests.e2e.conftest import wait_until
+from tests.edge.conftest import running
+from tests.fleet.conftest import running_fleet
+from tests.services import running_mosquitto
+
+
+def test_readings_reach_the_fleet_over_tls(tmp_path: Path) -> None:
+    certificates = make_broker_certificates(tmp_path / "tls")
+    with running_mosquitto(tmp_path / "mosquitto", tls=certificates) as broker:
+        settings = FleetSettings(
+            database_url=f"sqlite:///{tmp_path / 'fleet.db'}",
+            mqtt_url=broker.fleet_url,
+            mqtt_ca_file=certificates.ca_file,
+            mqtt_client_id="fleet-tls",
+        )
+        assert settings.mqtt_url and settings.mqtt_url.startswith("mqtts://")
+        with running_fleet(settings) as fleet:
+            assert fleet.app.state.ingestor.wait_connected(10), "fleet did not connect over TLS"
+            fleet.register("field-01")
+            config = parse_config({
+                "device_id": "field-01",
+                "data_dir": str(tmp_path / "node"),
+                "mqtt": {"url": broker.add_device("field-01"),
+                         "ca_file": str(certificates.ca_file),
+                         "reconnect_min_s": 0.05, "reconnect_max_s": 0.5},
+                "clock": {"synced": "always"},
+            }, "tls test config")
+            agent = Agent(config, boot_id="boot-1")
+            with running(agent):
+                outbox = agent.outbox
+                assert outbox is not None
+                outbox.emit_all([
+                    ("reading", {"sensor": "soil", "quantity": "soil_moisture",
+                                 "value": float(i), "unit": "%"}, Priority.READING)
+                    for i in range(5)
+                ])
+                wait_until(lambda: outbox.stats().depth == 0, 30, "the fleet's acks")
+            rows = fleet.get("/api/v1/devices/field-01/readings", order="asc")
+    assert [r["value"] for r in rows] == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_the_fleet_does_not_connect_to_a_broker_it_cannot_verify(tmp_path: Path) -> None:
+    certificates = make_broker_certificates(tmp_path / "tls")
+    with running_mosquitto(tmp_path / "mosquitto", tls=certificates) as broker:
+        settings = FleetSettings(  # no mqtt_ca_file: only the system's CAs are trusted
+            database_url=f"sqlite:///{tmp_path / 'fleet.db'}", mqtt_url=broker.fleet_url
+        )
+        with running_fleet(settings) as fleet:
+            assert not fleet.app.state.ingestor.wait_connected(3)
