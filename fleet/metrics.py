@@ -117,7 +117,8 @@ class Metrics:
             lines.append(f"agrifleet_write_retries_total {self.write_retries}")
             family("agrifleet_ingest_queue_depth", "gauge", "Messages waiting for the writer")
             lines.append(f"agrifleet_ingest_queue_depth {queue_depth}")
-            family("agrifleet_devices_online", "gauge", "Devices whose last status is online")
+            family("agrifleet_devices_online", "gauge",
+                   "Devices whose last status is online, heard from within offline_after_s")
             lines.append(f"agrifleet_devices_online {devices_online}")
             family("agrifleet_devices_registered", "gauge", "Devices registered in the fleet")
             lines.append(f"agrifleet_devices_registered {devices_known}")

@@ -73,7 +73,10 @@ class Position(SQLModel):
 
 class DevicePublic(DeviceBase):
     created_at: datetime
-    online: bool = Field(description="From the device's retained status and last will")
+    online: bool = Field(
+        description="Its last status (or last will) said online, and it was heard from within "
+        "AGRIFLEET_OFFLINE_AFTER_S"
+    )
     last_seen: datetime | None = Field(description="Last status or message from the device")
     boot_id: str | None = Field(description="The boot the device reported last")
     position: Position | None = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import BigInteger, ColumnElement, Select, cast, extract, func
@@ -54,11 +54,38 @@ def positions(session: Session, device_ids: list[str]) -> dict[str, Position]:
     return out
 
 
-def list_devices(session: Session, limit: int, offset: int) -> list[DevicePublic]:
+def heard_since(offline_after_s: int, now: datetime | None = None) -> datetime:
+    """The oldest last_seen that still counts as online."""
+    return (now or datetime.now(UTC)) - timedelta(seconds=offline_after_s)
+
+
+def is_online(device: Device, offline_after_s: int) -> bool:
+    """Its last status said online, and it has been heard from since :func:`heard_since`.
+
+    A node that lost power while the broker was down (or whose last will was lost with a
+    broker that keeps no state) never sends "offline"; silence says it instead.
+    """
+    last = device.last_seen
+    return device.online and last is not None and last >= heard_since(offline_after_s)
+
+
+def count_online(session: Session, offline_after_s: int) -> int:
+    """How many devices :func:`is_online` holds for, counted in the database."""
+    recent = col(Device.last_seen) >= heard_since(offline_after_s)
+    return int(session.exec(select(func.count()).where(col(Device.online), recent)).one())
+
+
+def list_devices(
+    session: Session, limit: int, offset: int, offline_after_s: int
+) -> list[DevicePublic]:
     devices = session.exec(select(Device).order_by(col(Device.id)).offset(offset).limit(limit))
     found = list(devices)
     where = positions(session, [d.id for d in found])
-    return [DevicePublic.model_validate(d, update={"position": where.get(d.id)}) for d in found]
+    return [
+        DevicePublic.model_validate(d, update={"position": where.get(d.id),
+                                               "online": is_online(d, offline_after_s)})
+        for d in found
+    ]
 
 
 def boot_gaps(session: Session, device_id: str) -> list[BootGaps]:
@@ -81,7 +108,7 @@ def boot_gaps(session: Session, device_id: str) -> list[BootGaps]:
     ]
 
 
-def device_detail(session: Session, device: Device) -> DeviceDetail:
+def device_detail(session: Session, device: Device, offline_after_s: int) -> DeviceDetail:
     latest = session.exec(
         select(LatestReading)
         .where(LatestReading.device_id == device.id)
@@ -97,6 +124,7 @@ def device_detail(session: Session, device: Device) -> DeviceDetail:
         device,
         update={
             "position": positions(session, [device.id]).get(device.id),
+            "online": is_online(device, offline_after_s),
             "latest": [LatestReadingPublic.model_validate(r) for r in latest],
             "gaps": summary,
         },

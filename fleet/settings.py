@@ -54,6 +54,12 @@ class FleetSettings(BaseSettings):
         title="MQTT client id; the broker keeps this session's queue while the fleet is away",
     )
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
+    offline_after_s: int = Field(
+        default=300,
+        ge=10,
+        title="a device heard from (status or message) longer ago than this is shown offline, "
+        "whatever its last status said; keep it at least 3x the nodes' status_interval_s",
+    )
     auto_migrate: bool = Field(default=True, title="apply database migrations at start-up")
     queue_max_messages: int = Field(
         default=20_000, ge=10, title="messages waiting for the writer before MQTT is slowed"

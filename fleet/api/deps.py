@@ -12,6 +12,7 @@ from sqlmodel import Session
 from fleet.auth import find_token
 from fleet.metrics import Metrics
 from fleet.models import ApiToken, Device
+from fleet.settings import FleetSettings
 
 #: What a device id looks like (agrifleet.contract.DeviceId).
 DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -72,6 +73,14 @@ def get_metrics(request: Request) -> Metrics:
 
 
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_settings(request: Request) -> FleetSettings:
+    settings: FleetSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[FleetSettings, Depends(get_settings)]
 
 
 def get_device(

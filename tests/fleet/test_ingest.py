@@ -4,8 +4,12 @@ bad, foreign and oversized messages are counted and never block the good ones be
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES
+from fleet.models import Device
 from fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.device import batch, detection, event, jpeg_bytes, reading, wait_until
@@ -124,6 +128,33 @@ def test_status_sets_online_health_and_position(fleet: FleetUnderTest) -> None:
     wait_until(lambda: not fleet.get("/api/v1/devices/field-07")["online"], what="offline")
     assert fleet.get("/api/v1/devices/field-07")["health"]["outbox_depth"] == 12
     assert fleet.metric("agrifleet_devices_online") == 0
+
+
+def test_a_device_silent_too_long_is_offline_whatever_its_status_said(
+    fleet: FleetUnderTest,
+) -> None:
+    dev = fleet.device("field-09")
+    dev.status("online", boot_id="boot-1")
+    wait_until(lambda: fleet.get("/api/v1/devices/field-09")["online"], what="online")
+    # The node loses power while the broker is down: no last will ever says "offline".
+    silent_since = datetime.now(UTC) - timedelta(seconds=fleet_settings(fleet).offline_after_s + 5)
+    with Session(fleet.app.state.engine) as session:
+        device = session.get(Device, "field-09")
+        assert device is not None and device.online
+        device.last_seen = silent_since
+        session.add(device)
+        session.commit()
+    assert fleet.get("/api/v1/devices/field-09")["online"] is False
+    assert [d["online"] for d in fleet.get("/api/v1/devices")] == [False]
+    assert fleet.metric("agrifleet_devices_online") == 0
+    dev.status("online", boot_id="boot-2")  # it comes back
+    wait_until(lambda: fleet.get("/api/v1/devices/field-09")["online"], what="online again")
+    assert fleet.metric("agrifleet_devices_online") == 1
+
+
+def fleet_settings(fleet: FleetUnderTest) -> FleetSettings:
+    settings: FleetSettings = fleet.app.state.settings
+    return settings
 
 
 def test_detections_with_thumbnails_and_events_are_stored(fleet: FleetUnderTest) -> None:

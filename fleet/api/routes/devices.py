@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from fleet import queries
-from fleet.api.deps import AdminToken, DeviceDep, SessionDep
+from fleet.api.deps import AdminToken, DeviceDep, SessionDep, SettingsDep
 from fleet.models import BootGaps, Device, DeviceCreate, DeviceDetail, DevicePublic, Message
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -33,10 +33,11 @@ def register_device(body: DeviceCreate, session: SessionDep, _: AdminToken) -> D
 @router.get("", summary="All registered devices, by id")
 def list_devices(
     session: SessionDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DevicePublic]:
-    return queries.list_devices(session, limit, offset)
+    return queries.list_devices(session, limit, offset, settings.offline_after_s)
 
 
 @router.get(
@@ -44,8 +45,8 @@ def list_devices(
     responses={404: {"model": Message}},
     summary="One device: last seen, online state, position, latest readings, health, gaps",
 )
-def get_device(device: DeviceDep, session: SessionDep) -> DeviceDetail:
-    return queries.device_detail(session, device)
+def get_device(device: DeviceDep, session: SessionDep, settings: SettingsDep) -> DeviceDetail:
+    return queries.device_detail(session, device, settings.offline_after_s)
 
 
 @router.get(

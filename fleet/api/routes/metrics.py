@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import select
 
-from fleet.api.deps import CurrentToken, MetricsDep, SessionDep
+from fleet import queries
+from fleet.api.deps import CurrentToken, MetricsDep, SessionDep, SettingsDep
 from fleet.models import Device
 
 router = APIRouter(tags=["metrics"])
@@ -18,8 +19,11 @@ router = APIRouter(tags=["metrics"])
     response_class=PlainTextResponse,
     summary="Ingestion counters, devices online and ingest latency (Prometheus text format)",
 )
-def metrics(request: Request, session: SessionDep, metrics: MetricsDep, _: CurrentToken) -> str:
-    online = session.exec(select(func.count()).where(col(Device.online))).one()
+def metrics(
+    request: Request, session: SessionDep, settings: SettingsDep, metrics: MetricsDep,
+    _: CurrentToken,
+) -> str:
+    online = queries.count_online(session, settings.offline_after_s)
     known = session.exec(select(func.count()).select_from(Device)).one()
     ingestor = request.app.state.ingestor
     depth = ingestor.queue_depth if ingestor is not None else 0
