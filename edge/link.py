@@ -8,6 +8,7 @@ jittered exponential back-off. The fleet's acknowledgements arrive on ``{prefix}
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -157,6 +158,13 @@ class Link:
             client = self._new_client(session_over)
             try:
                 client.connect(self.settings.host, self.settings.port, self.settings.keepalive_s)
+            except ssl.SSLCertVerificationError as exc:  # a setup fault or an impostor
+                delay = self._backoff.next()
+                log.warning("broker %s is not trusted (%s): check [mqtt] ca_file and the host "
+                            "name in url; retrying in %.1f s",
+                            self.settings.safe_url(), exc.verify_message, delay)
+                self._stop.wait(delay)
+                continue
             except (OSError, ValueError) as exc:
                 delay = self._backoff.next()
                 log.info("broker %s unreachable (%s); retrying in %.1f s",

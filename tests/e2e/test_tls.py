@@ -6,7 +6,10 @@ real fleet, also connected over TLS, stores them and acks; the farm manager read
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from edge.agent import Agent
 from edge.config import parse_config
@@ -62,3 +65,28 @@ def test_the_fleet_does_not_connect_to_a_broker_it_cannot_verify(tmp_path: Path)
         )
         with running_fleet(settings) as fleet:
             assert not fleet.app.state.ingestor.wait_connected(3)
+
+
+def test_a_node_that_does_not_trust_the_broker_says_so_and_keeps_its_readings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    certificates = make_broker_certificates(tmp_path / "tls")
+    stranger = make_broker_certificates(tmp_path / "stranger")  # another CA: an impostor's
+    with running_mosquitto(tmp_path / "mosquitto", tls=stranger) as broker:
+        config = parse_config({
+            "device_id": "field-01",
+            "data_dir": str(tmp_path / "node"),
+            "mqtt": {"url": broker.add_device("field-01"), "ca_file": str(certificates.ca_file),
+                     "reconnect_min_s": 0.05, "reconnect_max_s": 0.2},
+            "clock": {"synced": "always"},
+        }, "tls test config")
+        agent = Agent(config, boot_id="boot-1")
+        with caplog.at_level(logging.WARNING, logger="edge.link"), running(agent):
+            outbox = agent.outbox
+            assert outbox is not None
+            outbox.emit("reading", {"sensor": "soil", "quantity": "soil_moisture",
+                                    "value": 1.0, "unit": "%"}, Priority.READING)
+            wait_until(lambda: "is not trusted" in caplog.text, 10, "the warning")
+            assert outbox.stats().depth == 1
+    assert "ca_file" in caplog.text and "self-signed certificate" in caplog.text
+    assert broker.config.users["field-01"] not in caplog.text
