@@ -158,17 +158,15 @@ class Link:
             client = self._new_client(session_over)
             try:
                 client.connect(self.settings.host, self.settings.port, self.settings.keepalive_s)
-            except ssl.SSLCertVerificationError as exc:  # a setup fault or an impostor
-                delay = self._backoff.next()
-                log.warning("broker %s is not trusted (%s): check [mqtt] ca_file and the host "
-                            "name in url; retrying in %.1f s",
-                            self.settings.safe_url(), exc.verify_message, delay)
-                self._stop.wait(delay)
-                continue
             except (OSError, ValueError) as exc:
                 delay = self._backoff.next()
-                log.info("broker %s unreachable (%s); retrying in %.1f s",
-                         self.settings.safe_url(), exc, delay)
+                if isinstance(exc, ssl.SSLCertVerificationError):  # a setup fault or an impostor
+                    log.warning("broker %s is not trusted (%s): check [mqtt] ca_file and the "
+                                "host name in url; retrying in %.1f s",
+                                self.settings.safe_url(), exc.verify_message, delay)
+                else:
+                    log.info("broker %s unreachable (%s); retrying in %.1f s",
+                             self.settings.safe_url(), exc, delay)
                 self._stop.wait(delay)
                 continue
             with self._lock:

@@ -6,15 +6,18 @@ Nothing here depends on a broker or database left running on the machine.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import paho.mqtt.client as mqtt
 
 from provisioning.acl import FLEET_USER
 from provisioning.mosquitto import MosquittoBroker, MosquittoConfig, free_port, wait_for_port
 from provisioning.tls import TlsFiles
 
-__all__ = ["Broker", "free_port", "running_mosquitto", "wait_for_port"]
+__all__ = ["Broker", "connack", "free_port", "running_mosquitto", "wait_for_port"]
 
 
 class Broker(MosquittoBroker):
@@ -28,6 +31,37 @@ class Broker(MosquittoBroker):
         """Create (or keep) the device's credentials; returns its MQTT URL."""
         self.add_user(device_id)
         return self.url_for(device_id)
+
+
+def connack(port: int, user: str | None = None, password: str | None = None, *,
+            tls: bool = False, ca_file: Path | None = None) -> mqtt.ReasonCode:
+    """Connect to 127.0.0.1:port and return the broker's CONNACK reason code.
+
+    With ``tls`` the handshake happens in connect() and a certificate it refuses raises
+    ``ssl.SSLCertVerificationError``; without ``ca_file`` only the system's CAs are trusted.
+    """
+    result: dict[str, mqtt.ReasonCode] = {}
+    done = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if user is not None:
+        client.username_pw_set(user, password)
+    if tls:
+        client.tls_set(ca_certs=str(ca_file) if ca_file else None)
+
+    def on_connect(c: mqtt.Client, userdata: object, flags: object, rc: mqtt.ReasonCode,
+                   props: object) -> None:
+        result["rc"] = rc
+        done.set()
+
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert done.wait(5), "no CONNACK within 5 s"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return result["rc"]
 
 
 @contextmanager

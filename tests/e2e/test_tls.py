@@ -22,6 +22,18 @@ from tests.fleet.conftest import running_fleet
 from tests.services import running_mosquitto
 
 
+def _node(tmp_path: Path, url: str, ca_file: Path) -> Agent:
+    """The agent of device field-01 dialling ``url`` and trusting only ``ca_file``."""
+    config = parse_config({
+        "device_id": "field-01",
+        "data_dir": str(tmp_path / "node"),
+        "mqtt": {"url": url, "ca_file": str(ca_file),
+                 "reconnect_min_s": 0.05, "reconnect_max_s": 0.2},
+        "clock": {"synced": "always"},
+    }, "tls test config")
+    return Agent(config, boot_id="boot-1")
+
+
 def test_readings_reach_the_fleet_over_tls(tmp_path: Path) -> None:
     certificates = make_broker_certificates(tmp_path / "tls")
     with running_mosquitto(tmp_path / "mosquitto", tls=certificates) as broker:
@@ -35,15 +47,7 @@ def test_readings_reach_the_fleet_over_tls(tmp_path: Path) -> None:
         with running_fleet(settings) as fleet:
             assert fleet.app.state.ingestor.wait_connected(10), "fleet did not connect over TLS"
             fleet.register("field-01")
-            config = parse_config({
-                "device_id": "field-01",
-                "data_dir": str(tmp_path / "node"),
-                "mqtt": {"url": broker.add_device("field-01"),
-                         "ca_file": str(certificates.ca_file),
-                         "reconnect_min_s": 0.05, "reconnect_max_s": 0.5},
-                "clock": {"synced": "always"},
-            }, "tls test config")
-            agent = Agent(config, boot_id="boot-1")
+            agent = _node(tmp_path, broker.add_device("field-01"), certificates.ca_file)
             with running(agent):
                 outbox = agent.outbox
                 assert outbox is not None
@@ -73,14 +77,7 @@ def test_a_node_that_does_not_trust_the_broker_says_so_and_keeps_its_readings(
     certificates = make_broker_certificates(tmp_path / "tls")
     stranger = make_broker_certificates(tmp_path / "stranger")  # another CA: an impostor's
     with running_mosquitto(tmp_path / "mosquitto", tls=stranger) as broker:
-        config = parse_config({
-            "device_id": "field-01",
-            "data_dir": str(tmp_path / "node"),
-            "mqtt": {"url": broker.add_device("field-01"), "ca_file": str(certificates.ca_file),
-                     "reconnect_min_s": 0.05, "reconnect_max_s": 0.2},
-            "clock": {"synced": "always"},
-        }, "tls test config")
-        agent = Agent(config, boot_id="boot-1")
+        agent = _node(tmp_path, broker.add_device("field-01"), certificates.ca_file)
         with caplog.at_level(logging.WARNING, logger="edge.link"), running(agent):
             outbox = agent.outbox
             assert outbox is not None

@@ -7,36 +7,16 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.services import Broker
-
-
-def _connect(broker: Broker, user: str | None, password: str | None) -> mqtt.ReasonCode:
-    result: dict[str, mqtt.ReasonCode] = {}
-    done = threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    if user is not None:
-        client.username_pw_set(user, password)
-
-    def on_connect(c, userdata, flags, reason_code, properties):
-        result["rc"] = reason_code
-        done.set()
-
-    client.on_connect = on_connect
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    assert done.wait(5)
-    client.disconnect()
-    client.loop_stop()
-    return result["rc"]
+from tests.services import Broker, connack
 
 
 def test_anonymous_client_is_refused(broker: Broker) -> None:
-    assert _connect(broker, None, None).is_failure
+    assert connack(broker.port, None, None).is_failure
 
 
 def test_wrong_password_is_refused(broker: Broker) -> None:
     broker.add_device("field-01")
-    assert _connect(broker, "field-01", "not-the-password").is_failure
+    assert connack(broker.port, "field-01", "not-the-password").is_failure
 
 
 def test_device_cannot_read_another_devices_acks(broker: Broker) -> None:
@@ -74,4 +54,4 @@ def test_device_cannot_read_another_devices_acks(broker: Broker) -> None:
 @pytest.mark.parametrize("device", ["field-01"])
 def test_valid_device_connects(broker: Broker, device: str) -> None:
     broker.add_device(device)
-    assert not _connect(broker, device, broker.config.users[device]).is_failure
+    assert not connack(broker.port, device, broker.config.users[device]).is_failure

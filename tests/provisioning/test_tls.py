@@ -6,15 +6,13 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from provisioning.tls import TlsFiles, make_broker_certificates
-from tests.services import Broker, running_mosquitto
+from tests.services import Broker, connack, running_mosquitto
 
 #: An MQTT 3.1.1 CONNECT packet (client id "x", clean session) as a plain client would send it.
 PLAIN_CONNECT = b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01x"
@@ -29,29 +27,6 @@ def certificates(tmp_path: Path) -> TlsFiles:
 def tls_broker(tmp_path: Path, certificates: TlsFiles) -> Iterator[Broker]:
     with running_mosquitto(tmp_path / "mosquitto", tls=certificates) as broker:
         yield broker
-
-
-def _connect(port: int, host: str = "127.0.0.1", ca_file: Path | None = None,
-             user: str = "", password: str = "") -> mqtt.ReasonCode:
-    """The broker's CONNACK reason code; raises if the TLS handshake fails."""
-    result: dict[str, mqtt.ReasonCode] = {}
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    client.username_pw_set(user, password)
-    client.tls_set(ca_certs=str(ca_file) if ca_file else None)
-
-    def on_connect(c: mqtt.Client, userdata: object, flags: object, rc: mqtt.ReasonCode,
-                   props: object) -> None:
-        result["rc"] = rc
-
-    client.on_connect = on_connect
-    client.connect(host, port)  # the TLS handshake (and certificate check) happens here
-    try:
-        deadline = time.monotonic() + 5
-        while "rc" not in result and time.monotonic() < deadline:
-            client.loop(timeout=0.5)
-    finally:
-        client.disconnect()
-    return result["rc"]
 
 
 def test_certificates_chain_to_the_ca_and_name_the_broker(certificates: TlsFiles) -> None:
@@ -81,21 +56,20 @@ def test_no_hosts_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_device_trusting_the_ca_connects(tls_broker: Broker, certificates: TlsFiles) -> None:
     password = tls_broker.add_user("field-01")
     assert tls_broker.url_for("field-01").startswith("mqtts://")
-    rc = _connect(tls_broker.port, ca_file=certificates.ca_file, user="field-01",
-                  password=password)
+    rc = connack(tls_broker.port, "field-01", password, tls=True, ca_file=certificates.ca_file)
     assert not rc.is_failure
 
 
 def test_tls_does_not_replace_passwords(tls_broker: Broker, certificates: TlsFiles) -> None:
     tls_broker.add_user("field-01")
-    rc = _connect(tls_broker.port, ca_file=certificates.ca_file, user="field-01",
-                  password="not-the-password")
+    rc = connack(tls_broker.port, "field-01", "not-the-password", tls=True,
+                 ca_file=certificates.ca_file)
     assert rc.is_failure
 
 
 def test_a_client_without_the_ca_refuses_the_broker(tls_broker: Broker) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
-        _connect(tls_broker.port)  # the system CAs do not know the fleet's private CA
+        connack(tls_broker.port, tls=True)  # the system CAs do not know the fleet's private CA
 
 
 def test_a_client_reaching_the_broker_by_another_name_refuses_it(
@@ -104,7 +78,7 @@ def test_a_client_reaching_the_broker_by_another_name_refuses_it(
     other = make_broker_certificates(tmp_path / "other", hosts=("broker.example.org",))
     with (running_mosquitto(tmp_path / "mosquitto-other", tls=other) as broker,
           pytest.raises(ssl.SSLCertVerificationError, match=r"match|mismatch")):
-        _connect(broker.port, ca_file=other.ca_file)
+        connack(broker.port, tls=True, ca_file=other.ca_file)
 
 
 def test_plain_mqtt_gets_no_answer_on_the_tls_port(tls_broker: Broker) -> None:
