@@ -10,6 +10,10 @@ Topics, under a configurable prefix (default ``agrifleet``):
 - ``{prefix}/{device}/messages``, device → fleet: a :class:`Batch` of readings, detections and
   events.
 - ``{prefix}/{device}/ack``, fleet → device: an :class:`Ack` once the fleet has *stored* items.
+- ``{prefix}/{device}/model/offer``, fleet → device, retained: a :class:`ModelOffer` of the
+  rollout the device is in (an empty retained payload withdraws it).
+- ``{prefix}/_fleet/status``, fleet → everyone, retained: :class:`FleetStatus`, so a node knows
+  when the fleet's ingestion (re)started and can resend what waits for an ack at once.
 
 Every item a device produces gets a sequence number that grows by exactly one within a boot
 (``boot_id``), so the fleet can tell a gap (lost data) from silence. Status messages are state,
@@ -91,7 +95,37 @@ class Event(_Item):
     sensor: str | None = None
 
 
-Item = Annotated[Reading | Detection | Event, Field(discriminator="kind")]
+UpdateState = Literal[
+    "offered", "downloading", "verifying", "selftest", "shadow", "active", "failed", "rolled_back"
+]
+
+
+class GateFigures(_Payload):
+    """How a model under test behaved in shadow beside the current one on the node's photos."""
+
+    images: int = Field(ge=0, description="Live photos both models classified")
+    agreement: float = Field(ge=0, le=1, description="Share of photos with the same answer")
+    mean_confidence: float = Field(ge=0, le=1, description="The new model's mean top-1 confidence")
+    uncertain_rate: float = Field(ge=0, le=1, description="Share the new model called uncertain")
+    latency_ms: float = Field(ge=0, description="The new model's median inference time")
+
+
+class Update(_Item):
+    """One step of a model update on the node, reported through the outbox like any item."""
+
+    kind: Literal["update"] = "update"
+    rollout_id: int = Field(ge=1)
+    model: str = Field(min_length=1, max_length=64, description="Model name being installed")
+    version: str = Field(min_length=1, max_length=32, description="Version being installed")
+    state: UpdateState
+    reason: str | None = Field(default=None, max_length=1024, description="Why it failed")
+    bytes_done: int | None = Field(default=None, ge=0)
+    bytes_total: int | None = Field(default=None, ge=0)
+    gate: GateFigures | None = None
+    active: ModelRef | None = Field(default=None, description="The model the node runs now")
+
+
+Item = Annotated[Reading | Detection | Event | Update, Field(discriminator="kind")]
 
 
 class Batch(_Payload):
@@ -112,6 +146,15 @@ class Health(_Payload):
     cpu_temp_c: float | None = None
     uptime_s: float = Field(default=0, ge=0)
     agent_version: str = ""
+    model: ModelRef | None = Field(default=None, description="The model the cameras run")
+    previous_model: ModelRef | None = Field(
+        default=None, description="The model kept for rollback"
+    )
+    degraded: dict[str, str] = Field(
+        default_factory=dict,
+        description="code → message for each way the node is not working normally "
+        "(for example outbox_unwritable); empty when all is well",
+    )
 
 
 class Status(_Payload):
@@ -139,6 +182,39 @@ class Ack(_Payload):
     )
 
 
+class ModelOffer(_Payload):
+    """Retained on ``{prefix}/{device}/model/offer``: install this package (or roll back to it)."""
+
+    v: Literal[1] = CONTRACT_VERSION
+    rollout_id: int = Field(ge=1)
+    name: str = Field(min_length=1, max_length=64)
+    version: str = Field(min_length=1, max_length=32)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the package archive")
+    size: int = Field(gt=0, description="Bytes of the package archive")
+    url: str = Field(max_length=2048, description="HTTP(S) download address of the archive")
+    token: str = Field(min_length=16, max_length=256,
+                       description="Download token bound to this device and package")
+    expires: datetime = Field(description="The offer (and its token) is void after this")
+    rollback: bool = Field(default=False,
+                           description="An explicit decision to go back to an older version")
+    shadow_images: int = Field(default=20, ge=0, description="Photos to classify in shadow")
+    shadow_max_s: float = Field(default=3600, ge=0, description="Longest shadow period")
+
+
+class FleetStatus(_Payload):
+    """Retained on ``{prefix}/_fleet/status``; the fleet's last will is the same, offline."""
+
+    v: Literal[1] = CONTRACT_VERSION
+    state: Literal["online", "offline"]
+    instance: str = Field(min_length=1, max_length=64,
+                          description="New at every start of the fleet's ingestion")
+    ts: datetime | None = None
+
+
+#: The topic segment of the fleet's own topics; no device id can be this (see DeviceId).
+FLEET_SEGMENT = "_fleet"
+
+
 def status_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/status"
 
@@ -149,6 +225,14 @@ def messages_topic(prefix: str, device_id: str) -> str:
 
 def ack_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/ack"
+
+
+def offer_topic(prefix: str, device_id: str) -> str:
+    return f"{prefix}/{device_id}/model/offer"
+
+
+def fleet_status_topic(prefix: str) -> str:
+    return f"{prefix}/{FLEET_SEGMENT}/status"
 
 
 def device_from_topic(prefix: str, topic: str) -> tuple[str, str] | None:

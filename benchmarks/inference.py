@@ -26,10 +26,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agrifleet.inference.preprocess import preprocess, to_input  # noqa: E402
+from agrifleet.inference.runtime import interpreter_class, load_interpreter  # noqa: E402
+from agrifleet.manifest import read_manifest  # noqa: E402
 from benchmarks.record import commit, machine  # noqa: E402
-from edge.inference.manifest import read_manifest  # noqa: E402
-from edge.inference.preprocess import preprocess, to_input  # noqa: E402
-from edge.inference.runtime import interpreter_class, load_interpreter  # noqa: E402
 from models.shipped import default_model_dir  # noqa: E402
 
 RSS_PROBE = """
@@ -40,8 +40,8 @@ def rss():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
 import numpy, PIL.Image
-from edge.inference.classifier import Classifier
-import edge.inference.runtime as r
+from agrifleet.inference.classifier import Classifier
+import agrifleet.inference.runtime as r
 r.interpreter_class(None)
 base = rss()
 c = Classifier.load(Path(sys.argv[1]), threads=2)

@@ -26,12 +26,13 @@ from agrifleet.contract import (
     Item,
     Reading,
     Status,
+    Update,
     device_from_topic,
 )
 
 _BATCH: TypeAdapter[Batch] = TypeAdapter(Batch)
 _STATUS: TypeAdapter[Status] = TypeAdapter(Status)
-_ITEM: TypeAdapter[Reading | Detection | Event] = TypeAdapter(Item)
+_ITEM: TypeAdapter[Reading | Detection | Event | Update] = TypeAdapter(Item)
 _MAX_SEQ = 2**63 - 1
 
 #: Reasons a whole message is refused (the ``reason`` label of the refused counter).
@@ -178,10 +179,12 @@ def _parse_batch_slowly(device: str, payload: bytes) -> CheckedBatch | Refusal:
     return checked
 
 
-def _sort_item(item: Reading | Detection | Event, checked: CheckedBatch) -> None:
+def _sort_item(item: Reading | Detection | Event | Update, checked: CheckedBatch) -> None:
     """Checks pydantic cannot express (finite numbers, text a database accepts, JPEG bytes)."""
     problem = _problem(item)
-    if problem is not None:
+    if isinstance(item, Update):  # stored once the rollout tables exist (issue 8)
+        checked.rejected[item.seq] = "update items are not stored by this fleet yet"
+    elif problem is not None:
         checked.rejected[item.seq] = problem
     elif isinstance(item, Reading):
         checked.readings.append(item)
@@ -201,7 +204,7 @@ def _sort_item(item: Reading | Detection | Event, checked: CheckedBatch) -> None
         checked.detections.append((item, image))
 
 
-def _problem(item: Reading | Detection | Event) -> str | None:
+def _problem(item: Reading | Detection | Event | Update) -> str | None:
     if item.seq > _MAX_SEQ:
         return "seq out of range"
     if not math.isfinite(item.uptime_s):
@@ -212,6 +215,8 @@ def _problem(item: Reading | Detection | Event) -> str | None:
         texts: tuple[str | None, ...] = (item.sensor, item.quantity, item.unit)
     elif isinstance(item, Event):
         texts = (item.code, item.message, item.sensor)
+    elif isinstance(item, Update):
+        texts = (item.model, item.version, item.reason)
     else:
         if not math.isfinite(item.inference_ms):
             return "inference_ms is not a finite number"
@@ -229,7 +234,7 @@ def _problem(item: Reading | Detection | Event) -> str | None:
     return None
 
 
-def _text_limits(item: Reading | Detection | Event) -> list[tuple[str | None, int]]:
+def _text_limits(item: Reading | Detection | Event | Update) -> list[tuple[str | None, int]]:
     """Text fields whose column is shorter than the contract allows."""
     if isinstance(item, Event):
         return [(item.sensor, 64)]

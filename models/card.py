@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge.inference.manifest import read_manifest
+from agrifleet.manifest import read_manifest
 
 CARD_NAME = "MODEL_CARD.md"
 BENCHMARK_NAME = "benchmark.json"

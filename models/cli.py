@@ -92,7 +92,7 @@ def _model_paths(model: Path | None) -> tuple[Path, Path | None]:
 def _eval(args: argparse.Namespace) -> int:
     import json
 
-    from edge.inference.manifest import read_manifest
+    from agrifleet.manifest import read_manifest
     from models.evaluate import (
         TFLiteModel,
         confusion_png,
@@ -147,9 +147,9 @@ def _eval(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     import json
 
-    from edge.inference.classifier import Classifier
-    from edge.inference.manifest import ModelError
-    from edge.inference.preprocess import ImageError
+    from agrifleet.inference.classifier import Classifier
+    from agrifleet.inference.preprocess import ImageError
+    from agrifleet.manifest import ModelError
     from models.shipped import default_model_dir
 
     try:

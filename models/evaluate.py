@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.inference.preprocess import to_input
-from edge.inference.runtime import load_interpreter
+from agrifleet.inference.preprocess import to_input
+from agrifleet.inference.runtime import load_interpreter
 
 log = logging.getLogger(__name__)
 

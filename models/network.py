@@ -3,7 +3,7 @@
 Built for a Raspberry Pi class CPU and for int8: ReLU6 and batch normalisation (folded into the
 convolutions on export), no squeeze-excite or swish, which quantise poorly. The model takes
 pixel values 0–255 and rescales them inside the graph, so the device feeds the uint8 pixels of
-:func:`edge.inference.preprocess.preprocess` with only the int8 offset applied.
+:func:`agrifleet.inference.preprocess.preprocess` with only the int8 offset applied.
 """
 
 from __future__ import annotations

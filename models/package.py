@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.inference.manifest import (
+from agrifleet.manifest import (
     Manifest,
     SplitInfo,
     TensorSpec,

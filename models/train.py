@@ -1,9 +1,9 @@
 """Train the leaf-disease network on the split data and export float and full-integer int8 TFLite.
 
 Needs the ``train`` extra (TensorFlow). Images go through the device's own
-:func:`edge.inference.preprocess.preprocess` once, are kept in memory as uint8, and are augmented
-per batch (:mod:`models.augment`). Field photos in the training split are repeated so that they
-are a visible share of each epoch.
+:func:`agrifleet.inference.preprocess.preprocess` once, are kept in memory as uint8, and are
+augmented per batch (:mod:`models.augment`). Field photos in the training split are repeated so
+that they are a visible share of each epoch.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from edge.inference.preprocess import preprocess
+from agrifleet.inference.preprocess import preprocess
 from models.split import (
     FIELD_FRACTIONS,
     LAB_FRACTIONS,

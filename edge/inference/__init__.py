@@ -1,1 +1,1 @@
-"""On-device crop-disease inference: preprocessing, interpreter, image sources, cameras."""
+"""On-device cameras: image sources, camera config, the worker that turns photos into detections."""

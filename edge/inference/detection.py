@@ -10,9 +10,9 @@ from typing import Any
 from PIL import Image
 
 from agrifleet.contract import MAX_THUMBNAIL_B64
-from edge.inference.classifier import Prediction
-from edge.inference.manifest import Manifest
-from edge.inference.preprocess import ImageSource, open_image
+from agrifleet.inference.classifier import Prediction
+from agrifleet.inference.preprocess import ImageSource, open_image
+from agrifleet.manifest import Manifest
 
 #: Thumbnail sides and JPEG qualities tried, largest first, until the file fits the cap.
 THUMB_SIDES = (320, 256, 192, 128, 96, 64)

@@ -6,11 +6,11 @@ import logging
 import threading
 from pathlib import Path
 
-from edge.inference.classifier import Classifier, Prediction
+from agrifleet.inference.classifier import Classifier, Prediction
+from agrifleet.inference.preprocess import ImageError
+from agrifleet.manifest import ModelError
 from edge.inference.config import CameraConfig, CommandCamera, FolderCamera, HttpCamera
 from edge.inference.detection import detection_body
-from edge.inference.manifest import ModelError
-from edge.inference.preprocess import ImageError
 from edge.inference.sources import CommandSource, FolderSource, HttpSource, SourceError
 from edge.items import Emit, Priority
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from agrifleet.inference.classifier import Classifier
 from agrifleet.local_fleet import LocalFleet
-from edge.inference.classifier import Classifier
 from models.shipped import default_model_dir
 from tests.e2e.conftest import api, assert_nothing_lost, wait_until
 

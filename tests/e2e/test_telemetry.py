@@ -11,9 +11,11 @@ from tests.e2e.conftest import api, assert_nothing_lost, wait_until
 SOIL = {"soil_moisture", "soil_temperature", "soil_ec", "soil_ph", "nitrogen", "phosphorus"}
 
 
-def _reports_soil_and_gps(fleet: LocalFleet, device: str) -> bool:
-    latest = {r["quantity"] for r in api(fleet, f"/devices/{device}")["latest"]}
-    return SOIL | {"latitude", "longitude"} <= latest
+def _reports_every_sensor(fleet: LocalFleet, device: str) -> bool:
+    latest = api(fleet, f"/devices/{device}")["latest"]
+    quantities = {r["quantity"] for r in latest}
+    sensors = {r["sensor"] for r in latest}
+    return SOIL | {"latitude", "longitude"} <= quantities and {"soil", "probe", "gps"} <= sensors
 
 
 def test_every_sensor_reaches_the_rest_api(
@@ -21,7 +23,7 @@ def test_every_sensor_reaches_the_rest_api(
 ) -> None:
     fleet = make_fleet(database_url)
     for device in fleet.devices:
-        wait_until(partial(_reports_soil_and_gps, fleet, device), 60, f"readings of {device}")
+        wait_until(partial(_reports_every_sensor, fleet, device), 60, f"readings of {device}")
     detail = api(fleet, "/devices/field-01")
     assert detail["online"] is True
     assert abs(detail["position"]["latitude"] - 10.03) < 0.01

@@ -1,5 +1,5 @@
 """Fixtures for the model tests: the TFLite runtimes, shared with the on-device inference tests."""
 
-from tests.edge.inference.conftest import runtime
+from tests.agrifleet.inference.conftest import runtime
 
 __all__ = ["runtime"]

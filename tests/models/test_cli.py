@@ -11,7 +11,7 @@ import pytest
 
 from agrifleet.cli import main
 from models.shipped import default_model_dir
-from tests.edge.inference.conftest import leaf_jpeg
+from tests.agrifleet.inference.conftest import leaf_jpeg
 
 needs_model = pytest.mark.skipif(
     not (default_model_dir() / "manifest.json").is_file(), reason="no shipped model"
@@ -84,7 +84,7 @@ def test_train_without_tensorflow_gives_a_one_line_hint(
 @pytest.mark.filterwarnings("ignore::UserWarning:keras.*")
 def test_training_pipeline_exports_and_packages(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
-    from edge.inference.classifier import Classifier
+    from agrifleet.inference.classifier import Classifier
     from models.package import package
     from models.train import TrainSettings, collect, train
     from tests.models.test_split import _dataset

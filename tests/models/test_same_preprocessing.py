@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.inference.classifier import Classifier
-from edge.inference.preprocess import preprocess
+from agrifleet.inference.classifier import Classifier
+from agrifleet.inference.preprocess import preprocess
 from models.evaluate import TFLiteModel
 from models.shipped import default_model_dir
 from models.split import split_folder
 from models.train import load_pixels
-from tests.edge.inference.conftest import leaf_jpeg
+from tests.agrifleet.inference.conftest import leaf_jpeg
 
 
 @pytest.fixture

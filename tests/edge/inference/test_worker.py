@@ -12,7 +12,7 @@ import pytest
 from edge.inference.config import CommandCamera, FolderCamera
 from edge.inference.worker import CameraWorker
 from edge.items import Priority
-from tests.edge.inference.conftest import leaf_jpeg
+from tests.agrifleet.inference.conftest import leaf_jpeg
 
 
 class Emitted:
@@ -70,7 +70,7 @@ def test_folder_worker_end_to_end(inbox: Path, shipped_dir: Path, runtime: str) 
 def test_detection_carries_the_model_and_image_hash(inbox: Path, shipped_dir: Path) -> None:
     import hashlib
 
-    from edge.inference.manifest import read_manifest
+    from agrifleet.manifest import read_manifest
 
     photo = leaf_jpeg(seed=5)
     (inbox / "x.jpg").write_bytes(photo)

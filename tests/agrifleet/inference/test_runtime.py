@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.inference.runtime import ENV_VAR, interpreter_class, load_interpreter
+from agrifleet.inference.runtime import ENV_VAR, interpreter_class, load_interpreter
 
 
 def test_forced_runtime_is_used(runtime: str, monkeypatch: pytest.MonkeyPatch) -> None:

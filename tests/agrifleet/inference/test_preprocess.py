@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.inference import preprocess as pp
-from edge.inference.preprocess import ImageError, open_image, preprocess, to_input
-from tests.edge.inference.conftest import leaf_jpeg
+from agrifleet.inference import preprocess as pp
+from agrifleet.inference.preprocess import ImageError, open_image, preprocess, to_input
+from tests.agrifleet.inference.conftest import leaf_jpeg
 
 
 def _encode(img: Image.Image, fmt: str = "JPEG", **kw: object) -> bytes:

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MANIFEST_NAME = "manifest.json"
 LABELS_NAME = "labels.txt"
-#: How images become the input tensor; the one implementation is edge.inference.preprocess.
+#: How images become the input tensor; the one implementation is agrifleet.inference.preprocess.
 PREPROCESSING = (
-    "edge.inference.preprocess.preprocess: Pillow decode, EXIF transpose, RGB, shorter side "
+    "agrifleet.inference.preprocess.preprocess: Pillow decode, EXIF transpose, RGB, shorter side "
     "scaled to the input size (bilinear), centre crop; pixel values 0-255 quantised with the "
     "input tensor's scale and zero point (the model rescales inside its graph)"
 )

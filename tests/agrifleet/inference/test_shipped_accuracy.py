@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.inference.classifier import Classifier
-from edge.inference.manifest import read_manifest
+from agrifleet.inference.classifier import Classifier
+from agrifleet.manifest import read_manifest
 
 pytestmark = pytest.mark.data
 

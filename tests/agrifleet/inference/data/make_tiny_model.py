@@ -1,6 +1,6 @@
 """Regenerate tiny_32px.tflite: an int8 model with the wrong input size, for refusal tests.
 
-Needs TensorFlow (the train extra): python tests/edge/inference/data/make_tiny_model.py
+Needs TensorFlow (the train extra): python tests/agrifleet/inference/data/make_tiny_model.py
 """
 
 from pathlib import Path

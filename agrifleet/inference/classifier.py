@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from edge.inference.manifest import (
+from agrifleet.inference.preprocess import ImageSource, preprocess, to_input
+from agrifleet.inference.runtime import load_interpreter
+from agrifleet.manifest import (
     LABELS_NAME,
     Manifest,
     ModelError,
@@ -18,8 +20,6 @@ from edge.inference.manifest import (
     read_manifest,
     sha256_file,
 )
-from edge.inference.preprocess import ImageSource, preprocess, to_input
-from edge.inference.runtime import load_interpreter
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Classifier:
         missing = set(manifest.labels) - set(manifest.thresholds)
         if missing:
             raise ModelError(f"{model_dir}: no threshold for {sorted(missing)[:3]}")
-        from edge.inference.runtime import interpreter_class
+        from agrifleet.inference.runtime import interpreter_class
 
         runtime_name, _ = interpreter_class(runtime)
         try:

@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 
 from agrifleet.contract import MAX_THUMBNAIL_B64, Detection
-from edge.inference.classifier import UNCERTAIN, Classifier
+from agrifleet.inference.classifier import UNCERTAIN, Classifier
+from agrifleet.inference.preprocess import ImageError
+from agrifleet.manifest import ModelError, read_manifest, sha256_file
 from edge.inference.detection import detection_body
-from edge.inference.manifest import ModelError, read_manifest, sha256_file
-from edge.inference.preprocess import ImageError
-from tests.edge.inference.conftest import edit_manifest
+from tests.agrifleet.inference.conftest import edit_manifest
 
 
 def test_shipped_manifest_matches_the_file(shipped_dir: Path) -> None:
@@ -43,7 +43,7 @@ def test_shipped_model_loads_and_classifies(runtime: str, shipped_dir: Path, lea
 
 
 def test_both_runtimes_agree(shipped_dir: Path, leaf: bytes) -> None:
-    from edge.inference.runtime import available_runtimes
+    from agrifleet.inference.runtime import available_runtimes
 
     names = available_runtimes()
     if len(names) < 2:
