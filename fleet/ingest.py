@@ -30,7 +30,8 @@ class Ingestor:
         self.metrics = metrics
         self.prefix = settings.mqtt_prefix
         self.inbox: queue.Queue[Incoming] = queue.Queue(maxsize=settings.queue_max_messages)
-        self.writer = Writer(engine, metrics, self.prefix, self._send_ack)
+        self.writer = Writer(engine, metrics, self.prefix, self._send_ack,
+                             settings.future_tolerance_s, settings.max_seq_jump)  # fmt: skip
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._connected = threading.Event()
