@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from fleet.rows import KINDS, READING_COLUMNS, Rows
+from fleet.rows import KINDS, READING_COLUMNS, AnyItem, Rows
 from fleet.store import Store
 
 #: What is compared, per kind: every column the device sends.
@@ -53,6 +53,9 @@ class Resends:
 
 
 def content_columns(store: Store, kind: str) -> list[str]:
+    """The columns compared for ``kind``, in table order (readings: READING_COLUMNS order)."""
+    if kind == "reading":
+        return [c for c in READING_COLUMNS if c not in _NOT_CONTENT]
     return [c.name for c in store.items[kind].columns if c.name not in _NOT_CONTENT]
 
 
@@ -61,25 +64,23 @@ def sort_resends(conn: Connection, store: Store, rows: Rows, kinds: list[str]) -
     out = Resends([], 0)
     for kind in kinds:
         columns = content_columns(store, kind)
-        incoming = _incoming(rows, kind, columns)
-        by_boot: dict[tuple[str, str], list[tuple[int, int, dict[str, Any]]]] = {}
-        for message, dev, boot, seq, content in incoming:
-            by_boot.setdefault((dev, boot), []).append((message, seq, content))
+        ts_at, synced_at = columns.index("ts"), columns.index("clock_synced")
+        by_boot: dict[tuple[str, str], list[tuple[int, int, tuple[Any, ...], AnyItem]]] = {}
+        for message, dev, boot, seq, content, item in _incoming(rows, kind, columns):
+            by_boot.setdefault((dev, boot), []).append((message, seq, content, item))
         fixes: list[dict[str, Any]] = []
         for (dev, boot), items in by_boot.items():
-            stored = store.stored_items(conn, kind, dev, boot, (s for _, s, _ in items), columns)
-            for message, seq, content in items:
+            seqs = [seq for _, seq, _, _ in items]
+            stored = store.stored_content(conn, kind, dev, boot, seqs, columns)
+            for message, seq, content, item in items:
                 have = stored.get(seq)
-                if have is None:
+                if have is None or have == content:
                     continue
-                differs = tuple(c for c in columns if have[c] != content[c])
-                if not differs:
-                    continue
-                if set(differs) <= _CLOCK and not have["clock_synced"] and content["clock_synced"]:
-                    fixes.append({"b_dev": dev, "b_boot": boot, "b_seq": seq,
-                                  "b_ts": content["ts"],
-                                  "b_future": content["future"]})  # fmt: skip
-                    have.update(ts=content["ts"], clock_synced=True)
+                differs = tuple(c for c, a, b in zip(columns, have, content, strict=True) if a != b)
+                if set(differs) <= _CLOCK and not have[synced_at] and content[synced_at]:
+                    fixes.append({"b_dev": dev, "b_boot": boot, "b_seq": seq, "b_ts": item.ts,
+                                  "b_future": item.ts > rows.future_after})  # fmt: skip
+                    stored[seq] = (*have[:ts_at], content[ts_at], *have[ts_at + 1 :])
                     continue
                 out.conflicts.append(Conflict(message, kind, dev, boot, seq, differs))
         store.correct_times(conn, kind, fixes)
@@ -89,22 +90,20 @@ def sort_resends(conn: Connection, store: Store, rows: Rows, kinds: list[str]) -
 
 def _incoming(
     rows: Rows, kind: str, columns: list[str]
-) -> list[tuple[int, str, str, int, dict[str, Any]]]:
-    """(message, device, boot, seq, content) per row of ``kind``; content includes ``future``."""
-    out = []
-    if kind == "reading":
-        at = {name: i for i, name in enumerate(READING_COLUMNS)}
-        for row, (message, item) in zip(rows.items[kind], rows.sources[kind], strict=True):
-            content = {c: row[at[c]] for c in columns}
-            content["ts"] = item.ts  # the row holds SQLite's text on SQLite
-            content["future"] = row[at["future"]]
-            out.append((message, row[0], row[1], row[2], content))
-        return out
-    for row, (message, _item) in zip(rows.items[kind], rows.sources[kind], strict=True):
-        content = {c: row[c] for c in columns}
-        content["future"] = row["future"]
-        out.append((message, row["device_id"], row["boot_id"], row["seq"], content))
-    return out
+) -> list[tuple[int, str, str, int, tuple[Any, ...], AnyItem]]:
+    """(message, device, boot, seq, content, item) per row of ``kind``."""
+    sources = rows.sources[kind]
+    if kind == "reading":  # tuples, with the time as the database holds it
+        at = [READING_COLUMNS.index(c) for c in columns]
+        return [
+            (message, row[0], row[1], row[2], tuple(row[i] for i in at), item)
+            for row, (message, item) in zip(rows.items[kind], sources, strict=True)
+        ]
+    return [
+        (message, row["device_id"], row["boot_id"], row["seq"], tuple(row[c] for c in columns),
+         item)
+        for row, (message, item) in zip(rows.items[kind], sources, strict=True)
+    ]  # fmt: skip
 
 
 def conflict_events(conflicts: list[Conflict], now: datetime) -> list[dict[str, Any]]:

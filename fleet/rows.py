@@ -35,6 +35,7 @@ class Rows:
     """Everything one transaction writes, gathered before it begins."""
 
     now: datetime
+    future_after: datetime  # items dated later are flagged future
     #: kind → rows (tuples in READING_COLUMNS order for readings, dicts for the others).
     items: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in KINDS})
     #: kind → (index of the message in the transaction, item), parallel to ``items``.
@@ -45,9 +46,11 @@ class Rows:
     boot_seqs: dict[BootKey, list[int]] = field(default_factory=dict)
     statuses: dict[str, CheckedStatus] = field(default_factory=dict)
     devices: set[str] = field(default_factory=set)
-    latencies: list[float] = field(default_factory=list)  # seconds, device ts → now
+    latencies: list[float] = field(default_factory=list)  # seconds, device ts → now (may be < 0)
     ingested: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    #: Each distinct reading time formatted once for the database.
+    stamps: dict[datetime, Any] = field(default_factory=dict)
 
 
 def collect_rows(
@@ -57,8 +60,8 @@ def collect_rows(
     sqlite_time: bool,
 ) -> Rows:
     """The rows of ``checked``; ``sqlite_time`` writes reading times as SQLite's text."""
-    rows = Rows(now)
     future_after = now + timedelta(seconds=future_tolerance_s)
+    rows = Rows(now, future_after)
     for index, c in enumerate(checked):
         rows.devices.add(c.device_id)
         if isinstance(c, CheckedStatus):
@@ -87,7 +90,7 @@ def _add_readings(
     dev, boot = c.device_id, c.boot_id
     now_s = rows.now.timestamp()
     stored_stamp = rows.now.strftime(SQLITE_TIME) if sqlite_time else rows.now
-    stamps: dict[datetime, Any] = {}
+    stamps = rows.stamps
     out, sources, latest = rows.items["reading"], rows.sources["reading"], rows.latest
     for r in c.readings:
         ts = r.ts  # UTC: the contract normalises item times
@@ -105,8 +108,8 @@ def _add_readings(
         key = (dev, r.sensor, r.quantity)
         if key not in latest or ts >= latest[key][0]:
             latest[key] = (ts, r, boot)
-        if r.clock_synced:
-            rows.latencies.append(max(0.0, now_s - ts.timestamp()))
+        if r.clock_synced:  # a clock ahead gives a negative figure: the histogram counts 0
+            rows.latencies.append(now_s - ts.timestamp())
 
 
 def _add(
@@ -134,7 +137,7 @@ def _add(
     )
     rows.sources[kind].append((index, item))
     if kind == "detection" and item.clock_synced and not future:
-        rows.latencies.append(max(0.0, rows.now.timestamp() - item.ts.timestamp()))
+        rows.latencies.append(rows.now.timestamp() - item.ts.timestamp())
 
 
 def _detection_columns(d: Detection, image: bytes | None) -> dict[str, Any]:

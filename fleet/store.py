@@ -3,7 +3,6 @@ latest readings, boots' received seqs, device state, and the fleet's own events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -66,22 +65,33 @@ class Store:
             return len(conn.execute(stmt.returning(table.c.id), rows).all())
         return int(conn.execute(stmt, rows).rowcount)
 
-    def stored_items(
-        self, conn: Connection, kind: str, device_id: str, boot_id: str, seqs: Iterable[int],
-        columns: Iterable[str],
-    ) -> dict[int, dict[str, Any]]:
-        """seq → the given columns of the stored items of one boot with these seqs."""
+    def stored_content(
+        self, conn: Connection, kind: str, device_id: str, boot_id: str, seqs: list[int],
+        columns: list[str],
+    ) -> dict[int, tuple[Any, ...]]:
+        """seq → the given columns of the stored items of one boot with these seqs.
+
+        Readings are read at the driver level, times as the database holds them (the text
+        the writer wrote on SQLite), to compare with the writer's rows as they are.
+        """
         t = self.items[kind]
-        wanted = [t.c[name] for name in columns]
-        found: dict[int, dict[str, Any]] = {}
+        found: dict[int, tuple[Any, ...]] = {}
         ordered = sorted(set(seqs))
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start : start + _CHUNK]
-            query = select(t.c.seq, *wanted).where(
-                t.c.device_id == device_id, t.c.boot_id == boot_id, t.c.seq.in_(chunk)
-            )
-            for row in conn.execute(query).mappings():
-                found[row["seq"]] = dict(row)
+            if kind == "reading":
+                mark = "?" if self.sqlite_time else "%s"
+                # Only our own column names and placeholders are formatted in; values are bound.
+                marks = ", ".join([mark] * len(chunk))
+                sql = (f"SELECT seq, {', '.join(columns)} FROM reading "  # noqa: S608
+                       f"WHERE device_id = {mark} AND boot_id = {mark} AND seq IN ({marks})")
+                result = conn.exec_driver_sql(sql, (device_id, boot_id, *chunk))
+            else:
+                result = conn.execute(select(t.c.seq, *(t.c[c] for c in columns)).where(
+                    t.c.device_id == device_id, t.c.boot_id == boot_id, t.c.seq.in_(chunk)
+                ))  # fmt: skip
+            for seq, *content in result:
+                found[seq] = tuple(content)
         return found
 
     def correct_times(self, conn: Connection, kind: str, fixes: list[dict[str, Any]]) -> None:
