@@ -55,7 +55,9 @@ def _item_time(value: object) -> datetime:
     elif isinstance(value, datetime):
         when = value
     else:
-        raise ValueError("must be an ISO 8601 string with a zone, not a number")
+        kind = {type(None): "null", bool: "a boolean", int: "a number", float: "a number"}
+        got = kind.get(type(value), type(value).__name__)
+        raise ValueError(f"must be an ISO 8601 string with a zone, not {got}")
     if when.utcoffset() is None:
         raise ValueError("has no zone: add Z or +00:00")
     if not ITEM_TS_MIN <= when < ITEM_TS_MAX:
