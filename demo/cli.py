@@ -31,7 +31,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agrifleet.local_fleet import LocalFleet, LocalFleetOptions
+    from demo.local_fleet import LocalFleet, LocalFleetOptions
 
     if args.images is not None and not args.images.is_dir():
         print(f"agrifleet demo: --images {args.images} is not a folder")
