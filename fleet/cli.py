@@ -25,11 +25,18 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         help="print a new API token",
         description="Print a new API token; only its hash is stored, so keep the output.",
     )
-    token.add_argument("--role", required=True, choices=("admin", "viewer"))
+    token.add_argument(
+        "--role", required=True, choices=("admin", "viewer"),
+        help="admin may change devices; viewer may only read",
+    )
     token.add_argument("--name", default="", help="who or what the token is for")
     token.set_defaults(func=_create_token)
 
-    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply database migrations",
+        description="Create or upgrade the tables in AGRIFLEET_DATABASE_URL to this version.",
+    )
     migrate.set_defaults(func=_migrate)
 
 

@@ -38,7 +38,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="toggle this fault on and off every --fault-period seconds (repeatable)",
     )
-    sensors.add_argument("--fault-period", type=float, default=30.0, metavar="SECONDS")
+    sensors.add_argument(
+        "--fault-period", type=float, default=30.0, metavar="SECONDS",
+        help="seconds between fault toggles, more than 0 (30)",
+    )
     sensors.add_argument(
         "--link-dir", help="where to put the by-id style links (default: a temp dir)"
     )

@@ -14,21 +14,25 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     """Register ``train``, ``eval`` and ``predict`` under ``agrifleet model``."""
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
 
-    t = sub.add_parser("train", help="train, quantise to int8 and package a model (train extra)")
+    t = sub.add_parser(
+        "train", help="train, quantise to int8 and package a model (train extra)",
+        description="Train the crop-disease network on labelled photos, quantise it to int8, "
+        "evaluate the .tflite file and write the model folder with its manifest and card.",
+    )
     t.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
     t.add_argument("--field", type=Path, help="field photos (same class names) to train on "
                    "and to report separately")
     t.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. "
                    "models/leaf-disease/1.2.0")
     t.add_argument("--work", type=Path, help="training run folder (default: OUT-run)")
-    t.add_argument("--name", default="leaf-disease")
+    t.add_argument("--name", default="leaf-disease", help="model name (leaf-disease)")
     t.add_argument("--version", default=None, help="default: the name of the OUT folder")
     # Unset knobs take TrainSettings' defaults (the recipe of the shipped model).
     t.add_argument("--epochs", type=int, help="default 40")
     t.add_argument("--size", type=int, help="input side in pixels (default 128)")
     t.add_argument("--width", type=float, help="width multiplier (default 0.75)")
-    t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--seed", type=int)
+    t.add_argument("--threads", type=int, default=2, help="CPU threads (2)")
+    t.add_argument("--seed", type=int, help="random seed of the split and training (0)")
     t.add_argument("--init", type=Path, help="continue from a previous run's model_float.keras")
     t.add_argument("--learning-rate", type=float, help="peak of the cosine schedule (2e-3)")
     t.add_argument("--augmentation", choices=["field", "mild"],
@@ -40,7 +44,11 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    "two on field photos)")
     t.set_defaults(func=_train)
 
-    e = sub.add_parser("eval", help="evaluate a .tflite model on labelled photos")
+    e = sub.add_parser(
+        "eval", help="evaluate a .tflite model on labelled photos",
+        description="Run a .tflite model over labelled photos and write accuracy, per-class "
+        "figures and confusion matrices.",
+    )
     e.add_argument("--data", type=Path, required=True, help="photos, one folder per class")
     e.add_argument("--field", type=Path, help="field photos, evaluated separately")
     e.add_argument("--model", type=Path, help="model folder or its .tflite (default: shipped)")
@@ -48,14 +56,18 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="which split of the data to use (default: test; 'all' for new data)")
     e.add_argument("--report", type=Path, default=Path("model-eval"),
                    help="folder for report.json and confusion PNGs (default: ./model-eval)")
-    e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
     e.set_defaults(func=_eval)
 
-    p = sub.add_parser("predict", help="classify image files with the shipped model")
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p = sub.add_parser(
+        "predict", help="classify image files with the shipped model",
+        description="Classify leaf photos and print the label, confidence and whether it is "
+        "below the class's threshold (uncertain).",
+    )
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="photo files")
     p.add_argument("--model", type=Path, help="model folder (default: shipped)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
     p.set_defaults(func=_predict)
 
 
