@@ -182,6 +182,15 @@ class Ack(_Payload):
     )
 
 
+class GateLimits(_Payload):
+    """What a model must do in shadow before the node switches to it (unset: no limit)."""
+
+    min_agreement: float | None = Field(default=None, ge=0, le=1)
+    min_mean_confidence: float | None = Field(default=None, ge=0, le=1)
+    max_uncertain_rate: float | None = Field(default=None, ge=0, le=1)
+    max_latency_ms: float | None = Field(default=None, gt=0)
+
+
 class ModelOffer(_Payload):
     """Retained on ``{prefix}/{device}/model/offer``: install this package (or roll back to it)."""
 
@@ -199,6 +208,8 @@ class ModelOffer(_Payload):
                            description="An explicit decision to go back to an older version")
     shadow_images: int = Field(default=20, ge=0, description="Photos to classify in shadow")
     shadow_max_s: float = Field(default=3600, ge=0, description="Longest shadow period")
+    limits: GateLimits = Field(default_factory=GateLimits,
+                               description="The node stays on its model when these are missed")
 
 
 class FleetStatus(_Payload):

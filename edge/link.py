@@ -2,7 +2,9 @@
 
 Each connection gets a fresh paho client, so nothing paho queued for a dead session is sent
 again behind the outbox's back; the forwarder resends what was not acknowledged. Reconnects use
-jittered exponential back-off. The fleet's acknowledgements arrive on ``{prefix}/{device}/ack``.
+jittered exponential back-off. Messages from the fleet are dispatched by topic: acknowledgements
+on ``{prefix}/{device}/ack`` go to ``on_ack``; any other topic to the handler registered for it
+(``handlers``, topic → callable taking the payload), each subscribed at every connect.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -70,6 +72,7 @@ class Link:
         on_ack: Callable[[Ack], None],
         on_connected: Callable[[], None] = lambda: None,
         on_disconnected: Callable[[], None] = lambda: None,
+        handlers: Mapping[str, Callable[[bytes], None]] | None = None,
     ) -> None:
         self.settings = settings
         self._status = status
@@ -79,6 +82,8 @@ class Link:
         self._status_topic = status_topic(settings.prefix, settings.device_id)
         self._messages_topic = messages_topic(settings.prefix, settings.device_id)
         self._ack_topic = ack_topic(settings.prefix, settings.device_id)
+        self._handlers: dict[str, Callable[[bytes], None]] = {self._ack_topic: self._take_ack}
+        self._handlers.update(handlers or {})
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
         self._stop = threading.Event()
@@ -210,7 +215,7 @@ class Link:
             return
         self._backoff.reset()
         self.connects += 1
-        client.subscribe(self._ack_topic, qos=1)
+        client.subscribe([(topic, 1) for topic in self._handlers])
         client.publish(self._status_topic, self._status("online"), qos=1, retain=True)
         self._connected.set()
         log.info("connected to %s", self.settings.safe_url())
@@ -231,15 +236,19 @@ class Link:
             userdata.set()
 
     def _handle_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic != self._ack_topic:
+        handler = self._handlers.get(msg.topic)
+        if handler is None:
             return
         try:
-            ack = Ack.model_validate_json(msg.payload)
+            handler(bytes(msg.payload))
+        except Exception:
+            log.exception("handling a message on %s failed", msg.topic)
+
+    def _take_ack(self, payload: bytes) -> None:
+        try:
+            ack = Ack.model_validate_json(payload)
         except ValidationError as exc:
-            log.warning("ignoring a malformed ack (%d bytes): %s", len(msg.payload),
+            log.warning("ignoring a malformed ack (%d bytes): %s", len(payload),
                         exc.errors()[0]["msg"])
             return
-        try:
-            self._on_ack(ack)
-        except Exception:
-            log.exception("handling an ack failed")
+        self._on_ack(ack)

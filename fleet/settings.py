@@ -13,6 +13,16 @@ from agrifleet.contract import DEFAULT_PREFIX
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('agrifleet-fleet.db').resolve()}"
 
 
+def default_data_dir() -> Path:
+    """Where the fleet keeps its files (model packages): /var/lib/agrifleet as root, else ~."""
+    import os
+
+    if os.geteuid() == 0:
+        return Path("/var/lib/agrifleet")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "agrifleet"
+
+
 def mask_url(url: str) -> str:
     """The URL with its password replaced by ``***``, for logs and error messages."""
     parts = urlsplit(url)
@@ -60,6 +70,19 @@ class FleetSettings(BaseSettings):
         title="a device heard from (status or message) longer ago than this is shown offline, "
         "whatever its last status said; keep it at least 3x the nodes' status_interval_s",
     )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        title="folder for the fleet's files: model packages under models/",
+    )
+    model_keys: tuple[Path, ...] = Field(
+        default=(),
+        title="comma-separated paths of the public keys whose model packages the fleet accepts",
+    )
+    public_url: str | None = Field(
+        default=None,
+        title="the fleet's address as nodes reach it (http(s)://host:port); model offers build "
+        "their download URLs from it",
+    )
     auto_migrate: bool = Field(default=True, title="apply database migrations at start-up")
     queue_max_messages: int = Field(
         default=20_000, ge=10, title="messages waiting for the writer before MQTT is slowed"
@@ -80,6 +103,31 @@ class FleetSettings(BaseSettings):
         if scheme in ("postgresql", "postgres"):  # psycopg 3 is the driver we install
             url = "postgresql+psycopg" + url[len(scheme) :]
         return url
+
+    @field_validator("model_keys", mode="before")
+    @classmethod
+    def _key_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(p.strip()) for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("model_keys")
+    @classmethod
+    def _readable_keys(cls, paths: tuple[Path, ...]) -> tuple[Path, ...]:
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"no public key file at {', '.join(missing)}")
+        return paths
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"invalid public URL {url!r}: expected http(s)://host[:port]")
+        return url.rstrip("/")
 
     @field_validator("mqtt_ca_file")
     @classmethod
