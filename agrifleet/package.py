@@ -43,10 +43,10 @@ if TYPE_CHECKING:
 
 SIG_NAME = "manifest.sig"
 SELFTEST_DIR = "selftest"
-ANSWERS_NAME = "selftest/answers.json"
+ANSWERS_PATH = "selftest/answers.json"
 CARD_NAME = "MODEL_CARD.md"
 #: Beyond the model file itself, every package must have these.
-REQUIRED = (LABELS_NAME, CARD_NAME)
+REQUIRED = (LABELS_NAME, CARD_NAME, ANSWERS_PATH)
 #: Limits for an archive and an unpacked package (the shipped one: about 1.8 MB, 20 files).
 MAX_BYTES = 64 * 1024 * 1024
 MAX_FILES = 256
