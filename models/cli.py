@@ -118,8 +118,22 @@ def _train(args: argparse.Namespace) -> int:
     _, lab, fld = collect(args.data, args.field)
     manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads)
     write_card(out)
-    print(f"wrote {out} (sha256 {manifest.sha256[:12]}…)")
+    _make_selftest(out, args.data)
+    print(f"wrote {out} (sha256 {manifest.sha256[:12]}…); sign it with agrifleet model sign")
     return 1 if check_floors(manifest) else 0
+
+
+def _make_selftest(out: Path, data: Path) -> None:
+    """Give a freshly trained model folder its selftest/, so it is a complete package."""
+    from agrifleet.package import PackageError
+    from models.selftest import class_median_selftest
+
+    try:
+        answers = class_median_selftest(out, data)
+    except (PackageError, ValueError) as exc:
+        print(f"no self-test written ({exc}); make one with agrifleet model selftest --images")
+    else:
+        print(f"self-test: {len(answers.images)} images in {out / 'selftest'}")
 
 
 def _model_paths(model: Path | None) -> tuple[Path, Path | None]:

@@ -41,6 +41,8 @@ SIDE = 40
 #: Other sides to try when an image's best two classes are too close to be a fair test.
 OTHER_SIDES = (44, 36, 48, 32, 56, 64)
 PHOTOS_PER_CLASS = 10
+#: A median of fewer photos is too close to a copy of one of them.
+MIN_PHOTOS = 3
 MEDIAN_METHOD = ("per class, the pixel-wise median of the class's fixed sample of lab test photos "
                "(test_sample.txt), each fitted to the model's input size, scaled to "
                "{side} px (Lanczos; another of 32-64 px, then mirrored, where the answer at "
@@ -67,7 +69,7 @@ def class_photos(pkg_dir: Path, data_dir: Path, labels: Iterable[str]) -> dict[s
     if sample.is_file():
         for line in sample.read_text(encoding="utf-8").splitlines():
             source, _, key = line.partition("\t")
-            if source == "lab":
+            if source == "lab" and (data_dir / key).is_file():
                 chosen.setdefault(key.split("/")[0], []).append(data_dir / key)
     for label in labels:
         if not chosen.get(label) and (data_dir / label).is_dir():
@@ -79,7 +81,7 @@ def class_photos(pkg_dir: Path, data_dir: Path, labels: Iterable[str]) -> dict[s
 def median_image(photos: Iterable[Path], size: int) -> Image.Image:
     """The pixel-wise median of photos fitted to ``size``×``size`` (the model's own fitting)."""
     arrays = [fit_square(open_image(p), size).astype(np.float64) for p in photos]
-    if len(arrays) < 3:
+    if len(arrays) < MIN_PHOTOS:
         raise ValueError("a median of fewer than 3 photos would be too close to a copy")
     return Image.fromarray(np.round(np.median(arrays, axis=0)).astype(np.uint8))
 
@@ -131,8 +133,12 @@ def class_median_selftest(pkg_dir: Path, data_dir: Path, *, side: int = SIDE,
     photos = class_photos(pkg_dir, data_dir, manifest.labels)
     if not photos:
         raise ValueError(f"{data_dir}: no photos in folders named after the model's classes")
-    images = {f"{i:02d}-{slug(label)}.png": (median_image(photos[label], manifest.size), label)
-              for i, label in enumerate(manifest.labels) if label in photos}
+    images: dict[str, tuple[Image.Image, str | None]] = {}
+    for i, label in enumerate(manifest.labels):
+        if len(photos.get(label, [])) < MIN_PHOTOS:
+            log.warning("no self-test image for %s: fewer than %d photos", label, MIN_PHOTOS)
+            continue
+        images[f"{i:02d}-{slug(label)}.png"] = (median_image(photos[label], manifest.size), label)
     return write_selftest(pkg_dir, images, side=side, runtime=runtime,
                           method=MEDIAN_METHOD.format(side=side))
 

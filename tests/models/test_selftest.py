@@ -42,6 +42,21 @@ def test_given_images_become_a_selftest_that_passes(package: Path, tmp_path: Pat
     assert run_selftest(package).ok
 
 
+def test_class_medians_from_a_small_photo_folder(package: Path, tmp_path: Path) -> None:
+    labels = read_answers(package).images
+    data = tmp_path / "photos"
+    counts = {"Tomato___healthy": 4, "Apple___healthy": 3, "Grape___healthy": 2}
+    for c, (label, count) in enumerate(counts.items()):
+        (data / label).mkdir(parents=True)
+        for i in range(count):
+            (data / label / f"{i}.jpg").write_bytes(leaf_jpeg(seed=10 * c + i, spots=3 * c))
+    answers = class_median_selftest(package, data)
+    made_from = {a.made_from for a in answers.images.values()}
+    assert made_from <= {"Tomato___healthy", "Apple___healthy"} and made_from
+    assert answers.images.keys() != labels.keys()
+    assert run_selftest(package).ok
+
+
 def test_a_median_needs_several_photos(tmp_path: Path) -> None:
     for i in range(2):
         (tmp_path / f"{i}.jpg").write_bytes(leaf_jpeg(seed=i))
