@@ -78,19 +78,28 @@ def _add_package_commands(sub: argparse._SubParsersAction) -> None:
                        description="Write DIR/signing.key (private, mode 0600: keep it off "
                        "nodes and out of git) and DIR/signing.pub (give it to nodes and the "
                        "fleet).")
-    k.add_argument("--out", type=Path, required=True, metavar="DIR")
+    k.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder for signing.key and signing.pub (created if missing)")
     k.set_defaults(func=_keygen)
 
     s = sub.add_parser("sign", help="sign a model folder in place (lists its files in "
-                       "manifest.json, writes manifest.sig)")
-    s.add_argument("package", type=Path, metavar="PACKAGE_DIR")
+                       "manifest.json, writes manifest.sig)",
+                       description="List every file of PACKAGE_DIR with its size and sha256 "
+                       "in manifest.json and write manifest.sig (Ed25519, with the key id and "
+                       "an expiry): nodes and the fleet accept only packages signed by a key "
+                       "they trust.")
+    s.add_argument("package", type=Path, metavar="PACKAGE_DIR",
+                   help="a model folder with manifest.json, model.tflite and selftest/")
     s.add_argument("--key", type=Path, required=True, metavar="FILE", help="signing.key")
     s.add_argument("--expires-days", type=int, default=365, metavar="N",
                    help="nodes refuse the package after N days (default 365)")
     s.set_defaults(func=_sign)
 
     v = sub.add_parser("verify", help="check a package (folder or .tar.gz) as a node would: "
-                       "signature, expiry, every file, and its self-test")
+                       "signature, expiry, every file, and its self-test",
+                       description="Check a package as a node or the fleet would before "
+                       "installing it: a safe archive, the signature by a trusted key, the "
+                       "expiry, the size and sha256 of every file, and its self-test.")
     v.add_argument("package", type=Path, metavar="PACKAGE",
                    help="a package folder or a .tar.gz archive of one")
     v.add_argument("--key", type=Path, nargs="+", required=True, metavar="PUB",
@@ -105,7 +114,8 @@ def _add_package_commands(sub: argparse._SubParsersAction) -> None:
                        "in PACKAGE_DIR/selftest/ and compare with answers.json. With one of "
                        "them: replace selftest/ and record this model's answers (sign again "
                        "afterwards).")
-    t.add_argument("package", type=Path, metavar="PACKAGE_DIR")
+    t.add_argument("package", type=Path, metavar="PACKAGE_DIR",
+                   help="the model folder whose selftest/ to run or create")
     how = t.add_mutually_exclusive_group()
     how.add_argument("--class-medians", type=Path, metavar="DATA_DIR",
                      help="photos, one folder per class: one median image per class")
