@@ -48,6 +48,14 @@ class Incoming:
 
     topic: str
     payload: bytes
+    #: The broker's packet id, QoS and the ingestor's session number, for the deferred PUBACK.
+    mid: int = 0
+    qos: int = 0
+    session: int = 0
+
+
+#: ``on_done(messages)``: the messages are stored or refused for good (PUBACK them now).
+OnDone = Callable[[list["Incoming"]], None]
 
 
 @dataclass
@@ -100,6 +108,7 @@ class Writer:
         metrics: Metrics,
         prefix: str,
         send_ack: SendAck,
+        on_done: OnDone = lambda messages: None,
         future_tolerance_s: float = 300.0,
         max_seq_jump: int = 100_000_000,
     ) -> None:
@@ -107,6 +116,7 @@ class Writer:
         self.metrics = metrics
         self.prefix = prefix
         self.send_ack = send_ack
+        self.on_done = on_done
         self.future_tolerance_s = future_tolerance_s
         self.max_seq_jump = max_seq_jump
         self.store = Store(engine)
@@ -139,11 +149,12 @@ class Writer:
             self._write_until_done(group, stop)
 
     def _write_until_done(self, group: list[Incoming], stop: threading.Event) -> None:
+        """Store the group, retrying while the database is away; then ``on_done`` (PUBACK)."""
         delay = 0.5
         while True:
             try:
                 self.write(group)
-                return
+                break
             except (OperationalError, InterfaceError) as exc:
                 self.metrics.retry()
                 log.warning(
@@ -155,11 +166,12 @@ class Writer:
             except Exception:
                 # Unacknowledged messages are sent again by their devices; the worker goes on.
                 log.exception("could not store %d messages; they stay unacknowledged", len(group))
-                return
-            if stop.wait(delay):
+                break  # released to the broker all the same: it must not wait for them forever
+            if stop.wait(delay):  # not released: the broker delivers them again at the next start
                 log.warning("stopping with %d messages unstored (devices resend them)", len(group))
                 return
             delay = min(delay * 2, 30.0)
+        self.on_done(group)
 
     # --- a group of messages ---------------------------------------------------------------
 
