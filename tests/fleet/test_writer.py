@@ -106,6 +106,35 @@ def test_a_poison_item_is_rejected_and_every_other_message_stored(api: FleetUnde
     assert api.get("/api/v1/devices/field-b/gaps")[0]["missing"] == 0  # rejected, not lost
 
 
+def test_a_few_poison_items_among_many_are_found_and_only_they_rejected(
+    api: FleetUnderTest,
+) -> None:
+    _register(api, "field-a")
+    _poison_readings(api)
+    node = Node(api)
+    items = [reading(s, POISON if s in (7, 999, 1000) else 20.0) for s in range(1500)]
+    ack = node.send("field-a", items)
+    assert set(ack.rejected) == {7, 999, 1000}
+    assert ack.ranges == [(0, 6), (8, 998), (1001, 1499)]
+    assert api.get("/api/v1/devices/field-a")["gaps"]["missing"] == 0
+    assert len(api.get("/api/v1/devices/field-a/readings", limit=5000)) == 1497
+
+
+def test_a_message_whose_every_item_fails_is_refused_not_dead_lettered(
+    api: FleetUnderTest,
+) -> None:
+    _register(api, "field-a", "field-b")
+    _poison_readings(api)
+    node = Node(api)
+    acks = node.write(
+        ("field-a", batch("field-a", "b1", [reading(s, POISON) for s in range(4)])),
+        ("field-b", batch("field-b", "b1", [reading(0)])),
+    )
+    assert "field-a" not in acks  # not acknowledged: the node keeps the items and resends them
+    assert acks["field-b"][0].ranges == [(0, 0)]
+    assert api.metric('agrifleet_messages_refused_total{reason="storage_error"}') == 1
+
+
 def test_a_message_failing_without_any_item_is_refused_alone(api: FleetUnderTest) -> None:
     _register(api, "field-a", "field-d")
     node = Node(api)
