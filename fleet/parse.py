@@ -266,6 +266,8 @@ def _problem(item: Reading | Detection | Event | Update) -> str | None:
         numbers = (item.rollout_id, item.bytes_done, item.bytes_total)
         if any(n is not None and n > _MAX_INT64 for n in numbers):
             return "number out of range (more than 2^63 - 1)"
+        if item.gate is not None and not math.isfinite(item.gate.latency_ms):
+            return "gate.latency_ms is not a finite number"
         texts = (item.model, item.version, item.reason)
     else:
         if not math.isfinite(item.inference_ms):

@@ -80,11 +80,14 @@ def test_update_items_are_storable_unless_a_number_overflows_its_column() -> Non
         update(0, "downloading", bytes_done=10, bytes_total=20),
         update(1, rollout_id=2**63),
         update(2, bytes_total=2**64),
+        update(3, "shadow", gate={"images": 3, "agreement": 1, "mean_confidence": 0.9,
+                                  "uncertain_rate": 0, "latency_ms": float("inf")}),
     ]))  # fmt: skip
     assert isinstance(got, CheckedBatch)
     assert [(u.seq, u.state) for u in got.updates] == [(0, "downloading")]
-    assert set(got.rejected) == {1, 2}
-    assert all("out of range" in reason for reason in got.rejected.values())
+    assert set(got.rejected) == {1, 2, 3}
+    assert "out of range" in got.rejected[1] and "out of range" in got.rejected[2]
+    assert "finite" in got.rejected[3]
 
 
 def test_times_must_be_iso_strings_with_a_zone_within_the_contract_years() -> None:
