@@ -2,8 +2,8 @@
 
 A message that cannot be stored never holds up the others. Everything that can be checked is
 checked before the transaction (fleet/parse.py); should the database still refuse a transaction
-for anything but an outage, the writer stores message by message, and inside a failing message
-finds the failing items by bisection in transactions it rolls back. Those items are rejected in
+for anything but an outage, the writer stores each half on its own down to the failing
+message, and inside it finds the failing items by bisection in transactions it rolls back. Those items are rejected in
 the ack (the node dead-letters them), the rest is stored and acknowledged. Only an outage
 (OperationalError, InterfaceError: the database is away) leaves messages unacknowledged and
 retries them.
@@ -184,24 +184,7 @@ class Writer:
             return
         self._load_boots(checked)
         self._refuse_seq_jumps(checked)
-        try:
-            self._store(checked)
-            return
-        except OUTAGE:
-            raise
-        except Exception as exc:
-            if len(checked) == 1:
-                self._store_alone(checked[0], exc)
-                return
-            log.info("a transaction of %d messages failed (%s); storing them one by one",
-                     len(checked), _short(exc))  # fmt: skip
-        for one in checked:
-            try:
-                self._store([one])
-            except OUTAGE:
-                raise
-            except Exception as exc:
-                self._store_alone(one, exc)
+        self._store_halving(checked)
 
     def refuse_oversized(self, topic: str, size: int) -> None:
         """Count and log a message too large to take in (called by the network thread)."""
@@ -285,6 +268,24 @@ class Writer:
             c.reject(leaps, impossible=True)
 
     # --- isolation -------------------------------------------------------------------------
+
+    def _store_halving(self, checked: list[Checked]) -> None:
+        """Store in one transaction; if that fails (not an outage), each half on its own, down
+        to the single message that fails, so the others are stored with few transactions."""
+        try:
+            self._store(checked)
+            return
+        except OUTAGE:
+            raise
+        except Exception as exc:
+            if len(checked) == 1:
+                self._store_alone(checked[0], exc)
+                return
+            log.info("a transaction of %d messages failed (%s); storing them in halves",
+                     len(checked), _short(exc))  # fmt: skip
+        middle = len(checked) // 2
+        self._store_halving(checked[:middle])
+        self._store_halving(checked[middle:])
 
     def _store_alone(self, one: Checked, failure: Exception) -> None:
         """Store what can be of one message the database refused; reject the failing items."""
