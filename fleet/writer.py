@@ -3,8 +3,9 @@
 A message that cannot be stored never holds up the others. Everything that can be checked is
 checked before the transaction (fleet/parse.py); should the database still refuse a transaction
 for anything but an outage, the writer stores each half on its own down to the failing
-message, and inside it finds the failing items by bisection in transactions it rolls back. Those items are rejected in
-the ack (the node dead-letters them), the rest is stored and acknowledged. Only an outage
+message, and inside it finds the failing items by bisection in transactions it rolls back.
+Those items are rejected in the ack (the node dead-letters them), the rest is stored and
+acknowledged. Only an outage
 (OperationalError, InterfaceError: the database is away) leaves messages unacknowledged and
 retries them.
 """
@@ -96,9 +97,9 @@ class _RateLimitedLog:
 
 def _short(exc: BaseException) -> str:
     """One line naming a storage failure (the driver's message, not the SQL and its values)."""
-    orig = getattr(exc, "orig", None)
-    text = str(orig if orig is not None else exc).splitlines()[0] if str(exc) else ""
-    return f"{type(orig if orig is not None else exc).__name__}: {text}"[:200]
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else 'no message'}"[:200]
 
 
 class Writer:
