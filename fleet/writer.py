@@ -5,9 +5,8 @@ checked before the transaction (fleet/parse.py); should the database still refus
 for anything but an outage, the writer stores each half on its own down to the failing
 message, and inside it finds the failing items by bisection in transactions it rolls back.
 Those items are rejected in the ack (the node dead-letters them), the rest is stored and
-acknowledged. Only an outage
-(OperationalError, InterfaceError: the database is away) leaves messages unacknowledged and
-retries them.
+acknowledged. Only an outage (OperationalError, InterfaceError: the database is away) leaves
+messages unacknowledged and retries them.
 """
 
 from __future__ import annotations
