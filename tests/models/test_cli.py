@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -184,3 +185,16 @@ def test_selftest_from_the_command_line(tmp_path: Path,
     (pkg / "selftest" / "answers.json").unlink()
     assert main(["model", "selftest", str(pkg)]) == 2
     assert "no selftest/answers.json" in capsys.readouterr().out
+
+
+MODELS_DOC = (Path(__file__).resolve().parents[2] / "docs" / "models.md").read_text()
+
+
+@pytest.mark.parametrize("command", sorted(set(re.findall(r"\bagrifleet model ([a-z]+)",
+                                                          MODELS_DOC))))
+def test_the_commands_in_docs_models_exist(command: str) -> None:
+    from agrifleet.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["model", command, "--help"])
+    assert exit_.value.code == 0
