@@ -189,12 +189,19 @@ def _check_contents(pkg_dir: Path, manifest: Manifest) -> None:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so a crash leaves the old file or the new, never half."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = _tmp_name(path)
+    try:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
 
 
 # --- signing and verification ---------------------------------------------------------------
@@ -212,6 +219,8 @@ def sign_package(pkg_dir: Path, key_file: Path, *, expires_days: int = 365) -> S
         raise PackageError("invalid_manifest", f"expires_days must be 1-3650, not {expires_days}")
     pkg_dir = Path(pkg_dir)
     private = signing.load_private_key(key_file)
+    for name in (MANIFEST_NAME, SIG_NAME):  # left by a sign that was killed
+        _tmp_name(pkg_dir / name).unlink(missing_ok=True)
     _, manifest = _read_manifest(pkg_dir)
     files = [PackageFile(path=rel, size=path.stat().st_size, sha256=sha256_file(path))
              for rel, path in sorted(_walk(pkg_dir, _ignored(manifest)).items())]

@@ -346,6 +346,16 @@ def test_an_archive_carrying_the_float_model_is_refused(tmp_path: Path, keys: tu
     assert info.value.reason == "tampered" and not (tmp_path / "in").exists()
 
 
+def test_signing_again_after_a_killed_sign_gives_a_valid_package(
+    tmp_path: Path, keys: tuple[Path, Path], trusted: dict
+) -> None:
+    pkg = copy_package(tmp_path / "pkg")
+    (pkg / ".manifest.json.tmp").write_text('{"half": ')  # what a kill mid-write leaves
+    sign_package(pkg, keys[0])
+    manifest = verify_package(pkg, trusted)
+    assert all(not f.path.startswith(".") for f in manifest.files)
+
+
 def test_sign_refuses_answers_recorded_for_another_model(tmp_path: Path,
                                                          keys: tuple[Path, Path]) -> None:
     pkg = copy_package(tmp_path / "pkg")

@@ -198,3 +198,17 @@ def test_the_commands_in_docs_models_exist(command: str) -> None:
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["model", command, "--help"])
     assert exit_.value.code == 0
+
+
+def test_signing_without_cryptography_gives_a_one_line_hint(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['cryptography'] = None\n"
+            "from agrifleet.cli import main\n"
+            f"sys.exit(main(['model', 'keygen', '--out', {str(tmp_path / 'k')!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "agrifleet[sign]" in done.stderr
+    assert not (tmp_path / "k" / "signing.key").exists()
