@@ -389,19 +389,42 @@ def safe_extract(archive: Path, dest: Path, *, max_bytes: int = MAX_BYTES,
     ``max_bytes`` bytes, and corrupt gzip or tar data are refused with PackageError, and
     nothing is left behind. ``dest`` must not exist yet.
     """
-    dest = Path(dest)
+    dest, archive = Path(dest), Path(archive)
+    if not archive.is_file():
+        raise PackageError("corrupt_archive", f"{archive}: no such file")
     if dest.exists() or dest.is_symlink():
         raise PackageError("unsafe_archive", f"{dest} already exists; extract into a new folder")
     dest.mkdir(parents=True)
     try:
-        _extract(Path(archive), dest, max_bytes, max_files)
+        _extract(archive, dest, max_bytes, max_files)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
     return dest
 
 
+def _check_unpacked_size(archive: Path, max_bytes: int, max_files: int) -> None:
+    """Refuse a gzip stream that inflates beyond the limits plus tar's own headers.
+
+    tarfile reads some headers (PAX, GNU long names) whole into memory, so a small archive
+    could otherwise make a node allocate gigabytes before any member is seen.
+    """
+    limit = max_bytes + max_files * 3 * tarfile.BLOCKSIZE + tarfile.RECORDSIZE
+    total = 0
+    try:
+        with gzip.open(archive, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                total += len(chunk)
+                if total > limit:
+                    raise PackageError("too_large", f"{archive.name} inflates to more than "
+                                       f"{limit} bytes")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise PackageError("corrupt_archive", f"{archive.name}: not a readable .tar.gz "
+                           f"({exc})") from exc
+
+
 def _extract(archive: Path, dest: Path, max_bytes: int, max_files: int) -> None:
+    _check_unpacked_size(archive, max_bytes, max_files)
     seen: set[str] = set()
     total = files = members = 0
     try:
@@ -438,8 +461,6 @@ def _extract(archive: Path, dest: Path, max_bytes: int, max_files: int) -> None:
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise PackageError("corrupt_archive", f"{archive.name}: not a readable .tar.gz "
                            f"({exc})") from exc
-    except FileNotFoundError as exc:
-        raise PackageError("corrupt_archive", f"{archive}: no such file") from exc
     except (NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
         raise PackageError("unsafe_archive", f"conflicting names in the archive ({exc})") from exc
     if not files:
