@@ -416,6 +416,20 @@ def test_a_bad_key_file_is_refused_with_its_name(tmp_path: Path,
     assert info.value.reason == "bad_key"
 
 
+def test_a_world_readable_key_signs_with_a_warning(tmp_path: Path, keys: tuple[Path, Path],
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    key = tmp_path / "loose.key"
+    shutil.copyfile(keys[0], key)
+    key.chmod(0o644)
+    sign_package(copy_package(tmp_path / "pkg"), key)
+    assert "chmod 600" in caplog.text and "PRIVATE" not in caplog.text
+
+
+def test_trusted_keys_must_be_public_keys(signed: Path, trusted: dict) -> None:
+    (kid,) = trusted
+    refused("bad_key", signed, {kid: b"raw bytes"})
+
+
 def test_the_package_module_imports_without_cryptography() -> None:
     code = ("import sys; sys.modules['cryptography'] = None\n"
             "import agrifleet.package, agrifleet.manifest\n"
