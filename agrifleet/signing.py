@@ -73,9 +73,6 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     A key that others may read is used, with a warning: it should be mode 0600.
     """
     try:
-        mode = Path(path).stat().st_mode & 0o777
-        if mode & 0o077:
-            log.warning("%s is readable by others (mode %o); chmod 600 it", path, mode)
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except FileNotFoundError as exc:
         raise PackageError("bad_key", f"{path}: no such key file") from exc
@@ -83,6 +80,9 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         raise PackageError("bad_key", f"{path}: not an unencrypted PEM private key") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise PackageError("bad_key", f"{path}: not an Ed25519 key")
+    mode = Path(path).stat().st_mode & 0o777
+    if mode & 0o077:
+        log.warning("%s is readable by others (mode %o); chmod 600 it", path, mode)
     return key
 
 

@@ -212,3 +212,22 @@ def test_signing_without_cryptography_gives_a_one_line_hint(tmp_path: Path) -> N
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "agrifleet[sign]" in done.stderr
     assert not (tmp_path / "k" / "signing.key").exists()
+
+
+@needs_model
+def test_verify_names_the_archive_not_its_temporary_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+
+    from agrifleet.package import generate_keypair, sign_package
+
+    key, pub = generate_keypair(tmp_path / "keys")
+    pkg = _package_copy(tmp_path / "pkg")
+    sign_package(pkg, key)
+    nested = tmp_path / "nested.tar.gz"
+    subprocess.run(["tar", "-C", str(tmp_path), "-czf", str(nested), "pkg"], check=True)
+    assert main(["model", "verify", str(nested), "--key", str(pub)]) == 1
+    out = capsys.readouterr().out
+    assert f"REFUSED (missing_file): {nested}: no manifest.json" in out
+    assert "agrifleet-verify-" not in out
