@@ -175,7 +175,10 @@ def _check_contents(pkg_dir: Path, manifest: Manifest) -> None:
     for name in REQUIRED:
         if name not in listed:
             raise PackageError("missing_file", f"the package has no {name}")
-    labels = (pkg_dir / LABELS_NAME).read_text(encoding="utf-8").splitlines()
+    try:
+        labels = (pkg_dir / LABELS_NAME).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise PackageError("invalid_manifest", f"{LABELS_NAME} is not UTF-8 text") from exc
     if labels != manifest.labels:
         raise PackageError("invalid_manifest", f"{LABELS_NAME} differs from the manifest's labels")
     try:

@@ -225,6 +225,10 @@ def test_labels_must_match_the_manifest(tmp_path: Path, keys: tuple[Path, Path])
     with pytest.raises(PackageError) as info:
         sign_package(pkg, keys[0])
     assert info.value.reason == "invalid_manifest"
+    (pkg / "labels.txt").write_bytes(b"\xff\xfe not utf-8\n")
+    with pytest.raises(PackageError) as info:
+        sign_package(pkg, keys[0])
+    assert info.value.reason == "invalid_manifest" and "UTF-8" in str(info.value)
 
 
 def test_a_bumped_copy_of_the_shipped_model_is_a_valid_upgrade(
