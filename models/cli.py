@@ -295,8 +295,8 @@ def _verify(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="agrifleet-verify-") as tmp:
         try:
-            trusted = load_public_keys(args.key)
             folder = args.package
+            trusted = load_public_keys(args.key)
             if folder.is_file():
                 folder = safe_extract(folder, Path(tmp) / "package")
             manifest = verify(folder, trusted)
@@ -310,7 +310,8 @@ def _verify(args: argparse.Namespace) -> int:
                 result.raise_for_failures()
         except (PackageError, ModelError, OSError) as exc:
             reason = getattr(exc, "reason", "invalid_manifest")
-            print(f"REFUSED ({reason}): {exc}")
+            # Name the archive, not the temporary folder it was unpacked into.
+            print(f"REFUSED ({reason}): {str(exc).replace(str(folder), str(args.package))}")
             return 1
     assert manifest.signing is not None
     print(f"OK {manifest.name} {manifest.version}: {len(manifest.files)} files, signed by "
