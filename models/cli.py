@@ -127,7 +127,7 @@ def _add_package_commands(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from models.card import write_card
-    from models.package import check_floors, package
+    from models.model_folder import check_floors, package
     from models.train import TrainSettings, collect, train
 
     out: Path = args.out
@@ -181,7 +181,7 @@ def _eval(args: argparse.Namespace) -> int:
         per_class_table,
         report_dict,
     )
-    from models.package import pixels_and_truth
+    from models.model_folder import pixels_and_truth
     from models.split import FIELD_FRACTIONS, LAB_FRACTIONS, split_folder, split_hash
 
     path, folder = _model_paths(args.model)

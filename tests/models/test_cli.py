@@ -87,7 +87,7 @@ def test_train_without_tensorflow_gives_a_one_line_hint(
 def test_training_pipeline_exports_and_packages(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     from agrifleet.inference.classifier import Classifier
-    from models.package import package
+    from models.model_folder import package
     from models.train import TrainSettings, collect, train
     from tests.models.test_split import _dataset
 
