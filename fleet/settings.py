@@ -6,12 +6,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agrifleet.contract import DEFAULT_PREFIX
+from agrifleet.mqtt import mask_url, parse_mqtt_url
+
+__all__ = ["FleetSettings", "SettingsError", "load_settings", "mask_url"]
 
 #: The data directory of a fleet run as a system service.
 SYSTEM_DATA_DIR = Path("/var/lib/agrifleet")
@@ -43,21 +46,12 @@ def default_database_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'fleet.db'}"
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
 class FleetSettings(BaseSettings):
     """Everything the fleet service can be told; unknown ``AGRIFLEET_*`` names are refused."""
 
     model_config = SettingsConfigDict(
-        env_prefix="AGRIFLEET_", extra="forbid", validate_default=True, frozen=True
+        env_prefix="AGRIFLEET_", extra="forbid", validate_default=True, frozen=True,
+        hide_input_in_errors=True,  # URLs hold passwords: errors name the setting, not its value
     )
 
     database_url: str = Field(
@@ -169,7 +163,9 @@ class FleetSettings(BaseSettings):
             return None
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"invalid public URL {url!r}: expected http(s)://host[:port]")
+            raise ValueError(
+                f"invalid public URL {mask_url(url)!r}: expected http(s)://host[:port]"
+            )
         return url.rstrip("/")
 
     @field_validator("mqtt_ca_file")
@@ -184,15 +180,7 @@ class FleetSettings(BaseSettings):
     def _mqtt_url(cls, url: str | None) -> str | None:
         if url is None or url == "":
             return None
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(
-                f"invalid MQTT URL {mask_url(url)!r}: expected mqtt://user:password@host:port"
-            )
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError as exc:
-            raise ValueError(f"invalid port in MQTT URL {mask_url(url)!r}") from exc
+        parse_mqtt_url(url)  # a ValueError that masks the password
         return url
 
 
