@@ -64,6 +64,7 @@ def _database(command: str, settings: FleetSettings) -> Iterator[Engine]:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     from fleet.db import make_engine
+    from fleet.migrate import MigrationError
     from fleet.settings import mask_url
 
     engine = None
@@ -75,6 +76,13 @@ def _database(command: str, settings: FleetSettings) -> Iterator[Engine]:
         print(
             f"agrifleet fleet {command}: cannot use the database "
             f"{mask_url(settings.database_url)}: {reason} (check AGRIFLEET_DATABASE_URL)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
+    except MigrationError as exc:  # e.g. a revision from a newer agrifleet
+        print(
+            f"agrifleet fleet {command}: the database {mask_url(settings.database_url)} has a "
+            f"schema this version cannot migrate ({exc}); was it upgraded by a newer agrifleet?",
             file=sys.stderr,
         )
         raise SystemExit(1) from None
@@ -104,9 +112,14 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         print(f"agrifleet fleet serve: invalid port {args.port}", file=sys.stderr)
         return 2
+    from fleet.migrate import upgrade
+
     settings = _settings()
     with _database("serve", settings) as engine:  # fail in one line, not in the app's start-up
-        engine.connect().close()
+        if settings.auto_migrate:
+            upgrade(engine)
+        else:
+            engine.connect().close()
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
     return 0
 
