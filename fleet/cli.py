@@ -67,18 +67,23 @@ def _database(command: str, settings: FleetSettings) -> Iterator[Engine]:
     from fleet.migrate import MigrationError
     from fleet.settings import mask_url
 
-    engine = None
-    try:
-        engine = make_engine(settings.database_url)
-        yield engine
-    except (OperationalError, InterfaceError, OSError) as exc:
+    def refuse(exc: BaseException) -> SystemExit:
         reason = _first_line(getattr(exc, "orig", None) or exc, settings.database_url)
         print(
             f"agrifleet fleet {command}: cannot use the database "
             f"{mask_url(settings.database_url)}: {reason} (check AGRIFLEET_DATABASE_URL)",
             file=sys.stderr,
         )
-        raise SystemExit(1) from None
+        return SystemExit(1)
+
+    try:  # an SQLite file's folder is made here: it may be a file, or not writable
+        engine = make_engine(settings.database_url)
+    except OSError as exc:
+        raise refuse(exc) from None
+    try:
+        yield engine
+    except (OperationalError, InterfaceError) as exc:
+        raise refuse(exc) from None
     except MigrationError as exc:  # e.g. a revision from a newer agrifleet
         print(
             f"agrifleet fleet {command}: the database {mask_url(settings.database_url)} has a "
@@ -87,8 +92,7 @@ def _database(command: str, settings: FleetSettings) -> Iterator[Engine]:
         )
         raise SystemExit(1) from None
     finally:
-        if engine is not None:
-            engine.dispose()
+        engine.dispose()
 
 
 def _first_line(exc: BaseException, url: str) -> str:
@@ -108,12 +112,11 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fleet.app import create_app
+    from fleet.migrate import upgrade
 
     if not 0 < args.port < 65536:
         print(f"agrifleet fleet serve: invalid port {args.port}", file=sys.stderr)
         return 2
-    from fleet.migrate import upgrade
-
     settings = _settings()
     with _database("serve", settings) as engine:  # fail in one line, not in the app's start-up
         if settings.auto_migrate:
