@@ -18,7 +18,7 @@ from agrifleet.contract import MAX_SEQ, Ack
 from fleet.models import Event, Reading
 from fleet.writer import Incoming, Writer
 from tests.fleet.conftest import FleetUnderTest
-from tests.fleet.device import T0, batch, reading
+from tests.fleet.device import T0, batch, detection, event, jpeg_bytes, reading, update
 
 POISON = 666.0  # a reading value the test database's trigger refuses
 
@@ -313,3 +313,25 @@ def test_an_exact_resend_is_silent_and_a_clock_correction_is_applied(
         stored = session.exec(select(Reading).where(Reading.seq == 1)).one()
         assert stored.clock_synced and stored.ts == T0 + timedelta(seconds=1)
         assert session.exec(select(Event)).all() == []
+
+
+def test_detections_events_and_updates_tell_resends_from_conflicts_too(
+    api: FleetUnderTest,
+) -> None:
+    _register(api, "field-a")
+    node = Node(api)
+    image = jpeg_bytes()
+    items = [detection(0, image=image), event(1), update(2, "shadow")]
+    assert node.send("field-a", items).ranges == [(0, 2)]
+    assert node.send("field-a", items) == Ack(boot_id="b1", ranges=[(0, 2)])  # a resend
+    ack = node.send("field-a", [
+        detection(0, label="Tomato___healthy", image=image),
+        event(1, severity="alert"),
+        update(2, "active"),
+    ])  # fmt: skip
+    assert ack.ranges == []
+    assert {seq: reason.split(" is stored with another ")[1] for seq, reason in
+            ack.rejected.items()} == {0: "label, top3", 1: "severity", 2: "state"}  # fmt: skip
+    assert api.metric("agrifleet_conflicts_total") == 3
+    (found,) = [e for e in api.get("/api/v1/devices/field-a/events") if e["boot_id"] == "fleet"]
+    assert "detection/event/update" in found["message"] and "seq 0, 1, 2" in found["message"]
