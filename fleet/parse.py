@@ -253,7 +253,8 @@ def _sort_item(item: Reading | Detection | Event | Update, checked: CheckedBatch
 
 def _problem(item: Reading | Detection | Event | Update) -> str | None:
     if item.clock_synced and item.ts < SYNCED_TS_MIN:
-        return f"ts {item.ts.isoformat()} is before {SYNCED_TS_MIN.year} on a synchronised clock"
+        return (f"synced_before_{SYNCED_TS_MIN.year}: ts {item.ts.isoformat()} is before "
+                f"{SYNCED_TS_MIN.year} on a clock said to be synchronised")  # fmt: skip
     if not math.isfinite(item.uptime_s):
         return "uptime_s is not a finite number"
     if isinstance(item, Reading):

@@ -216,6 +216,7 @@ def test_a_synchronised_clock_before_2020_is_rejected_an_unsynchronised_one_kept
     ])  # fmt: skip
     assert ack.ranges == [(0, 0), (2, 2)]
     assert list(ack.rejected) == [1] and "2020" in ack.rejected[1]
+    assert api.metric('agrifleet_items_rejected_total{reason="synced_before_2020"}') == 1
 
 
 def test_future_items_are_kept_flagged_but_never_latest_nor_position(api: FleetUnderTest) -> None:
