@@ -41,11 +41,14 @@ class FleetWatcher:
         self.seen: queue.Queue[FleetStatus] = queue.Queue()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
         self.client.username_pw_set(parts.username, parts.password)
-        self.client.on_message = lambda _c, _u, m: m.payload and self.seen.put(
-            FleetStatus.model_validate_json(m.payload))
+        self.client.on_message = self._take
         self.client.on_connect = lambda c, *_: c.subscribe(fleet_status_topic("agrifleet"), 1)
         self.client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
         self.client.loop_start()
+
+    def _take(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        if message.payload:
+            self.seen.put(FleetStatus.model_validate_json(message.payload))
 
     def next(self, state: str) -> FleetStatus:
         """The next status seen, which must be in ``state``."""
