@@ -93,6 +93,7 @@ class Writer:
         self.t_reading: Table = tables["reading"]
         self.t_detection: Table = tables["detection"]
         self.t_event: Table = tables["event"]
+        self.t_update: Table = tables["modelupdate"]
         self.t_latest: Table = tables["latestreading"]
         self.t_boot: Table = tables["deviceboot"]
         self.t_device: Table = tables["device"]
@@ -250,6 +251,7 @@ class Writer:
         readings: list[Any] = []
         detections: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         latest: dict[tuple[str, str, str], tuple[datetime, Reading, str]] = {}
         boot_seqs: dict[tuple[str, str], list[int]] = {}
         statuses: dict[str, CheckedStatus] = {}
@@ -321,6 +323,27 @@ class Writer:
                         "stored_at": now,
                     }
                 )
+            for u in c.updates:
+                updates.append(
+                    {
+                        "device_id": dev,
+                        "boot_id": boot,
+                        "seq": u.seq,
+                        "ts": _utc(u.ts),
+                        "uptime_s": u.uptime_s,
+                        "clock_synced": u.clock_synced,
+                        "rollout_id": u.rollout_id,
+                        "model": u.model,
+                        "version": u.version,
+                        "state": u.state,
+                        "reason": u.reason,
+                        "bytes_done": u.bytes_done,
+                        "bytes_total": u.bytes_total,
+                        "gate": u.gate.model_dump(mode="json") if u.gate else None,
+                        "active": u.active.model_dump(mode="json") if u.active else None,
+                        "stored_at": now,
+                    }
+                )
             rejected.update(reason.split(":", 1)[0] for reason in c.rejected.values())
             boot_seqs.setdefault((dev, boot), []).extend(c.accepted_seqs() + list(c.rejected))
 
@@ -331,6 +354,7 @@ class Writer:
                 ("reading", self.t_reading, readings),
                 ("detection", self.t_detection, detections),
                 ("event", self.t_event, events),
+                ("update", self.t_update, updates),
             ):
                 if rows:
                     new = self._insert_new(conn, table, rows)
