@@ -7,7 +7,8 @@ on ``{prefix}/{device}/ack`` go to ``on_ack``; any other topic to the handler re
 (``handlers``, topic → callable taking the payload), each subscribed at every connect.
 
 The link also follows the fleet's retained status (``{prefix}/_fleet/status``): when the fleet's
-ingestion comes back (online after offline, or online as a new instance) it calls
+ingestion comes back (online after offline, or online as a new instance or from a new connect,
+which carries a new ``ts``: after a broker restart the fleet may resubscribe after us) it calls
 ``on_fleet_back``, so the forwarder resends what waits for an ack at once instead of after
 ``ack_timeout_s``.
 """
@@ -284,8 +285,9 @@ class Link:
             if last is None or last.state == "online":
                 log.info("the fleet's ingestion is offline (instance %s)", status.instance)
             return
-        if last is None or (last.state == "online" and last.instance == status.instance):
-            return  # first sight, or the same fleet seen again (a reconnect, a repeat)
+        if last is None or (last.state == "online" and last.instance == status.instance
+                            and last.ts == status.ts):
+            return  # first sight, or the same announcement again (our reconnect, a repeat)
         self.fleet_returns += 1
         log.info("the fleet's ingestion is back (instance %s): resending what awaits an ack",
                  status.instance)

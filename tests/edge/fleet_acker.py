@@ -69,9 +69,9 @@ class FleetAcker:
         client.subscribe([(topic, 1) for topic in fleet_subscriptions(self.prefix)])
         self.connected.set()
 
-    def announce(self, state: str, instance: str) -> None:
+    def announce(self, state: str, instance: str, ts: str | None = None) -> None:
         """Publish the retained FleetStatus, as the fleet's ingestion does at start and stop."""
-        status = FleetStatus.model_validate({"state": state, "instance": instance})
+        status = FleetStatus.model_validate({"state": state, "instance": instance, "ts": ts})
         self.publish_fleet_status(status.model_dump_json().encode())
 
     def publish_fleet_status(self, payload: bytes) -> None:

@@ -66,12 +66,14 @@ def test_the_node_resends_at_once_when_the_fleet_comes_back(
         assert forwarder.expired == 0 and link.fleet_returns == 1
         assert fleet.stored["boot-1"] == set(range(20))
 
-        # The same instance seen again (a reconnect) is no return; a new one after it is.
+        # The same announcement seen again (our reconnect) is no return; the same fleet
+        # connecting again (a new ts: the broker restarted) and a new fleet are.
         before = len(fleet.batches)
         fleet.announce("online", "fleet-b")
         fleet.publish_fleet_status(b"{not json")
+        fleet.announce("online", "fleet-b", ts="2026-06-01T12:00:00+00:00")
         fleet.announce("online", "fleet-c")
         wait_until(lambda: link.fleet is not None and link.fleet.instance == "fleet-c",
                    what="the third fleet")
-        assert link.fleet_returns == 2
+        assert link.fleet_returns == 3
         assert len(fleet.batches) == before, "nothing was awaiting an ack"
