@@ -129,3 +129,34 @@ def test_stored_readings_resume_on_the_fleets_announcement(
     assert set(produced[:count]) <= set(seqs), "nothing lost"
     print(f"{session}: stored readings resumed {(resumed - restarted).total_seconds():.2f} s "
           f"after the fleet restart began (ack timeout {ACK_TIMEOUT_S:.0f} s)")
+
+
+def test_a_broker_restart_costs_no_ack_timeout(tmp_path: Path, broker: Broker) -> None:
+    """The broker keeps nothing (no persistence): the node, reconnecting first, sends into a void
+    until the fleet resubscribes; the fleet's new announcement makes it send again at once."""
+    db = tmp_path / "fleet.db"
+    settings = FleetSettings(database_url=f"sqlite:///{db}", mqtt_url=broker.fleet_url,
+                             mqtt_client_id="fleet-broker-restart")
+    config = parse_config({
+        "device_id": "field-07", "data_dir": str(tmp_path / "node"),
+        "mqtt": {"url": broker.add_device("field-07"), "reconnect_min_s": 0.05,
+                 "reconnect_max_s": 0.5},
+        "clock": {"synced": "always"},
+        "outbox": {"ack_timeout_s": ACK_TIMEOUT_S, "max_inflight": 2, "batch_items": 20},
+    })  # fmt: skip
+    agent = Agent(config, boot_id="boot-1")
+    engine = sqlalchemy.create_engine(f"sqlite:///{db}")
+    with running_fleet(settings) as fleet:
+        fleet.register("field-07")
+        with streaming(agent) as produced:
+            assert agent.link is not None and agent.forwarder is not None
+            wait_until(lambda: len(stored(engine)) > 100, what="readings flowing")
+            broker.restart()
+            wait_until(lambda: agent.link.connects >= 2, what="the node back")  # type: ignore
+            count = len(produced)
+            wait_until(lambda: {s for s, _ in stored(engine)} >= set(produced[:count]),
+                       timeout=30, what="everything produced before the restart stored")
+            assert agent.forwarder.expired == 0, "no batch waited for the ack timeout"
+    seqs = [seq for seq, _ in stored(engine)]
+    engine.dispose()
+    assert len(seqs) == len(set(seqs))
