@@ -10,7 +10,7 @@ The link also follows the fleet's retained status (``{prefix}/_fleet/status``): 
 ingestion comes back (online after offline, or online as a new instance or from a new connect,
 which carries a new ``ts``: after a broker restart the fleet may resubscribe after us) it calls
 ``on_fleet_back``, so the forwarder resends what waits for an ack at once instead of after
-``ack_timeout_s``.
+``ack_timeout_s``; when it goes offline, ``on_fleet_away``.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class Link:
         on_disconnected: Callable[[], None] = lambda: None,
         handlers: Mapping[str, Callable[[bytes], None]] | None = None,
         on_fleet_back: Callable[[FleetStatus], None] = lambda status: None,
+        on_fleet_away: Callable[[FleetStatus], None] = lambda status: None,
     ) -> None:
         self.settings = settings
         self._status = status
@@ -96,6 +97,7 @@ class Link:
         self._messages_topic = messages_topic(settings.prefix, settings.device_id)
         self._ack_topic = ack_topic(settings.prefix, settings.device_id)
         self._on_fleet_back = on_fleet_back
+        self._on_fleet_away = on_fleet_away
         self._handlers: dict[str, Callable[[bytes], None]] = {
             self._ack_topic: self._take_ack,
             fleet_status_topic(settings.prefix): self._take_fleet_status,
@@ -284,6 +286,7 @@ class Link:
         if status.state == "offline":
             if last is None or last.state == "online":
                 log.info("the fleet's ingestion is offline (instance %s)", status.instance)
+                self._on_fleet_away(status)
             return
         if last is None or (last.state == "online" and last.instance == status.instance
                             and last.ts == status.ts):

@@ -134,3 +134,31 @@ def test_a_batch_unacked_past_the_timeout_goes_again(tmp_path: Path) -> None:
     assert forwarder.pump() == 1
     assert forwarder.expired == 1
     assert [i.seq for i in wire.sent[1].items] == [0, 1, 2]
+
+
+def test_the_timeout_is_ten_times_longer_while_the_fleet_is_away(tmp_path: Path) -> None:
+    outbox, wire, forwarder, clock = setup(tmp_path, max_inflight=1, ack_timeout_s=30)
+    outbox.emit_all([("reading", reading(i), Priority.READING) for i in range(3)])
+    forwarder.pump()
+    forwarder.fleet_away()
+    clock.t = 299.0
+    assert forwarder.pump() == 0, "copies would only queue up at the broker"
+    assert forwarder.expired == 0 and len(wire.sent) == 1
+    assert forwarder.resend_now() == 1  # the fleet is back
+    clock.t = 329.0
+    assert forwarder.pump() == 1, "the usual timeout again"
+    assert forwarder.expired == 1
+
+
+def test_a_fleet_that_never_announces_its_return_still_gets_resends(tmp_path: Path) -> None:
+    outbox, wire, forwarder, clock = setup(tmp_path, max_inflight=1, ack_timeout_s=30)
+    outbox.emit_all([("reading", reading(i), Priority.READING) for i in range(3)])
+    forwarder.pump()
+    forwarder.fleet_away()
+    clock.t = 300.0
+    assert forwarder.pump() == 1 and forwarder.expired == 1
+    forwarder.on_ack(ack(wire.sent[-1]))  # it is there after all: timeouts are normal again
+    outbox.emit("reading", reading(9), Priority.READING)
+    forwarder.pump()
+    clock.t = 330.0
+    assert forwarder.pump() == 1 and forwarder.expired == 2
