@@ -131,7 +131,8 @@ class Agent:
             self._wake.set()
 
         link = Link(settings, status=self._status, on_ack=acked, on_connected=self._wake.set,
-                    on_disconnected=disconnected, on_fleet_back=fleet_back)
+                    on_disconnected=disconnected, on_fleet_back=fleet_back,
+                    on_fleet_away=lambda _: forwarder.fleet_away())
         link.start()
         return link
 

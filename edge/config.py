@@ -256,8 +256,8 @@ def _shown(loc: tuple[int | str, ...], value: object) -> str:
         return ""
     if any(isinstance(p, str) and any(k in p.lower() for k in _SECRET_KEYS) for p in loc):
         return ""
-    if loc[-1:] == ("url",):
-        return ""  # the URL checks quote it themselves, masked
+    if loc == ("mqtt", "url"):
+        return ""  # parse_mqtt_url quotes it itself, masked
     if isinstance(value, str):
         masked = mask_url(value)
         if masked != value:
