@@ -15,6 +15,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="edge_command", metavar="COMMAND", required=True)
     run = sub.add_parser("run", help="run the agent until SIGTERM or Ctrl-C")
     run.add_argument("--config", type=Path, required=True, metavar="PATH", help="agent TOML file")
+    run.add_argument("--reset-broken-outbox", action="store_true",
+                     help="if the outbox file is damaged, keep it as <name>.broken-<time> and "
+                     "start a fresh one with what can be read (as [outbox] on_corrupt = "
+                     '"move-aside"); without it a damaged outbox stops the agent with exit 3')
     run.set_defaults(func=_run)
     check = sub.add_parser("check-config", help="validate a config file and summarise it")
     check.add_argument("path", type=Path, metavar="PATH")
@@ -69,6 +73,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from edge.agent import Agent
     from edge.config import AgentConfig
+    from edge.outbox import EXIT_OUTBOX_BROKEN, OutboxBroken
 
     config = _load(args.config)
     if not isinstance(config, AgentConfig):
@@ -81,8 +86,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{args.config}: cannot create {config.outbox_path.parent}: {exc.strerror}"
               " (set data_dir to a writable folder)", file=sys.stderr)
         return 2
+    if args.reset_broken_outbox:
+        config.outbox.on_corrupt = "move-aside"
     agent = Agent(config)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: agent.stop())
-    agent.run()
+    try:
+        agent.run()
+    except OutboxBroken as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_OUTBOX_BROKEN
     return 0

@@ -1,0 +1,121 @@
+"""The outbox's SQLite file: its schema, how it is opened and checked, and what its errors mean."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+from typing import Literal
+
+#: ``agrifleet edge run`` exits with this when the outbox file is damaged or cannot be opened,
+#: so a service manager can stop restarting it (systemd: ``RestartPreventExitStatus=3``).
+EXIT_OUTBOX_BROKEN = 3
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    boot_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    uptime_s REAL NOT NULL,
+    clock_synced INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    UNIQUE (boot_id, seq)
+);
+CREATE INDEX IF NOT EXISTS items_drain ON items (priority, id);
+CREATE TABLE IF NOT EXISTS sequences (boot_id TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    boot_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    ts REAL NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    rejected_at REAL NOT NULL,
+    PRIMARY KEY (boot_id, seq)
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+Trouble = Literal["damaged", "unopenable", "unwritable"]
+_DAMAGED = ("not a database", "malformed", "corrupt", "file is encrypted")
+
+
+class OutboxBroken(Exception):
+    """The outbox file cannot be used as it is; ``str()`` is one line naming it and what to do."""
+
+    def __init__(self, path: Path, reason: str, trouble: Trouble) -> None:
+        super().__init__(path, reason, trouble)
+        self.path = path
+        self.reason = reason
+        self.trouble = trouble
+
+    @property
+    def movable(self) -> bool:
+        """Whether moving the file aside and starting a fresh one can help."""
+        return self.trouble in ("damaged", "unopenable") and not self.path.is_dir()
+
+    def __str__(self) -> str:
+        if self.trouble == "unwritable":
+            return (f"outbox {self.path} cannot be written ({self.reason}); free space on its "
+                    "file system or replace the card, then start again")
+        what = "is damaged" if self.trouble == "damaged" else "cannot be opened"
+        if not self.movable:
+            return f"outbox {self.path} {what} ({self.reason}); it must be a SQLite file"
+        return (f"outbox {self.path} {what} ({self.reason}); start with --reset-broken-outbox "
+                '(or [outbox] on_corrupt = "move-aside") to move it aside and start a fresh one')
+
+
+def trouble_of(exc: sqlite3.Error) -> Trouble:
+    """What kind of failure an sqlite error means for the file."""
+    text = str(exc).lower()
+    if any(word in text for word in _DAMAGED):
+        return "damaged"
+    if "unable to open" in text:
+        return "unopenable"
+    return "unwritable"
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (or create) the outbox file, check it, ensure the schema; OutboxBroken if unusable."""
+    db: sqlite3.Connection | None = None
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        problems = [r[0] for r in db.execute("PRAGMA quick_check(3)").fetchall()]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError("database disk image is malformed: "
+                                        + "; ".join(problems)[:200])
+        db.executescript(SCHEMA)
+        db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM items").fetchone()
+        return db
+    except sqlite3.Error as exc:
+        if db is not None:
+            db.close()
+        trouble = trouble_of(exc)
+        raise OutboxBroken(path, _reason(path, exc, trouble), trouble) from None
+
+
+def _reason(path: Path, exc: sqlite3.Error, trouble: Trouble) -> str:
+    text = str(exc)
+    if trouble != "unopenable":
+        return text
+    if path.is_dir():
+        return "it is a folder"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"permission denied for uid {os.getuid()}"
+    if not os.access(path.parent, os.W_OK):
+        return f"{path.parent} is not writable for uid {os.getuid()}"
+    return text
+
+
+def rollback(db: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open (SQLite ends some on its own, e.g. disk full)."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
