@@ -41,6 +41,8 @@ def salvage_into(old: Path, db: sqlite3.Connection) -> tuple[int, dict[str, int]
         log.warning("nothing salvaged from %s: %s", old, exc)
         return 0, {}
     with contextlib.closing(src):
+        with contextlib.suppress(sqlite3.Error):  # read a file shorter than its header says
+            src.execute("PRAGMA writable_schema=ON")
         next_seqs = _sequences(src)
         rows = _readable_items(src)
     kept = 0
