@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, Batch, Reading
+from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, Batch, Event, Reading
 from edge.clock import Clock
 from edge.items import Priority
 from edge.outbox import ItemRefused, Outbox
@@ -249,5 +249,6 @@ def test_outbox_full_names_what_it_drops(tmp_path):
     outbox = open_outbox(tmp_path, max_bytes=64 * 1024)
     while outbox.stats().dropped == 0:
         outbox.emit("detection", detection(), Priority.DETECTION)
-    (full,) = [i for b in drain(outbox) for i in b.items if getattr(i, "code", "") == "outbox_full"]
+    (full,) = [i for b in drain(outbox) for i in b.items
+               if isinstance(i, Event) and i.code == "outbox_full"]
     assert "dropping the oldest detections" in full.message and "reading" not in full.message
