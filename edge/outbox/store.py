@@ -187,6 +187,13 @@ class Outbox:
         with self._lock:
             if self._fault is not None:
                 self._retry()
+            if self._fault is None:
+                try:  # releases since the last commit may have counted more dropped items
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._write_counters()
+                    self._db.execute("COMMIT")
+                except sqlite3.Error:
+                    rollback(self._db)
             if len(self._memory):
                 log.warning("outbox %s still cannot be written: %d item(s) held in memory are "
                             "lost (their seqs show as a gap)", self.path, len(self._memory))
