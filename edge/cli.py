@@ -73,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from edge.agent import Agent
     from edge.config import AgentConfig
-    from edge.outbox import EXIT_OUTBOX_BROKEN, OutboxBroken
+    from edge.outbox import OutboxBroken
 
     config = _load(args.config)
     if not isinstance(config, AgentConfig):
@@ -95,5 +95,5 @@ def _run(args: argparse.Namespace) -> int:
         agent.run()
     except OutboxBroken as exc:
         print(exc, file=sys.stderr)
-        return EXIT_OUTBOX_BROKEN
+        return exc.exit_code
     return 0

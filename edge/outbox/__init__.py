@@ -28,9 +28,9 @@ Policy (docs/edge.md, "Outbox"):
 """
 
 from edge.outbox.batch import OutgoingBatch
-from edge.outbox.database import EXIT_OUTBOX_BROKEN, OutboxBroken
+from edge.outbox.database import EXIT_OUTBOX_BROKEN, EXIT_OUTBOX_UNWRITABLE, OutboxBroken
 from edge.outbox.store import UNWRITABLE, Outbox, OutboxStats
 from edge.outbox.validate import ItemRefused
 
-__all__ = ["EXIT_OUTBOX_BROKEN", "UNWRITABLE", "ItemRefused", "Outbox", "OutboxBroken",
-           "OutboxStats", "OutgoingBatch"]
+__all__ = ["EXIT_OUTBOX_BROKEN", "EXIT_OUTBOX_UNWRITABLE", "UNWRITABLE", "ItemRefused",
+           "Outbox", "OutboxBroken", "OutboxStats", "OutgoingBatch"]

@@ -11,6 +11,9 @@ from typing import Literal
 #: ``agrifleet edge run`` exits with this when the outbox file is damaged or cannot be opened,
 #: so a service manager can stop restarting it (systemd: ``RestartPreventExitStatus=3``).
 EXIT_OUTBOX_BROKEN = 3
+#: ... and with this (EX_TEMPFAIL) when its file system takes no writes at start (full or
+#: read-only): worth restarting later, the file itself may be fine.
+EXIT_OUTBOX_UNWRITABLE = 75
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -53,6 +56,10 @@ class OutboxBroken(Exception):
         self.path = path
         self.reason = reason
         self.trouble = trouble
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OUTBOX_UNWRITABLE if self.trouble == "unwritable" else EXIT_OUTBOX_BROKEN
 
     @property
     def movable(self) -> bool:
@@ -98,7 +105,16 @@ def connect(path: Path) -> sqlite3.Connection:
         if db is not None:
             db.close()
         trouble = trouble_of(exc)
+        if trouble != "damaged" and read_only(path.parent):
+            raise OutboxBroken(path, "its file system is read-only", "unwritable") from None
         raise OutboxBroken(path, _reason(path, exc, trouble), trouble) from None
+
+
+def read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _reason(path: Path, exc: sqlite3.Error, trouble: Trouble) -> str:

@@ -135,7 +135,11 @@ class Outbox:
         except OutboxBroken as exc:
             if on_corrupt != "move-aside" or not exc.movable:
                 raise
-            moved = move_aside(path)
+            try:
+                moved = move_aside(path)
+            except OSError as err:
+                raise OutboxBroken(path, f"{exc.reason}, and it cannot be moved aside: "
+                                   f"{err.strerror}", "unwritable") from None
             db = connect(path)
             salvaged, _ = salvage_into(moved, db)
             reset = (exc, moved, salvaged)

@@ -7,11 +7,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pytest
+
 from agrifleet.contract import Ack, Batch, Event, seq_ranges
 from edge.clock import Clock
 from edge.health import HealthProbe
 from edge.items import Priority
-from edge.outbox import UNWRITABLE, Outbox
+from edge.outbox import (
+    EXIT_OUTBOX_BROKEN,
+    EXIT_OUTBOX_UNWRITABLE,
+    UNWRITABLE,
+    Outbox,
+    OutboxBroken,
+)
 from tests.edge.small_disk import card, fill, tmpfs
 
 
@@ -127,3 +135,15 @@ def test_seqs_held_only_in_memory_are_not_used_again_after_a_restart(tmp_path):
         assert again.emit("reading", reading(6), Priority.READING) == used
         assert [i.seq for i in drain_and_ack(again)] == [0, used]
         again.close()
+
+
+def test_a_card_already_read_only_at_start_is_named_as_such_and_never_moved_aside(tmp_path):
+    with card(tmp_path) as sd:
+        path = sd.folder / "outbox.sqlite"
+        open_outbox(sd.folder, tmp_path).close()
+        sd.wear_out()
+        with pytest.raises(OutboxBroken) as caught:
+            open_outbox(sd.folder, tmp_path, on_corrupt="move-aside")
+        assert caught.value.exit_code == EXIT_OUTBOX_UNWRITABLE != EXIT_OUTBOX_BROKEN
+        assert str(caught.value).startswith(f"outbox {path} cannot be written (")
+        assert path.exists() and not list(sd.folder.glob("*.broken-*"))
