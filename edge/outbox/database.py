@@ -87,14 +87,17 @@ def trouble_of(exc: sqlite3.Error) -> Trouble:
     return "unwritable"
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (or create) the outbox file, check it, ensure the schema; OutboxBroken if unusable."""
+def connect(path: Path, *, check: bool = True) -> sqlite3.Connection:
+    """Open (or create) the outbox file, check it, ensure the schema; OutboxBroken if unusable.
+
+    ``check`` runs ``PRAGMA quick_check`` (reads the whole file): at start, not on reopening.
+    """
     db: sqlite3.Connection | None = None
     try:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
-        problems = [r[0] for r in db.execute("PRAGMA quick_check(3)").fetchall()]
+        problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")] if check else ["ok"]
         if problems != ["ok"]:
             raise sqlite3.DatabaseError("database disk image is malformed: "
                                         + "; ".join(problems)[:200])

@@ -36,6 +36,7 @@ _STAMP_BYTES = 128
 _SELECT = "SELECT id, boot_id, seq, kind, ts, uptime_s, clock_synced, body, priority FROM items "
 _OLDEST_FIRST = _SELECT + "ORDER BY priority ASC, id ASC LIMIT ?"
 _NEWEST_FIRST = _SELECT + "ORDER BY priority ASC, id DESC LIMIT ?"
+_FLUSH_CHUNK = 256
 _PLURAL = {Priority.ALERT: "alerts", Priority.DETECTION: "detections",
            Priority.EVENT: "events", Priority.READING: "readings"}
 UNWRITABLE = "outbox_unwritable"
@@ -101,6 +102,7 @@ class Outbox:
         self._fault: str | None = None
         self._fault_since = 0.0
         self._fault_lost = 0
+        self._fault_stored = 0
         self._next_retry = 0.0
         self._cached = OutboxStats(0, 0, None, None, 0, 0)
         self.on_emit: Callable[[], None] | None = None
@@ -355,6 +357,7 @@ class Outbox:
         self._fault = str(exc)
         self._fault_since = time.monotonic()
         self._fault_lost = 0
+        self._fault_stored = 0
         self._next_retry = self._fault_since + self.retry_s
         log.warning("outbox %s cannot store items (%s); holding the newest in memory (up to %d "
                     "bytes) and retrying every %g s", self.path, exc, self._memory.max_bytes,
@@ -383,7 +386,7 @@ class Outbox:
         for reopen in (False, True):
             if reopen:
                 try:
-                    db = connect(self.path)
+                    db = connect(self.path, check=False)
                 except OutboxBroken as exc:
                     log.debug("outbox %s cannot be reopened yet: %s", self.path, exc.reason)
                     break
@@ -400,28 +403,32 @@ class Outbox:
         self._next_retry = time.monotonic() + self.retry_s
 
     def _flush(self) -> None:
-        held = list(self._memory)
-        saved = (self._dropped, set(self._inflight), set(self._evicted_inflight))
-        try:
-            self._bytes = self._sum_sizes()  # the file is the truth, not a counter
-            self._evicted_now, self._refused_now = set(), set()
-            self._db.execute("BEGIN IMMEDIATE")
-            for ack in self._acked_unapplied:
-                self._ack_in_file(ack)
-            stored = sum(self._insert(h) for h in held)
-            self._write_counters()
-            self._db.execute("COMMIT")
-        except sqlite3.Error:
-            self._dropped, self._inflight, self._evicted_inflight = saved
-            rollback(self._db)
-            with contextlib.suppress(sqlite3.Error):
-                self._bytes = self._sum_sizes()
-            raise
+        """Store memory's items in chunks (a nearly full disk still makes progress)."""
+        while len(self._memory) or self._acked_unapplied:
+            chunk = list(self._memory)[:_FLUSH_CHUNK]
+            saved = (self._dropped, set(self._inflight), set(self._evicted_inflight))
+            try:
+                self._bytes = self._sum_sizes()  # the file is the truth, not a counter
+                self._evicted_now, self._refused_now = set(), set()
+                self._db.execute("BEGIN IMMEDIATE")
+                for ack in self._acked_unapplied:
+                    self._ack_in_file(ack)
+                stored = sum(self._insert(h) for h in chunk)
+                self._write_counters()
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._dropped, self._inflight, self._evicted_inflight = saved
+                rollback(self._db)
+                with contextlib.suppress(sqlite3.Error):
+                    self._bytes = self._sum_sizes()
+                raise
+            self._fault_stored += stored
+            self._memory.remove({h.seq for h in chunk})
+            self._acked_unapplied, self._acked_held = [], set()
+            self._needs_correction = self._needs_correction or any(not h.synced for h in chunk)
         self._bytes = self._sum_sizes()
-        self._memory.clear()
-        self._acked_unapplied, self._acked_held = [], set()
-        self._needs_correction = self._needs_correction or any(not h.synced for h in held)
-        lasted, lost = time.monotonic() - self._fault_since, self._fault_lost
+        lasted, lost, stored = (time.monotonic() - self._fault_since, self._fault_lost,
+                                self._fault_stored)
         self._fault = None
         log.info("outbox %s takes writes again after %.0f s: stored %d item(s) held in memory, "
                  "%d lost", self.path, lasted, stored, lost)

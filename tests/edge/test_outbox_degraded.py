@@ -147,3 +147,26 @@ def test_a_card_already_read_only_at_start_is_named_as_such_and_never_moved_asid
         assert caught.value.exit_code == EXIT_OUTBOX_UNWRITABLE != EXIT_OUTBOX_BROKEN
         assert str(caught.value).startswith(f"outbox {path} cannot be written (")
         assert path.exists() and not list(sd.folder.glob("*.broken-*"))
+
+
+def test_a_little_free_space_already_moves_memory_to_the_file_in_chunks(tmp_path):
+    with tmpfs(tmp_path / "disk", "4m") as disk:
+        outbox = open_outbox(disk, tmp_path, memory_bytes=2 * 1024 * 1024)
+        outbox.emit("reading", reading(0), Priority.READING)
+        filler = fill(disk)
+        n = emit_until_degraded(outbox, 1)
+        outbox.emit_all([("reading", reading(i), Priority.READING) for i in range(n, n + 3000)])
+        held = outbox.stats().memory_items
+        assert held > 2000 and outbox.stats().dropped == 0
+        with filler.open("r+b") as f:  # 300 KiB come back: not enough for everything
+            f.truncate(filler.stat().st_size - 300 * 1024)
+        outbox.emit("reading", reading(-1), Priority.READING)
+        partly = outbox.stats().memory_items
+        assert outbox.degraded and 0 < partly < held, "some chunks went to the file"
+        filler.unlink()
+        outbox.emit("reading", reading(-2), Priority.READING)
+        assert not outbox.degraded and outbox.stats().memory_items == 0
+        stats = outbox.stats()
+        assert stats.dropped == 0 and stats.depth == outbox.next_seq
+        assert stats.stored_bytes == outbox.stored_bytes_in_file()
+        outbox.close()
