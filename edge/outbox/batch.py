@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from agrifleet.contract import CONTRACT_VERSION
 from edge.clock import iso
+from edge.outbox.memory import Held
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,21 @@ class OutgoingBatch:
     seqs: tuple[int, ...]
     row_ids: tuple[int, ...]
     payload: bytes
+
+
+def in_drain_order(rows: list[Any], boot_id: str, memory: list[Held], skip: set[tuple[str, int]],
+                   *, newest_first: bool) -> list[Candidate]:
+    """Rows of the file (id, boot_id, seq, kind, ts, uptime_s, clock_synced, body, priority)
+    and memory's items of ``boot_id``, minus ``skip``, by priority then age."""
+    found = [Candidate(r[8], r[0], r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7])
+             for r in rows if (r[1], r[2]) not in skip]
+    top = 1 << 62  # memory items are newer than every row in the file
+    found += [Candidate(int(h.priority), top + h.seq, -1 - h.seq, boot_id, h.seq, h.kind, h.ts,
+                        h.uptime_s, h.synced, h.body)
+              for h in memory if (boot_id, h.seq) not in skip]
+    sign = -1 if newest_first else 1
+    found.sort(key=lambda c: (c.priority, sign * c.order))
+    return found
 
 
 def cut_batch(device_id: str, candidates: list[Candidate], max_items: int,

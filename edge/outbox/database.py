@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 #: ``agrifleet edge run`` exits with this when the outbox file is damaged or cannot be opened,
 #: so a service manager can stop restarting it (systemd: ``RestartPreventExitStatus=3``).
@@ -138,3 +139,62 @@ def rollback(db: sqlite3.Connection) -> None:
     if db.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             db.execute("ROLLBACK")
+
+
+class FileState(NamedTuple):
+    next_seq: int  # of the boot: above its seq counter and every stored seq
+    stored_bytes: int
+    dropped: int
+    unsynced: bool  # the boot has items taken before the clock synced
+
+
+def read_state(db: sqlite3.Connection, boot_id: str) -> FileState:
+    (counter,) = db.execute("SELECT MAX(next_seq) FROM sequences WHERE boot_id = ?",
+                            (boot_id,)).fetchone()
+    (top,) = db.execute("SELECT MAX(seq) FROM items WHERE boot_id = ?", (boot_id,)).fetchone()
+    (stored,) = db.execute("SELECT COALESCE(SUM(size), 0) FROM items").fetchone()
+    (dropped,) = db.execute(
+        "SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'dropped'").fetchone()
+    unsynced = db.execute("SELECT 1 FROM items WHERE boot_id = ? AND clock_synced = 0 LIMIT 1",
+                          (boot_id,)).fetchone()
+    return FileState(max(counter or 0, -1 if top is None else top + 1), int(stored),
+                     int(dropped), unsynced is not None)
+
+
+class FileStats(NamedTuple):
+    depth: int
+    oldest_ts: float | None  # of items with a trusted timestamp
+    oldest_unsynced_uptime_s: float | None  # the boot's items taken before the clock synced
+    dead_letters: int
+    file_bytes: int  # page_count × page_size
+
+
+def file_stats(db: sqlite3.Connection, boot_id: str) -> FileStats:
+    depth, oldest = db.execute(
+        "SELECT COUNT(*), MIN(CASE WHEN clock_synced THEN ts END) FROM items").fetchone()
+    (oldest_uptime,) = db.execute(
+        "SELECT MIN(uptime_s) FROM items WHERE boot_id = ? AND clock_synced = 0", (boot_id,)
+    ).fetchone()
+    (dead,) = db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    (page_size,) = db.execute("PRAGMA page_size").fetchone()
+    return FileStats(int(depth), oldest, oldest_uptime, int(dead), int(pages) * int(page_size))
+
+
+def dead_letter(db: sqlite3.Connection, boot_id: str, seq: int, reason: str) -> None:
+    """Copy a rejected item to ``dead_letters`` (if it is stored)."""
+    db.execute(
+        "INSERT OR REPLACE INTO dead_letters (boot_id, seq, kind, ts, body, reason, rejected_at)"
+        " SELECT boot_id, seq, kind, ts, body, ?, ? FROM items WHERE boot_id = ? AND seq = ?",
+        (reason, datetime.now(UTC).timestamp(), boot_id, seq),
+    )
+
+
+def delete_seqs(db: sqlite3.Connection, boot_id: str, first: int,
+                last: int) -> list[tuple[int, int]]:
+    """Delete a boot's items with seqs in [first, last]; return their (seq, size)."""
+    rows = db.execute(
+        "DELETE FROM items WHERE boot_id = ? AND seq BETWEEN ? AND ? RETURNING seq, size",
+        (boot_id, first, last),
+    ).fetchall()
+    return [(int(seq), int(size)) for seq, size in rows]

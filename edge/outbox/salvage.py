@@ -9,6 +9,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edge.outbox.database import OutboxBroken, connect
+
 log = logging.getLogger(__name__)
 
 _ITEM_COLUMNS = "boot_id, seq, kind, priority, ts, uptime_s, clock_synced, body, size"
@@ -17,7 +19,30 @@ _KINDS = {"reading", "detection", "event"}
 _PROBE_LIMIT = 200_000
 
 
-def move_aside(path: Path) -> Path:
+def open_or_reset(path: Path, *, move_aside: bool) -> tuple[sqlite3.Connection, str | None]:
+    """Open the outbox file; if it is damaged and ``move_aside``, replace it by a fresh one.
+
+    Returns the connection and, after a reset, the message for the ``outbox_reset`` alert.
+    """
+    try:
+        return connect(path), None
+    except OutboxBroken as exc:
+        if not move_aside or not exc.movable:
+            raise
+        try:
+            moved = move_aside_file(path)
+        except OSError as err:
+            raise OutboxBroken(path, f"{exc.reason}, and it cannot be moved aside: "
+                               f"{err.strerror}", "unwritable") from None
+        db = connect(path)
+        salvaged, _ = salvage_into(moved, db)
+        log.warning("outbox %s: %s; moved it to %s and started a fresh one with the %d "
+                    "item(s) that could be read", path, exc.reason, moved, salvaged)
+        return db, (f"outbox {path}: {exc.reason}; moved to {moved.name} and started afresh, "
+                    f"{salvaged} item(s) salvaged")
+
+
+def move_aside_file(path: Path) -> Path:
     """Rename the file (and its -wal/-shm) to ``<name>.broken-<UTC time>``; return the new path."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.name}.broken-{stamp}")

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,10 +21,22 @@ from typing import Any, Literal
 from agrifleet.contract import Ack, Event
 from edge.clock import Clock, Stamp
 from edge.items import Priority
-from edge.outbox.batch import Candidate, OutgoingBatch, cut_batch
-from edge.outbox.database import OutboxBroken, connect, rollback, trouble_of
+from edge.outbox.batch import OutgoingBatch, cut_batch, in_drain_order
+from edge.outbox.budget import find_room, full_message
+from edge.outbox.database import (
+    FileStats,
+    OutboxBroken,
+    connect,
+    dead_letter,
+    delete_seqs,
+    file_stats,
+    read_state,
+    rollback,
+    trouble_of,
+)
+from edge.outbox.episode import Episode
 from edge.outbox.memory import Held, MemoryBuffer
-from edge.outbox.salvage import move_aside, salvage_into
+from edge.outbox.salvage import open_or_reset
 from edge.outbox.seqmark import SeqMark
 from edge.outbox.validate import STAMP_FIELDS, prepare
 
@@ -37,8 +48,6 @@ _SELECT = "SELECT id, boot_id, seq, kind, ts, uptime_s, clock_synced, body, prio
 _OLDEST_FIRST = _SELECT + "ORDER BY priority ASC, id ASC LIMIT ?"
 _NEWEST_FIRST = _SELECT + "ORDER BY priority ASC, id DESC LIMIT ?"
 _FLUSH_CHUNK = 256
-_PLURAL = {Priority.ALERT: "alerts", Priority.DETECTION: "detections",
-           Priority.EVENT: "events", Priority.READING: "readings"}
 UNWRITABLE = "outbox_unwritable"
 
 Key = tuple[str, int]  # (boot_id, seq)
@@ -99,12 +108,8 @@ class Outbox:
         self._evicted_now: set[Priority] = set()
         self._refused_now: set[Priority] = set()
         self._needs_correction = False
-        self._fault: str | None = None
-        self._fault_since = 0.0
-        self._fault_lost = 0
-        self._fault_stored = 0
-        self._next_retry = 0.0
-        self._cached = OutboxStats(0, 0, None, None, 0, 0)
+        self._episode: Episode | None = None  # while the file takes no writes
+        self._cached = FileStats(0, None, None, 0, 0)
         self.on_emit: Callable[[], None] | None = None
 
     @classmethod
@@ -131,22 +136,7 @@ class Outbox:
         with every row that could still be read, and an alert event says so.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
-        reset: tuple[OutboxBroken, Path, int] | None = None
-        try:
-            db = connect(path)
-        except OutboxBroken as exc:
-            if on_corrupt != "move-aside" or not exc.movable:
-                raise
-            try:
-                moved = move_aside(path)
-            except OSError as err:
-                raise OutboxBroken(path, f"{exc.reason}, and it cannot be moved aside: "
-                                   f"{err.strerror}", "unwritable") from None
-            db = connect(path)
-            salvaged, _ = salvage_into(moved, db)
-            reset = (exc, moved, salvaged)
-            log.warning("outbox %s: %s; moved it to %s and started a fresh one with the %d "
-                        "item(s) that could be read", path, exc.reason, moved, salvaged)
+        db, reset = open_or_reset(path, move_aside=on_corrupt == "move-aside")
         outbox = cls(
             db, path=path, device_id=device_id, boot_id=boot_id, clock=clock,
             max_bytes=max_bytes, batch_items=batch_items, batch_bytes=batch_bytes,
@@ -159,41 +149,24 @@ class Outbox:
             db.close()
             raise OutboxBroken(path, str(exc), trouble_of(exc)) from None
         if reset is not None:
-            broken, moved, salvaged = reset
-            outbox.emit("event", {
-                "severity": "alert", "code": "outbox_reset",
-                "message": f"outbox {path}: {broken.reason}; moved to {moved.name} and started "
-                           f"afresh, {salvaged} item(s) salvaged"[:1024],
-            }, Priority.ALERT)
+            outbox.emit("event", {"severity": "alert", "code": "outbox_reset",
+                                  "message": reset[:1024]}, Priority.ALERT)
         return outbox
 
     def _recover(self) -> None:
-        row = self._db.execute(
-            "SELECT next_seq FROM sequences WHERE boot_id = ?", (self.boot_id,)
-        ).fetchone()
-        (top,) = self._db.execute(
-            "SELECT MAX(seq) FROM items WHERE boot_id = ?", (self.boot_id,)
-        ).fetchone()
-        self._next_seq = max(int(row[0]) if row else 0, -1 if top is None else top + 1,
-                             self._mark.value)
-        self._bytes = self._sum_sizes()
-        dropped = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
-        self._dropped = int(dropped[0]) if dropped else 0
-        self._needs_correction = bool(
-            self._db.execute(
-                "SELECT 1 FROM items WHERE boot_id = ? AND clock_synced = 0 LIMIT 1",
-                (self.boot_id,),
-            ).fetchone()
-        )
+        state = read_state(self._db, self.boot_id)
+        self._next_seq = max(state.next_seq, self._mark.value)
+        self._bytes, self._dropped = state.stored_bytes, state.dropped
+        self._needs_correction = state.unsynced
 
     def _sum_sizes(self) -> int:
         return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM items").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
-            if self._fault is not None:
+            if self._episode is not None:
                 self._retry()
-            if self._fault is None:
+            if self._episode is None:
                 try:  # releases since the last commit may have counted more dropped items
                     self._db.execute("BEGIN IMMEDIATE")
                     self._write_counters()
@@ -242,7 +215,7 @@ class Outbox:
 
     def _store(self, held: list[Held], stamp: Stamp) -> list[int | None]:
         """Commit ``held`` (plus any event it causes), or keep it all in memory if that fails."""
-        if self._fault is None:
+        if self._episode is None:
             saved = (self._bytes, self._dropped, self._dropping, set(self._inflight),
                      set(self._evicted_inflight))
             try:
@@ -261,9 +234,10 @@ class Outbox:
         seqs = [h.seq if self._insert(h) else None for h in held]
         if (self._evicted_now or self._refused_now) and not self._dropping:
             self._dropping = True
-            full = self._event("warning", "outbox_full", self._full_message(), stamp)
+            message = full_message(self.max_bytes, self._evicted_now, self._refused_now)
+            full = self._event("warning", "outbox_full", message, stamp)
             held.append(full)
-            log.warning("%s", self._full_message())
+            log.warning("%s", message)
             seqs.append(full.seq if self._insert(full) else None)
         self._write_counters()
         self._mark.advance(self._next_seq)
@@ -273,15 +247,6 @@ class Outbox:
         if self._dropping and self._bytes < self.max_bytes * 0.9:
             self._dropping = False
         return seqs
-
-    def _full_message(self) -> str:
-        parts = []
-        if self._evicted_now:
-            parts.append("dropping the oldest " + _kinds(self._evicted_now))
-        if self._refused_now:
-            parts.append("dropping new " + _kinds(self._refused_now)
-                         + " (nothing less important left to make room)")
-        return f"outbox over its {self.max_bytes} byte budget: {'; '.join(parts)}"
 
     def _write_counters(self) -> None:
         self._db.execute(
@@ -311,33 +276,14 @@ class Outbox:
         need = self._bytes + size - self.max_bytes
         if need <= 0:
             return True
-        victims: list[tuple[int, str, int, int]] = []
-        freed = 0
-        for level in range(max(Priority), int(priority) - 1, -1):  # readings first
-            last_id = -1
-            while freed < need:
-                rows = self._db.execute(
-                    "SELECT id, boot_id, seq, size FROM items WHERE priority = ? AND id > ? "
-                    "ORDER BY id LIMIT 256",
-                    (level, last_id),
-                ).fetchall()
-                for row in rows:
-                    victims.append((row[0], row[1], row[2], level))
-                    freed += row[3]
-                    last_id = row[0]
-                    if freed >= need:
-                        break
-                if len(rows) < 256:
-                    break
-            if freed >= need:
-                break
-        if freed < need:
+        victims = find_room(self._db, need, priority)
+        if victims is None:
             return False
-        self._db.executemany("DELETE FROM items WHERE id = ?", [(v[0],) for v in victims])
-        self._bytes -= freed
-        for _, boot, seq, level in victims:
-            self._evicted_now.add(Priority(level))
-            self._lose((boot, seq))
+        self._db.executemany("DELETE FROM items WHERE id = ?", [(v.row_id,) for v in victims])
+        for v in victims:
+            self._bytes -= v.size
+            self._evicted_now.add(v.priority)
+            self._lose((v.boot_id, v.seq))
         return True
 
     def _lose(self, key: Key) -> None:
@@ -347,18 +293,15 @@ class Outbox:
             self._evicted_inflight.add(key)
         else:
             self._dropped += 1
-            self._fault_lost += self._fault is not None
+            if self._episode is not None:
+                self._episode.lost += 1
 
     # -- degraded: the file cannot be written -----------------------------------------------
 
     def _enter_fault(self, exc: sqlite3.Error, stamp: Stamp) -> None:
-        if self._fault is not None:
+        if self._episode is not None:
             return
-        self._fault = str(exc)
-        self._fault_since = time.monotonic()
-        self._fault_lost = 0
-        self._fault_stored = 0
-        self._next_retry = self._fault_since + self.retry_s
+        self._episode = Episode(str(exc), self.retry_s)
         log.warning("outbox %s cannot store items (%s); holding the newest in memory (up to %d "
                     "bytes) and retrying every %g s", self.path, exc, self._memory.max_bytes,
                     self.retry_s)
@@ -378,11 +321,13 @@ class Outbox:
         return seqs
 
     def _retry_if_due(self) -> None:
-        if self._fault is not None and time.monotonic() >= self._next_retry:
+        if self._episode is not None and self._episode.due:
             self._retry()
 
     def _retry(self) -> None:
         """Try to store what memory holds; reopen the file if the old connection is dead."""
+        assert self._episode is not None
+        error = self._episode.error
         for reopen in (False, True):
             if reopen:
                 try:
@@ -398,9 +343,9 @@ class Outbox:
                 return
             except sqlite3.Error as exc:
                 rollback(self._db)
-                self._fault = str(exc)
+                error = str(exc)
                 log.debug("outbox %s still cannot be written: %s", self.path, exc)
-        self._next_retry = time.monotonic() + self.retry_s
+        self._episode.failed_again(error)
 
     def _flush(self) -> None:
         """Store memory's items in chunks (a nearly full disk still makes progress)."""
@@ -422,31 +367,25 @@ class Outbox:
                 with contextlib.suppress(sqlite3.Error):
                     self._bytes = self._sum_sizes()
                 raise
-            self._fault_stored += stored
+            assert self._episode is not None
+            self._episode.stored += stored
             self._memory.remove({h.seq for h in chunk})
             self._acked_unapplied, self._acked_held = [], set()
             self._needs_correction = self._needs_correction or any(not h.synced for h in chunk)
         self._bytes = self._sum_sizes()
-        lasted, lost, stored = (time.monotonic() - self._fault_since, self._fault_lost,
-                                self._fault_stored)
-        self._fault = None
-        log.info("outbox %s takes writes again after %.0f s: stored %d item(s) held in memory, "
-                 "%d lost", self.path, lasted, stored, lost)
+        assert self._episode is not None
+        ended, self._episode = self._episode.ended(self.path), None
+        log.info("%s", ended)
         stamp = self._clock.now()
-        self._store([self._event(
-            "info", "outbox_writable",
-            f"outbox {self.path} takes writes again after {lasted:.0f} s: stored {stored} "
-            f"item(s) held in memory, {lost} lost (their seqs are the gap)", stamp)], stamp)
+        self._store([self._event("info", "outbox_writable", ended, stamp)], stamp)
 
     @property
     def degraded(self) -> dict[str, str]:
         """``{"outbox_unwritable": why}`` while the file cannot be written, else empty."""
         with self._lock:
-            if self._fault is None:
+            if self._episode is None:
                 return {}
-            lasted = time.monotonic() - self._fault_since
-            return {UNWRITABLE: f"{self._fault}; {len(self._memory)} item(s) held in memory, "
-                                f"{self._fault_lost} lost, for {lasted:.0f} s"}
+            return {UNWRITABLE: self._episode.describe(len(self._memory))}
 
     # -- clock ------------------------------------------------------------------------------
 
@@ -463,7 +402,7 @@ class Outbox:
                 if not h.synced:
                     h.ts, h.synced = h.uptime_s + offset, True
                     fixed += 1
-            if self._fault is None:
+            if self._episode is None:
                 try:
                     cur = self._db.execute(
                         "UPDATE items SET ts = uptime_s + ?, clock_synced = 1 "
@@ -493,14 +432,8 @@ class Outbox:
             except sqlite3.Error as exc:
                 log.debug("outbox %s cannot be read: %s", self.path, exc)
                 rows = []
-            found = [Candidate(r[8], r[0], r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7])
-                     for r in rows if (r[1], r[2]) not in skip]
-            top = 1 << 62  # memory items are newer than every row in the file
-            found += [Candidate(int(h.priority), top + h.seq, -1 - h.seq, self.boot_id, h.seq,
-                                h.kind, h.ts, h.uptime_s, h.synced, h.body)
-                      for h in self._memory if (self.boot_id, h.seq) not in skip]
-            sign = -1 if self._newest_first else 1
-            found.sort(key=lambda c: (c.priority, sign * c.order))
+            found = in_drain_order(rows, self.boot_id, list(self._memory), skip,
+                                   newest_first=self._newest_first)
             batch = cut_batch(self.device_id, found, self._batch_items, self._batch_bytes)
             if batch is not None:
                 self._inflight.update((batch.boot_id, s) for s in batch.seqs)
@@ -521,7 +454,8 @@ class Outbox:
         if gone:  # evicted while in flight and never acknowledged: lost now
             self._evicted_inflight -= gone
             self._dropped += len(gone)
-            self._fault_lost += len(gone) if self._fault is not None else 0
+            if self._episode is not None:
+                self._episode.lost += len(gone)
 
     def ack(self, ack: Ack) -> set[int]:
         """Remove acknowledged items, dead-letter rejected ones; returns the seqs that are done."""
@@ -533,7 +467,7 @@ class Outbox:
                     {h.seq for h in self._memory if covered(h.seq)})}
             self._evicted_inflight = {k for k in self._evicted_inflight
                                       if k[0] != ack.boot_id or not covered(k[1])}
-            if self._fault is None:
+            if self._episode is None:
                 try:
                     self._db.execute("BEGIN IMMEDIATE")
                     done |= self._ack_in_file(ack)
@@ -541,7 +475,7 @@ class Outbox:
                 except sqlite3.Error as exc:
                     rollback(self._db)
                     self._enter_fault(exc, self._clock.now())
-            if self._fault is not None:
+            if self._episode is not None:
                 self._acked_unapplied.append(ack)
                 held = {k for k in self._inflight if k[0] == ack.boot_id and covered(k[1])}
                 self._acked_held |= held
@@ -555,12 +489,7 @@ class Outbox:
     def _ack_in_file(self, ack: Ack) -> set[int]:
         done: set[int] = set()
         for seq, reason in ack.rejected.items():
-            self._db.execute(
-                "INSERT OR REPLACE INTO dead_letters (boot_id, seq, kind, ts, body, reason,"
-                " rejected_at) SELECT boot_id, seq, kind, ts, body, ?, ? FROM items "
-                "WHERE boot_id = ? AND seq = ?",
-                (reason[:1024], datetime.now(UTC).timestamp(), ack.boot_id, seq),
-            )
+            dead_letter(self._db, ack.boot_id, seq, reason[:1024])
             done.update(self._delete(ack.boot_id, seq, seq))
             done.add(seq)
         for first, last in ack.ranges:
@@ -568,10 +497,7 @@ class Outbox:
         return done
 
     def _delete(self, boot_id: str, first: int, last: int) -> list[int]:
-        rows = self._db.execute(
-            "DELETE FROM items WHERE boot_id = ? AND seq BETWEEN ? AND ? RETURNING seq, size",
-            (boot_id, first, last),
-        ).fetchall()
+        rows = delete_seqs(self._db, boot_id, first, last)
         for seq, size in rows:
             self._inflight.discard((boot_id, seq))
             self._bytes -= size
@@ -583,11 +509,10 @@ class Outbox:
         with self._lock:
             self._retry_if_due()
             try:
-                self._cached = self._file_stats()
+                self._cached = file_stats(self._db, self.boot_id)
             except sqlite3.Error as exc:
                 log.debug("outbox %s cannot be read: %s", self.path, exc)
-            s = self._cached
-            held = list(self._memory)
+            s, held = self._cached, list(self._memory)
             synced = [h.ts for h in held if h.synced]
             unsynced = [h.uptime_s for h in held if not h.synced]
             oldest = min([*synced, *([s.oldest_ts] if s.oldest_ts is not None else [])],
@@ -601,20 +526,6 @@ class Outbox:
                 dead_letters=s.dead_letters, memory_items=len(held), file_bytes=s.file_bytes,
             )
 
-    def _file_stats(self) -> OutboxStats:
-        depth, oldest = self._db.execute(
-            "SELECT COUNT(*), MIN(CASE WHEN clock_synced THEN ts END) FROM items"
-        ).fetchone()
-        (oldest_uptime,) = self._db.execute(
-            "SELECT MIN(uptime_s) FROM items WHERE boot_id = ? AND clock_synced = 0",
-            (self.boot_id,),
-        ).fetchone()
-        dead = self._db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
-        pages = self._db.execute("PRAGMA page_count").fetchone()[0]
-        page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
-        return OutboxStats(int(depth), self._bytes, oldest, oldest_uptime, self._dropped,
-                           int(dead), 0, int(pages) * int(page_size))
-
     def stored_bytes_in_file(self) -> int:
         """SUM(size) of the items in the file, read now (what the budget counter must equal)."""
         with self._lock:
@@ -627,11 +538,6 @@ class Outbox:
     @property
     def inflight_items(self) -> int:
         return len(self._inflight)
-
-
-def _kinds(levels: set[Priority]) -> str:
-    names = [_PLURAL[p] for p in sorted(levels, reverse=True)]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _covers(ack: Ack) -> Callable[[int], bool]:
