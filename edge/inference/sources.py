@@ -80,6 +80,10 @@ class FolderSource:
             return
         self._handled.discard(path.name)
 
+    def keep(self, path: Path) -> None:
+        """Leave a photo where it is and do not hand it out again until the agent restarts."""
+        self._handled.add(path.name)
+
     def failed(self, path: Path) -> Path | None:
         """Move an unreadable file aside so it is not tried again; return where it went."""
         self._handled.add(path.name)
