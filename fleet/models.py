@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict
 from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
 from agrifleet.contract import DeviceId
@@ -21,11 +22,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: What SQLite holds for a time, read leniently: 1 to 4 digit years, seconds and micros optional.
+_SQLITE_DATETIME = (
+    r"(?P<year>\d{1,4})-(?P<month>\d\d)-(?P<day>\d\d)[ T](?P<hour>\d\d):(?P<minute>\d\d)"
+    r"(?::(?P<second>\d\d)(?:\.(?P<microsecond>\d{6}))?)?"
+)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out on every database (naive input counts as UTC)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            # Rows stored before ingestion refused years < 1000 hold unpadded text ("1-01-01 …").
+            return dialect.type_descriptor(sqlite.DATETIME(regexp=_SQLITE_DATETIME))
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -53,7 +67,7 @@ class DeviceCreate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
-    name: str = Field(default="", max_length=128)
+    name: str = Field(default="", max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
 
 
 class Device(DeviceBase, table=True):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, status
 
 from fleet import queries
 from fleet.api.deps import AdminToken, DeviceDep, SessionDep, SettingsDep
+from fleet.api.params import Limit, Offset
 from fleet.models import BootGaps, Device, DeviceCreate, DeviceDetail, DevicePublic, Message
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -34,8 +33,8 @@ def register_device(body: DeviceCreate, session: SessionDep, _: AdminToken) -> D
 def list_devices(
     session: SessionDep,
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> list[DevicePublic]:
     return queries.list_devices(session, limit, offset, settings.offline_after_s)
 
