@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -22,11 +23,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-#: What SQLite holds for a time, read leniently: 1 to 4 digit years, seconds and micros optional.
-_SQLITE_DATETIME = (
-    r"(?P<year>\d{1,4})-(?P<month>\d\d)-(?P<day>\d\d)[ T](?P<hour>\d\d):(?P<minute>\d\d)"
-    r"(?::(?P<second>\d\d)(?:\.(?P<microsecond>\d{6}))?)?"
-)
+#: Years SQLite may hold with fewer than four digits ("1-01-01 …", from strftime, unpadded).
+_SHORT_YEAR = re.compile(r"(\d{1,3})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{6}))?$")
+
+
+class _SqliteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME (ISO text), also reading years an older writer did not pad."""
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                found = _SHORT_YEAR.match(value)
+                if found is None:
+                    raise
+                y, mo, d, h, mi, sec, us = (int(part or 0) for part in found.groups())
+                return datetime(y, mo, d, h, mi, sec, us)
+
+        return process
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -37,8 +54,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
-            # Rows stored before ingestion refused years < 1000 hold unpadded text ("1-01-01 …").
-            return dialect.type_descriptor(sqlite.DATETIME(regexp=_SQLITE_DATETIME))
+            return dialect.type_descriptor(_SqliteDateTime())
         return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
