@@ -15,6 +15,9 @@ Topics, under a configurable prefix (default ``agrifleet``):
 - ``{prefix}/_fleet/status``, fleet → everyone, retained: :class:`FleetStatus`, so a node knows
   when the fleet's ingestion (re)started and can resend what waits for an ack at once.
 
+Every topic and subscription filter is written out only here (the functions at the end); the
+broker ACL (:func:`device_topics`) and the fleet's subscriptions derive from them.
+
 Every item a device produces gets a sequence number that grows by exactly one within a boot
 (``boot_id``), so the fleet can tell a gap (lost data) from silence. Status messages are state,
 not items, and carry no sequence number.
@@ -182,6 +185,15 @@ class Ack(_Payload):
     )
 
 
+class GateLimits(_Payload):
+    """What a model must do in shadow before the node switches to it (unset: no limit)."""
+
+    min_agreement: float | None = Field(default=None, ge=0, le=1)
+    min_mean_confidence: float | None = Field(default=None, ge=0, le=1)
+    max_uncertain_rate: float | None = Field(default=None, ge=0, le=1)
+    max_latency_ms: float | None = Field(default=None, gt=0)
+
+
 class ModelOffer(_Payload):
     """Retained on ``{prefix}/{device}/model/offer``: install this package (or roll back to it)."""
 
@@ -199,6 +211,8 @@ class ModelOffer(_Payload):
                            description="An explicit decision to go back to an older version")
     shadow_images: int = Field(default=20, ge=0, description="Photos to classify in shadow")
     shadow_max_s: float = Field(default=3600, ge=0, description="Longest shadow period")
+    limits: GateLimits = Field(default_factory=GateLimits,
+                               description="The node stays on its model when these are missed")
 
 
 class FleetStatus(_Payload):
@@ -214,6 +228,9 @@ class FleetStatus(_Payload):
 #: The topic segment of the fleet's own topics; no device id can be this (see DeviceId).
 FLEET_SEGMENT = "_fleet"
 
+#: What a client may do with a topic or filter: publish to it (write) or subscribe (read).
+TopicAccess = Literal["read", "write"]
+
 
 def status_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/status"
@@ -227,12 +244,49 @@ def ack_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/ack"
 
 
+def model_topics(prefix: str, device_id: str) -> str:
+    """The filter of every model-update topic of one device (its offer, and any to come)."""
+    return f"{prefix}/{device_id}/model/#"
+
+
 def offer_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/model/offer"
 
 
 def fleet_status_topic(prefix: str) -> str:
     return f"{prefix}/{FLEET_SEGMENT}/status"
+
+
+def messages_filter(prefix: str) -> str:
+    """The subscription that receives every device's Batches."""
+    return messages_topic(prefix, "+")
+
+
+def status_filter(prefix: str) -> str:
+    """The subscription that receives every device's Status (and the fleet's own, to skip)."""
+    return status_topic(prefix, "+")
+
+
+def prefix_filter(prefix: str) -> str:
+    """Every topic under the prefix: what the fleet may read and write."""
+    return f"{prefix}/#"
+
+
+def device_topics(prefix: str, device_id: str) -> list[tuple[TopicAccess, str]]:
+    """What one device may write (its status and messages) and read (its acks, model topics and
+    the fleet's status); nothing of another device. The broker ACL is derived from this."""
+    return [
+        ("write", status_topic(prefix, device_id)),
+        ("write", messages_topic(prefix, device_id)),
+        ("read", ack_topic(prefix, device_id)),
+        ("read", model_topics(prefix, device_id)),
+        ("read", fleet_status_topic(prefix)),
+    ]
+
+
+def fleet_subscriptions(prefix: str) -> list[str]:
+    """What the fleet's ingestion subscribes to."""
+    return [messages_filter(prefix), status_filter(prefix)]
 
 
 def device_from_topic(prefix: str, topic: str) -> tuple[str, str] | None:

@@ -279,6 +279,37 @@ class EventPublic(EventBase):
     stored_at: datetime
 
 
+# --- model updates ---------------------------------------------------------------------------
+
+
+class ModelUpdateBase(ItemBase):
+    """One step of a model update a node reported (contract ``Update``); rollouts read these."""
+
+    rollout_id: int = Field(sa_type=BigInteger)
+    model: str = Field(max_length=64)
+    version: str = Field(max_length=32)
+    state: str = Field(max_length=16, description="offered … active, failed, rolled_back")
+    reason: str | None = Field(default=None, max_length=1024)
+    bytes_done: int | None = Field(default=None, sa_type=BigInteger)
+    bytes_total: int | None = Field(default=None, sa_type=BigInteger)
+    gate: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    active: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class ModelUpdate(ModelUpdateBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("device_id", "boot_id", "seq", name="uq_modelupdate_item"),
+        Index("ix_modelupdate_rollout_id", "rollout_id", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    stored_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ModelUpdatePublic(ModelUpdateBase):
+    id: int
+    stored_at: datetime
+
+
 # --- API tokens ------------------------------------------------------------------------------
 
 Role = Literal["admin", "viewer"]
