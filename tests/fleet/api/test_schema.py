@@ -1,12 +1,14 @@
-"""Schemathesis checks the OpenAPI document against a real server on SQLite and PostgreSQL:
-for requests built from the schema (valid and invalid ones, a fixed seed, a bounded number per
-operation) no response is a 500, each has a documented status, content type, headers and body,
-and input outside the schema is refused; stored rows dated year 1 and 9999 are among the data."""
+"""Schemathesis checks the OpenAPI document against a real server on SQLite and PostgreSQL,
+as an admin, a viewer and a stranger with an unknown token: for requests built from the schema
+(valid and invalid ones, derandomized, a bounded number per operation) no response is a 500,
+each has a documented status, content type, headers and body, input outside the schema is
+refused, and the token decides first; stored rows dated year 1 and 9999 are among the data."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -29,7 +31,8 @@ from fleet.settings import FleetSettings
 from tests.fleet.api.rows import seed
 from tests.fleet.api.server import serving
 
-EXAMPLES_PER_OPERATION = 25
+#: Requests per operation and generation mode: the admin's run explores, the others confirm.
+EXAMPLES = {"admin": 25, "viewer": 10, "stranger": 10}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -50,56 +53,78 @@ SEEDED = [
 ]
 
 
-@pytest.fixture
-def served(database_url: str) -> Iterator[tuple[Any, dict[str, str]]]:
-    """The schema as a client gets it from a running server, with an admin token for calls."""
+@dataclass
+class Run:
+    """The schema as a client gets it from a running server, and the token every call sends."""
+
+    schema: Any
+    auth: dict[str, str]
+    role: str
+    session: requests.Session = field(default_factory=requests.Session)
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)
+
+    def generated(self, operation: Any, mode: GenerationMode) -> None:
+        seen = self.statuses.setdefault(operation.label, Counter())
+
+        @settings(max_examples=EXAMPLES[self.role], derandomize=True, database=None,
+                  deadline=None, suppress_health_check=list(HealthCheck))  # fmt: skip
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def check(case: Any) -> None:
+            seen[case.call_and_validate(session=self.session, checks=CHECKS).status_code] += 1
+
+        check()
+
+
+@pytest.fixture(params=list(EXAMPLES))
+def run(request: pytest.FixtureRequest, database_url: str) -> Iterator[Run]:
+    """A served fleet with seeded data, and an admin's, a viewer's or an unknown token."""
     app = create_app(FleetSettings(database_url=database_url))
     with serving(app) as base:
         seed(app)
-        token = create_token(app.state.engine, "admin")
-        loaded = schemathesis.openapi.from_url(f"{base}/openapi.json")
+        role = request.param
+        token = "agf_unknown" if role == "stranger" else create_token(app.state.engine, role)
+        schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
         auth = {"Authorization": f"Bearer {token}"}
-        loaded.config.update(base_url=base, headers=auth)
-        yield loaded, auth
-
-
-def _generated(operation: Any, mode: GenerationMode, session: requests.Session,
-               statuses: Counter[int]) -> None:  # fmt: skip
-    @settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, database=None,
-              deadline=None, suppress_health_check=list(HealthCheck))  # fmt: skip
-    @given(case=operation.as_strategy(generation_mode=mode))
-    def check(case: Any) -> None:
-        statuses[case.call_and_validate(session=session, checks=CHECKS).status_code] += 1
-
-    check()
+        schema.config.update(base_url=base, headers=auth)
+        yield Run(schema, auth, role)
 
 
 def _has_inputs(operation: Any) -> bool:
-    """Something to make invalid besides the token (which the run always sends right)."""
+    """Something to make invalid besides the token (which the run always sends as given)."""
     return operation.body or any(p.location != "header" for p in operation.iter_parameters())
 
 
-def test_every_operation_holds_to_its_documentation(served: tuple[Any, dict[str, str]]) -> None:
-    schema, auth = served
-    session = requests.Session()
+def test_every_operation_holds_to_its_documentation(run: Run) -> None:
     failures: list[str] = []
-    statuses: dict[str, Counter[int]] = {}
-    for result in schema.get_all_operations():
+    for result in run.schema.get_all_operations():
         operation = result.ok()
-        seen = statuses[operation.label] = Counter()
         modes = [GenerationMode.POSITIVE]
         if _has_inputs(operation):
             modes.append(GenerationMode.NEGATIVE)
         for mode in modes:
             try:
-                _generated(operation, mode, session, seen)
+                run.generated(operation, mode)
             except Exception as exc:  # collect every operation's failure, then report them all
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
-    for method, path, path_parameters, query in SEEDED:
-        case = schema[path][method].Case(path_parameters=path_parameters, query=query)
-        response = case.call_and_validate(session=session, headers=auth, checks=CHECKS)
-        assert response.status_code == 200, (path, query, response.text)
     assert not failures, "\n\n".join(failures)
-    # The token was sent and taken: every operation answered something but 401.
-    assert all(set(seen) - {401} for seen in statuses.values()), statuses
-    assert statuses["POST /api/v1/devices"][201] > 0, statuses
+    statuses = {label: set(seen) for label, seen in run.statuses.items()}
+    post = statuses.pop("POST /api/v1/devices")
+    protected = {label: seen for label, seen in statuses.items() if label != "GET /healthz"}
+    # FastAPI reads a body before any dependency: JSON it cannot parse is a 422 for anyone.
+    if run.role == "stranger":
+        assert 401 in post and post <= {401, 422}, statuses
+        assert all(seen == {401} for seen in protected.values()), statuses
+    elif run.role == "viewer":
+        assert 403 in post and post <= {403, 422}, statuses
+        assert all(seen - {401, 403} for seen in protected.values()), statuses
+    else:
+        assert all(seen - {401, 403} for seen in protected.values()), statuses
+        assert run.statuses["POST /api/v1/devices"][201] > 0, statuses
+
+
+def test_seeded_answers_hold_to_their_documentation(run: Run) -> None:
+    expected = 401 if run.role == "stranger" else 200
+    for method, path, path_parameters, query in SEEDED:
+        case = run.schema[path][method].Case(path_parameters=path_parameters, query=query)
+        response = case.call_and_validate(session=run.session, headers=run.auth, checks=CHECKS)
+        assert response.status_code == expected, (path, query, response.text)
