@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -194,6 +195,17 @@ def _bucket_index(session: Session, seconds: int) -> ColumnElement[int]:
     return cast(epoch, BigInteger) // seconds
 
 
+def _mean(mean: Any, low: float, high: float) -> float:
+    """AVG within [min, max]: over equal floats it can land an ulp outside (PostgreSQL does).
+
+    Over +inf and -inf (rows put in by hand; ingestion refuses them) it is NaN, which SQLite
+    returns as NULL; both are NaN here, which JSON shows as null.
+    """
+    if mean is None or math.isnan(mean):
+        return math.nan
+    return min(max(float(mean), low), high)
+
+
 def reading_buckets(
     session: Session,
     device_id: str,
@@ -228,8 +240,7 @@ def reading_buckets(
             start=datetime.fromtimestamp(int(row.bucket) * seconds, UTC),
             count=row.n,
             min=row.lo,
-            # AVG of equal floats can land an ulp outside [min, max] (PostgreSQL does).
-            mean=min(max(float(row.mean), row.lo), row.hi),
+            mean=_mean(row.mean, row.lo, row.hi),
             max=row.hi,
         )
         for row in session.execute(query)

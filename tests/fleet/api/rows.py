@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,16 @@ def insert_odd_readings(engine: Engine, device_id: str, seq: int = 1000) -> None
                      " '2026-06-01 00:00:00.000000')"),
                 {"d": device_id, "s": seq + 2},
             )  # fmt: skip
+
+
+def insert_infinite_readings(engine: Engine, device_id: str, seq: int = 2000) -> None:
+    """Sensor "wild": +inf and -inf, which only a hand with SQL could have stored."""
+    row = {"device_id": device_id, "boot_id": "old", "uptime_s": 0.0, "clock_synced": True,
+           "sensor": "wild", "quantity": "moisture", "unit": "%",
+           "ts": datetime(2026, 6, 1, tzinfo=UTC), "stored_at": datetime(2026, 6, 1, tzinfo=UTC)}
+    with engine.begin() as conn:
+        conn.execute(insert(Reading), [{**row, "seq": seq, "value": math.inf},
+                                       {**row, "seq": seq + 1, "value": -math.inf}])  # fmt: skip
 
 
 def seed(app: Any, device_id: str = "field-07") -> None:

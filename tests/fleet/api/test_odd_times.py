@@ -1,7 +1,8 @@
 """Rows a database already holds with odd times (year 1, 9999-12-31T23:59:59.999999Z, and on
 SQLite the unpadded "1-01-01" text an older writer stored) specify: raw readings in either
 order, buckets of any size and the device's latest readings answer 200, never 500, on SQLite
-and on PostgreSQL whatever its time zone; buckets clip such rows into 1970..9999."""
+and on PostgreSQL whatever its time zone; buckets clip such rows into 1970..9999. Infinite
+values stored by hand show as null, in raw readings and in buckets alike."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from fleet.api.params import MAX_BUCKET_S
 from fleet.settings import FleetSettings
-from tests.fleet.api.rows import insert_odd_readings, store_items
+from tests.fleet.api.rows import insert_infinite_readings, insert_odd_readings, store_items
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.device import T0, reading
 
@@ -79,3 +80,11 @@ def test_windows_exclude_what_lies_outside_them(odd: FleetUnderTest) -> None:
 def test_the_latest_reading_dated_9999_is_shown(odd: FleetUnderTest) -> None:
     latest = {r["sensor"]: r["ts"] for r in odd.get("/api/v1/devices/field-01")["latest"]}
     assert latest["odd"] == "9999-12-31T23:59:59.999999Z"
+
+
+def test_infinite_values_show_as_null_not_as_a_500(odd: FleetUnderTest) -> None:
+    insert_infinite_readings(odd.app.state.engine, "field-01")
+    assert [r["value"] for r in odd.get(READINGS, sensor="wild")] == [None, None]
+    [bucket] = odd.get(READINGS, sensor="wild", bucket=60)
+    assert bucket["count"] == 2
+    assert (bucket["min"], bucket["mean"], bucket["max"]) == (None, None, None)
