@@ -26,6 +26,8 @@ MAX_OFFSET = 2**31 - 1
 MAX_BUCKET_S = 366 * 86400
 #: Row ids: PostgreSQL's BIGINT, SQLite's 64-bit rowid.
 MAX_ID = 2**63 - 1
+#: A JSON body is read (before the token is checked) only up to this size.
+MAX_BODY_BYTES = 16 * 1024
 #: Text a database can compare against: no NUL character (PostgreSQL refuses those).
 NO_NUL = r"^[^\x00]*$"
 

@@ -1,12 +1,13 @@
 """``/api/v1/devices`` specifies: limit and offset within their documented bounds on both
 databases (offset up to 2^31-1), a device body refused when a database could not hold it or it
-is not JSON text, unknown query parameters refused, each refusal a 422 in the validation shape."""
+is not JSON text, unknown query parameters refused, each refusal a 422 in the validation shape;
+a body over 16 KiB is a 413 before anything else, whoever sends it."""
 
 from __future__ import annotations
 
 import pytest
 
-from fleet.api.params import MAX_LIMIT, MAX_OFFSET
+from fleet.api.params import MAX_BODY_BYTES, MAX_LIMIT, MAX_OFFSET
 from tests.fleet.api.shapes import assert_invalid
 from tests.fleet.conftest import FleetUnderTest
 
@@ -57,4 +58,18 @@ def test_a_body_no_database_could_hold_is_422_and_nothing_is_stored(
     headers = {**api.admin, "Content-Type": "application/json"}
     response = api.client.post(DEVICES, content=body, headers=headers)
     assert_invalid(response, *loc)
+    assert api.get(DEVICES) == []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("who", ["admin", "stranger"])
+def test_a_body_over_the_limit_is_413_and_nothing_is_stored(
+    api: FleetUnderTest, chunked: bool, who: str
+) -> None:
+    body = b'{"id": "field-02", "name": "' + b" " * MAX_BODY_BYTES + b'"}'
+    headers = {"Content-Type": "application/json", **(api.admin if who == "admin" else {})}
+    content = iter([body]) if chunked else body
+    response = api.client.post(DEVICES, content=content, headers=headers)
+    assert response.status_code == 413
+    assert "Content Too Large" in response.text
     assert api.get(DEVICES) == []

@@ -93,6 +93,8 @@ def test_integer_bounds_are_the_enforced_ones(
 
 
 def test_the_device_body_states_its_bounds(spec: dict[str, Any]) -> None:
+    too_large = spec["paths"]["/api/v1/devices"]["post"]["responses"]["413"]
+    assert set(too_large["content"]) == {"application/json", "text/plain"}
     body = spec["components"]["schemas"]["DeviceCreate"]
     assert body["additionalProperties"] is False
     assert body["properties"]["id"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
