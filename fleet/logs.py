@@ -16,7 +16,7 @@ from fleet.auth import TOKEN_PREFIX
 
 #: Query parameter names (case-insensitive, after percent-decoding) whose values are secrets.
 _SECRET_NAME = re.compile(r"token|secret|passw|key|auth|credential|signature|session", re.I)
-_QUERY = re.compile(r"\?[^\s\"]*")
+_QUERY = re.compile(r"\?\S*")
 _TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_\-%.~]+")
 #: The loggers that write request lines: uvicorn's access log and its error log.
 LOGGERS = ("uvicorn.access", "uvicorn.error")

@@ -106,6 +106,7 @@ def test_secrets_in_urls_and_headers_never_reach_the_log(served: Served) -> None
         ("GET /x?limit=2&session_id=abc", "GET /x?limit=2&session_id=***"),
         ("GET /x?sig=agf%5Fabc", "GET /x?sig=***"),  # the prefix, percent-encoded
         ("GET /x?flag&token", "GET /x?flag&token"),  # names without values stay
+        ('GET /x?a="&token=abc HTTP/1.1', 'GET /x?a="&token=*** HTTP/1.1'),  # a quote in a value
         ("GET /x?sensor=soil&quantity=moisture", "GET /x?sensor=soil&quantity=moisture"),
         ('Did you mean "limit"?', 'Did you mean "limit"?'),
     ],
