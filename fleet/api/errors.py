@@ -38,6 +38,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     **UNAVAILABLE,
 }
 
+
 def validation_error(loc: Sequence[str | int], msg: str, value: Any) -> RequestValidationError:
     """A 422 in the shape pydantic's own errors have, for a check that spans parameters."""
     return RequestValidationError([{"type": "value_error", "loc": tuple(loc), "msg": msg,

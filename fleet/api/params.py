@@ -46,6 +46,9 @@ def _in_range(moment: datetime) -> datetime:
     return utc
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def _not_a_number(value: Any) -> Any:
     """pydantic takes "1700000000" as a Unix time; the API documents ISO 8601 only."""
     if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
@@ -53,7 +56,6 @@ def _not_a_number(value: Any) -> Any:
     return value
 
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 Moment = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_in_range)]
 #: JSON Schema has no minimum for strings; formatMinimum/formatMaximum say it (ajv's words).
 _TIME_BOUNDS: dict[str, Any] = {
