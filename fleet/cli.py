@@ -25,7 +25,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         help="print a new API token",
         description="Print a new API token; only its hash is stored, so keep the output.",
     )
-    token.add_argument("--role", required=True, choices=("admin", "viewer"))
+    token.add_argument("--role", required=True, choices=("admin", "technician", "viewer"),
+                       help="admin: everything; technician: publish models, run rollouts; "
+                       "viewer: read only")
     token.add_argument("--name", default="", help="who or what the token is for")
     token.set_defaults(func=_create_token)
 

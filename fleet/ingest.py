@@ -123,6 +123,10 @@ class Ingestor:
         # growing without bound.
         self.inbox.put(Incoming(message.topic, bytes(payload)))
 
+    def publish(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Publish with QoS 1 on the fleet's connection (paho queues it while disconnected)."""
+        self.client.publish(topic, payload, qos=1, retain=retain)
+
     # --- writer thread -------------------------------------------------------------------
 
     def _send_ack(self, device_id: str, ack: Ack) -> None:

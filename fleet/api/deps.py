@@ -27,7 +27,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="An API token from `agrifleet fleet create-token --role admin|viewer`",
+    description="An API token from `agrifleet fleet create-token --role admin|technician|viewer`",
 )
 
 
@@ -65,6 +65,18 @@ def require_admin(token: CurrentToken) -> ApiToken:
 
 
 AdminToken = Annotated[ApiToken, Depends(require_admin)]
+
+
+def require_technician(token: CurrentToken) -> ApiToken:
+    """403 unless the token may publish models and steer rollouts (technician or admin)."""
+    if token.role not in ("admin", "technician"):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"needs the technician role (token is {token.role})"
+        )
+    return token
+
+
+TechnicianToken = Annotated[ApiToken, Depends(require_technician)]
 
 
 def get_metrics(request: Request) -> Metrics:

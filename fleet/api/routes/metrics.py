@@ -27,4 +27,5 @@ def metrics(
     known = session.exec(select(func.count()).select_from(Device)).one()
     ingestor = request.app.state.ingestor
     depth = ingestor.queue_depth if ingestor is not None else 0
-    return metrics.render(devices_online=online, devices_known=known, queue_depth=depth)
+    text = metrics.render(devices_online=online, devices_known=known, queue_depth=depth)
+    return text + request.app.state.downloads.render()
