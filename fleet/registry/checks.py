@@ -34,13 +34,12 @@ def check_package(archive: Path, unpack_to: Path, trusted: Mapping[str, Any], *,
 
 def check_model(folder: Path) -> None:
     """The interpreter loads the model with the manifest's shapes and labels; self-test passes."""
-    from agrifleet.inference.classifier import Classifier
     from agrifleet.inference.selftest import run_selftest
+
+    from agrifleet.inference.classifier import Classifier
 
     try:
         Classifier.load(folder, threads=1)
     except ModelError as exc:
         raise PackageError("invalid_model", str(exc)) from exc
-    result = run_selftest(folder)
-    if not result.passed:
-        raise PackageError("selftest_failed", result.summary())
+    run_selftest(folder).raise_for_failures()
