@@ -10,7 +10,7 @@ from agrifleet.package import generate_keypair, pack, sign_package
 from models.shipped import default_model_dir
 
 #: What a copy leaves out: the float benchmark model and evaluation pictures (size only).
-SKIP = ("model_float.tflite", "*.png", "manifest.sig")
+SKIP = ("model_float.tflite", "confusion_*.png", "manifest.sig")
 
 
 def keypair(folder: Path) -> tuple[Path, Path]:
