@@ -203,13 +203,16 @@ class RolloutEngine:
             return  # a late report about the other direction of a rollback
         state, reason = report.state, report.reason
         if state == "active":
-            want = previous.get("sha256") if rd.rollback else (package.model_sha256
-                                                                 if package else None)
-            runs = (report.active or {}).get("sha256")
-            if runs != want or want is None:
+            want = previous if rd.rollback else (
+                {"name": r.model, "version": r.version, "sha256": package.model_sha256}
+                if package else {})
+            runs = report.active or {}
+            keys = ("name", "version", "sha256")
+            if not want or any(runs.get(k) != want.get(k) for k in keys):
                 state = "failed"
-                reason = (f"reported active but runs sha256 {str(runs)[:12]}, expected "
-                          f"{str(want)[:12]}")
+                reason = (f"reported active but runs {runs.get('name')} {runs.get('version')} "
+                          f"sha256 {str(runs.get('sha256'))[:12]}, expected {want.get('version')} "
+                          f"sha256 {str(want.get('sha256'))[:12]}")
             elif rd.rollback:
                 state = "rolled_back"
         if state != rd.state:
