@@ -215,8 +215,8 @@ class RolloutEngine:
                           f"sha256 {str(want.get('sha256'))[:12]}")
             elif rd.rollback:
                 state = "rolled_back"
-        if state != rd.state:
-            rd.state_since, rd.waited_online_s = now, 0.0
+        if state != rd.state:  # the timeout of the new state runs from when it was reported
+            rd.state_since, rd.waited_online_s = min(report.stored_at, now), 0.0
         rd.state, rd.reason = state, reason
         rd.bytes_done = report.bytes_done if report.bytes_done is not None else rd.bytes_done
         rd.bytes_total = report.bytes_total if report.bytes_total is not None else rd.bytes_total
