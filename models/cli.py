@@ -15,21 +15,25 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     ``verify``, ``selftest``) under ``agrifleet model``."""
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
 
-    t = sub.add_parser("train", help="train, quantise to int8 and package a model (train extra)")
+    t = sub.add_parser(
+        "train", help="train, quantise to int8 and package a model (train extra)",
+        description="Train the crop-disease network on labelled photos, quantise it to int8, "
+        "evaluate the .tflite file and write the model folder with its manifest and card.",
+    )
     t.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
     t.add_argument("--field", type=Path, help="field photos (same class names) to train on "
                    "and to report separately")
     t.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. "
                    "models/leaf-disease/1.2.0")
     t.add_argument("--work", type=Path, help="training run folder (default: OUT-run)")
-    t.add_argument("--name", default="leaf-disease")
+    t.add_argument("--name", default="leaf-disease", help="model name (leaf-disease)")
     t.add_argument("--version", default=None, help="default: the name of the OUT folder")
     # Unset knobs take TrainSettings' defaults (the recipe of the shipped model).
     t.add_argument("--epochs", type=int, help="default 40")
     t.add_argument("--size", type=int, help="input side in pixels (default 128)")
     t.add_argument("--width", type=float, help="width multiplier (default 0.75)")
-    t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--seed", type=int)
+    t.add_argument("--threads", type=int, default=2, help="CPU threads (2)")
+    t.add_argument("--seed", type=int, help="random seed of the split and training (0)")
     t.add_argument("--init", type=Path, help="continue from a previous run's model_float.keras")
     t.add_argument("--learning-rate", type=float, help="peak of the cosine schedule (2e-3)")
     t.add_argument("--augmentation", choices=["field", "mild"],
@@ -41,7 +45,11 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    "two on field photos)")
     t.set_defaults(func=_train)
 
-    e = sub.add_parser("eval", help="evaluate a .tflite model on labelled photos")
+    e = sub.add_parser(
+        "eval", help="evaluate a .tflite model on labelled photos",
+        description="Run a .tflite model over labelled photos and write accuracy, per-class "
+        "figures and confusion matrices.",
+    )
     e.add_argument("--data", type=Path, required=True, help="photos, one folder per class")
     e.add_argument("--field", type=Path, help="field photos, evaluated separately")
     e.add_argument("--model", type=Path, help="model folder or its .tflite (default: shipped)")
@@ -49,14 +57,18 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="which split of the data to use (default: test; 'all' for new data)")
     e.add_argument("--report", type=Path, default=Path("model-eval"),
                    help="folder for report.json and confusion PNGs (default: ./model-eval)")
-    e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
     e.set_defaults(func=_eval)
 
-    p = sub.add_parser("predict", help="classify image files with the shipped model")
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p = sub.add_parser(
+        "predict", help="classify image files with the shipped model",
+        description="Classify leaf photos and print the label, confidence and whether it is "
+        "below the class's threshold (uncertain).",
+    )
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="photo files")
     p.add_argument("--model", type=Path, help="model folder (default: shipped)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
     p.set_defaults(func=_predict)
     _add_package_commands(sub)
 
@@ -66,19 +78,28 @@ def _add_package_commands(sub: argparse._SubParsersAction) -> None:
                        description="Write DIR/signing.key (private, mode 0600: keep it off "
                        "nodes and out of git) and DIR/signing.pub (give it to nodes and the "
                        "fleet).")
-    k.add_argument("--out", type=Path, required=True, metavar="DIR")
+    k.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder for signing.key and signing.pub (created if missing)")
     k.set_defaults(func=_keygen)
 
     s = sub.add_parser("sign", help="sign a model folder in place (lists its files in "
-                       "manifest.json, writes manifest.sig)")
-    s.add_argument("package", type=Path, metavar="PACKAGE_DIR")
+                       "manifest.json, writes manifest.sig)",
+                       description="List every file of PACKAGE_DIR with its size and sha256 "
+                       "in manifest.json and write manifest.sig (Ed25519, with the key id and "
+                       "an expiry): nodes and the fleet accept only packages signed by a key "
+                       "they trust.")
+    s.add_argument("package", type=Path, metavar="PACKAGE_DIR",
+                   help="a model folder with manifest.json, model.tflite and selftest/")
     s.add_argument("--key", type=Path, required=True, metavar="FILE", help="signing.key")
     s.add_argument("--expires-days", type=int, default=365, metavar="N",
                    help="nodes refuse the package after N days (default 365)")
     s.set_defaults(func=_sign)
 
     v = sub.add_parser("verify", help="check a package (folder or .tar.gz) as a node would: "
-                       "signature, expiry, every file, and its self-test")
+                       "signature, expiry, every file, and its self-test",
+                       description="Check a package as a node or the fleet would before "
+                       "installing it: a safe archive, the signature by a trusted key, the "
+                       "expiry, the size and sha256 of every file, and its self-test.")
     v.add_argument("package", type=Path, metavar="PACKAGE",
                    help="a package folder or a .tar.gz archive of one")
     v.add_argument("--key", type=Path, nargs="+", required=True, metavar="PUB",
@@ -93,7 +114,8 @@ def _add_package_commands(sub: argparse._SubParsersAction) -> None:
                        "in PACKAGE_DIR/selftest/ and compare with answers.json. With one of "
                        "them: replace selftest/ and record this model's answers (sign again "
                        "afterwards).")
-    t.add_argument("package", type=Path, metavar="PACKAGE_DIR")
+    t.add_argument("package", type=Path, metavar="PACKAGE_DIR",
+                   help="the model folder whose selftest/ to run or create")
     how = t.add_mutually_exclusive_group()
     how.add_argument("--class-medians", type=Path, metavar="DATA_DIR",
                      help="photos, one folder per class: one median image per class")
