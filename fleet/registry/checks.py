@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agrifleet.manifest import Manifest, ModelError
-from agrifleet.package import PackageError, safe_extract, verify_package
+from agrifleet.package import PackageError, receive_package
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +26,17 @@ def check_package(archive: Path, unpack_to: Path, trusted: Mapping[str, Any], *,
     if not trusted:
         raise PackageError("unknown_key", "the fleet trusts no signing key: set "
                            "AGRIFLEET_MODEL_KEYS to the public keys of your model packages")
-    folder = safe_extract(archive, unpack_to, max_bytes=max_bytes, max_files=max_files)
-    manifest = verify_package(folder, trusted)
-    check_model(folder)
+    # The node's own sequence (unpack safely, verify), so both refuse the same packages.
+    manifest = receive_package(archive, unpack_to, trusted, max_bytes=max_bytes,
+                               max_files=max_files)
+    check_model(unpack_to)
     return manifest
 
 
 def check_model(folder: Path) -> None:
     """The interpreter loads the model with the manifest's shapes and labels; self-test passes."""
-    from agrifleet.inference.selftest import run_selftest
-
     from agrifleet.inference.classifier import Classifier
+    from agrifleet.inference.selftest import run_selftest
 
     try:
         Classifier.load(folder, threads=1)

@@ -9,7 +9,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from agrifleet.package import PackageError, load_public_keys, parse_version
+from agrifleet.manifest import Manifest
+from agrifleet.package import PackageError, check_upgrade, load_public_keys, parse_version
 from fleet.models import ApiToken
 from fleet.registry.checks import check_package
 from fleet.registry.storage import ARCHIVE_NAME, UNPACKED_NAME, PackageStore
@@ -55,12 +56,12 @@ def publish(settings: FleetSettings, engine: Engine, staging: Path, sha256: str,
                                  max_bytes=MAX_ARCHIVE_BYTES, max_files=MAX_FILES)
         with _publish_lock, Session(engine) as session:
             newest = latest(session, manifest.name)
-            if newest is not None and (
-                parse_version(newest.version) >= parse_version(manifest.version)
-            ):
-                reason = "same_version" if newest.version == manifest.version else "downgrade"
-                raise VersionConflict(reason, f"{manifest.name} {manifest.version}: the registry "
-                                      f"already has {newest.version}; versions only go up")
+            if newest is not None:
+                try:
+                    check_upgrade(manifest, Manifest.model_validate(newest.manifest))
+                except PackageError as exc:
+                    raise VersionConflict(exc.reason, f"{exc}; the registry has "
+                                          f"{newest.version} and versions only go up") from None
             store.commit_staging(staging, manifest.name, manifest.version)
             package = ModelPackage(
                 name=manifest.name,

@@ -189,3 +189,38 @@ def test_unsafe_archive_members_are_refused_and_nothing_escapes(
     _refused(registry, _evil([_file("manifest.json", b"{}"), member]), "unsafe_archive")
     assert not (registry.data_dir / "escape.txt").exists()
     assert not (registry.data_dir / "models" / "escape.txt").exists()
+
+
+def test_a_package_whose_self_test_gives_other_answers_is_refused(
+    registry: Registry, keys: Keys, tmp_path: Path
+) -> None:
+    from agrifleet.package import sign_package
+
+    pkg = package_dir(tmp_path / "p", "1.2.0", None)
+    answers_path = pkg / "selftest" / "answers.json"
+    answers = json.loads(answers_path.read_text())
+    first = sorted(answers["images"])[0]
+    labels = json.loads((pkg / "manifest.json").read_text())["labels"]
+    recorded = answers["images"][first]["label"]
+    answers["images"][first]["label"] = next(lb for lb in labels if lb != recorded)
+    answers_path.write_text(json.dumps(answers))
+    sign_package(pkg, keys.key)  # signed as it is: only running it shows the lie
+    detail = _refused(registry, archive(pkg), "selftest_failed")
+    assert first in detail
+
+
+def test_a_signed_file_the_interpreter_cannot_load_is_refused(
+    registry: Registry, keys: Keys, tmp_path: Path
+) -> None:
+    import hashlib
+
+    from agrifleet.package import sign_package
+
+    pkg = package_dir(tmp_path / "p", "1.2.0", None)
+    junk = b"\x00not a flatbuffer" * 4096
+    (pkg / "model.tflite").write_bytes(junk)
+    manifest = json.loads((pkg / "manifest.json").read_text())
+    manifest.update(sha256=hashlib.sha256(junk).hexdigest(), size_bytes=len(junk))
+    (pkg / "manifest.json").write_text(json.dumps(manifest))
+    sign_package(pkg, keys.key)
+    _refused(registry, archive(pkg), "invalid_model")
