@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet.package import PackageError
@@ -30,7 +31,7 @@ download_router = APIRouter(prefix="/models", tags=["models"])
 
 NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 VERSION = r"^\d+\.\d+\.\d+$"
-CHUNK = 64 * 1024
+CHUNK = 16 * 1024  # small: a dropped link wastes at most about this much beyond buffers
 
 
 def package_url(settings: FleetSettings, name: str, version: str) -> str:
@@ -92,7 +93,7 @@ def list_models(session: SessionDep, settings: SettingsDep) -> list[ModelPackage
     return [_public(settings, p) for p in rows]
 
 
-def _package(session: SessionDep, name: str, version: str) -> ModelPackage:
+def _package(session: Session, name: str, version: str) -> ModelPackage:
     package = registry.find(session, name, version)
     if package is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no package {name} {version}")
@@ -117,7 +118,7 @@ _bearer = HTTPBearer(auto_error=False, description="A download token from an off
                      "API token with the technician or admin role")
 
 
-def _downloader(session: SessionDep, package: ModelPackage,
+def _downloader(session: Session, package: ModelPackage,
                 credentials: HTTPAuthorizationCredentials | None) -> str:
     """Who may download: the device of a live offer token, or a technician; else 401/403."""
     if credentials is None:
@@ -150,13 +151,15 @@ def download_package(
     name: str,
     version: str,
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
-    package = _package(session, name, version)
-    who = _downloader(session, package, credentials)
+    # A short session of its own: a SessionDep would hold a pooled connection for as long as
+    # a slow node takes to download, and a few hundred nodes would exhaust the pool.
+    with Session(request.app.state.engine) as session:
+        package = _package(session, name, version)
+        who = _downloader(session, package, credentials)
     counters: DownloadCounters = request.app.state.downloads
     path = PackageStore(settings.data_dir).archive(name, version)
     if not path.is_file():
