@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, StringConstraints
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -22,7 +22,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
-from agrifleet.contract import DeviceId
+from agrifleet.contract import DeviceId, ModelRef
+
+#: A device tag, for choosing rollout targets (``--tag``).
+Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 #: An autoincrementing id: BIGINT on PostgreSQL, the rowid alias on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -93,6 +96,16 @@ class DeviceCreate(SQLModel):
 
     id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
     name: str = Field(default="", max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
+    tags: list[Tag] = Field(default_factory=list, max_length=32, description="For rollouts")
+
+
+class DeviceUpdate(SQLModel):
+    """Change a device's name or tags (what is left out stays)."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
+    tags: list[Tag] | None = Field(default=None, max_length=32)
 
 
 class Device(DeviceBase, table=True):
@@ -102,6 +115,7 @@ class Device(DeviceBase, table=True):
     boot_id: str | None = Field(default=None, max_length=64)
     status_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     health: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
 
 
 class Position(SQLModel):
@@ -120,6 +134,10 @@ class DevicePublic(DeviceBase):
     boot_id: str | None = Field(description="The boot the device reported last")
     position: Position | None = Field(
         default=None, description="From the latest latitude/longitude readings"
+    )
+    tags: list[str] = Field(default_factory=list)
+    model: ModelRef | None = Field(
+        default=None, description="The model the node runs, from its last status"
     )
 
 
@@ -328,8 +346,9 @@ class ModelUpdatePublic(ModelUpdateBase):
 
 # --- API tokens ------------------------------------------------------------------------------
 
-Role = Literal["admin", "viewer"]
-ROLES: tuple[Role, ...] = ("admin", "viewer")
+Role = Literal["admin", "technician", "viewer"]
+#: technician: read everything, publish models and steer rollouts; admin: also devices.
+ROLES: tuple[Role, ...] = ("admin", "technician", "viewer")
 
 
 class ApiToken(SQLModel, table=True):

@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, ColumnElement, Select, cast, extract, func
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, SQLModel, col, select
 
+from agrifleet.contract import ModelRef
 from fleet import gaps
 from fleet.models import (
     BootGaps,
@@ -70,6 +71,15 @@ def is_online(device: Device, offline_after_s: int) -> bool:
     return device.online and last is not None and last >= heard_since(offline_after_s)
 
 
+def active_model(device: Device) -> ModelRef | None:
+    """The model the node said it runs (Status.health.model), or None."""
+    ref = (device.health or {}).get("model")
+    try:
+        return ModelRef.model_validate(ref) if ref else None
+    except ValueError:
+        return None
+
+
 def count_online(session: Session, offline_after_s: int) -> int:
     """How many devices :func:`is_online` holds for, counted in the database."""
     recent = col(Device.last_seen) >= heard_since(offline_after_s)
@@ -84,7 +94,8 @@ def list_devices(
     where = positions(session, [d.id for d in found])
     return [
         DevicePublic.model_validate(d, update={"position": where.get(d.id),
-                                               "online": is_online(d, offline_after_s)})
+                                               "online": is_online(d, offline_after_s),
+                                               "model": active_model(d)})
         for d in found
     ]
 
@@ -126,6 +137,7 @@ def device_detail(session: Session, device: Device, offline_after_s: int) -> Dev
         update={
             "position": positions(session, [device.id]).get(device.id),
             "online": is_online(device, offline_after_s),
+            "model": active_model(device),
             "latest": [LatestReadingPublic.model_validate(r) for r in latest],
             "gaps": summary,
         },

@@ -30,7 +30,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="An API token from `agrifleet fleet create-token --role admin|viewer`",
+    description="An API token from `agrifleet fleet create-token --role admin|technician|viewer`",
 )
 
 
@@ -91,6 +91,18 @@ def _query_names(dependant: Dependant) -> set[str]:
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+def require_technician(token: CurrentToken) -> ApiToken:
+    """403 unless the token may publish models and steer rollouts (technician or admin)."""
+    if token.role not in ("admin", "technician"):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"needs the technician role (token is {token.role})"
+        )
+    return token
+
+
+TechnicianToken = Annotated[ApiToken, Depends(require_technician)]
 
 
 def get_metrics(request: Request) -> Metrics:

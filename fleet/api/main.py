@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from fleet.api.deps import get_current_token, refuse_unknown_query
 from fleet.api.errors import AUTH_RESPONSES
-from fleet.api.routes import detections, devices, events, readings
+from fleet.api.routes import detections, devices, events, models, readings, rollouts
 
 api_router = APIRouter(
     dependencies=[Depends(get_current_token), Depends(refuse_unknown_query)],
@@ -16,3 +16,5 @@ api_router.include_router(devices.router)
 api_router.include_router(readings.router)
 api_router.include_router(events.router)
 api_router.include_router(detections.router)
+api_router.include_router(models.router)
+api_router.include_router(rollouts.router)

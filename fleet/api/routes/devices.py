@@ -7,7 +7,15 @@ from fastapi import APIRouter, HTTPException, status
 from fleet import queries
 from fleet.api.deps import AdminToken, DeviceDep, SessionDep, SettingsDep
 from fleet.api.params import MAX_BODY_BYTES, Limit, Offset
-from fleet.models import BootGaps, Device, DeviceCreate, DeviceDetail, DevicePublic, Message
+from fleet.models import (
+    BootGaps,
+    Device,
+    DeviceCreate,
+    DeviceDetail,
+    DevicePublic,
+    DeviceUpdate,
+    Message,
+)
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -31,7 +39,7 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 def register_device(body: DeviceCreate, session: SessionDep, _: AdminToken) -> Device:
     if session.get(Device, body.id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"device {body.id!r} already exists")
-    device = Device(id=body.id, name=body.name)
+    device = Device(id=body.id, name=body.name, tags=sorted(set(body.tags)))
     session.add(device)
     session.commit()
     session.refresh(device)
@@ -55,6 +63,24 @@ def list_devices(
 )
 def get_device(device: DeviceDep, session: SessionDep, settings: SettingsDep) -> DeviceDetail:
     return queries.device_detail(session, device, settings.offline_after_s)
+
+
+@router.patch(
+    "/{device_id}",
+    response_model=DevicePublic,
+    responses={404: {"model": Message}},
+    summary="Change a device's name or tags (admin)",
+)
+def update_device(body: DeviceUpdate, device: DeviceDep, session: SessionDep,
+                  _: AdminToken) -> Device:
+    if body.name is not None:
+        device.name = body.name
+    if body.tags is not None:
+        device.tags = sorted(set(body.tags))
+    session.add(device)
+    session.commit()
+    session.refresh(device)
+    return device
 
 
 @router.get(

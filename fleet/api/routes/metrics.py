@@ -34,4 +34,4 @@ def metrics(
     ingestor = request.app.state.ingestor
     depth = ingestor.queue_depth if ingestor is not None else 0
     text = metrics.render(devices_online=online, devices_known=known, queue_depth=depth)
-    return PlainTextResponse(text)
+    return PlainTextResponse(text + request.app.state.downloads.render())
