@@ -7,9 +7,11 @@ database had taken but not stored. Messages held for a retry during a database o
 unreleased; they occupy the broker's in-flight window for this client (Mosquitto's
 ``max_inflight_messages``), which is what slows the broker down while the database is away.
 
-The fleet announces itself on the retained ``{prefix}/_fleet/status``: online with a new
-``instance`` at every start, offline on a clean stop and, by last will, when it dies; nodes
-resend what awaits an ack as soon as they see it come back.
+The fleet announces itself on the retained ``{prefix}/_fleet/status``: online at every connect
+(with an ``instance`` new at every start, and the connect's ``ts``), offline on a clean stop
+and, by last will, when it dies; nodes resend what awaits an ack as soon as they see it come
+back, including after a broker restart that lost what they had sent before the fleet was
+subscribed again.
 """
 
 from __future__ import annotations
