@@ -1,0 +1,79 @@
+"""From a downloaded archive to a verified model folder under ``<data_dir>/models/``.
+
+Nothing is unpacked before the archive's size and sha256 match the offer (download.py); then
+:func:`agrifleet.package.safe_extract` into a fresh staging folder, the signature and every file
+checked by :func:`agrifleet.package.verify_package` against the node's trusted keys, and
+:func:`agrifleet.package.check_upgrade` against the running model. Only a package that passes
+all of that is moved (one rename) to ``models/<name>/<version>/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agrifleet.contract import ModelOffer
+from agrifleet.manifest import Manifest
+from agrifleet.package import PackageError, check_upgrade, safe_extract, verify_package
+from edge.updater.state import fsync_dir
+
+
+class InstallFailed(Exception):
+    """The package is refused; ``reason`` is one line for the fleet."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def unpack_and_verify(archive: Path, offer: ModelOffer, staging: Path,
+                      trusted: Mapping[str, Any], current: Manifest | None) -> Manifest:
+    """Unpack into ``staging`` (a leftover of a killed run is removed first) and verify it."""
+    remove_tree(staging)
+    try:
+        safe_extract(archive, staging)
+        manifest = verify_package(staging, trusted)
+        if (manifest.name, manifest.version) != (offer.name, offer.version):
+            raise PackageError("wrong_model", f"the package is {manifest.name} "
+                               f"{manifest.version}, the offer says {offer.name} {offer.version}")
+        check_upgrade(manifest, current, rollback=offer.rollback)
+    except PackageError as exc:
+        remove_tree(staging)
+        raise InstallFailed(f"{exc.reason}: {exc}") from None
+    return manifest
+
+
+def place(staging: Path, target: Path, keep: set[Path]) -> Path:
+    """Move a verified package to ``target`` (replacing a leftover copy unless it is in use)."""
+    if target.exists():
+        if target.resolve() in keep:
+            raise InstallFailed(f"{target} is in use and cannot be replaced")
+        remove_tree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(target)
+    fsync_dir(target.parent)
+    return target
+
+
+def remove_tree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def selftest(pkg_dir: Path) -> str | None:
+    """None when the package's self-test images give its recorded answers, else why not."""
+    from agrifleet.inference.selftest import run_selftest
+
+    try:
+        result = run_selftest(pkg_dir)
+    except PackageError as exc:
+        return f"{exc.reason}: {exc}"
+    except ValueError as exc:  # ModelError: the model does not load
+        return f"model_unusable: {exc}"
+    if result.passed:
+        return None
+    return f"selftest_failed: {result.message}"
