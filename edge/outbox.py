@@ -31,13 +31,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from agrifleet.contract import CONTRACT_VERSION, Ack, Detection, Event, Reading
+from agrifleet.contract import CONTRACT_VERSION, Ack, Detection, Event, Reading, Update
 from edge.clock import Clock, Stamp, iso
 from edge.items import Priority
 
 log = logging.getLogger(__name__)
 
-_MODELS: dict[str, type[BaseModel]] = {"reading": Reading, "detection": Detection, "event": Event}
+_MODELS: dict[str, type[BaseModel]] = {
+    "reading": Reading, "detection": Detection, "event": Event, "update": Update,
+}
 _STAMP_FIELDS = {"kind", "seq", "ts", "uptime_s", "clock_synced"}
 #: Bytes an item's stamp fields add to its stored body (budget accounting, not exact).
 _STAMP_BYTES = 128

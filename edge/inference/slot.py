@@ -11,11 +11,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agrifleet.inference.classifier import Prediction
+if TYPE_CHECKING:  # not a cycle: keeps numpy out of agents without cameras
+    from agrifleet.inference.classifier import Prediction
 
 #: ``shadow(current, candidate)``: one live photo classified by both models.
-ShadowSink = Callable[[Prediction, Prediction], None]
+ShadowSink = Callable[["Prediction", "Prediction"], None]
 
 
 @dataclass(frozen=True)

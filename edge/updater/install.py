@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,13 @@ class InstallFailed(Exception):
 
 
 def unpack_and_verify(archive: Path, offer: ModelOffer, staging: Path,
-                      trusted: Mapping[str, Any], current: Manifest | None) -> Manifest:
+                      trusted: Mapping[str, Any], current: Manifest | None,
+                      now: datetime) -> Manifest:
     """Unpack into ``staging`` (a leftover of a killed run is removed first) and verify it."""
     remove_tree(staging)
     try:
         safe_extract(archive, staging)
-        manifest = verify_package(staging, trusted)
+        manifest = verify_package(staging, trusted, now=now)
         if (manifest.name, manifest.version) != (offer.name, offer.version):
             raise PackageError("wrong_model", f"the package is {manifest.name} "
                                f"{manifest.version}, the offer says {offer.name} {offer.version}")
@@ -74,6 +76,6 @@ def selftest(pkg_dir: Path) -> str | None:
         return f"{exc.reason}: {exc}"
     except ValueError as exc:  # ModelError: the model does not load
         return f"model_unusable: {exc}"
-    if result.passed:
+    if result.ok:
         return None
-    return f"selftest_failed: {result.message}"
+    return f"selftest_failed: {result.summary()}"

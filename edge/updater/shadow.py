@@ -9,9 +9,12 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from agrifleet.contract import GateFigures, GateLimits
-from agrifleet.inference.classifier import Prediction
+
+if TYPE_CHECKING:  # not a cycle: keeps numpy out of agents without cameras
+    from agrifleet.inference.classifier import Prediction
 
 
 class ShadowRun:

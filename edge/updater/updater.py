@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,8 @@ class Updater:
     """Installs offered models into ``data_dir/models`` and points ``slot`` at the current one."""
 
     def __init__(self, config: UpdatesConfig, data_dir: Path, emit: Emit, slot: ModelSlot,
-                 configured_model: Path) -> None:
+                 configured_model: Path, *,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.config = config
         self.models_root = data_dir / "models"
         self.work_dir = data_dir / "updates"
@@ -80,6 +82,8 @@ class Updater:
         self._thread: threading.Thread | None = None
         self._booted_at = time.monotonic()
         self._trusted: dict[str, Any] | None = None
+        self._now = now
+        self._configured_ref: ModelRef | None = None
 
     # -- what the node runs ----------------------------------------------------------------
 
@@ -94,8 +98,10 @@ class Updater:
             current = self._state.current
         if current is not None:
             return current.ref
-        found = installed_from(self._configured)
-        return found.ref if found is not None else None
+        if self._configured_ref is None:
+            found = installed_from(self._configured)
+            self._configured_ref = found.ref if found is not None else None
+        return self._configured_ref
 
     def previous(self) -> ModelRef | None:
         with self._lock:
@@ -194,7 +200,7 @@ class Updater:
         if current is not None and (current.name, current.version) == (offer.name, offer.version):
             self._finish(offer, "active", None)
             return
-        if offer.expires <= datetime.now(UTC):
+        if offer.expires <= self._now():
             self._finish(offer, "failed", "the offer expired before the node could take it")
             return
         try:
@@ -218,8 +224,8 @@ class Updater:
         self._report(offer, "verifying")
         current_manifest = self._current_manifest()
         try:
-            manifest = unpack_and_verify(archive, offer, self._staging(offer), self._trusted_keys(),
-                                         current_manifest)
+            manifest = unpack_and_verify(archive, offer, self._staging(offer),
+                                         self._trusted_keys(), current_manifest, self._now())
             target = place(self._staging(offer), self._target(manifest), self._in_use())
         except InstallFailed as exc:
             raise _Failed(exc.reason) from None
@@ -258,7 +264,7 @@ class Updater:
                 part.unlink(missing_ok=True)
                 raise _Failed(exc.reason) from None
             except download.DownloadInterrupted as exc:
-                if offer.expires <= datetime.now(UTC):
+                if offer.expires <= self._now():
                     raise _Failed(f"the offer expired during the download ({exc})") from None
                 log.info("download of %s %s interrupted (%s); retrying in %.0f s", offer.name,
                          offer.version, exc, delay)
