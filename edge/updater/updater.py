@@ -78,6 +78,7 @@ class Updater:
         self._cancel = threading.Event()
         self._wake = threading.Event()
         self._pending: ModelOffer | None = None
+        self._running: ModelOffer | None = None
         self._has_pending = False
         self._thread: threading.Thread | None = None
         self._booted_at = time.monotonic()
@@ -156,8 +157,7 @@ class Updater:
                             str(exc).splitlines()[0] if str(exc) else exc)
                 return
         with self._lock:
-            job = self._state.job
-            working = self._pending if self._has_pending else (job.offer if job else None)
+            working = self._pending if self._has_pending else self._running
             if offer is not None and working is not None and _same(offer, working):
                 return  # the retained offer again (reconnect): keep going
             self._pending, self._has_pending = offer, True
@@ -177,16 +177,21 @@ class Updater:
                 if not self._has_pending:
                     continue
                 offer, self._has_pending = self._pending, False
+                self._running = offer
                 self._cancel.clear()
             try:
                 if offer is None:
                     self._drop_job()
                 else:
-                    self._take(offer)
+                    self.handle(offer)
             except Exception:  # never let the updater thread die
                 log.exception("updater: unexpected error")
+            finally:
+                with self._lock:
+                    self._running = None
 
-    def _take(self, offer: ModelOffer) -> None:
+    def handle(self, offer: ModelOffer) -> None:
+        """Work on one offer to its end (the updater thread's body; tests call it directly)."""
         with self._lock:
             last, job, current = self._state.last, self._state.job, self._state.current
             trial = self._state.trial
