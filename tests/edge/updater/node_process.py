@@ -41,8 +41,8 @@ def main(spec_path: str) -> int:
     updater.boot()
     photos = Path(spec["photos"])
     photos.mkdir(parents=True, exist_ok=True)
-    camera = FolderCamera(type="folder", name="leafcam", path=photos, model=Path(spec["configured"]),
-                          poll_s=0.05, settle_s=0)
+    camera = FolderCamera(type="folder", name="leafcam", path=photos,
+                          model=Path(spec["configured"]), poll_s=0.05, settle_s=0)
     worker = CameraWorker(camera, emit, slot=slot)
     updater.start()
     updater.on_offer(json.dumps(spec["offer"]).encode())
