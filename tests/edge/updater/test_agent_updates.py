@@ -28,7 +28,8 @@ def publish_offer(broker: Broker, device: str, offer: ModelOffer | None) -> None
     client.connect(url.hostname or "127.0.0.1", url.port or 1883)
     client.loop_start()
     payload = b"" if offer is None else offer.model_dump_json().encode()
-    client.publish(offer_topic("agrifleet", device), payload, qos=1, retain=True).wait_for_publish(10)
+    info = client.publish(offer_topic("agrifleet", device), payload, qos=1, retain=True)
+    info.wait_for_publish(10)
     client.disconnect()
     client.loop_stop()
 
