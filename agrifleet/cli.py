@@ -23,7 +23,7 @@ PARTS: list[tuple[str, str, str]] = [
     ("sim", "hardware.cli", "simulated field sensors on pseudo-terminals"),
     ("model", "models.cli", "train, evaluate and try the crop-disease model"),
     ("provision", "provisioning.cli", "set up the broker: TLS certificates"),
-    ("demo", "agrifleet.demo_cli", "run a whole fleet on this machine, no setup"),
+    ("demo", "demo.cli", "run a whole fleet on this machine, no setup"),
 ]
 
 

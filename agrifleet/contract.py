@@ -15,6 +15,9 @@ Topics, under a configurable prefix (default ``agrifleet``):
 - ``{prefix}/_fleet/status``, fleet → everyone, retained: :class:`FleetStatus`, so a node knows
   when the fleet's ingestion (re)started and can resend what waits for an ack at once.
 
+Every topic and subscription filter is written out only here (the functions at the end); the
+broker ACL (:func:`device_topics`) and the fleet's subscriptions derive from them.
+
 Every item a device produces gets a sequence number that grows by exactly one within a boot
 (``boot_id``), so the fleet can tell a gap (lost data) from silence. Status messages are state,
 not items, and carry no sequence number.
@@ -225,6 +228,9 @@ class FleetStatus(_Payload):
 #: The topic segment of the fleet's own topics; no device id can be this (see DeviceId).
 FLEET_SEGMENT = "_fleet"
 
+#: What a client may do with a topic or filter: publish to it (write) or subscribe (read).
+TopicAccess = Literal["read", "write"]
+
 
 def status_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/status"
@@ -238,12 +244,49 @@ def ack_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/ack"
 
 
+def model_topics(prefix: str, device_id: str) -> str:
+    """The filter of every model-update topic of one device (its offer, and any to come)."""
+    return f"{prefix}/{device_id}/model/#"
+
+
 def offer_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/model/offer"
 
 
 def fleet_status_topic(prefix: str) -> str:
     return f"{prefix}/{FLEET_SEGMENT}/status"
+
+
+def messages_filter(prefix: str) -> str:
+    """The subscription that receives every device's Batches."""
+    return messages_topic(prefix, "+")
+
+
+def status_filter(prefix: str) -> str:
+    """The subscription that receives every device's Status (and the fleet's own, to skip)."""
+    return status_topic(prefix, "+")
+
+
+def prefix_filter(prefix: str) -> str:
+    """Every topic under the prefix: what the fleet may read and write."""
+    return f"{prefix}/#"
+
+
+def device_topics(prefix: str, device_id: str) -> list[tuple[TopicAccess, str]]:
+    """What one device may write (its status and messages) and read (its acks, model topics and
+    the fleet's status); nothing of another device. The broker ACL is derived from this."""
+    return [
+        ("write", status_topic(prefix, device_id)),
+        ("write", messages_topic(prefix, device_id)),
+        ("read", ack_topic(prefix, device_id)),
+        ("read", model_topics(prefix, device_id)),
+        ("read", fleet_status_topic(prefix)),
+    ]
+
+
+def fleet_subscriptions(prefix: str) -> list[str]:
+    """What the fleet's ingestion subscribes to."""
+    return [messages_filter(prefix), status_filter(prefix)]
 
 
 def device_from_topic(prefix: str, topic: str) -> tuple[str, str] | None:

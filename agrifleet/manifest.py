@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 MANIFEST_NAME = "manifest.json"
 LABELS_NAME = "labels.txt"
@@ -53,8 +52,8 @@ class SigningInfo(_Strict):
     """Who signed the package and until when it may be installed (covered by the signature)."""
 
     key_id: str = Field(pattern=r"^[0-9a-f]{16}$")
-    signed_at: datetime
-    expires_at: datetime
+    signed_at: AwareDatetime
+    expires_at: AwareDatetime
 
 
 class Manifest(_Strict):

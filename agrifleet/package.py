@@ -43,10 +43,10 @@ if TYPE_CHECKING:
 
 SIG_NAME = "manifest.sig"
 SELFTEST_DIR = "selftest"
-ANSWERS_NAME = "selftest/answers.json"
+ANSWERS_PATH = "selftest/answers.json"
 CARD_NAME = "MODEL_CARD.md"
 #: Beyond the model file itself, every package must have these.
-REQUIRED = (LABELS_NAME, CARD_NAME)
+REQUIRED = (LABELS_NAME, CARD_NAME, ANSWERS_PATH)
 #: Limits for an archive and an unpacked package (the shipped one: about 1.8 MB, 20 files).
 MAX_BYTES = 64 * 1024 * 1024
 MAX_FILES = 256
@@ -241,6 +241,8 @@ def verify_package(pkg_dir: Path, trusted: Mapping[str, Any], *,
     if manifest.signing is None or not manifest.files:
         raise PackageError("unsigned", f"{pkg_dir}: the manifest has no files list or signer")
     when = now or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
     if when >= manifest.signing.expires_at:
         raise PackageError("expired", f"{manifest.name} {manifest.version}: signature expired "
                            f"on {manifest.signing.expires_at:%Y-%m-%d}")
@@ -261,6 +263,27 @@ def verify_package(pkg_dir: Path, trusted: Mapping[str, Any], *,
         raise PackageError("tampered", f"files not covered by the signature: "
                            f"{', '.join(sorted(present)[:3])}")
     _check_contents(pkg_dir, manifest)
+    return manifest
+
+
+def receive_package(archive: Path, dest: Path, trusted: Mapping[str, Any], *,
+                    current: Manifest | None = None, rollback: bool = False,
+                    now: datetime | None = None, max_bytes: int = MAX_BYTES,
+                    max_files: int = MAX_FILES) -> Manifest:
+    """Unpack ``archive`` into the new folder ``dest``, verify it and check it may replace
+    ``current``: the manifest. On any refusal, PackageError and ``dest`` is removed.
+
+    The one sequence the fleet (on upload) and the node (on download) both run, so the two
+    refuse the same packages. It does not run the self-test (see
+    :func:`agrifleet.inference.selftest.run_selftest`), which needs the TFLite runtime.
+    """
+    safe_extract(archive, dest, max_bytes=max_bytes, max_files=max_files)
+    try:
+        manifest = verify_package(dest, trusted, now=now)
+        check_upgrade(manifest, current, rollback=rollback)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
     return manifest
 
 

@@ -154,12 +154,15 @@ class Agent:
         def disconnected() -> None:
             forwarder.on_disconnected()
 
+        def fleet_back(_: Any) -> None:  # the fleet restarted: what it had not stored goes again
+            forwarder.resend_now()
+            self._wake.set()
+
         handlers = {}
         if self.updater is not None:
             handlers[offer_topic(m.prefix, self.config.device_id)] = self.updater.on_offer
-        link = Link(settings, status=self._status, on_ack=acked,
-                    on_connected=self._wake.set, on_disconnected=disconnected,
-                    handlers=handlers)
+        link = Link(settings, status=self._status, on_ack=acked, on_connected=self._wake.set,
+                    on_disconnected=disconnected, on_fleet_back=fleet_back, handlers=handlers)
         link.start()
         return link
 

@@ -72,8 +72,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 _SELECT = "SELECT id, boot_id, seq, kind, ts, uptime_s, clock_synced, body FROM items "
-_OLDEST_FIRST = _SELECT + "ORDER BY priority ASC, id ASC LIMIT ?"
-_NEWEST_FIRST = _SELECT + "ORDER BY priority ASC, id DESC LIMIT ?"
+_OLDEST_FIRST = _SELECT + "WHERE priority <= ? ORDER BY priority ASC, id ASC LIMIT ?"
+_NEWEST_FIRST = _SELECT + "WHERE priority <= ? ORDER BY priority ASC, id DESC LIMIT ?"
 
 
 class ItemRefused(ValueError):
@@ -337,13 +337,16 @@ class Outbox:
 
     # -- draining ---------------------------------------------------------------------------
 
-    def take_batch(self) -> OutgoingBatch | None:
-        """The next batch to send (not already in flight), marked in flight; None when idle."""
+    def take_batch(self, max_priority: Priority = Priority.READING) -> OutgoingBatch | None:
+        """The next batch to send (not already in flight), marked in flight; None when idle.
+
+        ``max_priority`` leaves out less important items (``Priority.EVENT``: no readings).
+        """
         with self._lock:
             self._correct_if_synced(self._clock.now())
             rows = self._db.execute(
                 _NEWEST_FIRST if self._newest_first else _OLDEST_FIRST,
-                (self._batch_items + len(self._inflight),),
+                (int(max_priority), self._batch_items + len(self._inflight)),
             ).fetchall()
             head = f'{{"v":{CONTRACT_VERSION},"device_id":{json.dumps(self.device_id)},'
             picked: list[tuple[int, int, str]] = []

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: sqlalchemy and pydantic load when a command runs
+    from sqlalchemy import Engine
+
+    from fleet.settings import FleetSettings
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
@@ -25,15 +33,22 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         help="print a new API token",
         description="Print a new API token; only its hash is stored, so keep the output.",
     )
-    token.add_argument("--role", required=True, choices=("admin", "viewer"))
+    token.add_argument(
+        "--role", required=True, choices=("admin", "viewer"),
+        help="admin may change devices; viewer may only read",
+    )
     token.add_argument("--name", default="", help="who or what the token is for")
     token.set_defaults(func=_create_token)
 
-    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply database migrations",
+        description="Create or upgrade the tables in AGRIFLEET_DATABASE_URL to this version.",
+    )
     migrate.set_defaults(func=_migrate)
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> FleetSettings:
     from fleet.settings import SettingsError, load_settings
 
     try:
@@ -41,6 +56,44 @@ def _settings():  # type: ignore[no-untyped-def]
     except SettingsError as exc:
         print(f"agrifleet fleet: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+@contextmanager
+def _database(command: str, settings: FleetSettings) -> Iterator[Engine]:
+    """An engine on the settings' database; any failure to reach it is one line and exit 1."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from fleet.db import make_engine
+    from fleet.settings import mask_url
+
+    engine = None
+    try:
+        engine = make_engine(settings.database_url)
+        yield engine
+    except (OperationalError, InterfaceError, OSError) as exc:
+        reason = _first_line(getattr(exc, "orig", None) or exc, settings.database_url)
+        print(
+            f"agrifleet fleet {command}: cannot use the database "
+            f"{mask_url(settings.database_url)}: {reason} (check AGRIFLEET_DATABASE_URL)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+def _first_line(exc: BaseException, url: str) -> str:
+    """The first line of an error, without the URL's password should a driver quote it."""
+    from urllib.parse import unquote, urlsplit
+
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    password = urlsplit(url).password
+    for secret in {password, unquote(password or "")} - {None, ""}:
+        text = text.replace(str(secret), "***")
+    return text
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -51,30 +104,29 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         print(f"agrifleet fleet serve: invalid port {args.port}", file=sys.stderr)
         return 2
-    uvicorn.run(create_app(_settings()), host=args.host, port=args.port, log_config=None)
+    settings = _settings()
+    with _database("serve", settings) as engine:  # fail in one line, not in the app's start-up
+        engine.connect().close()
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
     return 0
 
 
 def _create_token(args: argparse.Namespace) -> int:
     from fleet.auth import create_token
-    from fleet.db import make_engine
     from fleet.migrate import upgrade
 
-    engine = make_engine(_settings().database_url)
-    upgrade(engine)
-    print(create_token(engine, args.role, args.name))
-    engine.dispose()
+    with _database("create-token", _settings()) as engine:
+        upgrade(engine)
+        print(create_token(engine, args.role, args.name))
     return 0
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    from fleet.db import make_engine
     from fleet.migrate import upgrade
     from fleet.settings import mask_url
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
+    with _database("migrate", settings) as engine:
+        upgrade(engine)
     print(f"database schema is up to date: {mask_url(settings.database_url)}")
     return 0

@@ -73,6 +73,7 @@ class CheckedBatch:
     readings: list[Reading] = field(default_factory=list)
     detections: list[tuple[Detection, bytes | None]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
     rejected: dict[int, str] = field(default_factory=dict)
 
     def accepted_seqs(self) -> list[int]:
@@ -80,6 +81,7 @@ class CheckedBatch:
             [r.seq for r in self.readings]
             + [d.seq for d, _ in self.detections]
             + [e.seq for e in self.events]
+            + [u.seq for u in self.updates]
         )
 
 
@@ -182,14 +184,14 @@ def _parse_batch_slowly(device: str, payload: bytes) -> CheckedBatch | Refusal:
 def _sort_item(item: Reading | Detection | Event | Update, checked: CheckedBatch) -> None:
     """Checks pydantic cannot express (finite numbers, text a database accepts, JPEG bytes)."""
     problem = _problem(item)
-    if isinstance(item, Update):  # stored once the rollout tables exist (issue 8)
-        checked.rejected[item.seq] = "update items are not stored by this fleet yet"
-    elif problem is not None:
+    if problem is not None:
         checked.rejected[item.seq] = problem
     elif isinstance(item, Reading):
         checked.readings.append(item)
     elif isinstance(item, Event):
         checked.events.append(item)
+    elif isinstance(item, Update):
+        checked.updates.append(item)
     else:
         image = None
         if item.thumbnail_jpeg_b64:
@@ -216,6 +218,9 @@ def _problem(item: Reading | Detection | Event | Update) -> str | None:
     elif isinstance(item, Event):
         texts = (item.code, item.message, item.sensor)
     elif isinstance(item, Update):
+        numbers = (item.rollout_id, item.bytes_done, item.bytes_total)
+        if any(n is not None and n > _MAX_SEQ for n in numbers):
+            return "number out of range (more than 2^63 - 1)"
         texts = (item.model, item.version, item.reason)
     else:
         if not math.isfinite(item.inference_ms):

@@ -2,48 +2,63 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agrifleet.contract import DEFAULT_PREFIX
+from agrifleet.mqtt import mask_url, parse_mqtt_url
 
-DEFAULT_DATABASE_URL = f"sqlite:///{Path('agrifleet-fleet.db').resolve()}"
+__all__ = ["FleetSettings", "SettingsError", "load_settings", "mask_url"]
+
+#: The data directory of a fleet run as a system service.
+SYSTEM_DATA_DIR = Path("/var/lib/agrifleet")
 
 
-def default_data_dir() -> Path:
-    """Where the fleet keeps its files (model packages): /var/lib/agrifleet as root, else ~."""
-    import os
+def default_data_dir(
+    environ: Mapping[str, str] | None = None,
+    *,
+    is_root: bool | None = None,
+    system: Path = SYSTEM_DATA_DIR,
+) -> Path:
+    """Where the fleet keeps its files when AGRIFLEET_DATA_DIR is unset, whatever the cwd.
 
-    if os.geteuid() == 0:
-        return Path("/var/lib/agrifleet")
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    /var/lib/agrifleet as root, or when it exists and this user may write there (a service
+    user's); otherwise $XDG_DATA_HOME/agrifleet, or ~/.local/share/agrifleet.
+    """
+    env = os.environ if environ is None else environ
+    root = os.geteuid() == 0 if is_root is None else is_root
+    if root or (system.is_dir() and os.access(system, os.W_OK | os.X_OK)):
+        return system
+    base = env.get("XDG_DATA_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative (or empty) value is ignored
+        base = os.path.join(env.get("HOME") or str(Path.home()), ".local", "share")
     return Path(base) / "agrifleet"
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+def default_database_url(data_dir: Path) -> str:
+    """The SQLite file in the data directory."""
+    return f"sqlite:///{data_dir / 'fleet.db'}"
 
 
 class FleetSettings(BaseSettings):
     """Everything the fleet service can be told; unknown ``AGRIFLEET_*`` names are refused."""
 
     model_config = SettingsConfigDict(
-        env_prefix="AGRIFLEET_", extra="forbid", validate_default=True, frozen=True
+        env_prefix="AGRIFLEET_", extra="forbid", validate_default=True, frozen=True,
+        hide_input_in_errors=True,  # URLs hold passwords: errors name the setting, not its value
     )
 
     database_url: str = Field(
-        default=DEFAULT_DATABASE_URL,
+        default_factory=lambda: default_database_url(default_data_dir()),
         repr=False,
-        title="SQLAlchemy database URL: sqlite:///path or postgresql://user:pw@host/db",
+        title="SQLAlchemy database URL: sqlite:///path or postgresql://user:pw@host/db; "
+        "default: sqlite:///<data_dir>/fleet.db",
     )
     mqtt_url: str | None = Field(
         default=None,
@@ -72,7 +87,9 @@ class FleetSettings(BaseSettings):
     )
     data_dir: Path = Field(
         default_factory=default_data_dir,
-        title="folder for the fleet's files: model packages under models/",
+        title="folder for the fleet's files: the default SQLite database (fleet.db), model "
+        "packages under models/; default /var/lib/agrifleet as root (or when it is writable), "
+        "else $XDG_DATA_HOME/agrifleet or ~/.local/share/agrifleet",
     )
     model_keys: tuple[Path, ...] = Field(
         default=(),
@@ -90,6 +107,26 @@ class FleetSettings(BaseSettings):
     writer_max_messages: int = Field(
         default=2_000, ge=1, title="at most this many MQTT messages per database transaction"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_data_dir(cls, data: Any, info: ValidationInfo) -> Any:
+        """The data directory (from the caller's environment), and the database inside it."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if not data.get("data_dir"):
+            environ = (info.context or {}).get("environ")
+            data["data_dir"] = default_data_dir(environ)
+        if "database_url" not in data:
+            data["database_url"] = default_database_url(cls._absolute(data["data_dir"]))
+        return data
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, path: Path | str) -> Path:
+        """~ expanded and made absolute once, so a later chdir does not move the files."""
+        return Path(path).expanduser().absolute()
 
     @field_validator("database_url")
     @classmethod
@@ -126,7 +163,9 @@ class FleetSettings(BaseSettings):
             return None
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"invalid public URL {url!r}: expected http(s)://host[:port]")
+            raise ValueError(
+                f"invalid public URL {mask_url(url)!r}: expected http(s)://host[:port]"
+            )
         return url.rstrip("/")
 
     @field_validator("mqtt_ca_file")
@@ -141,15 +180,7 @@ class FleetSettings(BaseSettings):
     def _mqtt_url(cls, url: str | None) -> str | None:
         if url is None or url == "":
             return None
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(
-                f"invalid MQTT URL {mask_url(url)!r}: expected mqtt://user:password@host:port"
-            )
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError as exc:
-            raise ValueError(f"invalid port in MQTT URL {mask_url(url)!r}") from exc
+        parse_mqtt_url(url)  # a ValueError that masks the password
         return url
 
 
@@ -187,7 +218,7 @@ def load_settings(environ: dict[str, str] | None = None) -> FleetSettings:
     }
     try:
         # Pass the values explicitly so a test's environ is honoured, not the process's.
-        return FleetSettings.model_validate(values)
+        return FleetSettings.model_validate(values, context={"environ": env})
     except ValidationError as exc:
         lines = [
             f"AGRIFLEET_{str(err['loc'][0]).upper() if err['loc'] else '?'}: {err['msg']}"

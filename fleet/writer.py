@@ -46,6 +46,14 @@ class Incoming:
 
     topic: str
     payload: bytes
+    #: The broker's packet id, QoS and the ingestor's session number, for the deferred PUBACK.
+    mid: int = 0
+    qos: int = 0
+    session: int = 0
+
+
+#: ``on_done(messages)``: the messages are stored or refused for good (PUBACK them now).
+OnDone = Callable[[list["Incoming"]], None]
 
 
 def _utc(ts: datetime) -> datetime:
@@ -74,15 +82,18 @@ class _RateLimitedLog:
 class Writer:
     """Stores checked messages; the single writer of items, boots and device state."""
 
-    def __init__(self, engine: Engine, metrics: Metrics, prefix: str, send_ack: SendAck) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics, prefix: str, send_ack: SendAck,
+                 on_done: OnDone = lambda messages: None) -> None:
         self.engine = engine
         self.metrics = metrics
         self.prefix = prefix
         self.send_ack = send_ack
+        self.on_done = on_done
         tables = SQLModel.metadata.tables
         self.t_reading: Table = tables["reading"]
         self.t_detection: Table = tables["detection"]
         self.t_event: Table = tables["event"]
+        self.t_update: Table = tables["modelupdate"]
         self.t_latest: Table = tables["latestreading"]
         self.t_boot: Table = tables["deviceboot"]
         self.t_device: Table = tables["device"]
@@ -133,11 +144,12 @@ class Writer:
             self._write_until_done(group, stop)
 
     def _write_until_done(self, group: list[Incoming], stop: threading.Event) -> None:
+        """Store the group, retrying while the database is away; then ``on_done`` (PUBACK)."""
         delay = 0.5
         while True:
             try:
                 self.write(group)
-                return
+                break
             except (OperationalError, InterfaceError) as exc:
                 self.metrics.retry()
                 log.warning(
@@ -149,11 +161,12 @@ class Writer:
             except Exception:
                 # Unacknowledged messages are sent again by their devices; the worker goes on.
                 log.exception("could not store %d messages; they stay unacknowledged", len(group))
-                return
-            if stop.wait(delay):
+                break  # released to the broker all the same: it must not wait for them forever
+            if stop.wait(delay):  # not released: the broker delivers them again at the next start
                 log.warning("stopping with %d messages unstored (devices resend them)", len(group))
                 return
             delay = min(delay * 2, 30.0)
+        self.on_done(group)
 
     # --- one transaction -------------------------------------------------------------------
 
@@ -238,6 +251,7 @@ class Writer:
         readings: list[Any] = []
         detections: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         latest: dict[tuple[str, str, str], tuple[datetime, Reading, str]] = {}
         boot_seqs: dict[tuple[str, str], list[int]] = {}
         statuses: dict[str, CheckedStatus] = {}
@@ -309,6 +323,27 @@ class Writer:
                         "stored_at": now,
                     }
                 )
+            for u in c.updates:
+                updates.append(
+                    {
+                        "device_id": dev,
+                        "boot_id": boot,
+                        "seq": u.seq,
+                        "ts": _utc(u.ts),
+                        "uptime_s": u.uptime_s,
+                        "clock_synced": u.clock_synced,
+                        "rollout_id": u.rollout_id,
+                        "model": u.model,
+                        "version": u.version,
+                        "state": u.state,
+                        "reason": u.reason,
+                        "bytes_done": u.bytes_done,
+                        "bytes_total": u.bytes_total,
+                        "gate": u.gate.model_dump(mode="json") if u.gate else None,
+                        "active": u.active.model_dump(mode="json") if u.active else None,
+                        "stored_at": now,
+                    }
+                )
             rejected.update(reason.split(":", 1)[0] for reason in c.rejected.values())
             boot_seqs.setdefault((dev, boot), []).extend(c.accepted_seqs() + list(c.rejected))
 
@@ -319,6 +354,7 @@ class Writer:
                 ("reading", self.t_reading, readings),
                 ("detection", self.t_detection, detections),
                 ("event", self.t_event, events),
+                ("update", self.t_update, updates),
             ):
                 if rows:
                     new = self._insert_new(conn, table, rows)

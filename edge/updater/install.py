@@ -1,9 +1,9 @@
 """From a downloaded archive to a verified model folder under ``<data_dir>/models/``.
 
 Nothing is unpacked before the archive's size and sha256 match the offer (download.py); then
-:func:`agrifleet.package.safe_extract` into a fresh staging folder, the signature and every file
-checked by :func:`agrifleet.package.verify_package` against the node's trusted keys, and
-:func:`agrifleet.package.check_upgrade` against the running model. Only a package that passes
+:func:`agrifleet.package.receive_package` (the same sequence the fleet runs on upload): unpacked
+safely into a fresh staging folder, the signature and every file checked against the node's
+trusted keys, and the upgrade rule checked against the running model. Only a package that passes
 all of that is moved (one rename) to ``models/<name>/<version>/``.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from agrifleet.contract import ModelOffer
 from agrifleet.manifest import Manifest
-from agrifleet.package import PackageError, check_upgrade, safe_extract, verify_package
+from agrifleet.package import PackageError, receive_package
 from edge.updater.state import fsync_dir
 
 
@@ -35,12 +35,11 @@ def unpack_and_verify(archive: Path, offer: ModelOffer, staging: Path,
     """Unpack into ``staging`` (a leftover of a killed run is removed first) and verify it."""
     remove_tree(staging)
     try:
-        safe_extract(archive, staging)
-        manifest = verify_package(staging, trusted, now=now)
+        manifest = receive_package(archive, staging, trusted, current=current,
+                                   rollback=offer.rollback, now=now)
         if (manifest.name, manifest.version) != (offer.name, offer.version):
             raise PackageError("wrong_model", f"the package is {manifest.name} "
                                f"{manifest.version}, the offer says {offer.name} {offer.version}")
-        check_upgrade(manifest, current, rollback=offer.rollback)
     except PackageError as exc:
         remove_tree(staging)
         raise InstallFailed(f"{exc.reason}: {exc}") from None

@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,11 +24,12 @@ from agrifleet.package import (
     generate_keypair,
     load_public_keys,
     pack,
+    receive_package,
     safe_extract,
     sign_package,
     verify_package,
 )
-from models.shipped import default_model_dir
+from models.shipped import default_model_dir, models_root
 
 SHIPPED = default_model_dir()
 pytestmark = pytest.mark.skipif(not (SHIPPED / "manifest.json").is_file(),
@@ -161,6 +162,14 @@ def test_expired_is_refused(signed: Path, trusted: dict) -> None:
     refused("expired", signed, trusted, now=expires + timedelta(days=400))
 
 
+def test_a_naive_now_is_taken_as_utc(signed: Path, trusted: dict) -> None:
+    manifest = verify_package(signed, trusted)
+    assert manifest.signing is not None
+    naive = manifest.signing.expires_at.astimezone(UTC).replace(tzinfo=None)
+    refused("expired", signed, trusted, now=naive)
+    verify_package(signed, trusted, now=naive - timedelta(minutes=1))
+
+
 def test_expiry_must_be_sensible(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     pkg = copy_package(tmp_path / "pkg")
     for days in (0, -1, 100_000):
@@ -227,6 +236,43 @@ def test_a_bumped_copy_of_the_shipped_model_is_a_valid_upgrade(
     new = verify_package(pkg, trusted)
     assert new.version == "1.1.1"
     check_upgrade(new, read_manifest(SHIPPED))
+
+
+SHIPPED_FOLDERS = sorted(p.parent for p in models_root().glob("*/*/manifest.json"))
+
+
+@pytest.mark.parametrize("folder", SHIPPED_FOLDERS, ids=lambda p: f"{p.parent.name}-{p.name}")
+def test_every_shipped_model_folder_is_a_complete_package(
+    folder: Path, tmp_path: Path, keys: tuple[Path, Path], trusted: dict
+) -> None:
+    assert not (folder / "signing.key").exists()
+    pkg = shutil.copytree(folder, tmp_path / "pkg")
+    sign_package(pkg, keys[0])
+    manifest = verify_package(pkg, trusted)
+    listed = {f.path for f in manifest.files}
+    assert {"selftest/answers.json", "MODEL_CARD.md", "labels.txt", manifest.file} <= listed
+    assert sum(f.size for f in manifest.files) <= 4 * 1024 * 1024  # no 4 MiB float model
+
+
+def test_receive_package_unpacks_verifies_and_checks_the_upgrade(
+    tmp_path: Path, keys: tuple[Path, Path], trusted: dict
+) -> None:
+    pkg = copy_package(tmp_path / "1.2.0")
+    set_version(pkg, "1.2.0")
+    sign_package(pkg, keys[0])
+    archive = tmp_path / "pkg.tar.gz"
+    pack(pkg, archive)
+    current = read_manifest(SHIPPED)
+    got = receive_package(archive, tmp_path / "in", trusted, current=current)
+    assert got.version == "1.2.0" and (tmp_path / "in" / "model.tflite").is_file()
+    newer = got.model_copy(update={"version": "1.3.0"})
+    for kwargs, reason in (({"current": newer}, "downgrade"), ({"trusted": {}}, "unknown_key")):
+        args = {"current": current, "trusted": trusted, **kwargs}
+        with pytest.raises(PackageError) as info:
+            receive_package(archive, tmp_path / "again", **args)  # type: ignore[arg-type]
+        assert info.value.reason == reason
+        assert not (tmp_path / "again").exists()
+    receive_package(archive, tmp_path / "back", trusted, current=newer, rollback=True)
 
 
 def _manifest(name: str = "leaf-disease", version: str = "1.1.0") -> Manifest:

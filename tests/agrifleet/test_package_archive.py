@@ -80,6 +80,27 @@ def test_devices_and_fifos_are_refused(tmp_path: Path, kind: bytes) -> None:
     assert "not a regular file" in refused("unsafe_archive", path, tmp_path / "out")
 
 
+def test_a_pax_header_cannot_smuggle_a_path(tmp_path: Path) -> None:
+    info, data = member("innocent.txt", b"x")
+    info.pax_headers = {"path": "../../evil"}
+    path = archive(tmp_path / "pax.tar.gz", (info, data))
+    refused("unsafe_archive", path, tmp_path / "out")
+    long, data = member("a/" * 60 + "deep.txt", b"x")  # GNU long name
+    path = archive(tmp_path / "long.tar.gz", (long, data), fmt=tarfile.GNU_FORMAT)
+    safe_extract(path, tmp_path / "long")
+    assert (tmp_path / "long" / ("a/" * 60 + "deep.txt")).read_bytes() == b"x"
+
+
+def test_a_tar_without_gzip_is_refused(tmp_path: Path) -> None:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info, data = member("manifest.json", b"{}")
+        tar.addfile(info, io.BytesIO(data))
+    path = tmp_path / "plain.tar.gz"
+    path.write_bytes(raw.getvalue())
+    refused("corrupt_archive", path, tmp_path / "out")
+
+
 def test_duplicate_names_are_refused(tmp_path: Path) -> None:
     path = archive(tmp_path / "dup.tar.gz", member("model.tflite", b"good"),
                    member("model.tflite", b"evil"))

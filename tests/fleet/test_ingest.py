@@ -6,13 +6,21 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES
-from fleet.models import Device
+from fleet.models import Device, ModelUpdate
 from fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest, running_fleet
-from tests.fleet.device import batch, detection, event, jpeg_bytes, reading, wait_until
+from tests.fleet.device import (
+    batch,
+    detection,
+    event,
+    jpeg_bytes,
+    reading,
+    update,
+    wait_until,
+)
 from tests.services import Broker
 
 
@@ -227,3 +235,30 @@ def test_messages_sent_while_the_fleet_is_down_are_stored_after_restart(
     finally:
         if device is not None:
             device.close()
+
+
+def test_update_items_are_stored_once_and_acked(fleet: FleetUnderTest) -> None:
+    dev = fleet.device("field-11")
+    gate = {"images": 20, "agreement": 0.95, "mean_confidence": 0.8, "uncertain_rate": 0.05,
+            "latency_ms": 80.0}  # fmt: skip
+    items = [
+        update(0, "downloading", bytes_done=1024, bytes_total=4096),
+        reading(1),
+        update(2, "shadow", gate=gate),
+        update(3, "failed", reason="self-test: accuracy 0.41 < 0.80"),
+    ]
+    ack = dev.send("boot-1", items)
+    assert ack.ranges == [(0, 3)]
+    assert ack.rejected == {}
+    assert dev.send("boot-1", items).ranges == [(0, 3)]  # a resend: acked, stored once
+    with Session(fleet.app.state.engine) as session:
+        rows = session.exec(select(ModelUpdate).order_by(ModelUpdate.seq)).all()  # type: ignore[arg-type]
+    assert [(u.seq, u.state, u.rollout_id) for u in rows] == [
+        (0, "downloading", 1), (2, "shadow", 1), (3, "failed", 1)
+    ]  # fmt: skip
+    assert (rows[0].bytes_done, rows[0].bytes_total) == (1024, 4096)
+    assert rows[1].gate == gate
+    assert rows[2].reason == "self-test: accuracy 0.41 < 0.80"
+    assert all(u.device_id == "field-11" and u.boot_id == "boot-1" for u in rows)
+    assert fleet.metric('agrifleet_items_stored_total{kind="update"}') == 3
+    assert fleet.metric('agrifleet_items_duplicate_total{kind="update"}') == 3

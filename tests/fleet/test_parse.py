@@ -7,7 +7,7 @@ import json
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES
 from fleet.parse import CheckedBatch, CheckedStatus, Refusal, parse_message
-from tests.fleet.device import batch, detection, event, jpeg_bytes, reading
+from tests.fleet.device import batch, detection, event, jpeg_bytes, reading, update
 
 TOPIC = "agrifleet/field-01/messages"
 
@@ -71,3 +71,15 @@ def test_status_must_match_its_topic() -> None:
     assert isinstance(ok, CheckedStatus)
     other = _check(json.dumps(status).encode(), "agrifleet/field-02/status")
     assert isinstance(other, Refusal) and other.reason == "device_mismatch"
+
+
+def test_update_items_are_storable_unless_a_number_overflows_its_column() -> None:
+    got = _check(batch("field-01", "b", [
+        update(0, "downloading", bytes_done=10, bytes_total=20),
+        update(1, rollout_id=2**63),
+        update(2, bytes_total=2**64),
+    ]))  # fmt: skip
+    assert isinstance(got, CheckedBatch)
+    assert [(u.seq, u.state) for u in got.updates] == [(0, "downloading")]
+    assert set(got.rejected) == {1, 2}
+    assert all("out of range" in reason for reason in got.rejected.values())

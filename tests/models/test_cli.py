@@ -1,4 +1,5 @@
-"""``agrifleet model predict/eval/train`` work from the command line and fail clearly."""
+"""``agrifleet model predict/eval/train/keygen/sign/verify/selftest`` work from the command line
+and fail clearly."""
 
 from __future__ import annotations
 
@@ -99,3 +100,87 @@ def test_training_pipeline_exports_and_packages(tmp_path: Path) -> None:
     assert manifest.input.shape == [1, 32, 32, 3] and manifest.input.dtype == "int8"
     assert Classifier.load(dest).classify(leaf_jpeg()).top3
     shutil.rmtree(work)
+
+
+def _package_copy(dest: Path) -> Path:
+    shutil.copytree(default_model_dir(), dest,
+                    ignore=shutil.ignore_patterns("model_float.tflite"))
+    return dest
+
+
+@needs_model
+def test_keygen_sign_verify_from_the_command_line(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    keys = tmp_path / "keys"
+    assert main(["model", "keygen", "--out", str(keys)]) == 0
+    assert (keys / "signing.key").stat().st_mode & 0o777 == 0o600
+    assert "key id" in capsys.readouterr().out
+    assert main(["model", "keygen", "--out", str(keys)]) == 2  # never overwrites a key
+    assert "already exists" in capsys.readouterr().out
+
+    pkg = _package_copy(tmp_path / "pkg")
+    assert main(["model", "sign", str(pkg), "--key", str(keys / "signing.key"),
+                 "--expires-days", "10"]) == 0
+    assert "signed" in capsys.readouterr().out and (pkg / "manifest.sig").is_file()
+    assert main(["model", "verify", str(pkg), "--key", str(keys / "signing.pub")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK leaf-disease 1.1.0") and "images as recorded" in out
+
+
+@needs_model
+def test_verify_an_archive_and_an_upgrade(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from agrifleet.package import generate_keypair, pack, sign_package
+
+    key, pub = generate_keypair(tmp_path / "keys")
+    pkg = _package_copy(tmp_path / "1.1.0")
+    sign_package(pkg, key)
+    archive = tmp_path / "pkg.tar.gz"
+    pack(pkg, archive)
+    assert main(["model", "verify", str(archive), "--key", str(pub), "--no-selftest"]) == 0
+    assert main(["model", "verify", str(archive), "--key", str(pub),
+                 "--current", str(default_model_dir())]) == 1
+    assert "REFUSED (same_version)" in capsys.readouterr().out.splitlines()[-1]
+
+
+@needs_model
+def test_verify_refuses_with_the_reason(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from agrifleet.package import generate_keypair, sign_package
+
+    key, _ = generate_keypair(tmp_path / "keys")
+    _, other = generate_keypair(tmp_path / "other")
+    pkg = _package_copy(tmp_path / "pkg")
+    assert main(["model", "verify", str(pkg), "--key", str(other)]) == 1
+    assert "REFUSED (unsigned)" in capsys.readouterr().out
+    sign_package(pkg, key)
+    assert main(["model", "verify", str(pkg), "--key", str(other)]) == 1
+    assert "REFUSED (unknown_key)" in capsys.readouterr().out
+    (pkg / "selftest" / "extra.png").write_bytes(b"x")
+    assert main(["model", "verify", str(pkg), "--key", str(tmp_path / "keys" / "signing.pub")
+                 ]) == 1
+    assert "REFUSED (tampered)" in capsys.readouterr().out
+    assert main(["model", "verify", str(pkg), "--key", str(tmp_path / "absent.pub")]) == 1
+    assert "REFUSED (bad_key)" in capsys.readouterr().out
+
+
+def test_sign_with_a_missing_key_is_one_line(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["model", "sign", str(tmp_path), "--key", str(tmp_path / "nope.key")]) == 2
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1 and "no such key file" in out
+
+
+@needs_model
+def test_selftest_from_the_command_line(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    pkg = _package_copy(tmp_path / "pkg")
+    assert main(["model", "selftest", str(pkg)]) == 0
+    assert "images as recorded" in capsys.readouterr().out
+    leaf = tmp_path / "leaf.jpg"
+    leaf.write_bytes(leaf_jpeg())
+    assert main(["model", "selftest", str(pkg), "--images", str(leaf)]) == 0
+    assert "wrote 1 self-test images" in capsys.readouterr().out
+    (pkg / "selftest" / "answers.json").unlink()
+    assert main(["model", "selftest", str(pkg)]) == 2
+    assert "no selftest/answers.json" in capsys.readouterr().out

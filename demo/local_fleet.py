@@ -8,12 +8,14 @@ dropped into each agent's watched camera folder so detections reach the fleet to
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import random
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -57,6 +59,27 @@ class LocalFleetOptions:
     agent_extra_toml: str = ""  # appended to every agent's config (tests tune the outbox)
 
 
+class PortInUse(RuntimeError):
+    """A port the fleet needs is taken (or cannot be listened on); ``setting`` names the option."""
+
+    def __init__(self, what: str, host: str, port: int, setting: str, reason: str) -> None:
+        super().__init__(f"{host}:{port} for the {what} is {reason}")
+        self.setting = setting
+
+
+def check_port_free(host: str, port: int, what: str, setting: str) -> None:
+    """PortInUse unless something could listen on host:port now (as uvicorn and Mosquitto do)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            taken = exc.errno == errno.EADDRINUSE
+            reason = "already in use" if taken else f"not available here ({exc.strerror})"
+            raise PortInUse(what, host, port, setting, reason) from None
+
+
 def default_images() -> Path | None:
     """``../shared/data/plantvillage`` beside the project or the working directory, if present."""
     here = Path(__file__).resolve().parents[1]
@@ -96,6 +119,9 @@ class LocalFleet:
 
     # -- the table of contents -------------------------------------------------------------
     def start(self) -> None:
+        """Start every part; PortInUse before anything starts if a port is taken."""
+        check_port_free(self.options.host, self.options.port, "fleet API", "port")
+        check_port_free("127.0.0.1", self.mqtt_port, "MQTT broker", "mqtt_port")
         self.options.workdir.mkdir(parents=True, exist_ok=True)
         self._start_broker()
         self._start_fleet()
