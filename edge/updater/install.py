@@ -73,8 +73,8 @@ def selftest(pkg_dir: Path) -> str | None:
         result = run_selftest(pkg_dir)
     except PackageError as exc:
         return f"{exc.reason}: {exc}"
-    except ValueError as exc:  # ModelError: the model does not load
-        return f"model_unusable: {exc}"
+    except Exception as exc:  # a broken runtime or model on this node: the self-test failed
+        return f"selftest_failed: {type(exc).__name__}: {exc}"
     if result.ok:
         return None
     return f"selftest_failed: {result.summary()}"
