@@ -53,6 +53,7 @@ class Agent:
         self.slot = ModelSlot()
         self.updater: Updater | None = None
         self._configured_ref: ModelRef | None = None
+        self._model_changed = threading.Event()
 
     def run(self) -> None:
         """Run until stop(): the table of contents of the node's data flow."""
@@ -124,6 +125,7 @@ class Agent:
             return None
         updater = Updater(self.config.updates, self.config.data_dir, outbox.emit, self.slot,
                           self._configured_model())
+        updater.on_change = self._on_model_change
         updater.boot()
         updater.start()
         return updater
@@ -174,7 +176,8 @@ class Agent:
             self._wake.clear()
             if self.link.connected:
                 self.forwarder.pump()
-                if time.monotonic() >= next_status:
+                if time.monotonic() >= next_status or self._model_changed.is_set():
+                    self._model_changed.clear()  # a switched model shows in the status at once
                     self.link.publish_status()
                     next_status = time.monotonic() + self.config.status_interval_s
             self._wake.wait(1.0)
@@ -193,6 +196,10 @@ class Agent:
             self.outbox.close()
 
     # -- callbacks --------------------------------------------------------------------------
+
+    def _on_model_change(self) -> None:
+        self._model_changed.set()
+        self._wake.set()
 
     def _publish_batch(self, payload: bytes) -> bool:
         return self.link is not None and self.link.publish_batch(payload)

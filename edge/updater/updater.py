@@ -85,6 +85,8 @@ class Updater:
         self._trusted: dict[str, Any] | None = None
         self._now = now
         self._configured_ref: ModelRef | None = None
+        #: Called (on the updater's or a camera's thread) when the active model changed.
+        self.on_change: Callable[[], object] | None = None
 
     # -- what the node runs ----------------------------------------------------------------
 
@@ -290,7 +292,7 @@ class Updater:
         if "shadow_max_s" not in offer.model_fields_set and self.config.shadow_max_s is not None:
             max_s = self.config.shadow_max_s
         run = ShadowRun(images)
-        self._report(offer, "shadow", gate=run.figures())
+        self._report(offer, "shadow")  # figures only once the period ended (0 photos ≠ 0 %)
         if images > 0:
             self._slot.on_candidate_failed = lambda _d, exc: run.fail(f"model_unusable: {exc}")
             self._slot.start_shadow(target, run)
@@ -320,6 +322,7 @@ class Updater:
             self._save()
             self._booted_at = time.monotonic()
         self._slot.set_model(target)
+        self._changed()
         self._prune()
         log.info("switched to %s %s (in trial until confirmed)", new.name, new.version)
 
@@ -350,6 +353,7 @@ class Updater:
             state.last = Outcome(rollout_id=rollout_id, sha256=trial.sha256, state="active")
             self._save()
         log.info("model %s %s confirmed (%s)", current.name, current.version, why)
+        self._changed()
         self._emit_update(rollout_id, current.name, current.version, "active")
 
     def _load_failed(self, model_dir: Path, exc: Exception) -> None:
@@ -378,6 +382,7 @@ class Updater:
                                  state="rolled_back", reason=reason)
         self._save()
         log.error("rolled back: %s", reason)
+        self._changed()
         if failed is not None and rollout_id is not None:
             self._emit_update(rollout_id, failed.name, failed.version, "rolled_back",
                               reason=reason)
@@ -448,6 +453,10 @@ class Updater:
 
     def _target(self, manifest: Manifest) -> Path:
         return self.models_root / manifest.name / manifest.version
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def _check_cancel(self) -> None:
         if self._cancel.is_set():
