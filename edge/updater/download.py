@@ -100,8 +100,12 @@ def fetch_once(req: Request, part: Path, cancel: threading.Event,
                     if offset > req.size:
                         raise DownloadFailed(f"the server sent more than the offer's "
                                              f"{req.size} bytes")
-                    f.write(chunk)
-                    f.flush()
+                    try:
+                        f.write(chunk)
+                        f.flush()
+                    except OSError as exc:  # our disk, not the link: retrying will not help
+                        raise DownloadFailed(f"cannot write {part}: {exc.strerror or exc}") \
+                            from None
                     if progress is not None:
                         progress(offset)
                     budget.spend(len(chunk), cancel)

@@ -11,6 +11,7 @@ the model it had. Every step is an Update item in the durable outbox.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 
 from agrifleet.contract import GateFigures, ModelOffer, ModelRef, UpdateState
 from agrifleet.manifest import Manifest, ModelError, read_manifest, sha256_file
+from agrifleet.package import MAX_BYTES
 from edge.config import UpdatesConfig
 from edge.inference.slot import ModelSlot
 from edge.items import Emit, Priority
@@ -195,8 +197,7 @@ class Updater:
     def handle(self, offer: ModelOffer) -> None:
         """Work on one offer to its end (the updater thread's body; tests call it directly)."""
         with self._lock:
-            last, job, current = self._state.last, self._state.job, self._state.current
-            trial = self._state.trial
+            last, job, trial = self._state.last, self._state.job, self._state.trial
         if last is not None and (last.rollout_id, last.sha256) == (offer.rollout_id, offer.sha256):
             return  # this offer is done (active, failed or rolled back): the retained copy
         if trial is not None and (trial.rollout_id, trial.sha256) == (offer.rollout_id,
@@ -204,14 +205,20 @@ class Updater:
             return  # switched, waiting for confirmation
         if job is not None and not _same(job.offer, offer):
             self._drop_job()
-        if current is not None and (current.name, current.version) == (offer.name, offer.version):
-            self._finish(offer, "active", None)
+        running = self.active()
+        if running is not None and (running.name, running.version) == (offer.name, offer.version):
+            self._finish(offer, "active", None)  # already runs it (a rollback to where it is)
             return
-        if offer.expires <= self._now():
-            self._finish(offer, "failed", "the offer expired before the node could take it")
+        problem = self._refuse_early(offer)
+        if problem is not None:
+            self._finish(offer, "failed", problem)
             return
         try:
-            self._install(offer)
+            try:
+                self._install(offer)
+            except OSError as exc:  # a full or read-only disk: give up cleanly, say why
+                raise _Failed(f"disk: {exc.strerror or exc} "
+                              f"({exc.filename or self.work_dir})") from None
         except _Cancelled:
             if self._stop.is_set():
                 log.info("updater stopping; %s %s resumes at the next start", offer.name,
@@ -220,7 +227,26 @@ class Updater:
                 self._drop_job()
         except _Failed as exc:
             self._clean(offer)
-            self._finish(offer, "failed", exc.reason, gate=exc.gate)
+            try:
+                self._finish(offer, "failed", exc.reason, gate=exc.gate)
+            except OSError as err:  # even the state file cannot be written: report anyway
+                log.error("cannot save the updater state: %s", err)
+                self._report(offer, "failed", reason=exc.reason, gate=exc.gate)
+
+    def _refuse_early(self, offer: ModelOffer) -> str | None:
+        """Why the offer cannot be taken before a byte is fetched (None: go ahead)."""
+        if offer.expires <= self._now():
+            return "the offer expired before the node could take it"
+        if offer.size > MAX_BYTES:
+            return f"too_large: the archive is {offer.size} bytes (at most {MAX_BYTES})"
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.work_dir).free
+        part = self.work_dir / f"{offer.sha256}.part"
+        have = part.stat().st_size if part.exists() else 0
+        need = (offer.size - have) + 3 * offer.size  # the archive, unpacked twice over
+        if free < need:
+            return f"disk: {free} bytes free under {self.work_dir}, the update needs {need}"
+        return None
 
     def _install(self, offer: ModelOffer) -> None:
         with self._lock:

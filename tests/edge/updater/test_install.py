@@ -175,3 +175,46 @@ def test_a_package_whose_selftest_fails_is_refused(
     assert final.reason is not None and final.reason.startswith("selftest_failed")
     assert rig.models_on_disk() == []
     assert rig.slot.view().model_dir is None
+
+
+def test_an_offer_of_the_model_the_node_runs_is_active_at_once_without_a_download(
+        rig: Rig, make_package: MakePackage, server: PackageServer):
+    updater = rig.boot()
+    updater.handle(offer_for(server, make_package("1.1.0"), rollback=True))
+    assert rig.states() == ["active"]
+    assert server.requests == []
+
+
+def test_an_offer_too_large_for_a_package_or_the_disk_is_refused_before_any_download(
+        rig: Rig, make_package: MakePackage, server: PackageServer):
+    updater = rig.boot()
+    package = make_package("1.2.0")
+    updater.handle(offer_for(server, package, size=65 * 1024 * 1024))
+    updater.handle(offer_for(server, package, rollout_id=2, size=1 << 50))
+    reasons = [u.reason or "" for u in rig.updates]
+    assert [u.state for u in rig.updates] == ["failed", "failed"]
+    assert reasons[0].startswith("too_large") and reasons[1].startswith(("too_large", "disk"))
+    assert server.requests == []
+
+
+def test_an_explicit_rollback_offer_installs_an_older_version(
+        rig: Rig, make_package: MakePackage, server: PackageServer):
+    updater = rig.boot()
+    updater.handle(offer_for(server, make_package("1.2.0"), rollout_id=1))
+    rig.photo()  # confirms 1.2.0
+    older = make_package("1.1.5")
+    updater.handle(offer_for(server, older, rollout_id=2))  # not a rollback: a downgrade
+    assert rig.updates[-1].state == "failed" and "downgrade" in (rig.updates[-1].reason or "")
+    updater.handle(offer_for(server, older, rollout_id=3, rollback=True))
+    rig.photo()
+    assert rig.updates[-1].state == "active" and rig.updates[-1].version == "1.1.5"
+    assert updater.active() is not None and updater.active().version == "1.1.5"  # type: ignore[union-attr]
+    assert rig.models_on_disk() == ["leaf-disease/1.1.5", "leaf-disease/1.2.0"]
+
+
+def test_a_malformed_offer_is_ignored(rig: Rig):
+    updater = rig.start()
+    updater.on_offer(b"{not json")
+    updater.on_offer(b'{"v": 1, "rollout_id": 0}')
+    assert rig.updates == []
+    assert updater.state.job is None
