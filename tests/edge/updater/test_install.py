@@ -208,7 +208,7 @@ def test_an_explicit_rollback_offer_installs_an_older_version(
     updater.handle(offer_for(server, older, rollout_id=3, rollback=True))
     rig.photo()
     assert rig.updates[-1].state == "active" and rig.updates[-1].version == "1.1.5"
-    assert updater.active() is not None and updater.active().version == "1.1.5"  # type: ignore[union-attr]
+    assert updater.active() is not None and updater.active().version == "1.1.5"
     assert rig.models_on_disk() == ["leaf-disease/1.1.5", "leaf-disease/1.2.0"]
 
 
