@@ -38,7 +38,8 @@ def test_a_disk_too_small_for_the_update_is_refused_before_the_download(
     assert rig.states() == ["failed"]
     assert (rig.updates[0].reason or "").startswith("disk:")
     assert server.requests == []
-    assert updater.active() is not None and updater.active().version == "1.1.0"
+    active = updater.active()
+    assert active is not None and active.version == "1.1.0"
 
 
 def test_a_disk_that_fills_up_during_the_download_fails_the_update_cleanly(
@@ -63,4 +64,5 @@ def test_a_disk_that_fills_up_during_the_download_fails_the_update_cleanly(
     assert final.state == "failed"
     assert "No space left" in (final.reason or ""), final.reason
     assert not part.exists()
-    assert updater.active() is not None and updater.active().version == "1.1.0"
+    active = updater.active()
+    assert active is not None and active.version == "1.1.0"
