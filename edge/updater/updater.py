@@ -206,8 +206,9 @@ class Updater:
         if job is not None and not _same(job.offer, offer):
             self._drop_job()
         running = self.active()
-        if running is not None and (running.name, running.version) == (offer.name, offer.version):
-            self._finish(offer, "active", None)  # already runs it (a rollback to where it is)
+        if offer.rollback and running is not None and (running.name, running.version) == (
+                offer.name, offer.version):
+            self._finish(offer, "active", None)  # sent back to where it already is
             return
         problem = self._refuse_early(offer)
         if problem is not None:

@@ -177,7 +177,7 @@ def test_a_package_whose_selftest_fails_is_refused(
     assert rig.slot.view().model_dir is None
 
 
-def test_an_offer_of_the_model_the_node_runs_is_active_at_once_without_a_download(
+def test_a_rollback_offer_of_the_model_the_node_runs_is_active_at_once_without_a_download(
         rig: Rig, make_package: MakePackage, server: PackageServer):
     updater = rig.boot()
     updater.handle(offer_for(server, make_package("1.1.0"), rollback=True))
