@@ -136,6 +136,7 @@ class Updater:
                              state.trial.starts, self.config.max_trial_starts)
             current = self._state.current
             self._slot.set_model(current.path if current is not None else None)
+            self._tidy()
         self._slot.on_load_failed = self._load_failed
         self._slot.on_classified = self._classified
 
@@ -444,6 +445,20 @@ class Updater:
         target = self.models_root / offer.name / offer.version
         if target.exists() and target.resolve() not in self._in_use():
             remove_tree(target)
+
+    def _tidy(self) -> None:
+        """Remove what a killed update left that no job will use: partial files, staging folders
+        and model folders neither current nor previous (the lock is held)."""
+        job = self._state.job
+        keep_part = f"{job.offer.sha256}.part" if job is not None else None
+        if self.work_dir.is_dir():
+            for leftover in self.work_dir.iterdir():
+                if leftover.name.endswith(".part") and leftover.name != keep_part:
+                    leftover.unlink(missing_ok=True)
+                elif leftover.name.startswith("staging-"):
+                    remove_tree(leftover)
+        if job is None:
+            self._prune()
 
     def _prune(self) -> None:
         """Remove model folders that are neither current nor previous."""

@@ -100,3 +100,30 @@ def test_an_agent_without_updates_ignores_offers(
     status = _last_status(fleet)
     assert status is not None and status.health is not None and status.health.model is not None
     assert status.health.model.version == "1.1.0" and status.health.previous_model is None
+
+
+def test_the_fleet_learns_the_outcome_of_an_update_made_while_it_was_down(
+        broker: Broker, make_config: MakeConfig, tmp_path: Path, keys: Keys,
+        make_package: MakePackage, server: PackageServer):
+    from edge.updater.state import StateFile
+
+    photos, camera = _camera(tmp_path)
+    config = make_config(broker.add_device("field-09"), device_id="field-09", cameras=[camera],
+                         updates={"trusted_keys": [str(keys.pub)]})
+    publish_offer(broker, "field-09", offer_for(server, make_package("1.2.0"), rollout_id=4))
+    state = StateFile(tmp_path / "field-09" / "updates")
+    with running(Agent(config, boot_id="boot-1")):  # no fleet is listening
+        def done() -> bool:
+            (photos / f"leaf-{len(list(photos.iterdir()))}.jpg").write_bytes(leaf_jpeg())
+            last = state.load().last
+            return last is not None and last.state == "active"
+
+        wait_until(done, timeout=60, what="the update to finish on the node")
+        fleet = FleetAcker(broker.fleet_url).start()  # the fleet comes back
+        try:
+            wait_until(lambda: any(u.state == "active" for u in _updates(fleet)), timeout=30,
+                       what="the outcome at the fleet")
+        finally:
+            fleet.stop()
+    states = [u.state for u in _updates(fleet)]
+    assert states[0] == "downloading" and "selftest" in states and states[-1] == "active"

@@ -119,3 +119,14 @@ def test_a_model_that_fails_to_load_in_the_camera_is_rolled_back(
     assert rig.slot.view().model_dir is None
     rig.photo()
     assert rig.worker is not None and rig.worker.classifier.manifest.version == "1.1.0"
+
+
+def test_a_start_removes_what_a_killed_update_left_behind(
+        rig: Rig, make_package: MakePackage, server: PackageServer):
+    updates = rig.data_dir / "updates"
+    (updates / "staging-0123456789abcdef" / "selftest").mkdir(parents=True)
+    (updates / ("a" * 64 + ".part")).write_bytes(b"partial")
+    (rig.data_dir / "models" / "leaf-disease" / "1.9.0").mkdir(parents=True)
+    rig.boot()
+    assert sorted(p.name for p in updates.iterdir()) == []
+    assert rig.models_on_disk() == []
