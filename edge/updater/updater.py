@@ -11,7 +11,6 @@ the model it had. Every step is an Update item in the durable outbox.
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -23,14 +22,14 @@ from pydantic import ValidationError
 
 from agrifleet.contract import GateFigures, ModelOffer, ModelRef, UpdateState
 from agrifleet.manifest import Manifest, ModelError, read_manifest, sha256_file
-from agrifleet.package import MAX_BYTES
 from edge.config import UpdatesConfig
 from edge.inference.slot import ModelSlot
 from edge.items import Emit, Priority
 from edge.updater import download
-from edge.updater.install import InstallFailed, place, remove_tree, selftest, unpack_and_verify
+from edge.updater.install import InstallFailed, place, selftest, unpack_and_verify
 from edge.updater.shadow import ShadowRun, judge
 from edge.updater.state import Installed, Job, Outcome, StateFile, Trial, UpdaterState
+from edge.updater.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,8 @@ class Updater:
                  configured_model: Path, *,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.config = config
-        self.models_root = data_dir / "models"
-        self.work_dir = data_dir / "updates"
+        self.store = ModelStore(data_dir)
+        self.work_dir = self.store.work_dir
         self._file = StateFile(self.work_dir)
         self._emit = emit
         self._slot = slot
@@ -136,7 +135,7 @@ class Updater:
                              state.trial.starts, self.config.max_trial_starts)
             current = self._state.current
             self._slot.set_model(current.path if current is not None else None)
-            self._tidy()
+            self.store.tidy(self._state.job.offer if self._state.job else None, self._in_use())
         self._slot.on_load_failed = self._load_failed
         self._slot.on_classified = self._classified
 
@@ -228,7 +227,7 @@ class Updater:
             else:
                 self._drop_job()
         except _Failed as exc:
-            self._clean(offer)
+            self.store.clean(offer, self._in_use())
             try:
                 self._finish(offer, "failed", exc.reason, gate=exc.gate)
             except OSError as err:  # even the state file cannot be written: report anyway
@@ -239,16 +238,7 @@ class Updater:
         """Why the offer cannot be taken before a byte is fetched (None: go ahead)."""
         if offer.expires <= self._now():
             return "the offer expired before the node could take it"
-        if offer.size > MAX_BYTES:
-            return f"too_large: the archive is {offer.size} bytes (at most {MAX_BYTES})"
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(self.work_dir).free
-        part = self.work_dir / f"{offer.sha256}.part"
-        have = part.stat().st_size if part.exists() else 0
-        need = (offer.size - have) + 3 * offer.size  # the archive, unpacked twice over
-        if free < need:
-            return f"disk: {free} bytes free under {self.work_dir}, the update needs {need}"
-        return None
+        return self.store.room_for(offer)
 
     def _install(self, offer: ModelOffer) -> None:
         with self._lock:
@@ -259,9 +249,10 @@ class Updater:
         self._report(offer, "verifying")
         current_manifest = self._current_manifest()
         try:
-            manifest = unpack_and_verify(archive, offer, self._staging(offer),
+            manifest = unpack_and_verify(archive, offer, self.store.staging(offer),
                                          self._trusted_keys(), current_manifest, self._now())
-            target = place(self._staging(offer), self._target(manifest), self._in_use())
+            target = place(self.store.staging(offer), self.store.target(manifest),
+                           self._in_use())
         except InstallFailed as exc:
             raise _Failed(exc.reason) from None
         archive.unlink(missing_ok=True)
@@ -276,7 +267,7 @@ class Updater:
 
     def _download(self, offer: ModelOffer) -> Path:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        part = self.work_dir / f"{offer.sha256}.part"
+        part = self.store.part(offer)
         req = download.Request(offer.url, offer.token, offer.size, offer.sha256,
                                self.config.max_kbps)
         done = part.stat().st_size if part.exists() else 0
@@ -351,7 +342,7 @@ class Updater:
             self._booted_at = time.monotonic()
         self._slot.set_model(target)
         self._changed()
-        self._prune()
+        self.store.prune(self._in_use())
         log.info("switched to %s %s (in trial until confirmed)", new.name, new.version)
 
     # -- trial, confirmation and rollback --------------------------------------------------
@@ -435,37 +426,9 @@ class Updater:
                 return
             self._state.job = None
             self._save()
-        self._clean(job.offer)
+        self.store.clean(job.offer, self._in_use())
         log.info("update to %s %s abandoned: the offer was withdrawn", job.offer.name,
                  job.offer.version)
-
-    def _clean(self, offer: ModelOffer) -> None:
-        (self.work_dir / f"{offer.sha256}.part").unlink(missing_ok=True)
-        remove_tree(self._staging(offer))
-        target = self.models_root / offer.name / offer.version
-        if target.exists() and target.resolve() not in self._in_use():
-            remove_tree(target)
-
-    def _tidy(self) -> None:
-        """Remove what a killed update left that no job will use: partial files, staging folders
-        and model folders neither current nor previous (the lock is held)."""
-        job = self._state.job
-        keep_part = f"{job.offer.sha256}.part" if job is not None else None
-        if self.work_dir.is_dir():
-            for leftover in self.work_dir.iterdir():
-                if leftover.name.endswith(".part") and leftover.name != keep_part:
-                    leftover.unlink(missing_ok=True)
-                elif leftover.name.startswith("staging-"):
-                    remove_tree(leftover)
-        if job is None:
-            self._prune()
-
-    def _prune(self) -> None:
-        """Remove model folders that are neither current nor previous."""
-        keep = self._in_use()
-        for folder in self.models_root.glob("*/*"):
-            if folder.is_dir() and folder.resolve() not in keep:
-                remove_tree(folder)
 
     def _in_use(self) -> set[Path]:
         with self._lock:
@@ -489,12 +452,6 @@ class Updater:
             except (PackageError, OSError, ValueError) as exc:
                 raise _Failed(f"bad_key: the node's trusted keys cannot be read: {exc}") from None
         return self._trusted
-
-    def _staging(self, offer: ModelOffer) -> Path:
-        return self.work_dir / f"staging-{offer.sha256[:16]}"
-
-    def _target(self, manifest: Manifest) -> Path:
-        return self.models_root / manifest.name / manifest.version
 
     def _changed(self) -> None:
         if self.on_change is not None:
