@@ -72,8 +72,11 @@ def fetch_once(req: Request, part: Path, cancel: threading.Event,
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(req.url, headers=headers)  # noqa: S310 (checked above)
     try:
-        response = urllib.request.urlopen(request, timeout=req.timeout_s)  # noqa: S310
+        response = _OPENER.open(request, timeout=req.timeout_s)
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:  # the token is for the fleet only: never follow elsewhere
+            raise DownloadFailed(f"download refused: the fleet redirected (HTTP {exc.code}); "
+                                 "the node does not follow redirects") from None
         if exc.code == 416:  # our partial file no longer fits what the fleet has
             part.unlink(missing_ok=True)
             raise DownloadInterrupted("range not satisfiable; starting again") from None
@@ -130,6 +133,16 @@ def check_archive(req: Request, part: Path) -> None:
         part.unlink()
         raise DownloadFailed(f"archive sha256 {digest.hexdigest()[:12]}… does not match the "
                              f"offer's {req.sha256[:12]}…")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuse redirects, so the bearer token never goes to another address."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 class _Pacer:

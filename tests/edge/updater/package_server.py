@@ -26,6 +26,8 @@ class PackageServer(ThreadingHTTPServer):
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         #: Each response pops one entry: cut the connection after that many body bytes.
         self.drops: list[int] = []
+        #: path → Location: answer 302 (a fleet that tries to send the token elsewhere).
+        self.redirects: dict[str, str] = {}
         self.chunk = 8192
         self.lock = threading.Lock()
 
@@ -55,6 +57,12 @@ class _Handler(BaseHTTPRequestHandler):
             srv.requests.append((self.path, rng))
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             self.send_error(401, "bad token")
+            return
+        if self.path in srv.redirects:
+            self.send_response(302)
+            self.send_header("Location", srv.redirects[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         data = srv.files.get(self.path)
         if data is None:

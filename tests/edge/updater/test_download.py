@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -92,6 +93,18 @@ def test_a_download_the_fleet_refuses_fails_with_the_http_status(
     assert final.state == "failed"
     assert final.reason is not None and "401" in final.reason
     assert TOKEN not in final.reason and "w" * 32 not in final.reason
+
+
+def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(
+        rig: Rig, make_package: MakePackage, server: PackageServer):
+    package = make_package("1.2.0")
+    offer = offer_for(server, package)
+    server.redirects[urlsplit(offer.url).path] = server.url("/elsewhere")
+    rig.start()
+    rig.offer(offer)
+    final = rig.wait_final()
+    assert final.state == "failed" and "redirect" in (final.reason or "")
+    assert [path for path, _ in server.requests] == [urlsplit(offer.url).path]
 
 
 def test_the_bandwidth_cap_paces_the_download(tmp_path: Path, make_package: MakePackage,
