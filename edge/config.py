@@ -193,8 +193,18 @@ class UpdatesConfig(_Section):
         default=3, ge=1,
         title="Starts in trial without confirmation before the node goes back to its old model",
     )
+    ca_file: Path | None = Field(
+        default=None, title="CA certificate of an https fleet with a private CA (default: system)"
+    )
     retry_min_s: float = Field(default=2.0, gt=0, title="First retry delay of a failed download")
     retry_max_s: float = Field(default=300.0, gt=0, title="Longest retry delay of a download")
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no CA certificate file at {path}")
+        return path
 
     @field_validator("trusted_keys")
     @classmethod

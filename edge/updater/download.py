@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import ssl
 import threading
 import time
 import urllib.error
@@ -47,6 +48,7 @@ class Request:
     sha256: str
     max_kbps: float | None = None
     timeout_s: float = 30.0
+    ca_file: Path | None = None
 
 
 Progress = Callable[[int], None]
@@ -72,7 +74,7 @@ def fetch_once(req: Request, part: Path, cancel: threading.Event,
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(req.url, headers=headers)  # noqa: S310 (checked above)
     try:
-        response = _OPENER.open(request, timeout=req.timeout_s)
+        response = _opener(req.ca_file).open(request, timeout=req.timeout_s)
     except urllib.error.HTTPError as exc:
         if 300 <= exc.code < 400:  # the token is for the fleet only: never follow elsewhere
             raise DownloadFailed(f"download refused: the fleet redirected (HTTP {exc.code}); "
@@ -84,7 +86,11 @@ def fetch_once(req: Request, part: Path, cancel: threading.Event,
             raise DownloadFailed(f"download refused: HTTP {exc.code} {exc.reason}") from None
         raise DownloadInterrupted(f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise DownloadInterrupted(f"cannot reach {req.url}: {exc}") from None
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            raise DownloadFailed(f"the fleet's certificate is not trusted ({reason.verify_message}"
+                                 "); set [updates] ca_file to its CA") from None
+        raise DownloadInterrupted(f"cannot reach {req.url}: {reason}") from None
     with response:
         if offset and response.status != 206:  # the server ignored Range: start again
             offset = 0
@@ -142,7 +148,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+def _opener(ca_file: Path | None) -> urllib.request.OpenerDirector:
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    return urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=context))
 
 
 class _Pacer:

@@ -269,7 +269,7 @@ class Updater:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         part = self.store.part(offer)
         req = download.Request(offer.url, offer.token, offer.size, offer.sha256,
-                               self.config.max_kbps)
+                               self.config.max_kbps, ca_file=self.config.ca_file)
         done = part.stat().st_size if part.exists() else 0
         marks = [m for m in PROGRESS_MARKS if done < m * offer.size]
         self._report(offer, "downloading", bytes_done=done, bytes_total=offer.size)

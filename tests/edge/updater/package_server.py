@@ -8,10 +8,13 @@ link) or to send the body slowly.
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from provisioning.tls import TlsFiles
 
 TOKEN = "download-token-0123456789"
 
@@ -31,10 +34,12 @@ class PackageServer(ThreadingHTTPServer):
         self.chunk = 8192
         self.lock = threading.Lock()
 
+    scheme = "http"
+
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -111,8 +116,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def package_server() -> Iterator[PackageServer]:
+def package_server(tls: TlsFiles | None = None) -> Iterator[PackageServer]:
+    """Serve on 127.0.0.1; with ``tls``, https with that (private CA's) certificate."""
     server = PackageServer()
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.scheme = "https"
     thread = threading.Thread(target=server.serve_forever, name="package-server", daemon=True)
     thread.start()
     try:

@@ -107,6 +107,24 @@ def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(
     assert [path for path, _ in server.requests] == [urlsplit(offer.url).path]
 
 
+def test_an_https_fleet_with_a_private_ca_needs_the_ca_file(
+        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage):
+    from provisioning.tls import make_broker_certificates
+    from tests.edge.updater.package_server import package_server
+
+    tls = make_broker_certificates(tmp_path / "tls", hosts=("127.0.0.1",))
+    package = make_package("1.2.0")
+    with package_server(tls) as https:
+        plain = Rig(tmp_path / "no-ca", [keys.pub], shipped)
+        plain.boot().handle(offer_for(https, package))
+        assert plain.states() == ["downloading", "failed"]
+        assert "ca_file" in (plain.updates[-1].reason or "")
+        trusting = Rig(tmp_path / "ca", [keys.pub], shipped, ca_file=tls.ca_file)
+        trusting.boot().handle(offer_for(https, package))
+        assert trusting.states()[-1] not in ("failed", "rolled_back"), trusting.updates[-1]
+        assert https.bytes_served == package.size
+
+
 def test_the_bandwidth_cap_paces_the_download(tmp_path: Path, make_package: MakePackage,
                                              server: PackageServer):
     package = make_package("1.2.0")
