@@ -25,7 +25,7 @@ from edge.outbox import Outbox
 from edge.poller import Poller, RetryPolicy
 from edge.sensors import polled_sensors
 from edge.updater import Updater
-from edge.updater.updater import installed_from
+from edge.updater.state import installed_from
 
 log = logging.getLogger(__name__)
 

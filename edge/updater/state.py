@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agrifleet.contract import ModelOffer, ModelRef, UpdateState
+from agrifleet.manifest import ModelError, read_manifest, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,18 @@ class Installed(_Strict):
     @property
     def ref(self) -> ModelRef:
         return ModelRef(name=self.name, version=self.version, sha256=self.sha256)
+
+
+def installed_from(model_dir: Path) -> Installed | None:
+    """What the folder holds, after checking the model file against its manifest; else None."""
+    try:
+        manifest = read_manifest(model_dir)
+        if sha256_file(model_dir / manifest.file) != manifest.sha256:
+            return None
+    except (ModelError, OSError):
+        return None
+    return Installed(path=model_dir, name=manifest.name, version=manifest.version,
+                     sha256=manifest.sha256)
 
 
 class Trial(_Strict):

@@ -21,14 +21,22 @@ from typing import Any
 from pydantic import ValidationError
 
 from agrifleet.contract import GateFigures, ModelOffer, ModelRef, UpdateState
-from agrifleet.manifest import Manifest, ModelError, read_manifest, sha256_file
+from agrifleet.manifest import Manifest, ModelError, read_manifest
 from edge.config import UpdatesConfig
 from edge.inference.slot import ModelSlot
 from edge.items import Emit, Priority
 from edge.updater import download
 from edge.updater.install import InstallFailed, place, selftest, unpack_and_verify
 from edge.updater.shadow import ShadowRun, judge
-from edge.updater.state import Installed, Job, Outcome, StateFile, Trial, UpdaterState
+from edge.updater.state import (
+    Installed,
+    Job,
+    Outcome,
+    StateFile,
+    Trial,
+    UpdaterState,
+    installed_from,
+)
 from edge.updater.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -46,18 +54,6 @@ class _Failed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.gate = gate
-
-
-def installed_from(model_dir: Path) -> Installed | None:
-    """What the folder holds, after checking the model file against its manifest; else None."""
-    try:
-        manifest = read_manifest(model_dir)
-        if sha256_file(model_dir / manifest.file) != manifest.sha256:
-            return None
-    except (ModelError, OSError):
-        return None
-    return Installed(path=model_dir, name=manifest.name, version=manifest.version,
-                     sha256=manifest.sha256)
 
 
 class Updater:
@@ -266,11 +262,31 @@ class Updater:
         self._switch(offer, target, manifest)
 
     def _download(self, offer: ModelOffer) -> Path:
+        """The complete archive, checked against the offer's size and sha256.
+
+        A resumed download whose result does not match (a partial file damaged by a power cut,
+        say) is fetched once more from the start before the update fails.
+        """
         self.work_dir.mkdir(parents=True, exist_ok=True)
         part = self.store.part(offer)
         req = download.Request(offer.url, offer.token, offer.size, offer.sha256,
                                self.config.max_kbps, ca_file=self.config.ca_file)
+        resumed = part.exists() and part.stat().st_size > 0
+        while True:
+            resumed = self._fetch(offer, req, part) or resumed
+            try:
+                download.check_archive(req, part)  # removes the file on a mismatch
+                return part
+            except download.DownloadFailed as exc:
+                if not resumed:
+                    raise _Failed(exc.reason) from None
+                log.warning("%s; fetching the whole archive again", exc.reason)
+                resumed = False
+
+    def _fetch(self, offer: ModelOffer, req: download.Request, part: Path) -> bool:
+        """Download until ``part`` is complete, retrying dropped links; True if it resumed."""
         done = part.stat().st_size if part.exists() else 0
+        resumed = done > 0
         marks = [m for m in PROGRESS_MARKS if done < m * offer.size]
         self._report(offer, "downloading", bytes_done=done, bytes_total=offer.size)
 
@@ -283,13 +299,14 @@ class Updater:
         while True:
             try:
                 download.fetch_once(req, part, self._cancel, progress)
-                break
+                return resumed
             except download.DownloadCancelled:
                 raise _Cancelled() from None
             except download.DownloadFailed as exc:
                 part.unlink(missing_ok=True)
                 raise _Failed(exc.reason) from None
             except download.DownloadInterrupted as exc:
+                resumed = True
                 if offer.expires <= self._now():
                     raise _Failed(f"the offer expired during the download ({exc})") from None
                 log.info("download of %s %s interrupted (%s); retrying in %.0f s", offer.name,
@@ -297,11 +314,6 @@ class Updater:
                 if self._cancel.wait(delay):
                     raise _Cancelled() from None
                 delay = min(delay * 2, self.config.retry_max_s)
-        try:
-            download.check_archive(req, part)
-        except download.DownloadFailed as exc:
-            raise _Failed(exc.reason) from None
-        return part
 
     def _shadow(self, offer: ModelOffer, target: Path) -> None:
         images = offer.shadow_images

@@ -146,3 +146,17 @@ def test_the_bandwidth_cap_paces_the_download(tmp_path: Path, make_package: Make
         download.fetch_once(req, part, cancel, progress)
     paced = seen[-1] - download.CHUNK  # the sleep after the last chunk is cut short by cancel
     assert time.monotonic() - started >= paced * 8 / 80_000 * 0.9, "a lower bound only"
+
+
+def test_a_damaged_partial_file_is_fetched_again_once_then_installed(
+        rig: Rig, make_package: MakePackage, server: PackageServer):
+    package = make_package("1.2.0")
+    offer = offer_for(server, package)
+    part = rig.data_dir / "updates" / f"{package.sha256}.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(bytes(package.size // 2))  # zeros where data should be (a power cut)
+    StateFile(rig.data_dir / "updates").save(UpdaterState(job=Job(offer=offer)))
+    rig.start()
+    rig.offer(offer)
+    assert rig.wait_final(feed_photos=True).state == "active"
+    assert [r for _, r in server.requests] == [f"bytes={package.size // 2}-", None]
