@@ -130,3 +130,38 @@ def test_a_start_removes_what_a_killed_update_left_behind(
     rig.boot()
     assert sorted(p.name for p in updates.iterdir()) == []
     assert rig.models_on_disk() == []
+
+
+def test_a_switch_on_a_node_without_photos_is_confirmed_by_uptime(
+        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        server: PackageServer):
+    rig = Rig(tmp_path / "quiet", [keys.pub], shipped, confirm_after_s=0.2)
+    rig.start()
+    try:
+        rig.offer(offer_for(server, make_package("1.2.0")))
+        final = rig.wait_final()  # no photo is ever classified
+    finally:
+        rig.stop()
+    assert final.state == "active" and final.version == "1.2.0"
+
+
+def test_a_new_offer_replaces_the_one_under_way(
+        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        server: PackageServer):
+    rig = Rig(tmp_path / "node2", [keys.pub], shipped, max_kbps=800)
+    slow = make_package("1.2.0")
+    rig.start()
+    try:
+        rig.offer(offer_for(server, slow, rollout_id=1))
+        part = rig.data_dir / "updates" / f"{slow.sha256}.part"
+        rig.wait_for(lambda _: part.exists() and part.stat().st_size > 0)
+        rig.config.max_kbps = None  # the next download at full speed
+        newer = make_package("1.3.0")
+        rig.offer(offer_for(server, newer, rollout_id=2))
+        final = rig.wait_final(feed_photos=True)
+    finally:
+        rig.stop()
+    assert (final.state, final.rollout_id, final.version) == ("active", 2, "1.3.0")
+    assert not part.exists()
+    assert not any(u.rollout_id == 1 and u.state == "failed" for u in rig.updates)
+    assert rig.models_on_disk() == ["leaf-disease/1.3.0"]
