@@ -34,8 +34,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         description="Print a new API token; only its hash is stored, so keep the output.",
     )
     token.add_argument(
-        "--role", required=True, choices=("admin", "viewer"),
-        help="admin may change devices; viewer may only read",
+        "--role", required=True, choices=("admin", "technician", "viewer"),
+        help="admin may change devices; technician may publish models and run rollouts; "
+        "viewer may only read",
     )
     token.add_argument("--name", default="", help="who or what the token is for")
     token.set_defaults(func=_create_token)

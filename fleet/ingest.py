@@ -163,6 +163,10 @@ class Ingestor:
         self.inbox.put(Incoming(message.topic, bytes(payload), message.mid, message.qos,
                                 self._session))
 
+    def publish(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Publish with QoS 1 on the fleet's connection (paho queues it while disconnected)."""
+        self.client.publish(topic, payload, qos=1, retain=retain)
+
     # --- writer thread -------------------------------------------------------------------
 
     def _release(self, messages: list[Incoming]) -> None:

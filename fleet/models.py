@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, StringConstraints
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -16,11 +17,15 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
-from agrifleet.contract import DeviceId
+from agrifleet.contract import DeviceId, ModelRef
+
+#: A device tag, for choosing rollout targets (``--tag``).
+Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 #: An autoincrementing id: BIGINT on PostgreSQL, the rowid alias on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -30,11 +35,39 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: Years SQLite may hold with fewer than four digits ("1-01-01 …", from strftime, unpadded).
+_SHORT_YEAR = re.compile(r"(\d{1,3})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{6}))?$")
+
+
+class _SqliteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME (ISO text), also reading years an older writer did not pad."""
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                found = _SHORT_YEAR.match(value)
+                if found is None:
+                    raise
+                y, mo, d, h, mi, sec, us = (int(part or 0) for part in found.groups())
+                return datetime(y, mo, d, h, mi, sec, us)
+
+        return process
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out on every database (naive input counts as UTC)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SqliteDateTime())
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -62,7 +95,17 @@ class DeviceCreate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
-    name: str = Field(default="", max_length=128)
+    name: str = Field(default="", max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
+    tags: list[Tag] = Field(default_factory=list, max_length=32, description="For rollouts")
+
+
+class DeviceUpdate(SQLModel):
+    """Change a device's name or tags (what is left out stays)."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
+    tags: list[Tag] | None = Field(default=None, max_length=32)
 
 
 class Device(DeviceBase, table=True):
@@ -72,6 +115,7 @@ class Device(DeviceBase, table=True):
     boot_id: str | None = Field(default=None, max_length=64)
     status_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     health: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
 
 
 class Position(SQLModel):
@@ -90,6 +134,10 @@ class DevicePublic(DeviceBase):
     boot_id: str | None = Field(description="The boot the device reported last")
     position: Position | None = Field(
         default=None, description="From the latest latitude/longitude readings"
+    )
+    tags: list[str] = Field(default_factory=list)
+    model: ModelRef | None = Field(
+        default=None, description="The model the node runs, from its last status"
     )
 
 
@@ -298,8 +346,9 @@ class ModelUpdatePublic(ModelUpdateBase):
 
 # --- API tokens ------------------------------------------------------------------------------
 
-Role = Literal["admin", "viewer"]
-ROLES: tuple[Role, ...] = ("admin", "viewer")
+Role = Literal["admin", "technician", "viewer"]
+#: technician: read everything, publish models and steer rollouts; admin: also devices.
+ROLES: tuple[Role, ...] = ("admin", "technician", "viewer")
 
 
 class ApiToken(SQLModel, table=True):

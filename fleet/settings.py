@@ -100,6 +100,18 @@ class FleetSettings(BaseSettings):
         title="the fleet's address as nodes reach it (http(s)://host:port); model offers build "
         "their download URLs from it",
     )
+    rollout_timeout_s: float = Field(
+        default=3600, gt=0,
+        title="a device downloading, verifying or in self-test longer than this fails its "
+        "rollout step (shadow: this plus the rollout's shadow_max_s)",
+    )
+    rollout_offer_timeout_s: float = Field(
+        default=86400, gt=0,
+        title="an offer not taken up after this long while the device is online fails; an "
+        "offline device keeps its offer until it returns",
+    )
+    rollout_tick_s: float = Field(default=2.0, gt=0, le=60,
+                                  title="how often the rollout engine reads nodes' reports")
     auto_migrate: bool = Field(default=True, title="apply database migrations at start-up")
     queue_max_messages: int = Field(
         default=20_000, ge=10, title="messages waiting for the writer before MQTT is slowed"
