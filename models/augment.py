@@ -23,13 +23,23 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 
-def build_augmenter(strength: Literal["field", "mild"] = "field") -> Any:
+def build_augmenter(strength: Literal["field", "mild", "composite"] = "field", seed: int = 0
+                    ) -> Any:
     """A function (images float32 0–255 [B,H,W,3]) → augmented images of the same shape.
 
     ``field`` is the full set above; ``mild`` (for a final polishing phase) keeps flips, quarter
-    turns, light zoom and colour jitter, and drops new backgrounds, free rotation and blur.
+    turns, light zoom and colour jitter, and drops new backgrounds, free rotation and blur;
+    ``composite`` runs :func:`field_augment` (generated backgrounds, perspective, JPEG, …) on
+    each photo, seeded by ``seed``, then the same free rotation and flips as ``field``.
     """
     import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def numpy_field(batch: np.ndarray) -> np.ndarray:
+        side = batch.shape[1]
+        pixels = np.clip(batch, 0, 255).astype(np.uint8)
+        return np.stack([field_augment(img, rng, side) for img in pixels]).astype(np.float32)
 
     def geometric(x: Any) -> Any:
         """One affine warp per image: flips, any rotation, zoom 0.95–1.25x, ±10 % shift."""
@@ -105,9 +115,16 @@ def build_augmenter(strength: Literal["field", "mild"] = "field") -> Any:
         x = tf.image.resize(x, size)
         return tf.clip_by_value(colour(x), 0.0, 255.0)
 
+    def composited(images: Any) -> Any:
+        x = tf.numpy_function(numpy_field, [images], tf.float32, stateful=True)
+        x.set_shape(images.shape)
+        return tf.clip_by_value(geometric(x), 0.0, 255.0)
+
     def augment(images: Any) -> Any:
         if strength == "mild":
             return mild(images)
+        if strength == "composite":
+            return composited(images)
         x = new_background(images)
         x = geometric(x)
         x = colour(x)

@@ -37,9 +37,14 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, help="random seed of the split and training (0)")
     t.add_argument("--init", type=Path, help="continue from a previous run's model_float.keras")
     t.add_argument("--learning-rate", type=float, help="peak of the cosine schedule (2e-3)")
-    t.add_argument("--augmentation", choices=["field", "mild"],
+    t.add_argument("--augmentation", choices=["field", "mild", "composite"],
                    help="field: backgrounds, free rotation, blur (default); mild: flips, quarter "
-                   "turns, light zoom and colour, for a final polishing run with --init")
+                   "turns, light zoom and colour, for a final polishing run with --init; "
+                   "composite: leaves cut out onto generated soil/foliage/gradient backgrounds, "
+                   "perspective, camera blur, noise and JPEG")
+    t.add_argument("--exclude-field", action="store_true", default=None,
+                   help="train on no field photo (they are still split and evaluated): the "
+                   "leave-field-out model for the field figure of an unseen crop")
     t.add_argument("--views", type=int, choices=[1, 2, 4],
                    help="mirrored copies of each photo the exported model averages over "
                    "(default 4: 4 passes per photo, about half a point on lab photos and "
@@ -142,7 +147,8 @@ def _train(args: argparse.Namespace) -> int:
     out: Path = args.out
     work: Path = args.work or out.with_name(out.name + "-run")
     knobs = {k: getattr(args, k) for k in ("size", "width", "epochs", "threads", "seed",
-                                           "learning_rate", "augmentation", "views")}
+                                           "learning_rate", "augmentation", "views",
+                                           "exclude_field")}
     settings = TrainSettings(**{k: v for k, v in knobs.items() if v is not None},
                              init=str(args.init) if args.init else None)
     train(args.data, work, args.field, settings)
