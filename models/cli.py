@@ -185,6 +185,17 @@ def _model_paths(model: Path | None) -> tuple[Path, Path | None]:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from agrifleet.inference.preprocess import ImageError
+    from agrifleet.manifest import ModelError
+
+    try:
+        return _run_eval(args)
+    except (ImageError, ModelError, ValueError, OSError) as exc:
+        print(f"agrifleet model eval: {exc}")
+        return 2
+
+
+def _run_eval(args: argparse.Namespace) -> int:
     import json
 
     from agrifleet.manifest import read_manifest

@@ -82,3 +82,18 @@ def test_eval_can_skip_the_sweep_and_out_of_scope(
     saved = json.loads((report / "report.json").read_text())
     assert "sweep" not in saved["lab"] and "out_of_scope" not in saved
     assert "farm" in saved["lab"]
+
+
+def test_eval_with_an_unreadable_photo_or_no_folder_is_one_line(
+    tiny: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model_path, labels = tiny
+    data = tmp_path / "photos"
+    (data / labels[0]).mkdir(parents=True)
+    (data / labels[0] / "0000000000000000.jpg").write_bytes(b"\xff\xd8\xff not a photo")
+    common = ["--model", str(model_path), "--split", "all", "--report", str(tmp_path / "r")]
+    assert main(["model", "eval", "--data", str(data), *common]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("agrifleet model eval: ") and "0000000000000000.jpg" in out[-1]
+    assert main(["model", "eval", "--data", str(tmp_path / "nowhere"), *common]) == 2
+    assert capsys.readouterr().out.startswith("agrifleet model eval: ")
