@@ -267,8 +267,8 @@ def _run_eval(args: argparse.Namespace) -> int:
         images = (synthetic_set(args.out_of_scope, args.seed)
                   + background_set(backgrounds, 6 * args.out_of_scope, args.seed))
         probs = model.predict(to_model(images, model.size))
-        report["out_of_scope"] = out_of_scope_figures(probs, [k for k, _ in images], labels,
-                                                      thresholds)
+        report["out_of_scope"] = out_of_scope_figures(
+            probs, [k for k, _ in images], labels, thresholds, parts["disease_threshold"])
         oos = report["out_of_scope"]
         print(f"out of scope: {oos['answered']:.1%} of {oos['count']} generated images "
               f"answered as a known class (" + ", ".join(

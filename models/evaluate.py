@@ -209,14 +209,35 @@ def report_dict(e: Evaluation) -> dict[str, Any]:
     return {**e.summary(), "per_class": e.per_class, "confusion": e.confusion}
 
 
-def _share(mask: np.ndarray) -> float:
-    return round(float(mask.mean()), 4) if mask.size else 0.0
+#: Confidences at which :func:`risk_coverage` shows coverage and confidently wrong.
+CURVE_THRESHOLDS = (0.0, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def _share(mask: np.ndarray) -> float | None:
+    """The share of True, rounded; None for no photos at all (not 0 %, which would be a claim)."""
+    return round(float(mask.mean()), 4) if mask.size else None
+
+
+def risk_coverage(
+    probs: np.ndarray, truth: np.ndarray, cutoffs: Sequence[float] = CURVE_THRESHOLDS
+) -> list[dict[str, float | None]]:
+    """Coverage and confidently wrong if one confidence threshold applied to every class:
+    the trade-off to choose thresholds from."""
+    confidence = probs.max(axis=1)
+    right = probs.argmax(axis=1) == truth
+    rows: list[dict[str, float | None]] = []
+    for t in cutoffs:
+        answered = confidence >= t
+        rows.append({"threshold": t, "coverage": _share(answered),
+                     "confidently_wrong": _share(answered & ~right),
+                     "selective_accuracy": _share(right[answered])})
+    return rows
 
 
 def selective(
     probs: np.ndarray, truth: np.ndarray, labels: Sequence[str],
     thresholds: dict[str, float] | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Coverage (share answered above the class threshold), accuracy of those answers, and
     confidently wrong: answered and wrong, as a share of *all* photos."""
     pred = probs.argmax(axis=1)
@@ -234,7 +255,7 @@ def selective(
 def part_figures(
     probs: np.ndarray, truth: np.ndarray, labels: Sequence[str], part: PartName,
     thresholds: dict[str, float] | None = None, override: float | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Top-1, coverage and confidently wrong of the crop or the disease alone.
 
     The part's answer is the value whose classes' probabilities add up to the most, as the
@@ -258,7 +279,7 @@ def part_figures(
 
 def healthy_vs_diseased(
     probs: np.ndarray, truth: np.ndarray, labels: Sequence[str]
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Healthy or not, whatever crop and disease: called healthy when the healthy classes'
     probabilities add up to at least one half."""
     healthy = np.array([disease_name(lb) == HEALTHY for lb in labels])
@@ -282,6 +303,7 @@ def farm_figures(
     healthy-versus-diseased: the figures that predict what a farm is told."""
     return {
         "label": selective(probs, truth, labels, thresholds),
+        "risk_coverage": risk_coverage(probs, truth),
         "disease": part_figures(probs, truth, labels, "disease", thresholds, disease_threshold),
         "crop": part_figures(probs, truth, labels, "crop", thresholds, crop_threshold),
         "healthy_vs_diseased": healthy_vs_diseased(probs, truth, labels),
@@ -291,10 +313,14 @@ def farm_figures(
 def format_farm(name: str, f: dict[str, Any]) -> str:
     """The farm figures of one photo set as three lines of text."""
     lb, d, c, h = f["label"], f["disease"], f["crop"], f["healthy_vs_diseased"]
-    return (f"{name}: label answered {lb['coverage']:.1%}, confidently wrong "
-            f"{lb['confidently_wrong']:.1%}\n"
-            f"  disease top-1 {d['top1']:.1%} (answered {d['coverage']:.1%}, confidently wrong "
-            f"{d['confidently_wrong']:.1%}); crop top-1 {c['top1']:.1%} (answered "
-            f"{c['coverage']:.1%}, confidently wrong {c['confidently_wrong']:.1%})\n"
-            f"  healthy vs diseased {h['accuracy']:.1%} ({h['healthy']} healthy, "
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.1%}"
+
+    return (f"{name}: label answered {pct(lb['coverage'])}, confidently wrong "
+            f"{pct(lb['confidently_wrong'])}\n"
+            f"  disease top-1 {pct(d['top1'])} (answered {pct(d['coverage'])}, confidently "
+            f"wrong {pct(d['confidently_wrong'])}); crop top-1 {pct(c['top1'])} (answered "
+            f"{pct(c['coverage'])}, confidently wrong {pct(c['confidently_wrong'])})\n"
+            f"  healthy vs diseased {pct(h['accuracy'])} ({h['healthy']} healthy, "
             f"{h['diseased']} diseased)")

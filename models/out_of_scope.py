@@ -13,6 +13,7 @@ Leaves of held-out classes would be the best test but need a model trained witho
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from agrifleet.inference.parts import HEALTHY, disease_name, grouping, part_thresholds
 from agrifleet.inference.preprocess import fit_square, open_image
 
 KINDS = ("noise", "smooth_noise", "gradient", "flat", "stripes", "checkerboard")
@@ -115,15 +117,21 @@ def to_model(images: Sequence[tuple[str, np.ndarray]], size: int) -> np.ndarray:
 
 def out_of_scope_figures(
     probs: np.ndarray, kinds: Sequence[str], labels: Sequence[str],
-    thresholds: dict[str, float] | None = None,
+    thresholds: dict[str, float] | None = None, disease_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Share answered with a known class (above its threshold, so not "uncertain"), overall
-    and per kind, and the share of those answers that named a disease rather than healthy."""
+    and per kind; the share of all that named a disease rather than healthy; the share whose
+    disease alone was answered; and the classes answered most often."""
     pred = probs.argmax(axis=1)
     limits = np.array([(thresholds or {}).get(lb, 0.0) for lb in labels])
     answered = probs.max(axis=1) >= limits[pred]
-    healthy = np.array([lb.endswith("healthy") for lb in labels])
+    healthy = np.array([disease_name(lb) == HEALTHY for lb in labels])
+    diseases = grouping(labels, "disease")
+    sums = diseases.sums(probs)
+    disease_limits = part_thresholds(diseases, labels, thresholds or {}, disease_threshold)
+    disease_answered = sums.max(axis=1) >= disease_limits[sums.argmax(axis=1)]
     kind_arr = np.array(kinds)
+    most = Counter(labels[int(i)] for i in pred[answered]).most_common(3)
     per_kind = {
         k: {"answered": round(float(answered[kind_arr == k].mean()), 4),
             "count": int((kind_arr == k).sum())}
@@ -134,5 +142,7 @@ def out_of_scope_figures(
         "answered": round(float(answered.mean()), 4) if len(kinds) else 0.0,
         "answered_as_disease": round(float((answered & ~healthy[pred]).mean()), 4)
         if len(kinds) else 0.0,
+        "disease_answered": round(float(disease_answered.mean()), 4) if len(kinds) else 0.0,
+        "most_answered": [{"label": lb, "count": n} for lb, n in most],
         "per_kind": per_kind,
     }

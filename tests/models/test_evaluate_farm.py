@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.evaluate import farm_figures, healthy_vs_diseased, part_figures, selective
+from models.evaluate import (
+    farm_figures,
+    healthy_vs_diseased,
+    part_figures,
+    risk_coverage,
+    selective,
+)
 
 LABELS = ["Potato___Late_blight", "Potato___healthy", "Tomato___Late_blight",
           "Tomato___Leaf_Mold", "Tomato___healthy"]
@@ -66,5 +72,20 @@ def test_healthy_versus_diseased() -> None:
 
 def test_farm_figures_hold_all_parts() -> None:
     f = farm_figures(PROBS, TRUTH, LABELS, THRESHOLDS)
-    assert set(f) == {"label", "disease", "crop", "healthy_vs_diseased"}
+    assert set(f) == {"label", "risk_coverage", "disease", "crop", "healthy_vs_diseased"}
     assert f["label"]["confidently_wrong"] == 0.25
+
+
+def test_risk_coverage_with_one_threshold_for_all_classes() -> None:
+    rows = {r["threshold"]: r for r in risk_coverage(PROBS, TRUTH, (0.0, 0.45, 0.75))}
+    assert rows[0.0] == {"threshold": 0.0, "coverage": 1.0, "confidently_wrong": 0.5,
+                         "selective_accuracy": 0.5}
+    # >= 0.45: photos 0 (right), 1 (0.50, wrong), 2 (0.70, wrong); photo 3 (0.40) not.
+    assert rows[0.45]["coverage"] == 0.75 and rows[0.45]["confidently_wrong"] == 0.5
+    assert rows[0.75] == {"threshold": 0.75, "coverage": 0.0, "confidently_wrong": 0.0,
+                          "selective_accuracy": None}
+
+
+def test_no_healthy_photos_gives_no_healthy_figure_rather_than_zero() -> None:
+    h = healthy_vs_diseased(PROBS[:3], TRUTH[:3], LABELS)
+    assert h["healthy"] == 0 and h["healthy_called_healthy"] is None

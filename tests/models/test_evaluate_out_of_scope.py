@@ -70,5 +70,7 @@ def test_rate_of_answers_by_hand() -> None:
     f = out_of_scope_figures(probs, kinds, labels, dict.fromkeys(labels, 0.5))
     # answered: photos 0 (healthy), 1 (rust) and 3 (blight); photo 2 is uncertain.
     assert f["answered"] == 0.75 and f["answered_as_disease"] == 0.5 and f["count"] == 4
+    assert f["disease_answered"] == 0.75  # the disease sums equal the classes here
+    assert [m["label"] for m in f["most_answered"]] == ["A___healthy", "A___rust", "B___blight"]
     assert f["per_kind"] == {"noise": {"answered": 1.0, "count": 2},
                              "flat": {"answered": 0.5, "count": 2}}
