@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import ConfigDict
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -166,14 +175,21 @@ class DeviceBoot(SQLModel, table=True):
 
 
 class ItemBase(SQLModel):
-    """What every stored item (reading, detection, event) says about where it came from."""
+    """What every stored item (reading, detection, event, update) says about where it came from."""
 
     device_id: str = Field(foreign_key="device.id", max_length=64)
-    boot_id: str = Field(max_length=64)
+    boot_id: str = Field(max_length=64, description='The device\'s boot, or "fleet" for an '
+                         "event the fleet recorded itself")
     seq: int = Field(sa_type=BigInteger)
     ts: datetime = Field(sa_type=UtcDateTime, description="Device time the item was taken")
     uptime_s: float
     clock_synced: bool
+    future: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": false()},
+        description="ts was ahead of the fleet's clock by more than AGRIFLEET_FUTURE_TOLERANCE_S "
+        "when stored: kept, but never the latest reading nor in the latency metric",
+    )
 
 
 class ReadingBase(ItemBase):
