@@ -15,6 +15,9 @@ Topics, under a configurable prefix (default ``agrifleet``):
 - ``{prefix}/_fleet/status``, fleet → everyone, retained: :class:`FleetStatus`, so a node knows
   when the fleet's ingestion (re)started and can resend what waits for an ack at once.
 
+Every topic and subscription filter is written out only here (the functions at the end); the
+broker ACL (:func:`device_topics`) and the fleet's subscriptions derive from them.
+
 Every item a device produces gets a sequence number that grows by exactly one within a boot
 (``boot_id``), so the fleet can tell a gap (lost data) from silence. Status messages are state,
 not items, and carry no sequence number.
@@ -22,10 +25,10 @@ not items, and carry no sequence number.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 CONTRACT_VERSION: Literal[1] = 1
 DEFAULT_PREFIX = "agrifleet"
@@ -33,6 +36,40 @@ DEFAULT_PREFIX = "agrifleet"
 MAX_PAYLOAD_BYTES = 256 * 1024
 #: A detection's thumbnail, base64-encoded JPEG, is capped at this many characters.
 MAX_THUMBNAIL_B64 = 24 * 1024
+
+#: The largest seq an item may carry: 2^53 - 1, the largest integer every JSON reader (a
+#: JavaScript Number, any parser that reads numbers as doubles) holds exactly. A node making
+#: 1000 items a second reaches it after 285,000 years; a larger seq is a bug, not data.
+MAX_SEQ = 2**53 - 1
+#: An item's ``ts`` lies in [ITEM_TS_MIN, ITEM_TS_MAX): from the Unix epoch, where the clock of a
+#: node without a real-time clock starts, to a year no device reaches, so that every time
+#: converts to UTC and to epoch seconds on every database.
+ITEM_TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+ITEM_TS_MAX = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _item_time(value: object) -> datetime:
+    """An ISO 8601 date and time with a zone (or an aware datetime), in range, as UTC."""
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date and time with a zone") from None
+    elif isinstance(value, datetime):
+        when = value
+    else:
+        kind = {type(None): "null", bool: "a boolean", int: "a number", float: "a number"}
+        got = kind.get(type(value), type(value).__name__)
+        raise ValueError(f"must be an ISO 8601 string with a zone, not {got}")
+    if when.utcoffset() is None:
+        raise ValueError("has no zone: add Z or +00:00")
+    if not ITEM_TS_MIN <= when < ITEM_TS_MAX:
+        raise ValueError(f"is outside {ITEM_TS_MIN.year}..{ITEM_TS_MAX.year - 1}")
+    return when.astimezone(UTC)
+
+
+#: An item's time: ISO 8601 with a zone only (no numbers, no naive times), normalised to UTC.
+ItemTime = Annotated[datetime, BeforeValidator(_item_time)]
 
 DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 BootId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -45,8 +82,12 @@ class _Payload(BaseModel):
 class _Item(_Payload):
     """Fields every sequenced item carries."""
 
-    seq: int = Field(ge=0, description="Grows by exactly one per item within a boot")
-    ts: datetime = Field(description="Device UTC time the item was taken (corrected if possible)")
+    seq: int = Field(
+        ge=0, le=MAX_SEQ, strict=True, description="Grows by exactly one per item within a boot"
+    )
+    ts: ItemTime = Field(
+        description="Device time the item was taken (corrected if possible), ISO 8601 with a zone"
+    )
     uptime_s: float = Field(ge=0, description="Device monotonic uptime when the item was taken")
     clock_synced: bool = Field(
         default=True, description="False when ts comes from a clock not yet synchronised"
@@ -182,6 +223,15 @@ class Ack(_Payload):
     )
 
 
+class GateLimits(_Payload):
+    """What a model must do in shadow before the node switches to it (unset: no limit)."""
+
+    min_agreement: float | None = Field(default=None, ge=0, le=1)
+    min_mean_confidence: float | None = Field(default=None, ge=0, le=1)
+    max_uncertain_rate: float | None = Field(default=None, ge=0, le=1)
+    max_latency_ms: float | None = Field(default=None, gt=0)
+
+
 class ModelOffer(_Payload):
     """Retained on ``{prefix}/{device}/model/offer``: install this package (or roll back to it)."""
 
@@ -199,6 +249,8 @@ class ModelOffer(_Payload):
                            description="An explicit decision to go back to an older version")
     shadow_images: int = Field(default=20, ge=0, description="Photos to classify in shadow")
     shadow_max_s: float = Field(default=3600, ge=0, description="Longest shadow period")
+    limits: GateLimits = Field(default_factory=GateLimits,
+                               description="The node stays on its model when these are missed")
 
 
 class FleetStatus(_Payload):
@@ -214,6 +266,9 @@ class FleetStatus(_Payload):
 #: The topic segment of the fleet's own topics; no device id can be this (see DeviceId).
 FLEET_SEGMENT = "_fleet"
 
+#: What a client may do with a topic or filter: publish to it (write) or subscribe (read).
+TopicAccess = Literal["read", "write"]
+
 
 def status_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/status"
@@ -227,12 +282,49 @@ def ack_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/ack"
 
 
+def model_topics(prefix: str, device_id: str) -> str:
+    """The filter of every model-update topic of one device (its offer, and any to come)."""
+    return f"{prefix}/{device_id}/model/#"
+
+
 def offer_topic(prefix: str, device_id: str) -> str:
     return f"{prefix}/{device_id}/model/offer"
 
 
 def fleet_status_topic(prefix: str) -> str:
     return f"{prefix}/{FLEET_SEGMENT}/status"
+
+
+def messages_filter(prefix: str) -> str:
+    """The subscription that receives every device's Batches."""
+    return messages_topic(prefix, "+")
+
+
+def status_filter(prefix: str) -> str:
+    """The subscription that receives every device's Status (and the fleet's own, to skip)."""
+    return status_topic(prefix, "+")
+
+
+def prefix_filter(prefix: str) -> str:
+    """Every topic under the prefix: what the fleet may read and write."""
+    return f"{prefix}/#"
+
+
+def device_topics(prefix: str, device_id: str) -> list[tuple[TopicAccess, str]]:
+    """What one device may write (its status and messages) and read (its acks, model topics and
+    the fleet's status); nothing of another device. The broker ACL is derived from this."""
+    return [
+        ("write", status_topic(prefix, device_id)),
+        ("write", messages_topic(prefix, device_id)),
+        ("read", ack_topic(prefix, device_id)),
+        ("read", model_topics(prefix, device_id)),
+        ("read", fleet_status_topic(prefix)),
+    ]
+
+
+def fleet_subscriptions(prefix: str) -> list[str]:
+    """What the fleet's ingestion subscribes to."""
+    return [messages_filter(prefix), status_filter(prefix)]
 
 
 def device_from_topic(prefix: str, topic: str) -> tuple[str, str] | None:

@@ -19,6 +19,7 @@ _EXTRA_OF = {
     "psycopg": "fleet",
     "pydantic_settings": "fleet",
     "amqtt": "fleet",
+    "cryptography": "sign or edge or fleet",
     "tensorflow": "train",
     "matplotlib": "train",
 }

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 MANIFEST_NAME = "manifest.json"
 LABELS_NAME = "labels.txt"
@@ -40,6 +40,22 @@ class SplitInfo(_Strict):
     counts: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
+class PackageFile(_Strict):
+    """One file of a signed package: its path inside the package, size and SHA-256."""
+
+    path: str = Field(min_length=1, max_length=255)
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class SigningInfo(_Strict):
+    """Who signed the package and until when it may be installed (covered by the signature)."""
+
+    key_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    signed_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
 class Manifest(_Strict):
     """manifest.json of a shipped model folder ``models/<name>/<version>/``."""
 
@@ -59,8 +75,14 @@ class Manifest(_Strict):
     split: SplitInfo
     training: dict[str, Any] = Field(default_factory=dict)
     float_reference: str | None = Field(
-        default=None, description="The float model the int8 file came from (benchmarks only)"
+        default=None, description="The float model the int8 file came from (benchmarks only; "
+        "kept beside the package, never listed in files nor packed)"
     )
+    files: list[PackageFile] = Field(
+        default_factory=list,
+        description="Every file of the package but manifest.json and manifest.sig (set by sign)",
+    )
+    signing: SigningInfo | None = Field(default=None, description="Set by sign")
 
     @property
     def size(self) -> int:

@@ -130,8 +130,13 @@ class Agent:
         def disconnected() -> None:
             forwarder.on_disconnected()
 
-        link = Link(settings, status=self._status, on_ack=acked,
-                    on_connected=self._wake.set, on_disconnected=disconnected)
+        def fleet_back(_: Any) -> None:  # the fleet restarted: what it had not stored goes again
+            forwarder.resend_now()
+            self._wake.set()
+
+        link = Link(settings, status=self._status, on_ack=acked, on_connected=self._wake.set,
+                    on_disconnected=disconnected, on_fleet_back=fleet_back,
+                    on_fleet_away=lambda _: forwarder.fleet_away())
         link.start()
         return link
 

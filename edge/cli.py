@@ -13,15 +13,23 @@ if TYPE_CHECKING:  # annotations only; importing pydantic here would slow every 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="edge_command", metavar="COMMAND", required=True)
-    run = sub.add_parser("run", help="run the agent until SIGTERM or Ctrl-C")
+    run = sub.add_parser(
+        "run", help="run the agent until SIGTERM or Ctrl-C",
+        description="Run the field agent: poll sensors and cameras, keep every item in the "
+        "outbox and send it to the fleet over MQTT, until SIGTERM or Ctrl-C.",
+    )
     run.add_argument("--config", type=Path, required=True, metavar="PATH", help="agent TOML file")
     run.add_argument("--reset-broken-outbox", action="store_true",
                      help="if the outbox file is damaged, keep it as <name>.broken-<time> and "
                      "start a fresh one with what can be read (as [outbox] on_corrupt = "
                      '"move-aside"); without it a damaged outbox stops the agent with exit 3')
     run.set_defaults(func=_run)
-    check = sub.add_parser("check-config", help="validate a config file and summarise it")
-    check.add_argument("path", type=Path, metavar="PATH")
+    check = sub.add_parser(
+        "check-config", help="validate a config file and summarise it",
+        description="Validate an agent TOML file (and that its password file can be read), "
+        "then print its device, broker, outbox, sensors and cameras; exit 2 if it is wrong.",
+    )
+    check.add_argument("path", type=Path, metavar="PATH", help="agent TOML file")
     check.set_defaults(func=_check_config)
 
 

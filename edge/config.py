@@ -10,7 +10,6 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from agrifleet.contract import DEFAULT_PREFIX, MAX_PAYLOAD_BYTES, DeviceId
+from agrifleet.mqtt import mask_url, parse_mqtt_url
 from edge.inference.config import CameraConfig
 
 SensorName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@:-]+$")]
@@ -33,7 +33,9 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The [mqtt] section holds passwords: a ValidationError's text must not echo inputs
+    # (ConfigError's lines come from _describe, which masks them).
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class MqttConfig(_Section):
@@ -61,15 +63,7 @@ class MqttConfig(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError("must start with mqtt:// or mqtts://")
-        if not parts.hostname:
-            raise ValueError("has no host name")
-        try:
-            _ = parts.port
-        except ValueError as exc:
-            raise ValueError(f"has a bad port: {exc}") from None
+        parse_mqtt_url(value)  # a ValueError whose message masks the password
         return value
 
     @model_validator(mode="after")
@@ -229,15 +223,15 @@ class AgentConfig(_Section):
         return self.outbox.path or self.data_dir / "outbox.sqlite"
 
     def mqtt_password(self) -> str | None:
-        """The MQTT password from the URL, the config or its file (read when needed)."""
+        """The MQTT password from the config, its file or the URL (read when needed)."""
         if self.mqtt.password is not None:
             return self.mqtt.password.get_secret_value()
         if self.mqtt.password_file is not None:
             return self.mqtt.password_file.read_text().strip()
-        return urlsplit(self.mqtt.url).password
+        return parse_mqtt_url(self.mqtt.url).password
 
     def mqtt_username(self) -> str:
-        return self.mqtt.username or urlsplit(self.mqtt.url).username or self.device_id
+        return self.mqtt.username or parse_mqtt_url(self.mqtt.url).username or self.device_id
 
 
 #: Discriminator values that pydantic puts into error locations; not part of a key path.
@@ -263,9 +257,26 @@ def _describe(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         return f"{_where(loc[:-1])}: missing key '{loc[-1]}'"
     message = error["msg"].removeprefix("Value error, ")
-    value = error.get("input")
-    shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
-    return f"{_where(loc)}: {message}{shown}"
+    return f"{_where(loc)}: {message}{_shown(loc, error.get('input'))}"
+
+
+#: Keys whose values are never shown in an error, whatever is wrong with them.
+_SECRET_KEYS = ("password", "secret", "token", "key")
+
+
+def _shown(loc: tuple[int | str, ...], value: object) -> str:
+    """`` (got …)`` for the offending value, unless it is or may hold a secret."""
+    if isinstance(value, dict | list) or value is None:
+        return ""
+    if any(isinstance(p, str) and any(k in p.lower() for k in _SECRET_KEYS) for p in loc):
+        return ""
+    if loc == ("mqtt", "url"):
+        return ""  # parse_mqtt_url quotes it itself, masked
+    if isinstance(value, str):
+        masked = mask_url(value)
+        if masked != value:
+            return f" (got {masked!r})"
+    return f" (got {value!r})"
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> AgentConfig:

@@ -2,7 +2,15 @@
 
 Each connection gets a fresh paho client, so nothing paho queued for a dead session is sent
 again behind the outbox's back; the forwarder resends what was not acknowledged. Reconnects use
-jittered exponential back-off. The fleet's acknowledgements arrive on ``{prefix}/{device}/ack``.
+jittered exponential back-off. Messages from the fleet are dispatched by topic: acknowledgements
+on ``{prefix}/{device}/ack`` go to ``on_ack``; any other topic to the handler registered for it
+(``handlers``, topic → callable taking the payload), each subscribed at every connect.
+
+The link also follows the fleet's retained status (``{prefix}/_fleet/status``): when the fleet's
+ingestion comes back (online after offline, or online as a new instance or from a new connect,
+which carries a new ``ts``: after a broker restart the fleet may resubscribe after us) it calls
+``on_fleet_back``, so the forwarder resends what waits for an ack at once instead of after
+``ack_timeout_s``; when it goes offline, ``on_fleet_away``.
 """
 
 from __future__ import annotations
@@ -10,15 +18,22 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from agrifleet.contract import Ack, ack_topic, messages_topic, status_topic
+from agrifleet.contract import (
+    Ack,
+    FleetStatus,
+    ack_topic,
+    fleet_status_topic,
+    messages_topic,
+    status_topic,
+)
+from agrifleet.mqtt import BrokerAddress, configure_client, parse_mqtt_url
 from edge.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -43,20 +58,19 @@ class LinkSettings:
     @classmethod
     def from_url(cls, url: str, **kwargs: object) -> LinkSettings:
         """Host, port and TLS from an mqtt:// or mqtts:// URL; the rest from keyword arguments."""
-        parts = urlsplit(url)
-        tls = parts.scheme == "mqtts" or kwargs.get("ca_file") is not None
-        return cls(
-            host=parts.hostname or "localhost",
-            port=parts.port or (8883 if tls else 1883),
-            tls=tls,
-            **kwargs,  # type: ignore[arg-type]
-        )
+        ca_file = kwargs.get("ca_file")
+        address = parse_mqtt_url(url, ca_file=ca_file if isinstance(ca_file, Path) else None)
+        return cls(host=address.host, port=address.port, tls=address.tls,
+                   **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def address(self) -> BrokerAddress:
+        return BrokerAddress(host=self.host, port=self.port, tls=self.tls,
+                             username=self.username, password=self.password)
 
     def safe_url(self) -> str:
         """The broker address for logs, never with the password."""
-        scheme = "mqtts" if self.tls else "mqtt"
-        secret = ":***" if self.password else ""
-        return f"{scheme}://{self.username}{secret}@{self.host}:{self.port}"
+        return self.address.safe_url()
 
 
 class Link:
@@ -70,6 +84,9 @@ class Link:
         on_ack: Callable[[Ack], None],
         on_connected: Callable[[], None] = lambda: None,
         on_disconnected: Callable[[], None] = lambda: None,
+        handlers: Mapping[str, Callable[[bytes], None]] | None = None,
+        on_fleet_back: Callable[[FleetStatus], None] = lambda status: None,
+        on_fleet_away: Callable[[FleetStatus], None] = lambda status: None,
     ) -> None:
         self.settings = settings
         self._status = status
@@ -79,6 +96,16 @@ class Link:
         self._status_topic = status_topic(settings.prefix, settings.device_id)
         self._messages_topic = messages_topic(settings.prefix, settings.device_id)
         self._ack_topic = ack_topic(settings.prefix, settings.device_id)
+        self._on_fleet_back = on_fleet_back
+        self._on_fleet_away = on_fleet_away
+        self._handlers: dict[str, Callable[[bytes], None]] = {
+            self._ack_topic: self._take_ack,
+            fleet_status_topic(settings.prefix): self._take_fleet_status,
+        }
+        self._handlers.update(handlers or {})
+        #: The fleet's last status seen (kept across sessions, to notice a restart meanwhile).
+        self.fleet: FleetStatus | None = None
+        self.fleet_returns = 0
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
         self._stop = threading.Event()
@@ -141,9 +168,7 @@ class Link:
             userdata=session_over,
             reconnect_on_failure=False,  # we reconnect, with a fresh client and jitter
         )
-        client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set(ca_certs=str(s.ca_file) if s.ca_file else None)
+        configure_client(client, s.address, s.ca_file)
         client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
@@ -210,7 +235,7 @@ class Link:
             return
         self._backoff.reset()
         self.connects += 1
-        client.subscribe(self._ack_topic, qos=1)
+        client.subscribe([(topic, 1) for topic in self._handlers])
         client.publish(self._status_topic, self._status("online"), qos=1, retain=True)
         self._connected.set()
         log.info("connected to %s", self.settings.safe_url())
@@ -231,15 +256,42 @@ class Link:
             userdata.set()
 
     def _handle_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic != self._ack_topic:
+        handler = self._handlers.get(msg.topic)
+        if handler is None:
             return
         try:
-            ack = Ack.model_validate_json(msg.payload)
+            handler(bytes(msg.payload))
+        except Exception:
+            log.exception("handling a message on %s failed", msg.topic)
+
+    def _take_ack(self, payload: bytes) -> None:
+        try:
+            ack = Ack.model_validate_json(payload)
         except ValidationError as exc:
-            log.warning("ignoring a malformed ack (%d bytes): %s", len(msg.payload),
+            log.warning("ignoring a malformed ack (%d bytes): %s", len(payload),
                         exc.errors()[0]["msg"])
             return
+        self._on_ack(ack)
+
+    def _take_fleet_status(self, payload: bytes) -> None:
+        if not payload:
+            return  # the retained status was cleared
         try:
-            self._on_ack(ack)
-        except Exception:
-            log.exception("handling an ack failed")
+            status = FleetStatus.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("ignoring a malformed fleet status (%d bytes): %s", len(payload),
+                        exc.errors()[0]["msg"])
+            return
+        last, self.fleet = self.fleet, status
+        if status.state == "offline":
+            if last is None or last.state == "online":
+                log.info("the fleet's ingestion is offline (instance %s)", status.instance)
+                self._on_fleet_away(status)
+            return
+        if last is None or (last.state == "online" and last.instance == status.instance
+                            and last.ts == status.ts):
+            return  # first sight, or the same announcement again (our reconnect, a repeat)
+        self.fleet_returns += 1
+        log.info("the fleet's ingestion is back (instance %s): resending what awaits an ack",
+                 status.instance)
+        self._on_fleet_back(status)

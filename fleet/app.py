@@ -2,7 +2,9 @@
 
 Data flow: MQTT → :class:`~fleet.ingest.Ingestor` (network thread enqueues) →
 :class:`~fleet.writer.Writer` (checks, stores in bulk, acks after commit) → database →
-REST routes in :mod:`fleet.api` and ``/metrics``.
+REST routes in :mod:`fleet.api` and ``/metrics``. Model updates: packages published to
+:mod:`fleet.registry` → :class:`~fleet.rollouts.engine.RolloutEngine` (reads nodes' update
+reports, publishes retained offers through the ingestor's MQTT client) → package download.
 """
 
 from __future__ import annotations
@@ -11,18 +13,21 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet import __version__
+from fleet import logs
+from fleet.api.errors import add_handlers
 from fleet.api.main import api_router
-from fleet.api.routes import health, metrics
+from fleet.api.routes import health, metrics, models
 from fleet.db import make_engine
 from fleet.ingest import Ingestor
 from fleet.metrics import Metrics
 from fleet.migrate import upgrade
+from fleet.registry.downloads import DownloadCounters
+from fleet.registry.storage import PackageStore
+from fleet.rollouts.engine import RolloutEngine
 from fleet.settings import FleetSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -48,11 +53,17 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
         if settings.mqtt_url is not None:
             app.state.ingestor = Ingestor(settings, engine, app.state.metrics)
             app.state.ingestor.start()
+            app.state.rollouts = RolloutEngine(settings, engine, app.state.ingestor.publish)
+            app.state.rollouts.start()
         else:
             log.warning("AGRIFLEET_MQTT_URL is not set: serving the API without ingestion")
+        PackageStore(settings.data_dir).clean_incoming()
         try:
             yield
         finally:
+            if app.state.rollouts is not None:
+                await run_in_threadpool(app.state.rollouts.stop)
+                app.state.rollouts = None
             if app.state.ingestor is not None:
                 await run_in_threadpool(app.state.ingestor.stop)
                 app.state.ingestor = None
@@ -68,26 +79,13 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.metrics = Metrics()
     app.state.ingestor = None
+    app.state.rollouts = None
+    app.state.downloads = DownloadCounters()
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(api_router, prefix="/api/v1")
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(InterfaceError, _database_unavailable)
-    app.add_exception_handler(DataError, _database_refused)
+    app.include_router(models.download_router, prefix="/api/v1")
+    add_handlers(app)
+    logs.redact_access_log()
     return app
 
-
-async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable: %s", type(exc).__name__)
-    return JSONResponse(
-        {"detail": "database unavailable, try again later"},
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-    )
-
-
-async def _database_refused(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("the database refused a request's value: %s", exc)
-    return JSONResponse(
-        {"detail": "the database cannot hold a value in this request"},
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-    )

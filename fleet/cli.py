@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: sqlalchemy and pydantic load when a command runs
+    from sqlalchemy import Engine
+
+    from fleet.settings import FleetSettings
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
@@ -25,15 +33,23 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         help="print a new API token",
         description="Print a new API token; only its hash is stored, so keep the output.",
     )
-    token.add_argument("--role", required=True, choices=("admin", "viewer"))
+    token.add_argument(
+        "--role", required=True, choices=("admin", "technician", "viewer"),
+        help="admin may change devices; technician may publish models and run rollouts; "
+        "viewer may only read",
+    )
     token.add_argument("--name", default="", help="who or what the token is for")
     token.set_defaults(func=_create_token)
 
-    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply database migrations",
+        description="Create or upgrade the tables in AGRIFLEET_DATABASE_URL to this version.",
+    )
     migrate.set_defaults(func=_migrate)
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> FleetSettings:
     from fleet.settings import SettingsError, load_settings
 
     try:
@@ -43,38 +59,91 @@ def _settings():  # type: ignore[no-untyped-def]
         raise SystemExit(2) from None
 
 
+@contextmanager
+def _database(command: str, settings: FleetSettings) -> Iterator[Engine]:
+    """An engine on the settings' database; any failure to reach it is one line and exit 1."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from fleet.db import make_engine
+    from fleet.migrate import MigrationError
+    from fleet.settings import mask_url
+
+    def refuse(exc: BaseException) -> SystemExit:
+        reason = _first_line(getattr(exc, "orig", None) or exc, settings.database_url)
+        print(
+            f"agrifleet fleet {command}: cannot use the database "
+            f"{mask_url(settings.database_url)}: {reason} (check AGRIFLEET_DATABASE_URL)",
+            file=sys.stderr,
+        )
+        return SystemExit(1)
+
+    try:  # an SQLite file's folder is made here: it may be a file, or not writable
+        engine = make_engine(settings.database_url)
+    except OSError as exc:
+        raise refuse(exc) from None
+    try:
+        yield engine
+    except (OperationalError, InterfaceError) as exc:
+        raise refuse(exc) from None
+    except MigrationError as exc:  # e.g. a revision from a newer agrifleet
+        print(
+            f"agrifleet fleet {command}: the database {mask_url(settings.database_url)} has a "
+            f"schema this version cannot migrate ({exc}); was it upgraded by a newer agrifleet?",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
+    finally:
+        engine.dispose()
+
+
+def _first_line(exc: BaseException, url: str) -> str:
+    """The first line of an error, without the URL's password should a driver quote it."""
+    from urllib.parse import unquote, urlsplit
+
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    password = urlsplit(url).password
+    for secret in {password, unquote(password or "")} - {None, ""}:
+        text = text.replace(str(secret), "***")
+    return text
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fleet.app import create_app
+    from fleet.migrate import upgrade
 
     if not 0 < args.port < 65536:
         print(f"agrifleet fleet serve: invalid port {args.port}", file=sys.stderr)
         return 2
-    uvicorn.run(create_app(_settings()), host=args.host, port=args.port, log_config=None)
+    settings = _settings()
+    with _database("serve", settings) as engine:  # fail in one line, not in the app's start-up
+        if settings.auto_migrate:
+            upgrade(engine)
+        else:
+            engine.connect().close()
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
     return 0
 
 
 def _create_token(args: argparse.Namespace) -> int:
     from fleet.auth import create_token
-    from fleet.db import make_engine
     from fleet.migrate import upgrade
 
-    engine = make_engine(_settings().database_url)
-    upgrade(engine)
-    print(create_token(engine, args.role, args.name))
-    engine.dispose()
+    with _database("create-token", _settings()) as engine:
+        upgrade(engine)
+        print(create_token(engine, args.role, args.name))
     return 0
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    from fleet.db import make_engine
     from fleet.migrate import upgrade
     from fleet.settings import mask_url
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
+    with _database("migrate", settings) as engine:
+        upgrade(engine)
     print(f"database schema is up to date: {mask_url(settings.database_url)}")
     return 0

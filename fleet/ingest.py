@@ -1,20 +1,42 @@
-"""MQTT ingestion: the network thread only enqueues; the writer thread stores and acknowledges."""
+"""MQTT ingestion: the network thread only enqueues; the writer thread stores and acknowledges.
+
+A message is released to the broker (its PUBACK) only once the writer has committed it, or
+refused it for good: paho runs with ``manual_ack`` and a persistent session (clean_session off,
+a fixed client id), so the broker delivers again whatever a fleet that was killed or lost its
+database had taken but not stored. Messages held for a retry during a database outage stay
+unreleased; they occupy the broker's in-flight window for this client (Mosquitto's
+``max_inflight_messages``), which is what slows the broker down while the database is away.
+
+The fleet announces itself on the retained ``{prefix}/_fleet/status``: online at every connect
+(with an ``instance`` new at every start, and the connect's ``ts``), offline on a clean stop
+and, by last will, when it dies; nodes resend what awaits an ack as soon as they see it come
+back, including after a broker restart that lost what they had sent before the fleet was
+subscribed again.
+"""
 
 from __future__ import annotations
 
 import logging
 import queue
-import ssl
+import secrets
 import threading
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from sqlalchemy import Engine
 
-from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, ack_topic
+from agrifleet.contract import (
+    MAX_PAYLOAD_BYTES,
+    Ack,
+    FleetStatus,
+    ack_topic,
+    fleet_status_topic,
+    fleet_subscriptions,
+)
+from agrifleet.mqtt import configure_client, parse_mqtt_url
 from fleet.metrics import Metrics
-from fleet.settings import FleetSettings, mask_url
+from fleet.settings import FleetSettings
 from fleet.writer import Incoming, Writer
 
 log = logging.getLogger(__name__)
@@ -29,35 +51,34 @@ class Ingestor:
         self.settings = settings
         self.metrics = metrics
         self.prefix = settings.mqtt_prefix
+        #: New at every start of the fleet: nodes tell a restarted fleet by it.
+        self.instance = secrets.token_hex(8)
         self.inbox: queue.Queue[Incoming] = queue.Queue(maxsize=settings.queue_max_messages)
-        self.writer = Writer(engine, metrics, self.prefix, self._send_ack)
+        self.writer = Writer(engine, metrics, self.prefix, self._send_ack, self._release,
+                             settings.future_tolerance_s, settings.max_seq_jump)  # fmt: skip
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._connected = threading.Event()
-        self.client = self._make_client(settings.mqtt_url)
+        self._session = 0  # one more per CONNACK: a PUBACK belongs to the session it came in
+        self._fleet_topic = fleet_status_topic(self.prefix)
+        self.address = parse_mqtt_url(settings.mqtt_url, ca_file=settings.mqtt_ca_file)
+        self.client = self._make_client()
 
-    def _make_client(self, url: str) -> mqtt.Client:
-        parts = urlsplit(url)
+    def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=self.settings.mqtt_client_id,
             clean_session=False,  # the broker keeps our QoS 1 messages while we restart
             protocol=mqtt.MQTTv311,
+            manual_ack=True,  # PUBACK after commit: see _release
         )
-        if parts.username:
-            client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
-        ca_file = self.settings.mqtt_ca_file
-        tls = parts.scheme == "mqtts" or ca_file is not None
-        if tls:  # the broker's certificate and name are checked, by ca_file or the system CAs
-            client.tls_set(ca_certs=str(ca_file) if ca_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED)
+        configure_client(client, self.address, self.settings.mqtt_ca_file)
+        client.will_set(self._fleet_topic, self._fleet_status("offline"), qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
-        self._host = parts.hostname or "localhost"
-        self._port = parts.port or (8883 if tls else 1883)
         return client
 
     @property
@@ -73,10 +94,11 @@ class Ingestor:
             daemon=True,
         )
         self._thread.start()
-        log.info(
-            "ingesting from %s (prefix %r)", mask_url(self.settings.mqtt_url or ""), self.prefix
+        log.info("ingesting from %s (prefix %r, instance %s)", self.address.safe_url(),
+                 self.prefix, self.instance)
+        self.client.connect_async(
+            self.address.host, self.address.port, keepalive=self.settings.mqtt_keepalive_s
         )
-        self.client.connect_async(self._host, self._port, keepalive=self.settings.mqtt_keepalive_s)
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -84,13 +106,25 @@ class Ingestor:
         return self._connected.wait(timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop taking messages, store what is queued, then disconnect."""
-        self.client.on_message = None
+        """Stop taking messages, store what is queued, say offline, then disconnect."""
+        self.client.on_message = None  # what arrives now stays unreleased: delivered next start
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.client.is_connected():
+            info = self.client.publish(self._fleet_topic, self._fleet_status("offline"), qos=1,
+                                       retain=True)
+            try:
+                info.wait_for_publish(5)
+            except (RuntimeError, ValueError):
+                log.info("offline fleet status not confirmed before disconnecting")
         self.client.disconnect()
         self.client.loop_stop()
+
+    def _fleet_status(self, state: Literal["online", "offline"]) -> bytes:
+        ts = datetime.now(UTC) if state == "online" else None  # the will is written in advance
+        status = FleetStatus(state=state, instance=self.instance, ts=ts)
+        return status.model_dump_json(exclude_none=True).encode()
 
     # --- paho callbacks (network thread) -------------------------------------------------
 
@@ -98,10 +132,10 @@ class Ingestor:
         if reason.is_failure:
             log.warning("MQTT broker refused the fleet: %s", reason)
             return
-        client.subscribe(
-            [(f"{self.prefix}/+/messages", 1), (f"{self.prefix}/+/status", 1)],
-        )
-        log.info("connected to the MQTT broker at %s:%s", self._host, self._port)
+        self._session += 1
+        client.subscribe([(topic, 1) for topic in fleet_subscriptions(self.prefix)])
+        client.publish(self._fleet_topic, self._fleet_status("online"), qos=1, retain=True)
+        log.info("connected to the MQTT broker at %s", self.address.safe_url())
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, reasons: Any, _p: Any) -> None:
         if any(r.is_failure for r in reasons):
@@ -114,16 +148,37 @@ class Ingestor:
         if not self._stop.is_set():
             log.info("MQTT connection lost (%s); reconnecting", reason)
 
-    def _on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        incoming = Incoming(message.topic, b"", message.mid, message.qos, self._session)
+        if message.topic == self._fleet_topic:  # our own announcement (the status filter has it)
+            self._release([incoming])
+            return
         payload = message.payload
         if len(payload) > MAX_PAYLOAD_BYTES:  # counted here: never hold it in memory longer
             self.writer.refuse_oversized(message.topic, len(payload))
+            self._release([incoming])
             return
         # Blocks when the writer is far behind, which slows the broker down instead of
         # growing without bound.
-        self.inbox.put(Incoming(message.topic, bytes(payload)))
+        self.inbox.put(Incoming(message.topic, bytes(payload), message.mid, message.qos,
+                                self._session))
+
+    def publish(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Publish with QoS 1 on the fleet's connection (paho queues it while disconnected)."""
+        self.client.publish(topic, payload, qos=1, retain=retain)
 
     # --- writer thread -------------------------------------------------------------------
+
+    def _release(self, messages: list[Incoming]) -> None:
+        """PUBACK messages that are stored or refused for good (any thread).
+
+        A message of an earlier session is skipped: the broker delivered it again on the new
+        one, under a packet id that only that delivery may acknowledge.
+        """
+        session = self._session
+        for m in messages:
+            if m.qos > 0 and m.session == session:
+                self.client.ack(m.mid, m.qos)
 
     def _send_ack(self, device_id: str, ack: Ack) -> None:
         self.client.publish(ack_topic(self.prefix, device_id), ack.model_dump_json(), qos=1)

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, UniqueConstraint
+from pydantic import ConfigDict, StringConstraints
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
-from agrifleet.contract import DeviceId
+from agrifleet.contract import DeviceId, ModelRef
+
+#: A device tag, for choosing rollout targets (``--tag``).
+Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 #: An autoincrementing id: BIGINT on PostgreSQL, the rowid alias on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -21,11 +35,39 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: Years SQLite may hold with fewer than four digits ("1-01-01 …", from strftime, unpadded).
+_SHORT_YEAR = re.compile(r"(\d{1,3})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{6}))?$")
+
+
+class _SqliteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME (ISO text), also reading years an older writer did not pad."""
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                found = _SHORT_YEAR.match(value)
+                if found is None:
+                    raise
+                y, mo, d, h, mi, sec, us = (int(part or 0) for part in found.groups())
+                return datetime(y, mo, d, h, mi, sec, us)
+
+        return process
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out on every database (naive input counts as UTC)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SqliteDateTime())
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -53,7 +95,17 @@ class DeviceCreate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
-    name: str = Field(default="", max_length=128)
+    name: str = Field(default="", max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
+    tags: list[Tag] = Field(default_factory=list, max_length=32, description="For rollouts")
+
+
+class DeviceUpdate(SQLModel):
+    """Change a device's name or tags (what is left out stays)."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
+    tags: list[Tag] | None = Field(default=None, max_length=32)
 
 
 class Device(DeviceBase, table=True):
@@ -63,6 +115,7 @@ class Device(DeviceBase, table=True):
     boot_id: str | None = Field(default=None, max_length=64)
     status_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     health: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
 
 
 class Position(SQLModel):
@@ -81,6 +134,10 @@ class DevicePublic(DeviceBase):
     boot_id: str | None = Field(description="The boot the device reported last")
     position: Position | None = Field(
         default=None, description="From the latest latitude/longitude readings"
+    )
+    tags: list[str] = Field(default_factory=list)
+    model: ModelRef | None = Field(
+        default=None, description="The model the node runs, from its last status"
     )
 
 
@@ -136,14 +193,21 @@ class DeviceBoot(SQLModel, table=True):
 
 
 class ItemBase(SQLModel):
-    """What every stored item (reading, detection, event) says about where it came from."""
+    """What every stored item (reading, detection, event, update) says about where it came from."""
 
     device_id: str = Field(foreign_key="device.id", max_length=64)
-    boot_id: str = Field(max_length=64)
+    boot_id: str = Field(max_length=64, description='The device\'s boot, or "fleet" for an '
+                         "event the fleet recorded itself")
     seq: int = Field(sa_type=BigInteger)
     ts: datetime = Field(sa_type=UtcDateTime, description="Device time the item was taken")
     uptime_s: float
     clock_synced: bool
+    future: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": false()},
+        description="ts was ahead of the fleet's clock by more than AGRIFLEET_FUTURE_TOLERANCE_S "
+        "when stored: kept, but never the latest reading nor in the latency metric",
+    )
 
 
 class ReadingBase(ItemBase):
@@ -249,10 +313,42 @@ class EventPublic(EventBase):
     stored_at: datetime
 
 
+# --- model updates ---------------------------------------------------------------------------
+
+
+class ModelUpdateBase(ItemBase):
+    """One step of a model update a node reported (contract ``Update``); rollouts read these."""
+
+    rollout_id: int = Field(sa_type=BigInteger)
+    model: str = Field(max_length=64)
+    version: str = Field(max_length=32)
+    state: str = Field(max_length=16, description="offered … active, failed, rolled_back")
+    reason: str | None = Field(default=None, max_length=1024)
+    bytes_done: int | None = Field(default=None, sa_type=BigInteger)
+    bytes_total: int | None = Field(default=None, sa_type=BigInteger)
+    gate: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    active: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class ModelUpdate(ModelUpdateBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("device_id", "boot_id", "seq", name="uq_modelupdate_item"),
+        Index("ix_modelupdate_rollout_id", "rollout_id", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    stored_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ModelUpdatePublic(ModelUpdateBase):
+    id: int
+    stored_at: datetime
+
+
 # --- API tokens ------------------------------------------------------------------------------
 
-Role = Literal["admin", "viewer"]
-ROLES: tuple[Role, ...] = ("admin", "viewer")
+Role = Literal["admin", "technician", "viewer"]
+#: technician: read everything, publish models and steer rollouts; admin: also devices.
+ROLES: tuple[Role, ...] = ("admin", "technician", "viewer")
 
 
 class ApiToken(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -9,6 +10,7 @@ from sqlalchemy import BigInteger, ColumnElement, Select, cast, extract, func
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, SQLModel, col, select
 
+from agrifleet.contract import ModelRef
 from fleet import gaps
 from fleet.models import (
     BootGaps,
@@ -69,6 +71,15 @@ def is_online(device: Device, offline_after_s: int) -> bool:
     return device.online and last is not None and last >= heard_since(offline_after_s)
 
 
+def active_model(device: Device) -> ModelRef | None:
+    """The model the node said it runs (Status.health.model), or None."""
+    ref = (device.health or {}).get("model")
+    try:
+        return ModelRef.model_validate(ref) if ref else None
+    except ValueError:
+        return None
+
+
 def count_online(session: Session, offline_after_s: int) -> int:
     """How many devices :func:`is_online` holds for, counted in the database."""
     recent = col(Device.last_seen) >= heard_since(offline_after_s)
@@ -83,7 +94,8 @@ def list_devices(
     where = positions(session, [d.id for d in found])
     return [
         DevicePublic.model_validate(d, update={"position": where.get(d.id),
-                                               "online": is_online(d, offline_after_s)})
+                                               "online": is_online(d, offline_after_s),
+                                               "model": active_model(d)})
         for d in found
     ]
 
@@ -125,6 +137,7 @@ def device_detail(session: Session, device: Device, offline_after_s: int) -> Dev
         update={
             "position": positions(session, [device.id]).get(device.id),
             "online": is_online(device, offline_after_s),
+            "model": active_model(device),
             "latest": [LatestReadingPublic.model_validate(r) for r in latest],
             "gaps": summary,
         },
@@ -171,13 +184,38 @@ def readings(
     return [ReadingPublic.model_validate(r) for r in session.exec(query.limit(limit))]
 
 
+#: Bucket starts stay within what every database and Python's datetime hold.
+EPOCH_CLIP = (0, int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()))
+
+
 def _bucket_index(session: Session, seconds: int) -> ColumnElement[int]:
-    """``floor(epoch(ts) / seconds)`` in the connected database's own words."""
+    """``floor(epoch(ts) / seconds)`` in the connected database's own words.
+
+    The epoch is clipped to 1970..9999: a reading dated earlier (stored before ingestion
+    refused such times) counts in the first bucket of 1970. SQLite reads no fraction of a
+    second (23:59:59.999999 on 9999-12-31 would round into year 10000) and no year written
+    with fewer than four digits (those are before 1000, so clipped low).
+    """
+    low, high = EPOCH_CLIP
     if session.get_bind().dialect.name == "sqlite":
-        epoch: ColumnElement[Any] = cast(func.strftime("%s", col(Reading.ts)), BigInteger)
+        seconds_text = func.substr(col(Reading.ts), 1, 19)
+        raw: ColumnElement[Any] = cast(func.strftime("%s", seconds_text), BigInteger)
+        epoch: ColumnElement[Any] = func.max(func.min(func.coalesce(raw, low), high), low)
     else:
-        epoch = cast(func.floor(extract("epoch", col(Reading.ts))), BigInteger)
-    return epoch // seconds
+        raw = cast(func.floor(extract("epoch", col(Reading.ts))), BigInteger)
+        epoch = func.greatest(func.least(raw, high), low)
+    return cast(epoch, BigInteger) // seconds
+
+
+def _mean(mean: Any, low: float, high: float) -> float:
+    """AVG within [min, max]: over equal floats it can land an ulp outside (PostgreSQL does).
+
+    Over +inf and -inf (rows put in by hand; ingestion refuses them) it is NaN, which SQLite
+    returns as NULL; both are NaN here, which JSON shows as null.
+    """
+    if mean is None or math.isnan(mean):
+        return math.nan
+    return min(max(float(mean), low), high)
 
 
 def reading_buckets(
@@ -214,8 +252,7 @@ def reading_buckets(
             start=datetime.fromtimestamp(int(row.bucket) * seconds, UTC),
             count=row.n,
             min=row.lo,
-            # AVG of equal floats can land an ulp outside [min, max] (PostgreSQL does).
-            mean=min(max(float(row.mean), row.lo), row.hi),
+            mean=_mean(row.mean, row.lo, row.hi),
             max=row.hi,
         )
         for row in session.execute(query)

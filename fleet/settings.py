@@ -2,38 +2,63 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agrifleet.contract import DEFAULT_PREFIX
+from agrifleet.mqtt import mask_url, parse_mqtt_url
 
-DEFAULT_DATABASE_URL = f"sqlite:///{Path('agrifleet-fleet.db').resolve()}"
+__all__ = ["FleetSettings", "SettingsError", "load_settings", "mask_url"]
+
+#: The data directory of a fleet run as a system service.
+SYSTEM_DATA_DIR = Path("/var/lib/agrifleet")
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+def default_data_dir(
+    environ: Mapping[str, str] | None = None,
+    *,
+    is_root: bool | None = None,
+    system: Path = SYSTEM_DATA_DIR,
+) -> Path:
+    """Where the fleet keeps its files when AGRIFLEET_DATA_DIR is unset, whatever the cwd.
+
+    /var/lib/agrifleet as root, or when it exists and this user may write there (a service
+    user's); otherwise $XDG_DATA_HOME/agrifleet, or ~/.local/share/agrifleet.
+    """
+    env = os.environ if environ is None else environ
+    root = os.geteuid() == 0 if is_root is None else is_root
+    if root or (system.is_dir() and os.access(system, os.W_OK | os.X_OK)):
+        return system
+    base = env.get("XDG_DATA_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative (or empty) value is ignored
+        base = os.path.join(env.get("HOME") or str(Path.home()), ".local", "share")
+    return Path(base) / "agrifleet"
+
+
+def default_database_url(data_dir: Path) -> str:
+    """The SQLite file in the data directory."""
+    return f"sqlite:///{data_dir / 'fleet.db'}"
 
 
 class FleetSettings(BaseSettings):
     """Everything the fleet service can be told; unknown ``AGRIFLEET_*`` names are refused."""
 
     model_config = SettingsConfigDict(
-        env_prefix="AGRIFLEET_", extra="forbid", validate_default=True, frozen=True
+        env_prefix="AGRIFLEET_", extra="forbid", validate_default=True, frozen=True,
+        hide_input_in_errors=True,  # URLs hold passwords: errors name the setting, not its value
     )
 
     database_url: str = Field(
-        default=DEFAULT_DATABASE_URL,
+        default_factory=lambda: default_database_url(default_data_dir()),
         repr=False,
-        title="SQLAlchemy database URL: sqlite:///path or postgresql://user:pw@host/db",
+        title="SQLAlchemy database URL: sqlite:///path or postgresql://user:pw@host/db; "
+        "default: sqlite:///<data_dir>/fleet.db",
     )
     mqtt_url: str | None = Field(
         default=None,
@@ -60,6 +85,33 @@ class FleetSettings(BaseSettings):
         title="a device heard from (status or message) longer ago than this is shown offline, "
         "whatever its last status said; keep it at least 3x the nodes' status_interval_s",
     )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        title="folder for the fleet's files: the default SQLite database (fleet.db), model "
+        "packages under models/; default /var/lib/agrifleet as root (or when it is writable), "
+        "else $XDG_DATA_HOME/agrifleet or ~/.local/share/agrifleet",
+    )
+    model_keys: tuple[Path, ...] = Field(
+        default=(),
+        title="comma-separated paths of the public keys whose model packages the fleet accepts",
+    )
+    public_url: str | None = Field(
+        default=None,
+        title="the fleet's address as nodes reach it (http(s)://host:port); model offers build "
+        "their download URLs from it",
+    )
+    rollout_timeout_s: float = Field(
+        default=3600, gt=0,
+        title="a device downloading, verifying or in self-test longer than this fails its "
+        "rollout step (shadow: this plus the rollout's shadow_max_s)",
+    )
+    rollout_offer_timeout_s: float = Field(
+        default=86400, gt=0,
+        title="an offer not taken up after this long while the device is online fails; an "
+        "offline device keeps its offer until it returns",
+    )
+    rollout_tick_s: float = Field(default=2.0, gt=0, le=60,
+                                  title="how often the rollout engine reads nodes' reports")
     auto_migrate: bool = Field(default=True, title="apply database migrations at start-up")
     queue_max_messages: int = Field(
         default=20_000, ge=10, title="messages waiting for the writer before MQTT is slowed"
@@ -67,6 +119,34 @@ class FleetSettings(BaseSettings):
     writer_max_messages: int = Field(
         default=2_000, ge=1, title="at most this many MQTT messages per database transaction"
     )
+    future_tolerance_s: float = Field(
+        default=300, ge=0, title="items dated more than this ahead of the fleet's clock are "
+        "stored flagged future: never the latest reading, never in the latency metric"
+    )
+    max_seq_jump: int = Field(
+        default=100_000_000, ge=1, title="an item whose seq is more than this beyond its boot's "
+        "highest received seq is refused, so the gap report stays a count a node could lose"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_data_dir(cls, data: Any, info: ValidationInfo) -> Any:
+        """The data directory (from the caller's environment), and the database inside it."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if not data.get("data_dir"):
+            environ = (info.context or {}).get("environ")
+            data["data_dir"] = default_data_dir(environ)
+        if "database_url" not in data:
+            data["database_url"] = default_database_url(cls._absolute(data["data_dir"]))
+        return data
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, path: Path | str) -> Path:
+        """~ expanded and made absolute once, so a later chdir does not move the files."""
+        return Path(path).expanduser().absolute()
 
     @field_validator("database_url")
     @classmethod
@@ -81,6 +161,33 @@ class FleetSettings(BaseSettings):
             url = "postgresql+psycopg" + url[len(scheme) :]
         return url
 
+    @field_validator("model_keys", mode="before")
+    @classmethod
+    def _key_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(p.strip()) for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("model_keys")
+    @classmethod
+    def _readable_keys(cls, paths: tuple[Path, ...]) -> tuple[Path, ...]:
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"no public key file at {', '.join(missing)}")
+        return paths
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"invalid public URL {mask_url(url)!r}: expected http(s)://host[:port]"
+            )
+        return url.rstrip("/")
+
     @field_validator("mqtt_ca_file")
     @classmethod
     def _readable_ca(cls, path: Path | None) -> Path | None:
@@ -93,15 +200,7 @@ class FleetSettings(BaseSettings):
     def _mqtt_url(cls, url: str | None) -> str | None:
         if url is None or url == "":
             return None
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(
-                f"invalid MQTT URL {mask_url(url)!r}: expected mqtt://user:password@host:port"
-            )
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError as exc:
-            raise ValueError(f"invalid port in MQTT URL {mask_url(url)!r}") from exc
+        parse_mqtt_url(url)  # a ValueError that masks the password
         return url
 
 
@@ -139,7 +238,7 @@ def load_settings(environ: dict[str, str] | None = None) -> FleetSettings:
     }
     try:
         # Pass the values explicitly so a test's environ is honoured, not the process's.
-        return FleetSettings.model_validate(values)
+        return FleetSettings.model_validate(values, context={"environ": env})
     except ValidationError as exc:
         lines = [
             f"AGRIFLEET_{str(err['loc'][0]).upper() if err['loc'] else '?'}: {err['msg']}"

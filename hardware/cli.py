@@ -38,7 +38,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="toggle this fault on and off every --fault-period seconds (repeatable)",
     )
-    sensors.add_argument("--fault-period", type=float, default=30.0, metavar="SECONDS")
+    sensors.add_argument(
+        "--fault-period", type=float, default=30.0, metavar="SECONDS",
+        help="seconds between fault toggles, more than 0 (30)",
+    )
     sensors.add_argument(
         "--link-dir", help="where to put the by-id style links (default: a temp dir)"
     )
@@ -46,24 +49,53 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def run_sensors(args: argparse.Namespace) -> int:
-    """Start the simulators, print their paths, toggle faults until interrupted."""
+    """Start the simulators, print their paths, toggle faults until SIGINT, SIGTERM or SIGHUP."""
+    import math
+    import os
+    import signal
+    import sys
+
+    from hardware.profiles import ProfileError
     from hardware.simulators.bench import SimulatorBench
 
     if min(args.soil, args.sdi12, args.gps) < 0:
-        print("agrifleet sim sensors: counts must be 0 or more")
+        print("agrifleet sim sensors: counts must be 0 or more", file=sys.stderr)
         return 2
-    bench = SimulatorBench(
-        soil=args.soil,
-        sdi12=args.sdi12,
-        gps=args.gps,
-        soil_profile=args.soil_profile,
-        sdi12_profile=args.sdi12_profile,
-        link_dir=args.link_dir,
-    )
-    with bench:
+    if not (math.isfinite(args.fault_period) and args.fault_period > 0):
+        print(
+            f"agrifleet sim sensors: --fault-period must be a number of seconds above 0, "
+            f"not {args.fault_period:g}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.link_dir and os.path.exists(args.link_dir) and not os.path.isdir(args.link_dir):
+        print(f"agrifleet sim sensors: --link-dir {args.link_dir} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        bench = SimulatorBench(
+            soil=args.soil,
+            sdi12=args.sdi12,
+            gps=args.gps,
+            soil_profile=args.soil_profile,
+            sdi12_profile=args.sdi12_profile,
+            link_dir=args.link_dir,
+        )
+    except ProfileError as exc:
+        print(f"agrifleet sim sensors: {exc}", file=sys.stderr)
+        return 2
+    # Stopping by signal ends the loop below, so the links and their folder are removed.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: bench.stopped.set())
+    try:
+        bench.start()
         for sim in bench.simulators:
             _announce(sim)
         bench.run_faults([f.replace("-", "_") for f in args.fault], args.fault_period, _announce)
+    except OSError as exc:  # e.g. --link-dir not writable, or no pseudo-terminals left
+        print(f"agrifleet sim sensors: cannot serve: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        bench.stop()
     return 0
 
 

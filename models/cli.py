@@ -1,4 +1,4 @@
-"""``agrifleet model``: train, evaluate and try the crop-disease model.
+"""``agrifleet model``: train, evaluate, try, self-test and sign the crop-disease model.
 
 Only argparse is imported here; TensorFlow (train extra) and the TFLite runtime (edge extra) are
 imported when a command runs, so a missing one gives a one-line hint.
@@ -11,24 +11,29 @@ from pathlib import Path
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
-    """Register ``train``, ``eval`` and ``predict`` under ``agrifleet model``."""
+    """Register ``train``, ``eval``, ``predict`` and the package commands (``keygen``, ``sign``,
+    ``verify``, ``selftest``) under ``agrifleet model``."""
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
 
-    t = sub.add_parser("train", help="train, quantise to int8 and package a model (train extra)")
+    t = sub.add_parser(
+        "train", help="train, quantise to int8 and package a model (train extra)",
+        description="Train the crop-disease network on labelled photos, quantise it to int8, "
+        "evaluate the .tflite file and write the model folder with its manifest and card.",
+    )
     t.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
     t.add_argument("--field", type=Path, help="field photos (same class names) to train on "
                    "and to report separately")
     t.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. "
                    "models/leaf-disease/1.2.0")
     t.add_argument("--work", type=Path, help="training run folder (default: OUT-run)")
-    t.add_argument("--name", default="leaf-disease")
+    t.add_argument("--name", default="leaf-disease", help="model name (leaf-disease)")
     t.add_argument("--version", default=None, help="default: the name of the OUT folder")
     # Unset knobs take TrainSettings' defaults (the recipe of the shipped model).
     t.add_argument("--epochs", type=int, help="default 40")
     t.add_argument("--size", type=int, help="input side in pixels (default 128)")
     t.add_argument("--width", type=float, help="width multiplier (default 0.75)")
-    t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--seed", type=int)
+    t.add_argument("--threads", type=int, default=2, help="CPU threads (2)")
+    t.add_argument("--seed", type=int, help="random seed of the split and training (0)")
     t.add_argument("--init", type=Path, help="continue from a previous run's model_float.keras")
     t.add_argument("--learning-rate", type=float, help="peak of the cosine schedule (2e-3)")
     t.add_argument("--augmentation", choices=["field", "mild"],
@@ -40,7 +45,11 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    "two on field photos)")
     t.set_defaults(func=_train)
 
-    e = sub.add_parser("eval", help="evaluate a .tflite model on labelled photos")
+    e = sub.add_parser(
+        "eval", help="evaluate a .tflite model on labelled photos",
+        description="Run a .tflite model over labelled photos and write accuracy, per-class "
+        "figures and confusion matrices.",
+    )
     e.add_argument("--data", type=Path, required=True, help="photos, one folder per class")
     e.add_argument("--field", type=Path, help="field photos, evaluated separately")
     e.add_argument("--model", type=Path, help="model folder or its .tflite (default: shipped)")
@@ -48,20 +57,81 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="which split of the data to use (default: test; 'all' for new data)")
     e.add_argument("--report", type=Path, default=Path("model-eval"),
                    help="folder for report.json and confusion PNGs (default: ./model-eval)")
-    e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
     e.set_defaults(func=_eval)
 
-    p = sub.add_parser("predict", help="classify image files with the shipped model")
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p = sub.add_parser(
+        "predict", help="classify image files with the shipped model",
+        description="Classify leaf photos and print the label, confidence and whether it is "
+        "below the class's threshold (uncertain).",
+    )
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="photo files")
     p.add_argument("--model", type=Path, help="model folder (default: shipped)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
     p.set_defaults(func=_predict)
+    _add_package_commands(sub)
+
+
+def _add_package_commands(sub: argparse._SubParsersAction) -> None:
+    k = sub.add_parser("keygen", help="make an Ed25519 key pair for signing model packages",
+                       description="Write DIR/signing.key (private, mode 0600: keep it off "
+                       "nodes and out of git) and DIR/signing.pub (give it to nodes and the "
+                       "fleet).")
+    k.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder for signing.key and signing.pub (created if missing)")
+    k.set_defaults(func=_keygen)
+
+    s = sub.add_parser("sign", help="sign a model folder in place (lists its files in "
+                       "manifest.json, writes manifest.sig)",
+                       description="List every file of PACKAGE_DIR with its size and sha256 "
+                       "in manifest.json and write manifest.sig (Ed25519, with the key id and "
+                       "an expiry): nodes and the fleet accept only packages signed by a key "
+                       "they trust.")
+    s.add_argument("package", type=Path, metavar="PACKAGE_DIR",
+                   help="a model folder with manifest.json, model.tflite and selftest/")
+    s.add_argument("--key", type=Path, required=True, metavar="FILE", help="signing.key")
+    s.add_argument("--expires-days", type=int, default=365, metavar="N",
+                   help="nodes refuse the package after N days (default 365)")
+    s.set_defaults(func=_sign)
+
+    v = sub.add_parser("verify", help="check a package (folder or .tar.gz) as a node would: "
+                       "signature, expiry, every file, and its self-test",
+                       description="Check a package as a node or the fleet would before "
+                       "installing it: a safe archive, the signature by a trusted key, the "
+                       "expiry, the size and sha256 of every file, and its self-test.")
+    v.add_argument("package", type=Path, metavar="PACKAGE",
+                   help="a package folder or a .tar.gz archive of one")
+    v.add_argument("--key", type=Path, nargs="+", required=True, metavar="PUB",
+                   help="trusted public keys (signing.pub)")
+    v.add_argument("--current", type=Path, metavar="DIR",
+                   help="the model folder a node runs now: also check the package upgrades it")
+    v.add_argument("--no-selftest", action="store_true", help="skip running the self-test")
+    v.set_defaults(func=_verify)
+
+    t = sub.add_parser("selftest", help="run a package's self-test, or (re)create it",
+                       description="Without --class-medians or --images: classify the images "
+                       "in PACKAGE_DIR/selftest/ and compare with answers.json. With one of "
+                       "them: replace selftest/ and record this model's answers (sign again "
+                       "afterwards).")
+    t.add_argument("package", type=Path, metavar="PACKAGE_DIR",
+                   help="the model folder whose selftest/ to run or create")
+    how = t.add_mutually_exclusive_group()
+    how.add_argument("--class-medians", type=Path, metavar="DATA_DIR",
+                     help="photos, one folder per class: one median image per class")
+    how.add_argument("--images", type=Path, nargs="+", metavar="IMAGE",
+                     help="images to use (a parent folder named after a class labels one)")
+    t.add_argument("--side", type=int, default=40, help="stored image side in px (default 40)")
+    t.set_defaults(func=_selftest)
+
+    from fleet.rollout_cli import add_publish  # stdlib only: upload to a fleet over HTTP
+
+    add_publish(sub)
 
 
 def _train(args: argparse.Namespace) -> int:
     from models.card import write_card
-    from models.package import check_floors, package
+    from models.model_folder import check_floors, package
     from models.train import TrainSettings, collect, train
 
     out: Path = args.out
@@ -74,8 +144,22 @@ def _train(args: argparse.Namespace) -> int:
     _, lab, fld = collect(args.data, args.field)
     manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads)
     write_card(out)
-    print(f"wrote {out} (sha256 {manifest.sha256[:12]}…)")
+    _make_selftest(out, args.data)
+    print(f"wrote {out} (sha256 {manifest.sha256[:12]}…); sign it with agrifleet model sign")
     return 1 if check_floors(manifest) else 0
+
+
+def _make_selftest(out: Path, data: Path) -> None:
+    """Give a freshly trained model folder its selftest/, so it is a complete package."""
+    from agrifleet.package import PackageError
+    from models.selftest import class_median_selftest
+
+    try:
+        answers = class_median_selftest(out, data)
+    except (PackageError, ValueError) as exc:
+        print(f"no self-test written ({exc}); make one with agrifleet model selftest --images")
+    else:
+        print(f"self-test: {len(answers.images)} images in {out / 'selftest'}")
 
 
 def _model_paths(model: Path | None) -> tuple[Path, Path | None]:
@@ -101,7 +185,7 @@ def _eval(args: argparse.Namespace) -> int:
         per_class_table,
         report_dict,
     )
-    from models.package import pixels_and_truth
+    from models.model_folder import pixels_and_truth
     from models.split import FIELD_FRACTIONS, LAB_FRACTIONS, split_folder, split_hash
 
     path, folder = _model_paths(args.model)
@@ -177,3 +261,91 @@ def _predict(args: argparse.Namespace) -> int:
             extra = f" (best guess {p.best})" if p.uncertain else ""
             print(f"{image}: {p.label} {p.confidence:.2f}{extra}")
     return status
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from agrifleet.package import PackageError, generate_keypair, load_public_keys
+
+    try:
+        key, pub = generate_keypair(args.out)
+    except (PackageError, OSError) as exc:
+        print(f"agrifleet model keygen: {exc}")
+        return 2
+    (kid,) = load_public_keys([pub])
+    print(f"wrote {key} (private, mode 0600) and {pub} (public); key id {kid}")
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from agrifleet.manifest import ModelError
+    from agrifleet.package import PackageError, sign_package
+
+    try:
+        sig = sign_package(args.package, args.key, expires_days=args.expires_days)
+    except (PackageError, ModelError, OSError) as exc:
+        print(f"agrifleet model sign: {exc}")
+        return 2
+    print(f"signed {args.package}: {sig.files} files, key {sig.key_id}, "
+          f"expires {sig.expires_at:%Y-%m-%d}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from agrifleet.manifest import ModelError, read_manifest
+    from agrifleet.package import PackageError, check_upgrade, load_public_keys, safe_extract
+    from agrifleet.package import verify_package as verify
+
+    with tempfile.TemporaryDirectory(prefix="agrifleet-verify-") as tmp:
+        try:
+            folder = args.package
+            trusted = load_public_keys(args.key)
+            if folder.is_file():
+                folder = safe_extract(folder, Path(tmp) / "package")
+            manifest = verify(folder, trusted)
+            if args.current:
+                check_upgrade(manifest, read_manifest(args.current))
+            result = None
+            if not args.no_selftest:
+                from agrifleet.inference.selftest import run_selftest
+
+                result = run_selftest(folder)
+                result.raise_for_failures()
+        except (PackageError, ModelError, OSError) as exc:
+            reason = getattr(exc, "reason", "invalid_manifest")
+            # Name the archive, not the temporary folder it was unpacked into.
+            print(f"REFUSED ({reason}): {str(exc).replace(str(folder), str(args.package))}")
+            return 1
+    assert manifest.signing is not None
+    print(f"OK {manifest.name} {manifest.version}: {len(manifest.files)} files, signed by "
+          f"{manifest.signing.key_id}, expires {manifest.signing.expires_at:%Y-%m-%d}")
+    if result is not None:
+        print(result.summary())
+    return 0
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from agrifleet.inference.preprocess import ImageError
+    from agrifleet.inference.selftest import run_selftest
+    from agrifleet.manifest import ModelError
+    from agrifleet.package import PackageError
+    from models.selftest import class_median_selftest, images_selftest
+
+    try:
+        if args.class_medians or args.images:
+            if args.class_medians:
+                answers = class_median_selftest(args.package, args.class_medians, side=args.side)
+            else:
+                answers = images_selftest(args.package, args.images, side=args.side)
+            print(f"wrote {len(answers.images)} self-test images and answers to "
+                  f"{args.package / 'selftest'}; sign the package again")
+            return 0
+        result = run_selftest(args.package)
+    except (PackageError, ModelError, ImageError, ValueError, OSError) as exc:
+        print(f"agrifleet model selftest: {exc}")
+        return 2
+    print(result.summary())
+    for failure in result.failures[1:]:
+        print(f"  {failure.image}: {failure.reason}")
+    return 0 if result.ok else 1

@@ -1,22 +1,24 @@
-"""Who may touch which topic: the fleet the whole prefix, a device only its own topics."""
+"""Who may touch which topic: the fleet the whole prefix, a device only its own topics (and the
+fleet's status). The topics come from the contract (:func:`agrifleet.contract.device_topics`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from agrifleet.contract import TopicAccess, device_topics, prefix_filter
 
 FLEET_USER = "fleet"
 
-Access = Literal["read", "write"]
+Access = TopicAccess
 
 
 def device_acl(prefix: str, device: str) -> list[tuple[Access, str]]:
-    """The topics one device may write (its status and messages) and read (its acks, offers)."""
-    return [
-        ("write", f"{prefix}/{device}/status"),
-        ("write", f"{prefix}/{device}/messages"),
-        ("read", f"{prefix}/{device}/ack"),
-        ("read", f"{prefix}/{device}/model/#"),
-    ]
+    """The topics one device may write (its status and messages) and read (its acks, offers,
+    the fleet's status)."""
+    return device_topics(prefix, device)
+
+
+def fleet_acl(prefix: str) -> str:
+    """The one filter the fleet's user may read and write."""
+    return prefix_filter(prefix)
 
 
 def topic_matches(topic: str, pattern: str) -> bool:
@@ -33,7 +35,7 @@ def topic_matches(topic: str, pattern: str) -> bool:
 def allowed(user: str, prefix: str, access: Access, topic: str) -> bool:
     """Whether ``user`` may ``access`` ``topic`` (a topic or, for reads, a subscription filter)."""
     if user == FLEET_USER:
-        return topic_matches(topic, f"{prefix}/#")
+        return topic_matches(topic, fleet_acl(prefix))
     return any(
         acc == access and (topic == pattern or topic_matches(topic, pattern))
         for acc, pattern in device_acl(prefix, user)

@@ -9,7 +9,12 @@ from pathlib import Path
 def add_commands(parser: argparse.ArgumentParser) -> None:
     """Register ``tls`` under ``agrifleet provision``."""
     sub = parser.add_subparsers(dest="provision_command", metavar="ACTION", required=True)
-    t = sub.add_parser("tls", help="make a private CA and a broker certificate for MQTT over TLS")
+    t = sub.add_parser(
+        "tls", help="make a private CA and a broker certificate for MQTT over TLS",
+        description="Make a private certificate authority (kept if OUT already has one) and a "
+        "broker certificate for the given names, and print the lines for Mosquitto, the nodes "
+        "and the fleet.",
+    )
     t.add_argument("--out", type=Path, required=True,
                    help="folder for ca.pem, ca.key, broker.pem, broker.key (an existing CA "
                    "there is kept)")

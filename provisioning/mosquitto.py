@@ -1,8 +1,8 @@
 """Mosquitto configuration with no anonymous access and least privilege per device.
 
 A device's MQTT user name is its device id; the ACL lets it write only its own status and
-messages topics and read only its own acknowledgements and model offers. The fleet's user reads
-and writes the whole prefix.
+messages topics and read only its own acknowledgements and model offers, and the fleet's status.
+The fleet's user reads and writes the whole prefix.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provisioning.acl import FLEET_USER, device_acl
+from provisioning.acl import FLEET_USER, device_acl, fleet_acl
 from provisioning.tls import TlsFiles
 
 
 def acl_text(prefix: str, fleet_user: str = FLEET_USER) -> str:
-    lines = [f"user {fleet_user}", f"topic readwrite {prefix}/#", ""]
+    lines = [f"user {fleet_user}", f"topic readwrite {fleet_acl(prefix)}", ""]
     lines.append("# every other user is a device whose user name is its device id")
     lines += [f"pattern {access} {pattern}" for access, pattern in device_acl(prefix, "%u")]
     return "\n".join(lines) + "\n"

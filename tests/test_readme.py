@@ -33,3 +33,12 @@ def test_readme_commands_exist(command: str) -> None:
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args([*command.split(), "--help"])
     assert exit_.value.code == 0
+
+
+def test_every_shell_variable_the_commands_use_is_set_before() -> None:
+    for block in re.findall(r"```(?:bash|sh)\n(.*?)```", README, re.S):
+        assigned: set[str] = set()
+        for line in block.splitlines():
+            used = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", line.split("#")[0]))
+            assert used <= assigned, f"{sorted(used - assigned)} used before set in: {line}"
+            assigned |= set(re.findall(r"(?:^|export\s+|\s)([A-Za-z_][A-Za-z0-9_]*)=", line))

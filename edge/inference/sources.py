@@ -13,6 +13,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from agrifleet.mqtt import mask_url
 from edge.inference.config import CommandCamera, FolderCamera, HttpCamera
 
 log = logging.getLogger(__name__)
@@ -132,17 +133,6 @@ class CommandSource:
         if len(done.stdout) > self.camera.max_image_bytes:
             raise SourceError(f"camera command {argv[0]!r} printed over the size limit")
         return done.stdout
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, for logs."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 class HttpSource:

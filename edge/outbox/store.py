@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 #: Bytes an item's stamp fields add to its stored body (budget accounting, not exact).
 _STAMP_BYTES = 128
 _SELECT = "SELECT id, boot_id, seq, kind, ts, uptime_s, clock_synced, body, priority FROM items "
-_OLDEST_FIRST = _SELECT + "ORDER BY priority ASC, id ASC LIMIT ?"
-_NEWEST_FIRST = _SELECT + "ORDER BY priority ASC, id DESC LIMIT ?"
+_OLDEST_FIRST = _SELECT + "WHERE priority <= ? ORDER BY priority ASC, id ASC LIMIT ?"
+_NEWEST_FIRST = _SELECT + "WHERE priority <= ? ORDER BY priority ASC, id DESC LIMIT ?"
 _FLUSH_CHUNK = 256
 UNWRITABLE = "outbox_unwritable"
 
@@ -420,19 +420,24 @@ class Outbox:
 
     # -- draining ---------------------------------------------------------------------------
 
-    def take_batch(self) -> OutgoingBatch | None:
-        """The next batch to send (not already in flight), marked in flight; None when idle."""
+    def take_batch(self, max_priority: Priority = Priority.READING) -> OutgoingBatch | None:
+        """The next batch to send (not already in flight), marked in flight; None when idle.
+
+        ``max_priority`` leaves out less important items (``Priority.EVENT``: no readings).
+        """
         with self._lock:
             self._retry_if_due()
             self._correct_if_synced(self._clock.now())
             skip = self._inflight | self._acked_held
             try:
                 rows = self._db.execute(_NEWEST_FIRST if self._newest_first else _OLDEST_FIRST,
-                                        (self._batch_items + len(skip),)).fetchall()
+                                        (int(max_priority), self._batch_items + len(skip))
+                                        ).fetchall()
             except sqlite3.Error as exc:
                 log.debug("outbox %s cannot be read: %s", self.path, exc)
                 rows = []
-            found = in_drain_order(rows, self.boot_id, list(self._memory), skip,
+            held = [h for h in self._memory if h.priority <= max_priority]
+            found = in_drain_order(rows, self.boot_id, held, skip,
                                    newest_first=self._newest_first)
             batch = cut_batch(self.device_id, found, self._batch_items, self._batch_bytes)
             if batch is not None:

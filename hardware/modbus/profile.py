@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +18,8 @@ MAX_BLOCK = 125
 class Register(BaseModel):
     """One measured quantity: where it lives and how raw words become engineering units."""
 
-    model_config = ConfigDict(extra="forbid")
+    # nan or inf (TOML has both) would make every reading refused, or none: not a range.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     quantity: profiles.QuantityName = Field(title="snake_case quantity name, e.g. soil_moisture")
     address: int = Field(ge=0, le=0xFFFF, title="register address, 0-based (0x0012 = 40019)")
@@ -89,7 +91,7 @@ class ModbusProfile(BaseModel):
         out = []
         for reg in self.registers:
             value = reg.decode([words[a] for a in range(reg.address, reg.address + reg.words)])
-            if not reg.min <= value <= reg.max:
+            if not (math.isfinite(value) and reg.min <= value <= reg.max):
                 raise SensorError(
                     f"{self.name}: {reg.quantity} = {value:g} {reg.unit} is outside "
                     f"[{reg.min:g}, {reg.max:g}]: refused as implausible"

@@ -13,7 +13,11 @@ logger = logging.getLogger(__name__)
 
 
 class NmeaGps:
-    """Listens up to ``timeout`` for a checked GGA (and RMC, for speed); no fix is an error."""
+    """Listens up to ``timeout`` for a checked GGA (and RMC, for speed); no fix is an error.
+
+    A sentence with a bad checksum and one with impossible values (a faulty receiver) are
+    refused alike and counted together in the error when no good GGA came.
+    """
 
     def __init__(self, port: str, *, baudrate: int = 9600, timeout: float = 2.0) -> None:
         if baudrate <= 0 or timeout <= 0:
@@ -57,7 +61,7 @@ class NmeaGps:
         if gga is None:
             if rmc is not None and not rmc.valid:
                 raise SensorError("no fix")
-            why = f"{refused} corrupt sentences" if refused else "nothing"
+            why = f"{refused} refused sentences" if refused else "nothing"
             raise SensorError(f"gps {self.port}: no valid GGA within {self.timeout:g} s ({why})")
         if gga.quality == 0 or (rmc is not None and not rmc.valid):
             raise SensorError("no fix")

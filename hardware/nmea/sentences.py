@@ -1,7 +1,10 @@
 """NMEA 0183 sentences: checksums, GGA (fix) and RMC (minimum data), parsed and built.
 
 ``$<talker><type>,<fields>*<hh><CR><LF>``: hh is the XOR of every character between ``$`` and
-``*``. Any talker is accepted (GP, GN, GL, GA, BD…). A sentence without a checksum is refused.
+``*``. Any talker is accepted (GP, GN, GL, GA, BD…). A sentence without a checksum is refused,
+and so is one whose checksum matches but whose values no receiver can have measured (a faulty
+receiver): a position beyond ±90°/±180°, a malformed coordinate, nan, inf or an implausible
+altitude or speed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,17 @@ from dataclasses import dataclass
 
 KNOTS_TO_MPS = 1852 / 3600
 _SENTENCE = re.compile(rb"^\$(?P<body>[A-Z][A-Z0-9]{4}(?:,[ -~]*)?)\*(?P<cs>[0-9A-Fa-f]{2})\r?\n?$")
+#: ``ddmm.mmmm`` / ``dddmm.mmmm``: fixed degree digits, two minute digits, a fraction.
+_COORDINATE = {
+    digits: re.compile(rf"^(?P<degrees>[0-9]{{{digits}}})(?P<minutes>[0-9]{{2}}\.[0-9]+)$")
+    for digits in (2, 3)
+}
+_DECIMAL = re.compile(r"^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+#: Plausible altitudes (m above mean sea level): the Dead Sea shore to civilian receivers'
+#: 18 km limit. A faulty receiver's 99999 or inf is refused like a bad checksum.
+ALTITUDE_M = (-1000.0, 18000.0)
+#: Civilian receivers stop reporting above 1000 knots (about 515 m/s).
+MAX_KNOTS = 1000.0
 
 
 class SentenceError(ValueError):
@@ -66,19 +80,42 @@ def split(line: bytes) -> tuple[str, list[str]]:
 
 
 def _coordinate(value: str, hemisphere: str, degree_digits: int) -> float | None:
+    """Signed degrees of ``ddmm.mmmm`` (``dddmm.mmmm`` for longitude); refuses what no fix has."""
     if not value and not hemisphere:
         return None
-    if hemisphere not in ("N", "S", "E", "W") or "." not in value:
+    allowed = ("N", "S") if degree_digits == 2 else ("E", "W")
+    match = _COORDINATE[degree_digits].match(value)
+    if hemisphere not in allowed or not match:
         raise SentenceError(f"bad coordinate {value!r} {hemisphere!r}")
-    degrees, minutes = float(value[:degree_digits]), float(value[degree_digits:])
+    minutes = float(match["minutes"])
     if minutes >= 60:
         raise SentenceError(f"bad coordinate minutes {value!r}")
-    result = degrees + minutes / 60
+    result = int(match["degrees"]) + minutes / 60
+    limit = 90 if degree_digits == 2 else 180
+    if result > limit:
+        raise SentenceError(f"coordinate {value!r} {hemisphere} is beyond {limit} degrees")
     return -result if hemisphere in ("S", "W") else result
 
 
-def _number(value: str, kind: type[float] | type[int] = float) -> float | None:
-    return kind(value) if value else None
+def _number(value: str, low: float, high: float, name: str) -> float | None:
+    """A plain decimal field (no exponent, nan or inf) within [low, high]; None when empty."""
+    if not value:
+        return None
+    if not _DECIMAL.match(value):
+        raise SentenceError(f"{name} {value!r} is not a decimal number")
+    number = float(value)
+    if not low <= number <= high:
+        raise SentenceError(f"{name} {number:g} is outside [{low:g}, {high:g}]")
+    return number
+
+
+def _count(value: str, high: int, name: str) -> int:
+    """A small unsigned integer field (empty is 0)."""
+    if not value:
+        return 0
+    if not value.isascii() or not value.isdigit() or int(value) > high:
+        raise SentenceError(f"{name} {value!r} is not a whole number 0..{high}")
+    return int(value)
 
 
 def parse_gga(fields: list[str]) -> Gga:
@@ -89,9 +126,9 @@ def parse_gga(fields: list[str]) -> Gga:
         return Gga(
             latitude=_coordinate(fields[1], fields[2], 2),
             longitude=_coordinate(fields[3], fields[4], 3),
-            quality=int(fields[5] or 0),
-            satellites=int(fields[6] or 0),
-            altitude=_number(fields[8]),
+            quality=_count(fields[5], 9, "fix quality"),
+            satellites=_count(fields[6], 99, "satellites"),
+            altitude=_number(fields[8], *ALTITUDE_M, "altitude"),
         )
     except ValueError as exc:
         raise SentenceError(f"bad GGA field: {exc}") from exc
@@ -104,7 +141,7 @@ def parse_rmc(fields: list[str]) -> Rmc:
     if fields[1] not in ("A", "V"):
         raise SentenceError(f"RMC status {fields[1]!r} is neither A nor V")
     try:
-        knots = _number(fields[6])
+        knots = _number(fields[6], 0.0, MAX_KNOTS, "speed (knots)")
         return Rmc(
             valid=fields[1] == "A",
             latitude=_coordinate(fields[2], fields[3], 2),
@@ -120,5 +157,7 @@ def format_coordinate(value: float, degree_digits: int, hemispheres: str) -> tup
     hemisphere = hemispheres[0] if value >= 0 else hemispheres[1]
     value = abs(value)
     degrees = int(value)
-    minutes = (value - degrees) * 60
+    minutes = round((value - degrees) * 60, 5)
+    if minutes >= 60:  # 10.9999999 is 11 degrees 00.00000, not 10 degrees 60.00000
+        degrees, minutes = degrees + 1, 0.0
     return f"{degrees:0{degree_digits}d}{minutes:08.5f}", hemisphere

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hardware import profiles
@@ -11,7 +13,8 @@ from hardware.sensor import Measurement, SensorError
 class Value(BaseModel):
     """One value of the measurement reply, in the order the probe sends them."""
 
-    model_config = ConfigDict(extra="forbid")
+    # A bound of nan or inf (TOML has both) is no bound: leave it out instead.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     quantity: profiles.QuantityName
     unit: str = ""
@@ -53,6 +56,9 @@ class Sdi12Profile(BaseModel):
 
     def to_measurements(self, numbers: list[float]) -> list[Measurement]:
         """Measurements from the values read; refuses a count or value the profile rules out."""
+        for i, number in enumerate(numbers):
+            if not math.isfinite(number):
+                raise SensorError(f"{self.name}: value {i} is {number}: refused as not a number")
         if not self.values:
             return [Measurement(f"value_{i}", v, "") for i, v in enumerate(numbers)]
         if len(numbers) != len(self.values):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 from hardware.simulators.base import PtySimulator
@@ -31,12 +33,32 @@ class SimulatorBench:
         link_dir: str | None = None,
         seed: int | None = None,
     ) -> None:
-        self._own_dir = link_dir is None
+        self._own_dir = link_dir is None  # a temp dir of ours: removed with what is in it
+        self._made_dir = link_dir is not None and not Path(link_dir).exists()  # removed if empty
         link_dir = link_dir or tempfile.mkdtemp(prefix="agrifleet-serial-")
         self.link_dir = link_dir
+        try:
+            self.simulators = self._simulators(
+                soil, sdi12, gps, soil_profile, sdi12_profile, seed
+            )
+        except BaseException:  # an unknown profile: leave no empty temp dir behind
+            self._remove_dir()
+            raise
+        self.stopped = threading.Event()
+
+    def _simulators(
+        self,
+        soil: int,
+        sdi12: int,
+        gps: int,
+        soil_profile: str,
+        sdi12_profile: str,
+        seed: int | None,
+    ) -> list[PtySimulator]:
+        link_dir = self.link_dir
         seeds = iter(range(seed or 0, (seed or 0) + soil + sdi12 + gps))
         pick = (lambda: next(seeds)) if seed is not None else (lambda: None)
-        self.simulators: list[PtySimulator] = [
+        return [
             *(
                 ModbusSoilSimulator(soil_profile, link_dir=link_dir, seed=pick())
                 for _ in range(soil)
@@ -52,7 +74,6 @@ class SimulatorBench:
                 for i in range(gps)
             ),
         ]
-        self.stopped = threading.Event()
 
     def start(self) -> SimulatorBench:
         """Start every simulator."""
@@ -65,8 +86,14 @@ class SimulatorBench:
         self.stopped.set()
         for sim in self.simulators:
             sim.stop()
+        self._remove_dir()
+
+    def _remove_dir(self) -> None:
         if self._own_dir:
             shutil.rmtree(self.link_dir, ignore_errors=True)
+        elif self._made_dir:
+            with contextlib.suppress(OSError):  # something of someone else's is in it: keep it
+                Path(self.link_dir).rmdir()
 
     def run_faults(
         self,

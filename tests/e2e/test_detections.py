@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from agrifleet.inference.classifier import Classifier
-from agrifleet.local_fleet import LocalFleet
+from demo.local_fleet import LocalFleet
 from models.shipped import default_model_dir
 from tests.e2e.conftest import api, assert_nothing_lost, wait_until
 

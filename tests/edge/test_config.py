@@ -101,7 +101,7 @@ def test_unknown_sensor_type(tmp_path):
 def test_missing_mqtt_section_and_bad_url(tmp_path):
     assert "top level: missing key 'mqtt'" in error_of(write(tmp_path, 'device_id = "a"\n'))
     message = error_of(write(tmp_path, EXAMPLE.replace("mqtt://", "http://")))
-    assert "mqtt.url: must start with mqtt:// or mqtts://" in message
+    assert "mqtt.url: invalid MQTT URL 'http://127.0.0.1:1883': must start with mqtt://" in message
 
 
 def test_bad_toml_gives_the_line(tmp_path):

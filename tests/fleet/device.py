@@ -83,6 +83,21 @@ def event(seq: int, severity: str = "warning", code: str = "sensor_silent"):
     }
 
 
+def update(seq: int, state: str = "downloading", rollout_id: int = 1, **fields: Any):
+    """A model-update item of rollout ``rollout_id`` (contract ``Update``)."""
+    return {
+        "kind": "update",
+        "seq": seq,
+        "ts": (T0 + timedelta(seconds=seq)).isoformat(),
+        "uptime_s": float(seq),
+        "rollout_id": rollout_id,
+        "model": "leaf-disease",
+        "version": "1.1.0",
+        "state": state,
+        **fields,
+    }
+
+
 def batch(device_id: str, boot_id: str, items: list[dict[str, Any]]) -> bytes:
     return json.dumps({"v": 1, "device_id": device_id, "boot_id": boot_id, "items": items}).encode()
 

@@ -106,3 +106,58 @@ def test_serve_runs_api_and_ingestion(served: tuple[str, str], broker: Broker) -
         device.close()
     rows = httpx.get(f"{base}/api/v1/devices/field-01/readings", headers=auth).json()
     assert [r["seq"] for r in rows] == [0]
+
+
+DATABASE_COMMANDS = [["migrate"], ["create-token", "--role", "admin"], ["serve", "--port", "0"]]
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=lambda c: c[0])
+def test_an_unreachable_postgresql_is_one_line_with_the_password_masked(
+    command: list[str],
+) -> None:
+    closed = free_port()  # bound and released: nothing listens there
+    url = f"postgresql://agrifleet:hunter2-secret@127.0.0.1:{closed}/fleet"
+    if command[0] == "serve":
+        command = ["serve", "--port", str(free_port())]
+    done = _run(*command, env=_env(database_url=url))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"agrifleet fleet {command[0]}: cannot use the database" in lines[0]
+    assert "agrifleet:***@127.0.0.1" in lines[0] and "Connection refused" in lines[0]
+    assert "hunter2" not in done.stderr
+
+
+@pytest.mark.parametrize("where", ["a file as folder", "a folder as file"])
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=lambda c: c[0])
+def test_an_unopenable_sqlite_file_is_one_line(
+    tmp_path: Path, where: str, command: list[str]
+) -> None:
+    (tmp_path / "plain-file").write_text("")
+    path = tmp_path / "plain-file" / "fleet.db" if where == "a file as folder" else tmp_path
+    url = f"sqlite:///{path}"
+    if command[0] == "serve":
+        command = ["serve", "--port", str(free_port())]
+    done = _run(*command, env=_env(database_url=url))
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"cannot use the database {url}" in lines[0]
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=lambda c: c[0])
+def test_a_schema_from_a_newer_version_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    import sqlite3
+
+    env = _env(database_url=f"sqlite:///{tmp_path / 'fleet.db'}")
+    assert _run("migrate", env=env).returncode == 0
+    with sqlite3.connect(tmp_path / "fleet.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '0099'")
+    if command[0] == "serve":
+        command = ["serve", "--port", str(free_port())]
+    done = _run(*command, env=env)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "has a schema this version cannot migrate" in lines[0] and "'0099'" in lines[0]

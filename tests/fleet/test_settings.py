@@ -68,3 +68,50 @@ def test_a_ca_file_must_exist(tmp_path) -> None:
     (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
     settings = load_settings({"AGRIFLEET_MQTT_CA_FILE": str(tmp_path / "ca.pem")})
     assert settings.mqtt_ca_file == tmp_path / "ca.pem"
+
+
+SECRET = "s3cr3t-PA55"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AGRIFLEET_DATABASE_URL", f"mysql://root:{SECRET}@db/x"),
+        ("AGRIFLEET_DATABASE_URL", "oracle://root:s3cr3t/PA55@db/x"),
+        ("AGRIFLEET_MQTT_URL", f"mqtt://fleet:{SECRET}@"),
+        ("AGRIFLEET_MQTT_URL", f"mqtts://fleet:{SECRET}@broker:99999"),
+        ("AGRIFLEET_MQTT_URL", "mqtt://fleet:s3cr3t/PA55@broker"),
+        ("AGRIFLEET_MQTT_URL", "mqtt://fleet:s3cr3t#PA55@broker"),
+        ("AGRIFLEET_PUBLIC_URL", f"ftp://admin:{SECRET}@fleet.farm"),
+    ],
+)
+def test_no_settings_error_shows_a_password(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({name: value})
+    assert name in str(caught.value)
+    assert "s3cr3t" not in str(caught.value) and "PA55" not in str(caught.value)
+
+
+def test_settings_built_in_code_fail_without_echoing_the_url() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        FleetSettings(mqtt_url=f"mqtt://fleet:{SECRET}@broker:notaport")
+    assert SECRET not in str(caught.value)
+    with pytest.raises(ValidationError) as caught:
+        FleetSettings(mqtt_keepalive_s=f"mqtt://fleet:{SECRET}@broker")  # type: ignore[arg-type]
+    assert SECRET not in str(caught.value)
+
+
+def test_fleet_serve_with_a_bad_url_prints_no_password() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGRIFLEET_")}
+    env["AGRIFLEET_MQTT_URL"] = "mqtt://fleet:s3cr3t/PA55@broker"
+    done = subprocess.run([sys.executable, "-m", "agrifleet", "fleet", "serve", "--port", "1"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "AGRIFLEET_MQTT_URL" in done.stderr
+    assert "s3cr3t" not in done.stderr + done.stdout and "PA55" not in done.stderr + done.stdout

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from hardware.modbus import ModbusSoilProbe
 from hardware.nmea import NmeaGps
@@ -52,3 +55,71 @@ def test_help_lists_the_options() -> None:
     ).stdout
     for option in ("--soil", "--sdi12", "--gps", "--fault", "bad-crc", "unplug"):
         assert option in out
+
+
+def _sim(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    """``agrifleet sim sensors`` with its temp dirs confined to tmp_path/tmp."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(exist_ok=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "agrifleet.cli", "sim", "sensors", "--sdi12", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )
+
+
+@pytest.mark.parametrize("period", ["0", "-5", "nan", "inf"])
+def test_a_fault_period_that_is_not_positive_is_refused(tmp_path: Path, period: str) -> None:
+    proc = _sim(tmp_path, "--fault", "noise", "--fault-period", period)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert out == ""
+    assert err.count("\n") == 1 and "--fault-period must be a number of seconds above 0" in err
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_an_unknown_profile_is_one_line_and_leaves_no_folder(tmp_path: Path) -> None:
+    proc = _sim(tmp_path, "--soil-profile", "soil-9in1")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert "Traceback" not in err and "unknown profile 'soil-9in1'" in err
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_link_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("")
+    proc = _sim(tmp_path, "--link-dir", str(tmp_path / "taken"))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert "Traceback" not in err and "is not a folder" in err
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130), (signal.SIGHUP, 0)]
+)
+def test_stopping_removes_the_link_folder_it_made(
+    tmp_path: Path, signum: signal.Signals, code: int
+) -> None:
+    proc = _sim(tmp_path, "--fault", "unplug", "--fault-period", "0.2")
+    assert proc.stdout is not None
+    links = [Path(proc.stdout.readline().split()[2]) for _ in range(2)]
+    assert links[0].parent.parent == tmp_path / "tmp"  # agrifleet-serial-… in our TMPDIR
+    proc.send_signal(signum)
+    proc.communicate(timeout=30)
+    assert proc.returncode == code
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_link_dir_it_created_is_removed_and_one_it_found_is_kept(tmp_path: Path) -> None:
+    new, existing = tmp_path / "new" / "by-id", tmp_path / "existing"
+    existing.mkdir()
+    (existing / "mine.txt").write_text("keep me")
+    for folder in (new, existing):
+        proc = _sim(tmp_path, "--link-dir", str(folder))
+        assert proc.stdout is not None
+        assert Path(proc.stdout.readline().split()[2]).parent == folder
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        assert proc.returncode == 0
+    assert not new.exists()
+    assert [p.name for p in existing.iterdir()] == ["mine.txt"]

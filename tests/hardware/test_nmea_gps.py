@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
 import pytest
 
 from hardware.nmea import NmeaGps
+from hardware.nmea.sentences import build
 from hardware.sensor import SensorError
 from hardware.simulators import NmeaGpsSimulator
+
+
+class FaultyReceiver(NmeaGpsSimulator):
+    """A receiver whose sentences have good checksums but the given impossible GGA fields."""
+
+    def __init__(self, gga_fields: str, link_dir: Path) -> None:
+        super().__init__(interval=0.05, link_dir=str(link_dir))
+        self.gga_fields = gga_fields
+        self.good = False  # True: it sends its real GGA again
+
+    def sentences(self, when: datetime, t: float) -> list[bytes]:
+        real = super().sentences(when, t)
+        if self.good:
+            return real
+        return [build(f"GPGGA,{when:%H%M%S}.00,{self.gga_fields}"), real[1]]
+
+
+@pytest.fixture
+def faulty(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[FaultyReceiver]:
+    with FaultyReceiver(request.param, tmp_path) as sim:
+        yield sim
 
 
 def _read(sim: NmeaGpsSimulator, path: str | None = None) -> dict[str, tuple[float, str]]:
@@ -64,3 +91,40 @@ def test_unplug_and_replug_through_the_stable_link(gps_sim: NmeaGpsSimulator) ->
         assert len(gps.read()) == 6
     finally:
         gps.close()
+
+
+IMPOSSIBLE = {
+    "latitude 99.98": "9958.800,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,",
+    "longitude 185.7": "4807.038,N,18542.000,E,1,08,0.9,545.4,M,46.9,M,,",
+    "signed coordinate field": "4807.038,N,-1002.712,W,1,08,0.9,545.4,M,46.9,M,,",
+    "altitude inf": "4807.038,N,01131.000,E,1,08,0.9,inf,M,46.9,M,,",
+    "satellites nan": "4807.038,N,01131.000,E,1,nan,0.9,545.4,M,46.9,M,,",
+}
+
+
+@pytest.mark.parametrize("faulty", list(IMPOSSIBLE.values()), ids=list(IMPOSSIBLE), indirect=True)
+def test_a_faulty_receiver_is_refused_like_a_bad_checksum(faulty: FaultyReceiver) -> None:
+    gps = NmeaGps(faulty.link, timeout=0.4)
+    try:
+        with pytest.raises(SensorError, match=r"no valid GGA .*\(\d+ refused sentences\)") as err:
+            gps.read()
+        refused = int(re.findall(r"(\d+) refused", str(err.value))[0])
+        assert refused >= 1  # every impossible GGA that came is counted
+        faulty.good = True
+        got = {m.quantity: m.value for m in gps.read()}
+        assert got["latitude"] == pytest.approx(48.1173, abs=1e-3)
+    finally:
+        gps.close()
+
+
+def test_bad_checksums_and_impossible_values_are_counted_together(tmp_path: Path) -> None:
+    with FaultyReceiver(IMPOSSIBLE["latitude 99.98"], tmp_path) as sim:
+        sim.faults.bad_crc = True  # now every sentence also has a wrong checksum
+        gps = NmeaGps(sim.link, timeout=0.4)
+        try:
+            with pytest.raises(SensorError, match="refused sentences") as err:
+                gps.read()
+            # The RMC (bad checksum) is counted beside the GGA (bad checksum, impossible too).
+            assert int(re.findall(r"(\d+) refused", str(err.value))[0]) >= 2
+        finally:
+            gps.close()

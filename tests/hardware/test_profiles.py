@@ -12,6 +12,7 @@ from hardware.profiles import ProfileError
 from hardware.sdi12 import Sdi12Probe
 from hardware.sdi12 import load_profile as load_sdi12_profile
 from hardware.sdi12 import shipped_profiles as shipped_sdi12
+from hardware.sensor import SensorError
 
 GOOD = """
 name = "greenhouse-ec"
@@ -80,6 +81,10 @@ def test_a_users_sdi12_profile(tmp_path: Path) -> None:
         (GOOD.replace('unit = "uS/cm"\n', ""), "registers.0.unit: Field required"),
         ('name = "empty"\nregisters = []\n', "registers: List should have at least 1 item"),
         (GOOD + GOOD.split("\n", 3)[3].replace("soil_ec", "soil_ph"), "share register 0x0005"),
+        (GOOD.replace("max = 5000", "max = inf"), "registers.0.max: Input should be a finite"),
+        (GOOD.replace("min = 0", "min = nan"), "registers.0.min: Input should be a finite"),
+        (GOOD.replace("min = 0", "scale = nan\nmin = 0"), "registers.0.scale: Input should be"),
+        (GOOD.replace("min = 0", "offset = -inf\nmin = 0"), "registers.0.offset: Input should"),
     ],
 )
 def test_malformed_profile_gives_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
@@ -97,3 +102,18 @@ def test_unknown_names_and_missing_files_are_clear(tmp_path: Path) -> None:
         load_profile(str(tmp_path / "missing.toml"))
     with pytest.raises(ProfileError, match="unknown profile"):
         load_sdi12_profile("nope")
+
+
+@pytest.mark.parametrize("bound", ["min = nan", "max = inf", "min = -inf"])
+def test_an_sdi12_bound_of_nan_or_inf_is_refused(tmp_path: Path, bound: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(f'name = "x"\n[[values]]\nquantity = "soil_moisture"\n{bound}\n')
+    with pytest.raises(ProfileError, match=r"values.0.m..: Input should be a finite number"):
+        load_sdi12_profile(str(path))
+
+
+def test_a_non_finite_value_never_becomes_a_measurement() -> None:
+    with pytest.raises(SensorError, match="value 1 is nan"):
+        load_sdi12_profile("generic").to_measurements([1.0, float("nan")])
+    with pytest.raises(SensorError, match="value 0 is inf"):
+        load_sdi12_profile("acclima-tdr").to_measurements([float("inf"), 20, 10, 100, 200])

@@ -38,3 +38,21 @@ def test_fleet_reads_and_writes_the_prefix_only() -> None:
     assert allowed("fleet", "agrifleet", "read", "agrifleet/+/messages")
     assert allowed("fleet", "agrifleet", "write", "agrifleet/x/ack")
     assert not allowed("fleet", "agrifleet", "read", "$SYS/#")
+
+
+def test_every_device_reads_the_fleet_status_and_cannot_write_it() -> None:
+    for device in ("field-01", "field-02"):
+        assert allowed(device, "agrifleet", "read", "agrifleet/_fleet/status")
+        assert not allowed(device, "agrifleet", "write", "agrifleet/_fleet/status")
+    assert not allowed("field-01", "agrifleet", "read", "agrifleet/_fleet/#")
+    assert not allowed("field-01", "agrifleet", "read", "other/_fleet/status")
+    assert allowed("fleet", "agrifleet", "write", "agrifleet/_fleet/status")
+
+
+def test_mosquitto_acl_is_the_contracts_device_topics() -> None:
+    from provisioning.mosquitto import acl_text
+
+    text = acl_text("agrifleet")
+    assert "pattern read agrifleet/_fleet/status" in text
+    assert "pattern write agrifleet/%u/messages" in text
+    assert "topic readwrite agrifleet/#" in text

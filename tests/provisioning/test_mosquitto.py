@@ -55,3 +55,41 @@ def test_device_cannot_read_another_devices_acks(broker: Broker) -> None:
 def test_valid_device_connects(broker: Broker, device: str) -> None:
     broker.add_device(device)
     assert not connack(broker.port, device, broker.config.users[device]).is_failure
+
+
+def test_devices_read_the_fleet_status_but_not_each_others_offers(broker: Broker) -> None:
+    """The retained fleet status reaches every device; another device's offer reaches none."""
+    broker.add_device("field-01")
+    fleet = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    fleet.username_pw_set("fleet", broker.config.users["fleet"])
+    fleet.connect("127.0.0.1", broker.port)
+    fleet.loop_start()
+    fleet.publish("agrifleet/_fleet/status", b'{"v":1,"state":"online","instance":"a"}', qos=1,
+                  retain=True).wait_for_publish(5)
+    fleet.publish("agrifleet/field-02/model/offer", b"{}", qos=1, retain=True).wait_for_publish(5)
+    received: list[str] = []
+    got = threading.Event()
+    device = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    device.username_pw_set("field-01", broker.config.users["field-01"])
+
+    def on_message(c: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        received.append(message.topic)
+        got.set()
+
+    device.on_message = on_message
+    device.connect("127.0.0.1", broker.port)
+    device.loop_start()
+    try:
+        device.subscribe([("agrifleet/field-02/model/offer", 1), ("agrifleet/_fleet/status", 1),
+                          ("agrifleet/field-01/ack", 1)])
+        assert got.wait(5), "the retained fleet status did not arrive"
+        got.clear()
+        # A device may not speak for the fleet: had the broker taken this, it came back to us
+        # before the ack the fleet sends after it.
+        device.publish("agrifleet/_fleet/status", b"{}", qos=1).wait_for_publish(5)
+        fleet.publish("agrifleet/field-01/ack", b"{}", qos=1).wait_for_publish(5)
+        assert got.wait(5)
+        assert received == ["agrifleet/_fleet/status", "agrifleet/field-01/ack"]
+    finally:
+        device.loop_stop()
+        fleet.loop_stop()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, status
 
 from fleet import queries
 from fleet.api.deps import AdminToken, DeviceDep, SessionDep, SettingsDep
-from fleet.models import BootGaps, Device, DeviceCreate, DeviceDetail, DevicePublic, Message
+from fleet.api.params import MAX_BODY_BYTES, Limit, Offset
+from fleet.models import (
+    BootGaps,
+    Device,
+    DeviceCreate,
+    DeviceDetail,
+    DevicePublic,
+    DeviceUpdate,
+    Message,
+)
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -17,13 +24,22 @@ router = APIRouter(prefix="/devices", tags=["devices"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=DevicePublic,
-    responses={409: {"model": Message, "description": "The id is already registered"}},
+    responses={
+        409: {"model": Message, "description": "The id is already registered"},
+        413: {
+            "model": Message,
+            "description": f"The body is larger than {MAX_BODY_BYTES} bytes (read before the "
+            "token: text/plain when its Content-Length says so, else JSON)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+    },
     summary="Register a device so the fleet accepts its messages (admin)",
+    max_body_size=MAX_BODY_BYTES,
 )
 def register_device(body: DeviceCreate, session: SessionDep, _: AdminToken) -> Device:
     if session.get(Device, body.id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"device {body.id!r} already exists")
-    device = Device(id=body.id, name=body.name)
+    device = Device(id=body.id, name=body.name, tags=sorted(set(body.tags)))
     session.add(device)
     session.commit()
     session.refresh(device)
@@ -34,8 +50,8 @@ def register_device(body: DeviceCreate, session: SessionDep, _: AdminToken) -> D
 def list_devices(
     session: SessionDep,
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> list[DevicePublic]:
     return queries.list_devices(session, limit, offset, settings.offline_after_s)
 
@@ -47,6 +63,24 @@ def list_devices(
 )
 def get_device(device: DeviceDep, session: SessionDep, settings: SettingsDep) -> DeviceDetail:
     return queries.device_detail(session, device, settings.offline_after_s)
+
+
+@router.patch(
+    "/{device_id}",
+    response_model=DevicePublic,
+    responses={404: {"model": Message}},
+    summary="Change a device's name or tags (admin)",
+)
+def update_device(body: DeviceUpdate, device: DeviceDep, session: SessionDep,
+                  _: AdminToken) -> Device:
+    if body.name is not None:
+        device.name = body.name
+    if body.tags is not None:
+        device.tags = sorted(set(body.tags))
+    session.add(device)
+    session.commit()
+    session.refresh(device)
+    return device
 
 
 @router.get(

@@ -1,0 +1,89 @@
+"""Accept a package into the registry: check it, refuse an equal or older version, store it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from agrifleet.manifest import Manifest
+from agrifleet.package import PackageError, check_upgrade, load_public_keys, parse_version
+from fleet.models import ApiToken
+from fleet.registry.checks import check_package
+from fleet.registry.storage import ARCHIVE_NAME, UNPACKED_NAME, PackageStore
+from fleet.registry.tables import ModelPackage
+from fleet.settings import FleetSettings
+
+log = logging.getLogger(__name__)
+
+#: At most this many bytes per uploaded archive, and unpacked, and this many files.
+MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
+MAX_FILES = 256
+
+#: One publication at a time, so two uploads cannot both be "the newest version".
+_publish_lock = threading.Lock()
+
+
+class VersionConflict(PackageError):
+    """The registry already has this or a newer version of the model (answered 409)."""
+
+
+def latest(session: Session, name: str) -> ModelPackage | None:
+    """The highest registered version of a model."""
+    rows = session.exec(select(ModelPackage).where(ModelPackage.name == name)).all()
+    return max(rows, key=lambda p: parse_version(p.version), default=None)
+
+
+def find(session: Session, name: str, version: str) -> ModelPackage | None:
+    return session.exec(
+        select(ModelPackage).where(ModelPackage.name == name, ModelPackage.version == version)
+    ).first()
+
+
+def publish(settings: FleetSettings, engine: Engine, staging: Path, sha256: str, size: int,
+            token: ApiToken) -> ModelPackage:
+    """Check the archive in ``staging`` and register it; PackageError with the reason if not.
+
+    The staging folder is moved into the store on success and removed on refusal.
+    """
+    store = PackageStore(settings.data_dir)
+    try:
+        trusted = load_public_keys(settings.model_keys)
+        manifest = check_package(staging / ARCHIVE_NAME, staging / UNPACKED_NAME, trusted,
+                                 max_bytes=MAX_ARCHIVE_BYTES, max_files=MAX_FILES)
+        with _publish_lock, Session(engine) as session:
+            newest = latest(session, manifest.name)
+            if newest is not None:
+                try:
+                    check_upgrade(manifest, Manifest.model_validate(newest.manifest))
+                except PackageError as exc:
+                    raise VersionConflict(exc.reason, f"{exc}; the registry has "
+                                          f"{newest.version} and versions only go up") from None
+            store.commit_staging(staging, manifest.name, manifest.version)
+            package = ModelPackage(
+                name=manifest.name,
+                version=manifest.version,
+                sha256=sha256,
+                size=size,
+                model_sha256=manifest.sha256,
+                key_id=manifest.signing.key_id if manifest.signing else "",
+                published_by=token.name or f"token {token.id}",
+                published_role=token.role,
+                manifest=manifest.model_dump(mode="json"),
+            )
+            session.add(package)
+            try:
+                session.commit()
+            except Exception:
+                store.remove(manifest.name, manifest.version)
+                raise
+            session.refresh(package)
+    except BaseException:
+        store.discard(staging)
+        raise
+    log.info("published %s %s (%d bytes, by %s)", package.name, package.version, size,
+             package.published_by)
+    return package

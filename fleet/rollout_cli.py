@@ -1,0 +1,246 @@
+"""``agrifleet rollout …`` and ``agrifleet model publish``: talk to a running fleet over HTTP.
+
+Only the standard library is used (urllib), so a technician's laptop needs no fleet extra.
+The fleet and token come from ``--fleet``/``--token`` or AGRIFLEET_FLEET_URL/AGRIFLEET_TOKEN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EPILOG = ("The fleet and token default to AGRIFLEET_FLEET_URL and AGRIFLEET_TOKEN (a technician "
+          "or admin token from `agrifleet fleet create-token --role technician`).")
+
+
+class FleetError(Exception):
+    """The fleet refused or could not be reached; the message is the fleet's reason."""
+
+
+def _connection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fleet", metavar="URL", help="the fleet's address "
+                        "(default: AGRIFLEET_FLEET_URL)")
+    parser.add_argument("--token", help="API token (default: AGRIFLEET_TOKEN)")
+
+
+def request(args: argparse.Namespace, method: str, path: str, body: bytes | None = None,
+            content_type: str = "application/json") -> Any:
+    """One HTTP call to the fleet; its JSON answer, or FleetError with the fleet's reason."""
+    import urllib.error
+    import urllib.request
+
+    base = (args.fleet or os.environ.get("AGRIFLEET_FLEET_URL") or "").rstrip("/")
+    token = args.token or os.environ.get("AGRIFLEET_TOKEN") or ""
+    if not base.startswith(("http://", "https://")):
+        raise FleetError("no fleet address: pass --fleet http://host:8000 or set "
+                         "AGRIFLEET_FLEET_URL")
+    if not token:
+        raise FleetError("no API token: pass --token or set AGRIFLEET_TOKEN")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type,
+               "Accept": "application/json"}
+    req = urllib.request.Request(base + path, data=body, method=method,  # noqa: S310 - http(s)
+                                 headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=300) as response:  # noqa: S310 - http(s) only
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read()).get("detail", exc.reason)
+        except (ValueError, AttributeError):
+            detail = exc.reason
+        if isinstance(detail, list):  # FastAPI validation errors
+            detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}"
+                               for d in detail)
+        raise FleetError(f"the fleet answered {exc.code}: {detail}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise FleetError(f"cannot reach the fleet at {base}: {reason}") from None
+
+
+def _run(func: Any) -> Any:
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args) or 0)
+        except FleetError as exc:
+            print(f"agrifleet: {exc}", file=sys.stderr)
+            return 1
+
+    return wrapped
+
+
+# --- model publish ---------------------------------------------------------------------------
+
+
+def add_publish(sub: Any) -> None:
+    """Register ``publish`` under ``agrifleet model``."""
+    p = sub.add_parser("publish", help="pack a signed package and publish it to the fleet",
+                       description="Pack PACKAGE_DIR (signed with `agrifleet model sign`) and "
+                       "upload it; the fleet checks it as a node would and says why it refuses.",
+                       epilog=EPILOG)
+    p.add_argument("package_dir", type=Path, metavar="PACKAGE_DIR")
+    _connection(p)
+    p.set_defaults(func=_run(_publish))
+
+
+def _publish(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from agrifleet.package import PackageError, pack
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "package.tar.gz"
+        try:
+            pack(args.package_dir, out)
+        except PackageError as exc:
+            raise FleetError(f"{exc.reason}: {exc}") from None
+        result = request(args, "POST", "/api/v1/models", out.read_bytes(), "application/gzip")
+    print(f"published {result['name']} {result['version']} ({result['size']} bytes, "
+          f"sha256 {result['sha256'][:12]}…)")
+    return 0
+
+
+# --- rollout ---------------------------------------------------------------------------------
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """Register ``start``, ``list``, ``status``, ``pause``, ``resume``, ``abort``, ``approve``."""
+    parser.epilog = EPILOG
+    sub = parser.add_subparsers(dest="rollout_command", metavar="ACTION", required=True)
+
+    s = sub.add_parser("start", help="start a phased rollout; prints its id", epilog=EPILOG)
+    s.add_argument("--model", required=True, help="model name, e.g. leaf-disease")
+    s.add_argument("--version", required=True, help="a version published to the fleet")
+    who = s.add_mutually_exclusive_group(required=True)
+    who.add_argument("--devices", help="comma-separated device ids")
+    who.add_argument("--tag", help="every device with this tag")
+    who.add_argument("--all", action="store_true", help="every registered device")
+    s.add_argument("--phases", default="100", help="cumulative percentages, e.g. 5,25,100")
+    s.add_argument("--min-devices", type=int, default=1, help="at least this many per phase")
+    s.add_argument("--max-failures", default="0", metavar="N|P%",
+                   help="halt above N failed devices, or above P%% of those offered (0)")
+    s.add_argument("--rollback-on-halt", action="store_true",
+                   help="on halt, offer updated and failed devices their previous model")
+    s.add_argument("--approval", action="store_true", help="wait for approve between phases")
+    s.add_argument("--shadow-images", type=int, default=20, help="photos in shadow (20)")
+    s.add_argument("--shadow-max-s", type=float, default=3600, help="longest shadow period")
+    s.add_argument("--min-agreement", type=float, help="gate: least agreement with the "
+                   "current model (0-1)")
+    s.add_argument("--min-mean-confidence", type=float, help="gate: least mean confidence")
+    s.add_argument("--max-uncertain-rate", type=float, help="gate: most uncertain answers")
+    s.add_argument("--max-latency-ms", type=float, help="gate: slowest median inference")
+    s.add_argument("--timeout-s", type=float, help="every state's timeout (default: the "
+                   "fleet's settings)")
+    _connection(s)
+    s.set_defaults(func=_run(_start))
+
+    ls = sub.add_parser("list", help="rollouts, newest first", epilog=EPILOG)
+    ls.add_argument("--json", action="store_true", help="print the API's JSON")
+    _connection(ls)
+    ls.set_defaults(func=_run(_list))
+
+    st = sub.add_parser("status", help="one rollout: phases, devices, gate figures, reason",
+                        epilog=EPILOG)
+    st.add_argument("id", type=int)
+    st.add_argument("--json", action="store_true", help="print the API's JSON")
+    _connection(st)
+    st.set_defaults(func=_run(_status))
+
+    for action, text in (("pause", "hold the next phase"),
+                         ("resume", "go on after a pause or halt, accepting what held it"),
+                         ("abort", "stop and withdraw every pending offer"),
+                         ("approve", "start the next phase of a rollout waiting for approval")):
+        a = sub.add_parser(action, help=text, epilog=EPILOG)
+        a.add_argument("id", type=int)
+        a.add_argument("--note", default="", help="why, for the rollout's record")
+        _connection(a)
+        a.set_defaults(func=_run(_action(action)))
+
+
+def _limits(args: argparse.Namespace) -> dict[str, float]:
+    names = ("min_agreement", "min_mean_confidence", "max_uncertain_rate", "max_latency_ms")
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def start_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The POST /api/v1/rollouts body for ``rollout start`` arguments."""
+    try:
+        phases = [int(p) for p in args.phases.split(",") if p.strip()]
+    except ValueError:
+        raise FleetError(f"--phases {args.phases!r}: give percentages like 5,25,100") from None
+    if args.devices:
+        targets: dict[str, Any] = {"devices": [d.strip() for d in args.devices.split(",")
+                                               if d.strip()]}
+    elif args.tag:
+        targets = {"tag": args.tag}
+    else:
+        targets = {"all": True}
+    body: dict[str, Any] = {
+        "model": args.model, "version": args.version, "targets": targets, "phases": phases,
+        "min_devices": args.min_devices, "rollback_on_halt": args.rollback_on_halt,
+        "approval": args.approval, "shadow_images": args.shadow_images,
+        "shadow_max_s": args.shadow_max_s, "limits": _limits(args),
+    }
+    limit = args.max_failures.strip()
+    try:
+        if limit.endswith("%"):
+            body["max_failure_pct"] = float(limit[:-1])
+        else:
+            body["max_failures"] = int(limit)
+    except ValueError:
+        raise FleetError(f"--max-failures {limit!r}: give a count (2) or a share (10%)") from None
+    if args.timeout_s is not None:
+        body["timeout_s"] = args.timeout_s
+    return body
+
+
+def _start(args: argparse.Namespace) -> int:
+    result = request(args, "POST", "/api/v1/rollouts", json.dumps(start_body(args)).encode())
+    print(result["id"])
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = request(args, "GET", "/api/v1/rollouts")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        counts = ", ".join(f"{n} {s}" for s, n in r["counts"].items())
+        print(f"{r['id']:>5}  {r['model']} {r['version']:<9} {r['state']:<9} {counts}"
+              + (f"  ({r['reason']})" if r["reason"] else ""))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    r = request(args, "GET", f"/api/v1/rollouts/{args.id}")
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(f"rollout {r['id']}: {r['model']} {r['version']} {r['state']}"
+          + (f" — {r['reason']}" if r["reason"] else ""))
+    for p in r["phases"]:
+        print(f"  phase {p['index'] + 1} ({p['percent']}%, {p['devices']} devices): {p['state']}, "
+              f"{p['active']} active, {p['failed']} failed, {p['in_progress']} in progress")
+    for d in r["devices"]:
+        gate = d["gate"]
+        figures = (f"  agreement {gate['agreement']:.2f} confidence {gate['mean_confidence']:.2f}"
+                   f" uncertain {gate['uncertain_rate']:.2f} {gate['latency_ms']:.0f} ms"
+                   f" ({gate['images']} images)") if gate else ""
+        online = "" if d["online"] else " (offline)"
+        print(f"  {d['device_id']:<20} {d['state']:<12}{online}"
+              + (f" {d['reason']}" if d["reason"] else "") + figures)
+    return 0
+
+
+def _action(action: str) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        r = request(args, "POST", f"/api/v1/rollouts/{args.id}/{action}",
+                    json.dumps({"note": args.note}).encode())
+        print(f"rollout {r['id']}: {r['state']}" + (f" — {r['reason']}" if r["reason"] else ""))
+        return 0
+
+    return run

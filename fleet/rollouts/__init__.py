@@ -1,0 +1,1 @@
+"""Phased, gated rollouts of a registry package to a set of devices."""

@@ -1,0 +1,226 @@
+"""Publishing specifies: the fleet accepts a signed, intact, working package of a newer version
+and refuses every other with a 422 (409 for an equal or older version) naming the reason, and
+then holds nothing of it."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fleet.registry.conftest import Keys, Registry
+from tests.fleet.registry.packages import archive, package_dir
+
+
+def _stored(registry: Registry) -> list[str]:
+    models = registry.data_dir / "models"
+    found = sorted(str(p.relative_to(models)) for p in models.glob("*/*") if p.is_dir())
+    return [f for f in found if not f.startswith(".incoming")]
+
+
+def _refused(registry: Registry, data: bytes, reason: str, status: int = 422) -> str:
+    response = registry.publish(data)
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith(f"{reason}:"), detail
+    assert registry.fleet.get("/api/v1/models") == []
+    assert _stored(registry) == []
+    return str(detail)
+
+
+def test_a_signed_package_is_accepted_listed_and_shown_with_its_publisher(
+    registry: Registry, keys: Keys, tmp_path: Path
+) -> None:
+    data = archive(package_dir(tmp_path / "p", "1.2.0", keys.key))
+    response = registry.publish(data)
+    assert response.status_code == 201, response.text
+    listed = registry.fleet.get("/api/v1/models")
+    assert [(m["name"], m["version"], m["size"]) for m in listed] == [
+        ("leaf-disease", "1.2.0", len(data))]
+    assert listed[0]["url"] == ("http://fleet.example:8000/api/v1/models/leaf-disease/1.2.0/"
+                                "package")
+    shown = registry.fleet.get("/api/v1/models/leaf-disease/1.2.0")
+    assert shown["published_by"] == "tess" and shown["published_role"] == "technician"
+    assert shown["manifest"]["version"] == "1.2.0"
+    assert shown["metrics"]["int8"]["test"]["top1"] > 0.9
+    folder = registry.data_dir / "models" / "leaf-disease" / "1.2.0"
+    assert (folder / "package.tar.gz").read_bytes() == data
+    assert (folder / "package" / "model.tflite").is_file()
+
+
+def test_a_viewer_cannot_publish(registry: Registry, keys: Keys, tmp_path: Path) -> None:
+    data = archive(package_dir(tmp_path / "p", "1.2.0", keys.key))
+    response = registry.publish(data, headers=registry.fleet.viewer)
+    assert response.status_code == 403
+    assert registry.fleet.get("/api/v1/models") == []
+
+
+def test_garbage_is_a_corrupt_archive(registry: Registry) -> None:
+    _refused(registry, b"this is not a tar.gz at all" * 10, "corrupt_archive")
+
+
+def test_a_truncated_archive_is_refused(registry: Registry, keys: Keys, tmp_path: Path) -> None:
+    data = archive(package_dir(tmp_path / "p", "1.2.0", keys.key))
+    _refused(registry, data[: len(data) // 2], "corrupt_archive")
+
+
+@pytest.mark.parametrize("victim", ["model.tflite", "labels.txt", "MODEL_CARD.md",
+                                    "manifest.json"])
+def test_a_changed_byte_in_any_file_is_refused(
+    registry: Registry, keys: Keys, tmp_path: Path, victim: str
+) -> None:
+    pkg = package_dir(tmp_path / "p", "1.2.0", keys.key)
+    path = pkg / victim
+    raw = bytearray(path.read_bytes())
+    # In the manifest, a letter of a text (still valid JSON, so it can be packed).
+    at = raw.index(b"Pillow") + 4 if victim == "manifest.json" else len(raw) // 2
+    raw[at] ^= 0x01
+    path.write_bytes(bytes(raw))
+    data = archive(pkg)
+    detail = _refused(registry, data, "bad_signature" if victim == "manifest.json"
+                      else "tampered")
+    assert victim in detail or victim == "manifest.json"
+
+
+def _resign(pkg: Path, key: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Edit manifest.json and sign exactly those bytes (as a careless or hostile tool would)."""
+    from agrifleet import signing
+
+    manifest = json.loads((pkg / "manifest.json").read_text())
+    change(manifest)
+    data = (json.dumps(manifest, indent=2) + "\n").encode()
+    (pkg / "manifest.json").write_bytes(data)
+    sig = signing.sign_bytes(signing.load_private_key(key), data)
+    (pkg / "manifest.sig").write_text(json.dumps(sig))
+
+
+def test_a_wrong_sha256_in_the_signed_manifest_is_refused(
+    registry: Registry, keys: Keys, tmp_path: Path
+) -> None:
+    pkg = package_dir(tmp_path / "p", "1.2.0", keys.key)
+
+    def wrong_sha(manifest: dict[str, Any]) -> None:
+        manifest["sha256"] = "0" * 64
+        for entry in manifest["files"]:
+            if entry["path"] == "model.tflite":
+                entry["sha256"] = "0" * 64
+
+    _resign(pkg, keys.key, wrong_sha)
+    detail = _refused(registry, archive(pkg), "tampered")
+    assert "model.tflite" in detail
+
+
+def test_an_unsigned_package_is_refused(registry: Registry, tmp_path: Path) -> None:
+    pkg = package_dir(tmp_path / "p", "1.2.0", None)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for f in sorted(pkg.iterdir()):
+            tar.add(f, arcname=f.name)
+    _refused(registry, buf.getvalue(), "unsigned")
+
+
+def test_a_package_signed_by_another_key_is_refused(
+    registry: Registry, keys: Keys, tmp_path: Path
+) -> None:
+    _refused(registry, archive(package_dir(tmp_path / "p", "1.2.0", keys.other_key)),
+             "unknown_key")
+
+
+def test_an_expired_package_is_refused(registry: Registry, keys: Keys, tmp_path: Path) -> None:
+    pkg = package_dir(tmp_path / "p", "1.2.0", keys.key)
+
+    def expired(manifest: dict[str, Any]) -> None:
+        manifest["signing"].update(signed_at="2020-01-01T00:00:00Z",
+                                   expires_at="2020-02-01T00:00:00Z")
+
+    _resign(pkg, keys.key, expired)
+    _refused(registry, archive(pkg), "expired")
+
+
+def test_an_equal_or_older_version_is_a_conflict(
+    registry: Registry, keys: Keys, tmp_path: Path
+) -> None:
+    assert registry.publish(archive(package_dir(tmp_path / "a", "1.2.0", keys.key))
+                            ).status_code == 201
+    for version, reason in (("1.2.0", "same_version"), ("1.1.9", "downgrade")):
+        response = registry.publish(archive(package_dir(tmp_path / version, version, keys.key)))
+        assert response.status_code == 409, response.text
+        assert response.json()["detail"].startswith(reason)
+    assert [m["version"] for m in registry.fleet.get("/api/v1/models")] == ["1.2.0"]
+    assert _stored(registry) == ["leaf-disease/1.2.0"]
+
+
+def _evil(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def _file(name: str, data: bytes = b"x") -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def _link(name: str, target: str, kind: bytes) -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info, None
+
+
+@pytest.mark.parametrize("member", [
+    _file("../escape.txt"),
+    _file("/etc/agrifleet-evil"),
+    _file("selftest/../../escape.txt"),
+    _link("model.tflite", "/etc/passwd", tarfile.SYMTYPE),
+    _link("labels.txt", "manifest.json", tarfile.LNKTYPE),
+    _link("dev", "", tarfile.CHRTYPE),
+], ids=["dotdot", "absolute", "nested-dotdot", "symlink", "hardlink", "device"])
+def test_unsafe_archive_members_are_refused_and_nothing_escapes(
+    registry: Registry, tmp_path: Path, member: tuple[tarfile.TarInfo, bytes | None]
+) -> None:
+    _refused(registry, _evil([_file("manifest.json", b"{}"), member]), "unsafe_archive")
+    assert not (registry.data_dir / "escape.txt").exists()
+    assert not (registry.data_dir / "models" / "escape.txt").exists()
+
+
+def test_a_package_whose_self_test_gives_other_answers_is_refused(
+    registry: Registry, keys: Keys, tmp_path: Path
+) -> None:
+    from agrifleet.package import sign_package
+
+    pkg = package_dir(tmp_path / "p", "1.2.0", None)
+    answers_path = pkg / "selftest" / "answers.json"
+    answers = json.loads(answers_path.read_text())
+    first = sorted(answers["images"])[0]
+    labels = json.loads((pkg / "manifest.json").read_text())["labels"]
+    recorded = answers["images"][first]["label"]
+    answers["images"][first]["label"] = next(lb for lb in labels if lb != recorded)
+    answers_path.write_text(json.dumps(answers))
+    sign_package(pkg, keys.key)  # signed as it is: only running it shows the lie
+    detail = _refused(registry, archive(pkg), "selftest_failed")
+    assert first in detail
+
+
+def test_a_signed_file_the_interpreter_cannot_load_is_refused(
+    registry: Registry, keys: Keys, tmp_path: Path
+) -> None:
+    import hashlib
+
+    from agrifleet.package import sign_package
+
+    pkg = package_dir(tmp_path / "p", "1.2.0", None)
+    junk = b"\x00not a flatbuffer" * 4096
+    (pkg / "model.tflite").write_bytes(junk)
+    manifest = json.loads((pkg / "manifest.json").read_text())
+    manifest.update(sha256=hashlib.sha256(junk).hexdigest(), size_bytes=len(junk))
+    (pkg / "manifest.json").write_text(json.dumps(manifest))
+    sign_package(pkg, keys.key)
+    _refused(registry, archive(pkg), "invalid_model")
