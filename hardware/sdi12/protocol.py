@@ -43,7 +43,9 @@ def reply_text(raw: bytes, echo: bytes = b"") -> str:
     if not raw.endswith(b"\r\n"):
         raise ReplyError(f"incomplete reply {raw!r} (no CR LF)")
     body = raw[:-2]
-    if any(not 0x20 <= b < 0x7F for b in body):
+    # Printable ASCII, except that a CRC character (0x40 | 6 bits) may be DEL (0x7F).
+    text, tail = body[:-3], body[-3:]
+    if any(not 0x20 <= b < 0x7F for b in text) or any(not 0x20 <= b <= 0x7F for b in tail):
         raise ReplyError(f"garbage in reply {raw!r}")
     return body.decode("ascii")
 

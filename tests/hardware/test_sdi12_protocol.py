@@ -76,6 +76,21 @@ def test_reply_line_needs_crlf_and_printable_ascii() -> None:
         protocol.reply_text(b"0+1\x07.0\r\n")
 
 
+def test_a_crc_character_may_be_del() -> None:
+    """A CRC character is 0x40 | 6 bits, so 0x7F (DEL) is one of them: about 1 reply in 20."""
+    values = ["+32.1", "+14.8"]
+    for n in range(2000):
+        reply = protocol.values_reply("0", [*values, f"+{n}"], crc=True)
+        if b"\x7f" in reply:
+            break
+    else:
+        pytest.fail("no reply with a DEL in its CRC")
+    text = protocol.reply_text(reply)
+    assert protocol.parse_values(text, "0", crc=True) == [32.1, 14.8, float(n)]
+    with pytest.raises(ReplyError, match="garbage"):
+        protocol.reply_text(b"0+1\x7f.0+2.5ABC\r\n")  # DEL outside the CRC
+
+
 def test_echo_of_our_own_command_is_skipped() -> None:
     assert protocol.reply_text(b"0M!00013\r\n", echo=b"0M!") == "00013"
 
