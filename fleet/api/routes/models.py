@@ -51,6 +51,7 @@ def _public(settings: FleetSettings, p: ModelPackage) -> ModelPackagePublic:
     responses={
         409: {"model": Message, "description": "This or a newer version is registered"},
         413: {"model": Message, "description": "The archive is too large"},
+        507: {"model": Message, "description": "The data directory is full or read-only"},
         422: {"model": Message, "description": "Refused: 'reason: message'"},
     },
     summary="Publish a signed package: the .tar.gz from `agrifleet model publish` (technician)",
@@ -58,8 +59,11 @@ def _public(settings: FleetSettings, p: ModelPackage) -> ModelPackagePublic:
 async def publish_model(request: Request, settings: SettingsDep,
                         token: TechnicianToken) -> ModelPackagePublic:
     store = PackageStore(settings.data_dir)
-    staging = store.new_upload()
     digest, size = hashlib.sha256(), 0
+    try:
+        staging = store.new_upload()
+    except OSError as exc:
+        raise _cannot_store(exc) from None
     try:
         with (staging / ARCHIVE_NAME).open("wb") as f:
             async for chunk in request.stream():
@@ -69,6 +73,9 @@ async def publish_model(request: Request, settings: SettingsDep,
                                         f"the archive is over {registry.MAX_ARCHIVE_BYTES} bytes")
                 digest.update(chunk)
                 f.write(chunk)
+    except OSError as exc:
+        store.discard(staging)
+        raise _cannot_store(exc) from None
     except BaseException:
         store.discard(staging)
         raise
@@ -80,7 +87,16 @@ async def publish_model(request: Request, settings: SettingsDep,
     except PackageError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"{exc.reason}: {exc}") from None
+    except OSError as exc:
+        raise _cannot_store(exc) from None
     return _public(settings, package)
+
+
+def _cannot_store(exc: OSError) -> HTTPException:
+    """507 with the system's reason (disk full, read-only data_dir), not a crash."""
+    return HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
+                         f"the fleet cannot store the package in its data directory: "
+                         f"{exc.strerror or exc}")
 
 
 @router.get("", summary="Every published package, by name and version")
