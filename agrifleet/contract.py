@@ -25,10 +25,10 @@ not items, and carry no sequence number.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 CONTRACT_VERSION: Literal[1] = 1
 DEFAULT_PREFIX = "agrifleet"
@@ -36,6 +36,40 @@ DEFAULT_PREFIX = "agrifleet"
 MAX_PAYLOAD_BYTES = 256 * 1024
 #: A detection's thumbnail, base64-encoded JPEG, is capped at this many characters.
 MAX_THUMBNAIL_B64 = 24 * 1024
+
+#: The largest seq an item may carry: 2^53 - 1, the largest integer every JSON reader (a
+#: JavaScript Number, any parser that reads numbers as doubles) holds exactly. A node making
+#: 1000 items a second reaches it after 285,000 years; a larger seq is a bug, not data.
+MAX_SEQ = 2**53 - 1
+#: An item's ``ts`` lies in [ITEM_TS_MIN, ITEM_TS_MAX): from the Unix epoch, where the clock of a
+#: node without a real-time clock starts, to a year no device reaches, so that every time
+#: converts to UTC and to epoch seconds on every database.
+ITEM_TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+ITEM_TS_MAX = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _item_time(value: object) -> datetime:
+    """An ISO 8601 date and time with a zone (or an aware datetime), in range, as UTC."""
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date and time with a zone") from None
+    elif isinstance(value, datetime):
+        when = value
+    else:
+        kind = {type(None): "null", bool: "a boolean", int: "a number", float: "a number"}
+        got = kind.get(type(value), type(value).__name__)
+        raise ValueError(f"must be an ISO 8601 string with a zone, not {got}")
+    if when.utcoffset() is None:
+        raise ValueError("has no zone: add Z or +00:00")
+    if not ITEM_TS_MIN <= when < ITEM_TS_MAX:
+        raise ValueError(f"is outside {ITEM_TS_MIN.year}..{ITEM_TS_MAX.year - 1}")
+    return when.astimezone(UTC)
+
+
+#: An item's time: ISO 8601 with a zone only (no numbers, no naive times), normalised to UTC.
+ItemTime = Annotated[datetime, BeforeValidator(_item_time)]
 
 DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 BootId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -48,8 +82,12 @@ class _Payload(BaseModel):
 class _Item(_Payload):
     """Fields every sequenced item carries."""
 
-    seq: int = Field(ge=0, description="Grows by exactly one per item within a boot")
-    ts: datetime = Field(description="Device UTC time the item was taken (corrected if possible)")
+    seq: int = Field(
+        ge=0, le=MAX_SEQ, strict=True, description="Grows by exactly one per item within a boot"
+    )
+    ts: ItemTime = Field(
+        description="Device time the item was taken (corrected if possible), ISO 8601 with a zone"
+    )
     uptime_s: float = Field(ge=0, description="Device monotonic uptime when the item was taken")
     clock_synced: bool = Field(
         default=True, description="False when ts comes from a clock not yet synchronised"

@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import stat
 import tarfile
@@ -174,9 +175,36 @@ def _check_contents(pkg_dir: Path, manifest: Manifest) -> None:
     for name in REQUIRED:
         if name not in listed:
             raise PackageError("missing_file", f"the package has no {name}")
-    labels = (pkg_dir / LABELS_NAME).read_text(encoding="utf-8").splitlines()
+    try:
+        labels = (pkg_dir / LABELS_NAME).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise PackageError("invalid_manifest", f"{LABELS_NAME} is not UTF-8 text") from exc
     if labels != manifest.labels:
         raise PackageError("invalid_manifest", f"{LABELS_NAME} differs from the manifest's labels")
+    try:
+        recorded = json.loads((pkg_dir / ANSWERS_PATH).read_bytes()).get("model_sha256")
+    except (ValueError, AttributeError) as exc:
+        raise PackageError("selftest_failed", f"{ANSWERS_PATH} is not valid JSON") from exc
+    if recorded != manifest.sha256:
+        raise PackageError("selftest_failed", f"{ANSWERS_PATH} was recorded for another model "
+                           "file; run agrifleet model selftest again")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so a crash leaves the old file or the new, never half."""
+    tmp = _tmp_name(path)
+    try:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
 
 
 # --- signing and verification ---------------------------------------------------------------
@@ -194,6 +222,8 @@ def sign_package(pkg_dir: Path, key_file: Path, *, expires_days: int = 365) -> S
         raise PackageError("invalid_manifest", f"expires_days must be 1-3650, not {expires_days}")
     pkg_dir = Path(pkg_dir)
     private = signing.load_private_key(key_file)
+    for name in (MANIFEST_NAME, SIG_NAME):  # left by a sign that was killed
+        _tmp_name(pkg_dir / name).unlink(missing_ok=True)
     _, manifest = _read_manifest(pkg_dir)
     files = [PackageFile(path=rel, size=path.stat().st_size, sha256=sha256_file(path))
              for rel, path in sorted(_walk(pkg_dir, _ignored(manifest)).items())]
@@ -206,8 +236,9 @@ def sign_package(pkg_dir: Path, key_file: Path, *, expires_days: int = 365) -> S
     data = (json.dumps(signed.model_dump(mode="json"), indent=2, ensure_ascii=False)
             + "\n").encode("utf-8")
     sig = signing.sign_bytes(private, data)
-    (pkg_dir / MANIFEST_NAME).write_bytes(data)
-    (pkg_dir / SIG_NAME).write_text(json.dumps(sig, indent=2) + "\n", encoding="utf-8")
+    # A crash between the two leaves a signature that does not match: refused, sign again.
+    _write_atomic(pkg_dir / MANIFEST_NAME, data)
+    _write_atomic(pkg_dir / SIG_NAME, (json.dumps(sig, indent=2) + "\n").encode("utf-8"))
     return Signature(key_id=info.key_id, signed_at=info.signed_at, expires_at=info.expires_at,
                      files=len(files), manifest_sha256=hashlib.sha256(data).hexdigest())
 
@@ -225,13 +256,14 @@ def verify_package(pkg_dir: Path, trusted: Mapping[str, Any], *,
 
     pkg_dir = Path(pkg_dir)
     sig_path = pkg_dir / SIG_NAME
+    man_path = pkg_dir / MANIFEST_NAME
     if not pkg_dir.is_dir():
         raise PackageError("missing_file", f"{pkg_dir} is not a folder")
+    if man_path.is_symlink() or not man_path.is_file():
+        raise PackageError("missing_file", f"{pkg_dir}: no {MANIFEST_NAME} at the top of the "
+                           "package (packed inside another folder?)")
     if sig_path.is_symlink() or not sig_path.is_file():
         raise PackageError("unsigned", f"{pkg_dir}: no {SIG_NAME}; the package is not signed")
-    man_path = pkg_dir / MANIFEST_NAME
-    if man_path.is_symlink() or not man_path.is_file():
-        raise PackageError("missing_file", f"{pkg_dir}: no {MANIFEST_NAME}")
     if man_path.stat().st_size > MAX_MANIFEST_BYTES:
         raise PackageError("too_large", f"{MANIFEST_NAME} is over {MAX_MANIFEST_BYTES} bytes")
     with sig_path.open("rb") as f:
@@ -280,6 +312,9 @@ def receive_package(archive: Path, dest: Path, trusted: Mapping[str, Any], *,
     safe_extract(archive, dest, max_bytes=max_bytes, max_files=max_files)
     try:
         manifest = verify_package(dest, trusted, now=now)
+        if manifest.float_reference and (dest / manifest.float_reference).exists():
+            raise PackageError("tampered", f"{manifest.float_reference} is never packed; "
+                               "this archive was altered")
         check_upgrade(manifest, current, rollback=rollback)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
@@ -344,7 +379,7 @@ def pack(pkg_dir: Path, out: Path) -> str:
             with path.open("rb") as f:
                 tar.addfile(info, f)
     data = raw.getvalue()
-    Path(out).write_bytes(data)
+    _write_atomic(Path(out), data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -357,19 +392,42 @@ def safe_extract(archive: Path, dest: Path, *, max_bytes: int = MAX_BYTES,
     ``max_bytes`` bytes, and corrupt gzip or tar data are refused with PackageError, and
     nothing is left behind. ``dest`` must not exist yet.
     """
-    dest = Path(dest)
+    dest, archive = Path(dest), Path(archive)
+    if not archive.is_file():
+        raise PackageError("corrupt_archive", f"{archive}: no such file")
     if dest.exists() or dest.is_symlink():
         raise PackageError("unsafe_archive", f"{dest} already exists; extract into a new folder")
     dest.mkdir(parents=True)
     try:
-        _extract(Path(archive), dest, max_bytes, max_files)
+        _extract(archive, dest, max_bytes, max_files)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
     return dest
 
 
+def _check_unpacked_size(archive: Path, max_bytes: int, max_files: int) -> None:
+    """Refuse a gzip stream that inflates beyond the limits plus tar's own headers.
+
+    tarfile reads some headers (PAX, GNU long names) whole into memory, so a small archive
+    could otherwise make a node allocate gigabytes before any member is seen.
+    """
+    limit = max_bytes + max_files * 3 * tarfile.BLOCKSIZE + tarfile.RECORDSIZE
+    total = 0
+    try:
+        with gzip.open(archive, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                total += len(chunk)
+                if total > limit:
+                    raise PackageError("too_large", f"{archive.name} inflates to more than "
+                                       f"{limit} bytes")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise PackageError("corrupt_archive", f"{archive.name}: not a readable .tar.gz "
+                           f"({exc})") from exc
+
+
 def _extract(archive: Path, dest: Path, max_bytes: int, max_files: int) -> None:
+    _check_unpacked_size(archive, max_bytes, max_files)
     seen: set[str] = set()
     total = files = members = 0
     try:
@@ -378,8 +436,14 @@ def _extract(archive: Path, dest: Path, max_bytes: int, max_files: int) -> None:
                 members += 1
                 if members > max_files:
                     raise PackageError("too_large", f"more than {max_files} files")
-                name = _check_relpath(member.name.removesuffix("/")
-                                      if member.isdir() else member.name)
+                name = member.name
+                while name.startswith("./"):  # what `tar -C DIR -czf x.tar.gz .` writes
+                    name = name[2:]
+                if member.isdir():
+                    name = name.removesuffix("/")
+                    if name in ("", "."):
+                        continue
+                name = _check_relpath(name)
                 if name in seen:
                     raise PackageError("unsafe_archive", f"{name} appears twice in the archive")
                 seen.add(name)
@@ -400,8 +464,6 @@ def _extract(archive: Path, dest: Path, max_bytes: int, max_files: int) -> None:
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise PackageError("corrupt_archive", f"{archive.name}: not a readable .tar.gz "
                            f"({exc})") from exc
-    except FileNotFoundError as exc:
-        raise PackageError("corrupt_archive", f"{archive}: no such file") from exc
     except (NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
         raise PackageError("unsafe_archive", f"conflicting names in the archive ({exc})") from exc
     if not files:

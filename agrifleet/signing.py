@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -22,6 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from agrifleet.package import PackageError
+
+log = logging.getLogger(__name__)
 
 KEY_NAME = "signing.key"
 PUB_NAME = "signing.pub"
@@ -65,7 +68,10 @@ def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """Read a ``signing.key``; PackageError "bad_key" if it is not an Ed25519 private key."""
+    """Read a ``signing.key``; PackageError "bad_key" if it is not an Ed25519 private key.
+
+    A key that others may read is used, with a warning: it should be mode 0600.
+    """
     try:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except FileNotFoundError as exc:
@@ -74,6 +80,9 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         raise PackageError("bad_key", f"{path}: not an unencrypted PEM private key") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise PackageError("bad_key", f"{path}: not an Ed25519 key")
+    mode = Path(path).stat().st_mode & 0o777
+    if mode & 0o077:
+        log.warning("%s is readable by others (mode %o); chmod 600 it", path, mode)
     return key
 
 
@@ -119,6 +128,9 @@ def check_signature(sig_bytes: bytes, manifest_bytes: bytes,
     if key is None:
         raise PackageError("unknown_key", f"signed by key {kid[:16]!r}, which this node or "
                            "fleet does not trust")
+    if not isinstance(key, Ed25519PublicKey):
+        raise PackageError("bad_key", f"trusted key {kid} is a {type(key).__name__}, not an "
+                           "Ed25519 public key (use load_public_keys)")
     try:
         key.verify(raw, SIGNED_PREFIX + manifest_bytes)
     except InvalidSignature as exc:

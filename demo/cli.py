@@ -41,7 +41,7 @@ OPTIONS = {"port": "--port", "mqtt_port": "--mqtt-port"}
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from demo.local_fleet import LocalFleet, LocalFleetOptions, PortInUse
+    from demo.local_fleet import LocalFleet, LocalFleetOptions, PortInUse, StartError
 
     if args.images is not None and not args.images.is_dir():
         print(f"agrifleet demo: --images {args.images} is not a folder", file=sys.stderr)
@@ -67,10 +67,11 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         try:
             demo.start()
-        except PortInUse as exc:
+        except StartError as exc:
             demo.stop()
-            print(f"agrifleet demo: {exc}: choose another with {OPTIONS[exc.setting]} PORT",
-                  file=sys.stderr)
+            hint = f": choose another with {OPTIONS[exc.setting]} PORT" if isinstance(
+                exc, PortInUse) else ""
+            print(f"agrifleet demo: {exc}{hint}", file=sys.stderr)
             return 1
         except BaseException:
             demo.stop()

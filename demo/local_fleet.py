@@ -8,6 +8,7 @@ dropped into each agent's watched camera folder so detections reach the fleet to
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -59,7 +60,11 @@ class LocalFleetOptions:
     agent_extra_toml: str = ""  # appended to every agent's config (tests tune the outbox)
 
 
-class PortInUse(RuntimeError):
+class StartError(RuntimeError):
+    """A part of the local fleet did not start; the message says which part and why."""
+
+
+class PortInUse(StartError):
     """A port the fleet needs is taken (or cannot be listened on); ``setting`` names the option."""
 
     def __init__(self, what: str, host: str, port: int, setting: str, reason: str) -> None:
@@ -122,7 +127,12 @@ class LocalFleet:
         """Start every part; PortInUse before anything starts if a port is taken."""
         check_port_free(self.options.host, self.options.port, "fleet API", "port")
         check_port_free("127.0.0.1", self.mqtt_port, "MQTT broker", "mqtt_port")
-        self.options.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.options.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartError(
+                f"cannot create the work folder {self.options.workdir}: {exc.strerror}"
+            ) from None
         self._start_broker()
         self._start_fleet()
         self._register_devices()
@@ -154,9 +164,14 @@ class LocalFleet:
             from provisioning.embedded_broker import EmbeddedBroker
 
             self.broker = EmbeddedBroker(self.mqtt_port, dict(self.users))
-        self.broker.start()
-        self.broker_kind = kind
+        try:
+            self.broker.start()
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            with contextlib.suppress(Exception):  # whatever half of it started
+                self.broker.stop()
+            raise StartError(f"the MQTT broker ({kind}) did not start: {exc}") from None
         self._stack.callback(self.broker.stop)
+        self.broker_kind = kind
 
     def _mqtt_url(self, user: str) -> str:
         return f"mqtt://{user}:{self.users[user]}@127.0.0.1:{self.mqtt_port}"
@@ -170,12 +185,13 @@ class LocalFleet:
     def _start_fleet(self) -> None:
         env = self._fleet_env()
         command = [sys.executable, "-m", "agrifleet", "fleet"]
-        subprocess.run([*command, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-        created = subprocess.run(
-            [*command, "create-token", "--role", "admin"],
-            env=env, check=True, capture_output=True, text=True,
-        )
-        self.token = created.stdout.strip().splitlines()[-1]
+        for step in (["migrate"], ["create-token", "--role", "admin"]):
+            done = subprocess.run([*command, *step], env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+                why = why.strip()
+                raise StartError(f"agrifleet fleet {step[0]} failed: {why}")
+        self.token = done.stdout.strip().splitlines()[-1]
         self.start_fleet()
 
     def start_fleet(self) -> None:
@@ -186,7 +202,25 @@ class LocalFleet:
             self.fleet = subprocess.Popen(
                 serve, env=self._fleet_env(), stdout=log_file, stderr=log_file
             )
-        wait_for_port(self.options.port, timeout=30, host=self.options.host)
+        self._wait_for_fleet(timeout=30)
+
+    def _wait_for_fleet(self, timeout: float) -> None:
+        """Until the API port answers; StartError if the process exits or time runs out."""
+        log_path = self.options.workdir / "fleet.log"
+        deadline = time.monotonic() + timeout
+        while self.fleet is not None and self.fleet.poll() is None:
+            try:
+                wait_for_port(self.options.port, timeout=0.5, host=self.options.host)
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise StartError(
+                        f"the fleet service did not answer on {self.api_url} within "
+                        f"{timeout:g} s; see {log_path}"
+                    ) from None
+                continue
+            return
+        status = None if self.fleet is None else self.fleet.returncode
+        raise StartError(f"the fleet service exited (status {status}); see {log_path}")
 
     def stop_fleet(self) -> None:
         if self.fleet is not None:

@@ -79,7 +79,11 @@ class Agent:
             batch_items=c.batch_items,
             batch_bytes=c.batch_bytes,
             drain_order=c.drain_order,
-        )
+            memory_bytes=c.memory_bytes,
+            retry_s=c.retry_s,
+            seq_mark_dir=c.seq_mark_dir,
+            on_corrupt=c.on_corrupt,
+        )  # a damaged file raises OutboxBroken: `agrifleet edge run` prints it and exits 3
         outbox.on_emit = self._wake.set
         stats = outbox.stats()
         log.info("outbox %s: %d item(s) waiting, next seq %d of boot %s",
@@ -131,7 +135,8 @@ class Agent:
             self._wake.set()
 
         link = Link(settings, status=self._status, on_ack=acked, on_connected=self._wake.set,
-                    on_disconnected=disconnected, on_fleet_back=fleet_back)
+                    on_disconnected=disconnected, on_fleet_back=fleet_back,
+                    on_fleet_away=lambda _: forwarder.fleet_away())
         link.start()
         return link
 

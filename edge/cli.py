@@ -19,6 +19,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         "outbox and send it to the fleet over MQTT, until SIGTERM or Ctrl-C.",
     )
     run.add_argument("--config", type=Path, required=True, metavar="PATH", help="agent TOML file")
+    run.add_argument("--reset-broken-outbox", action="store_true",
+                     help="if the outbox file is damaged, keep it as <name>.broken-<time> and "
+                     "start a fresh one with what can be read (as [outbox] on_corrupt = "
+                     '"move-aside"); without it a damaged outbox stops the agent with exit 3')
     run.set_defaults(func=_run)
     check = sub.add_parser(
         "check-config", help="validate a config file and summarise it",
@@ -77,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from edge.agent import Agent
     from edge.config import AgentConfig
+    from edge.outbox import OutboxBroken
 
     config = _load(args.config)
     if not isinstance(config, AgentConfig):
@@ -89,8 +94,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{args.config}: cannot create {config.outbox_path.parent}: {exc.strerror}"
               " (set data_dir to a writable folder)", file=sys.stderr)
         return 2
+    if args.reset_broken_outbox:
+        config.outbox.on_corrupt = "move-aside"
     agent = Agent(config)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: agent.stop())
-    agent.run()
+    try:
+        agent.run()
+    except OutboxBroken as exc:
+        print(exc, file=sys.stderr)
+        return exc.exit_code
     return 0

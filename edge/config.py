@@ -91,6 +91,20 @@ class OutboxConfig(_Section):
     )
     max_inflight: int = Field(default=4, ge=1, le=100, title="Unacknowledged batches at once")
     ack_timeout_s: float = Field(default=30.0, gt=0, title="Resend a batch not acked by then")
+    memory_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=64 * 1024,
+        title="While the file cannot be written: bytes of newest items held in memory",
+    )
+    retry_s: float = Field(default=10.0, gt=0, title="Seconds between tries of an unwritable file")
+    seq_mark_dir: Path | None = Field(
+        default=Path("/dev/shm"),  # noqa: S108 - a RAM file system is the point
+        title="RAM folder (cleared at boot) keeping the next seq outside the file; none: off",
+    )
+    on_corrupt: Literal["stop", "move-aside"] = Field(
+        default="stop",
+        title="A damaged file: stop with exit code 3, or keep it as <name>.broken-<time> "
+        "and start a fresh one with what could be read",
+    )
 
 
 class ClockConfig(_Section):
@@ -256,8 +270,8 @@ def _shown(loc: tuple[int | str, ...], value: object) -> str:
         return ""
     if any(isinstance(p, str) and any(k in p.lower() for k in _SECRET_KEYS) for p in loc):
         return ""
-    if loc[-1:] == ("url",):
-        return ""  # the URL checks quote it themselves, masked
+    if loc == ("mqtt", "url"):
+        return ""  # parse_mqtt_url quotes it itself, masked
     if isinstance(value, str):
         masked = mask_url(value)
         if masked != value:

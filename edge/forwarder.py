@@ -2,7 +2,10 @@
 
 A batch that is not fully acknowledged within ``ack_timeout_s``, or whose session ended, goes
 back in line and is sent again (the fleet stores idempotently by boot and seq). When the fleet
-announces it is back (:meth:`Forwarder.resend_now`), everything in flight goes again at once.
+announces it is back (:meth:`Forwarder.resend_now`), everything in flight goes again at once;
+while it is known to be away (:meth:`Forwarder.fleet_away`), the timeout is ten times longer:
+resending would only pile copies into the broker's queue for it (and the longer timeout still
+frees the window should a fleet that does not announce itself take over).
 
 Up to ``max_inflight`` batches of any kind await acks. Beyond them one more slot is kept for a
 batch without readings (alerts, detections, events) and one for alerts alone, so an alert is
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: The slots kept beyond max_inflight, one each: for batches of at most this priority.
 RESERVED_SLOTS = (Priority.EVENT, Priority.ALERT)
+#: While the fleet says it is offline, the ack timeout is this many times longer.
+AWAY_FACTOR = 10
 
 
 @dataclass
@@ -61,6 +66,7 @@ class Forwarder:
         self.expired = 0
         #: Times the fleet's return made everything in flight go again (resend_now).
         self.fleet_returns = 0
+        self._fleet_away = False
 
     def pump(self) -> int:
         """Expire overdue batches, then send while there is room; returns batches sent."""
@@ -93,9 +99,11 @@ class Forwarder:
 
     def _expire(self) -> None:
         now = self._now()
+        # Away, its return (resend_now) sends everything again; the timeout is a last resort.
+        timeout = self.ack_timeout_s * (AWAY_FACTOR if self._fleet_away else 1)
         keep: list[_InFlight] = []
         for entry in self._inflight:
-            if now - entry.sent_at >= self.ack_timeout_s:
+            if now - entry.sent_at >= timeout:
                 log.info("no ack for %d item(s) of boot %s within %.0f s; sending again",
                          len(entry.waiting), entry.batch.boot_id, self.ack_timeout_s)
                 self._outbox.release(entry.batch)
@@ -105,9 +113,15 @@ class Forwarder:
                 keep.append(entry)
         self._inflight = keep
 
+    def fleet_away(self) -> None:
+        """The fleet said it is offline: hold what is in flight until it is back."""
+        with self._lock:
+            self._fleet_away = True
+
     def resend_now(self) -> int:
         """The fleet is back: send every unacknowledged batch again now; returns batches sent."""
         with self._lock:
+            self._fleet_away = False
             waiting = len(self._inflight)
             self._release_all()
             self.fleet_returns += 1
@@ -121,6 +135,7 @@ class Forwarder:
         """Drop acknowledged items from the outbox and close the batches they complete."""
         done = self._outbox.ack(ack)
         with self._lock:
+            self._fleet_away = False  # whoever acks is there
             for entry in self._inflight:
                 if entry.batch.boot_id == ack.boot_id:
                     entry.waiting = {

@@ -1,4 +1,5 @@
-"""The node's own health for Status messages: outbox, sensors, disk, CPU temperature, uptime."""
+"""The node's own health for Status messages: outbox, sensors, disk, CPU temperature, uptime,
+and what is degraded (an outbox file that cannot be written)."""
 
 from __future__ import annotations
 
@@ -80,4 +81,5 @@ class HealthProbe:
             cpu_temp_c=cpu_temp_c(self._thermal_root),
             uptime_s=now.uptime_s,
             agent_version=__version__,
+            degraded=self._outbox.degraded,
         )

@@ -7,9 +7,10 @@ on ``{prefix}/{device}/ack`` go to ``on_ack``; any other topic to the handler re
 (``handlers``, topic → callable taking the payload), each subscribed at every connect.
 
 The link also follows the fleet's retained status (``{prefix}/_fleet/status``): when the fleet's
-ingestion comes back (online after offline, or online as a new instance) it calls
+ingestion comes back (online after offline, or online as a new instance or from a new connect,
+which carries a new ``ts``: after a broker restart the fleet may resubscribe after us) it calls
 ``on_fleet_back``, so the forwarder resends what waits for an ack at once instead of after
-``ack_timeout_s``.
+``ack_timeout_s``; when it goes offline, ``on_fleet_away``.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Link:
         on_disconnected: Callable[[], None] = lambda: None,
         handlers: Mapping[str, Callable[[bytes], None]] | None = None,
         on_fleet_back: Callable[[FleetStatus], None] = lambda status: None,
+        on_fleet_away: Callable[[FleetStatus], None] = lambda status: None,
     ) -> None:
         self.settings = settings
         self._status = status
@@ -95,6 +97,7 @@ class Link:
         self._messages_topic = messages_topic(settings.prefix, settings.device_id)
         self._ack_topic = ack_topic(settings.prefix, settings.device_id)
         self._on_fleet_back = on_fleet_back
+        self._on_fleet_away = on_fleet_away
         self._handlers: dict[str, Callable[[bytes], None]] = {
             self._ack_topic: self._take_ack,
             fleet_status_topic(settings.prefix): self._take_fleet_status,
@@ -283,9 +286,11 @@ class Link:
         if status.state == "offline":
             if last is None or last.state == "online":
                 log.info("the fleet's ingestion is offline (instance %s)", status.instance)
+                self._on_fleet_away(status)
             return
-        if last is None or (last.state == "online" and last.instance == status.instance):
-            return  # first sight, or the same fleet seen again (a reconnect, a repeat)
+        if last is None or (last.state == "online" and last.instance == status.instance
+                            and last.ts == status.ts):
+            return  # first sight, or the same announcement again (our reconnect, a repeat)
         self.fleet_returns += 1
         log.info("the fleet's ingestion is back (instance %s): resending what awaits an ack",
                  status.instance)

@@ -13,12 +13,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet import __version__
+from fleet import logs
+from fleet.api.errors import add_handlers
 from fleet.api.main import api_router
 from fleet.api.routes import health, metrics, models
 from fleet.db import make_engine
@@ -85,23 +85,7 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(models.download_router, prefix="/api/v1")
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(InterfaceError, _database_unavailable)
-    app.add_exception_handler(DataError, _database_refused)
+    add_handlers(app)
+    logs.redact_access_log()
     return app
 
-
-async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable: %s", type(exc).__name__)
-    return JSONResponse(
-        {"detail": "database unavailable, try again later"},
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-    )
-
-
-async def _database_refused(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("the database refused a request's value: %s", exc)
-    return JSONResponse(
-        {"detail": "the database cannot hold a value in this request"},
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-    )

@@ -65,23 +65,35 @@ def _database(command: str, settings: FleetSettings) -> Iterator[Engine]:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     from fleet.db import make_engine
+    from fleet.migrate import MigrationError
     from fleet.settings import mask_url
 
-    engine = None
-    try:
-        engine = make_engine(settings.database_url)
-        yield engine
-    except (OperationalError, InterfaceError, OSError) as exc:
+    def refuse(exc: BaseException) -> SystemExit:
         reason = _first_line(getattr(exc, "orig", None) or exc, settings.database_url)
         print(
             f"agrifleet fleet {command}: cannot use the database "
             f"{mask_url(settings.database_url)}: {reason} (check AGRIFLEET_DATABASE_URL)",
             file=sys.stderr,
         )
+        return SystemExit(1)
+
+    try:  # an SQLite file's folder is made here: it may be a file, or not writable
+        engine = make_engine(settings.database_url)
+    except OSError as exc:
+        raise refuse(exc) from None
+    try:
+        yield engine
+    except (OperationalError, InterfaceError) as exc:
+        raise refuse(exc) from None
+    except MigrationError as exc:  # e.g. a revision from a newer agrifleet
+        print(
+            f"agrifleet fleet {command}: the database {mask_url(settings.database_url)} has a "
+            f"schema this version cannot migrate ({exc}); was it upgraded by a newer agrifleet?",
+            file=sys.stderr,
+        )
         raise SystemExit(1) from None
     finally:
-        if engine is not None:
-            engine.dispose()
+        engine.dispose()
 
 
 def _first_line(exc: BaseException, url: str) -> str:
@@ -101,13 +113,17 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fleet.app import create_app
+    from fleet.migrate import upgrade
 
     if not 0 < args.port < 65536:
         print(f"agrifleet fleet serve: invalid port {args.port}", file=sys.stderr)
         return 2
     settings = _settings()
     with _database("serve", settings) as engine:  # fail in one line, not in the app's start-up
-        engine.connect().close()
+        if settings.auto_migrate:
+            upgrade(engine)
+        else:
+            engine.connect().close()
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
     return 0
 

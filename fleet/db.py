@@ -12,7 +12,9 @@ def make_engine(database_url: str) -> Engine:
     """An engine for the URL; SQLite gets WAL, full sync and a busy timeout on each connection."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        event.listen(engine, "connect", _utc_session)
+        return engine
     if url.database and url.database != ":memory:":
         from pathlib import Path
 
@@ -29,3 +31,10 @@ def make_engine(database_url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _utc_session(dbapi_connection: Any, _record: Any) -> None:
+    """Times come back in UTC whatever the server's zone (9999-12-31 has no datetime at +14)."""
+    dbapi_connection.autocommit = True
+    dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.autocommit = False

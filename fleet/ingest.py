@@ -7,9 +7,11 @@ database had taken but not stored. Messages held for a retry during a database o
 unreleased; they occupy the broker's in-flight window for this client (Mosquitto's
 ``max_inflight_messages``), which is what slows the broker down while the database is away.
 
-The fleet announces itself on the retained ``{prefix}/_fleet/status``: online with a new
-``instance`` at every start, offline on a clean stop and, by last will, when it dies; nodes
-resend what awaits an ack as soon as they see it come back.
+The fleet announces itself on the retained ``{prefix}/_fleet/status``: online at every connect
+(with an ``instance`` new at every start, and the connect's ``ts``), offline on a clean stop
+and, by last will, when it dies; nodes resend what awaits an ack as soon as they see it come
+back, including after a broker restart that lost what they had sent before the fleet was
+subscribed again.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class Ingestor:
         #: New at every start of the fleet: nodes tell a restarted fleet by it.
         self.instance = secrets.token_hex(8)
         self.inbox: queue.Queue[Incoming] = queue.Queue(maxsize=settings.queue_max_messages)
-        self.writer = Writer(engine, metrics, self.prefix, self._send_ack, self._release)
+        self.writer = Writer(engine, metrics, self.prefix, self._send_ack, self._release,
+                             settings.future_tolerance_s, settings.max_seq_jump)  # fmt: skip
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._connected = threading.Event()

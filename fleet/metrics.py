@@ -21,7 +21,9 @@ class Histogram:
         self.count = 0
 
     def observe_many(self, values: Iterable[float]) -> None:
+        """Add observations; a negative one (a clock ahead of the fleet's) counts as zero."""
         for v in values:
+            v = max(v, 0.0)
             self.counts[bisect.bisect_left(self.bounds, v)] += 1
             self.total += v
             self.count += 1
@@ -46,6 +48,7 @@ class Metrics:
         self.items_stored: Counter[str] = Counter()  # by kind, new rows only
         self.items_duplicate: Counter[str] = Counter()  # by kind, already stored
         self.items_rejected: Counter[str] = Counter()  # by reason
+        self.conflicts = 0  # items whose seq was stored with other content
         self.acks_published = 0
         self.transactions = 0
         self.write_retries = 0
@@ -67,6 +70,7 @@ class Metrics:
         rejected: Counter[str],
         latencies: list[float],
         acks: int,
+        conflicts: int = 0,
     ) -> None:
         """Add one committed transaction's figures."""
         with self._lock:
@@ -76,6 +80,7 @@ class Metrics:
             self.items_rejected.update(rejected)
             self.latency.observe_many(latencies)
             self.acks_published += acks
+            self.conflicts += conflicts
             self.transactions += 1
 
     def render(self, devices_online: int, devices_known: int, queue_depth: int) -> str:
@@ -107,6 +112,9 @@ class Metrics:
                 "agrifleet_items_rejected_total", "counter", "Items refused in an ack, by reason"
             )
             labelled("agrifleet_items_rejected_total", "reason", self.items_rejected)
+            family("agrifleet_conflicts_total", "counter",
+                   "Items whose (device, boot, seq) was stored with other content: rejected")
+            lines.append(f"agrifleet_conflicts_total {self.conflicts}")
             family("agrifleet_acks_published_total", "counter", "Acks sent to devices")
             lines.append(f"agrifleet_acks_published_total {self.acks_published}")
             family("agrifleet_write_transactions_total", "counter", "Writer commits")
@@ -125,7 +133,8 @@ class Metrics:
             family(
                 "agrifleet_ingest_latency_seconds",
                 "histogram",
-                "Device timestamp to database commit, items from devices with a synced clock",
+                "Device timestamp to database commit: readings and detections from a synced clock, "
+                "not dated in the future",
             )
             lines += self.latency.lines("agrifleet_ingest_latency_seconds")
         return "\n".join(lines) + "\n"

@@ -16,6 +16,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+class MigrationError(RuntimeError):
+    """The database's schema cannot be brought to this version (e.g. a newer agrifleet's)."""
+
+
 def _quiet_alembic() -> None:
     """Alembic reports routine plugin set-up at INFO; keep it out of the service's log."""
     alembic_log = logging.getLogger("alembic")
@@ -38,6 +42,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (idempotent)."""
     config = alembic_config(engine)
     from alembic import command
+    from alembic.util.exc import CommandError
 
-    command.upgrade(config, revision)
+    try:
+        command.upgrade(config, revision)
+    except CommandError as exc:
+        raise MigrationError(str(exc)) from exc
     log.debug("database schema at %s", revision)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, StringConstraints
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
 from agrifleet.contract import DeviceId, ModelRef
@@ -24,11 +35,39 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: Years SQLite may hold with fewer than four digits ("1-01-01 …", from strftime, unpadded).
+_SHORT_YEAR = re.compile(r"(\d{1,3})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{6}))?$")
+
+
+class _SqliteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME (ISO text), also reading years an older writer did not pad."""
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                found = _SHORT_YEAR.match(value)
+                if found is None:
+                    raise
+                y, mo, d, h, mi, sec, us = (int(part or 0) for part in found.groups())
+                return datetime(y, mo, d, h, mi, sec, us)
+
+        return process
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out on every database (naive input counts as UTC)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SqliteDateTime())
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -56,7 +95,7 @@ class DeviceCreate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
-    name: str = Field(default="", max_length=128)
+    name: str = Field(default="", max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] = Field(default_factory=list, max_length=32, description="For rollouts")
 
 
@@ -65,7 +104,7 @@ class DeviceUpdate(SQLModel):
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
-    name: str | None = Field(default=None, max_length=128)
+    name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] | None = Field(default=None, max_length=32)
 
 
@@ -154,14 +193,21 @@ class DeviceBoot(SQLModel, table=True):
 
 
 class ItemBase(SQLModel):
-    """What every stored item (reading, detection, event) says about where it came from."""
+    """What every stored item (reading, detection, event, update) says about where it came from."""
 
     device_id: str = Field(foreign_key="device.id", max_length=64)
-    boot_id: str = Field(max_length=64)
+    boot_id: str = Field(max_length=64, description='The device\'s boot, or "fleet" for an '
+                         "event the fleet recorded itself")
     seq: int = Field(sa_type=BigInteger)
     ts: datetime = Field(sa_type=UtcDateTime, description="Device time the item was taken")
     uptime_s: float
     clock_synced: bool
+    future: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": false()},
+        description="ts was ahead of the fleet's clock by more than AGRIFLEET_FUTURE_TOLERANCE_S "
+        "when stored: kept, but never the latest reading nor in the latency metric",
+    )
 
 
 class ReadingBase(ItemBase):

@@ -3,6 +3,10 @@
 The fast path validates a whole :class:`~agrifleet.contract.Batch` straight from JSON bytes. Only
 when that fails does the slow path look at items one by one, so a single bad item is rejected
 (and acknowledged as such) while its good neighbours are stored.
+
+Besides the contract, an item is refused here for what only the fleet can judge: a number or
+text its database column cannot hold, and a synchronised clock that reads a date before
+:data:`SYNCED_TS_MIN`.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ import binascii
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from agrifleet.contract import (
     MAX_PAYLOAD_BYTES,
+    MAX_SEQ,
     Batch,
     BootId,
     Detection,
@@ -33,7 +39,11 @@ from agrifleet.contract import (
 _BATCH: TypeAdapter[Batch] = TypeAdapter(Batch)
 _STATUS: TypeAdapter[Status] = TypeAdapter(Status)
 _ITEM: TypeAdapter[Reading | Detection | Event | Update] = TypeAdapter(Item)
-_MAX_SEQ = 2**63 - 1
+#: A largest value for the fleet's 64-bit integer columns.
+_MAX_INT64 = 2**63 - 1
+#: No synchronised clock reads a date before this; an item dated earlier that claims
+#: ``clock_synced`` is refused (an unsynchronised node may still send 1970, see the contract).
+SYNCED_TS_MIN = datetime(2020, 1, 1, tzinfo=UTC)
 
 #: Reasons a whole message is refused (the ``reason`` label of the refused counter).
 Reason = Literal[
@@ -75,6 +85,37 @@ class CheckedBatch:
     events: list[Event] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
     rejected: dict[int, str] = field(default_factory=dict)
+    #: Rejected seqs no device could have produced (beyond the contract, or an absurd jump):
+    #: acknowledged as rejected, but not counted as received in the gap report.
+    impossible: set[int] = field(default_factory=set)
+
+    def received_seqs(self) -> list[int]:
+        """Seqs the boot's gap bookkeeping counts: stored or refused, but possible."""
+        refused = [s for s in self.rejected if s <= MAX_SEQ and s not in self.impossible]
+        return self.accepted_seqs() + refused
+
+    def reject(self, seqs: dict[int, str], impossible: bool = False) -> None:
+        """Move the items with these seqs from the storable lists to ``rejected``."""
+        if not seqs:
+            return
+        self.readings = [r for r in self.readings if r.seq not in seqs]
+        self.detections = [d for d in self.detections if d[0].seq not in seqs]
+        self.events = [e for e in self.events if e.seq not in seqs]
+        self.updates = [u for u in self.updates if u.seq not in seqs]
+        self.rejected.update(seqs)
+        if impossible:
+            self.impossible.update(seqs)
+
+    def only(self, seqs: set[int]) -> CheckedBatch:
+        """A copy holding just the storable items with these seqs, and no rejections."""
+        return CheckedBatch(
+            self.device_id,
+            self.boot_id,
+            readings=[r for r in self.readings if r.seq in seqs],
+            detections=[d for d in self.detections if d[0].seq in seqs],
+            events=[e for e in self.events if e.seq in seqs],
+            updates=[u for u in self.updates if u.seq in seqs],
+        )
 
     def accepted_seqs(self) -> list[int]:
         return (
@@ -117,7 +158,7 @@ def parse_message(
         if (  # the common case, checked inline for speed
             type(item) is Reading
             and not may_hold_nul
-            and item.seq <= _MAX_SEQ
+            and (item.ts >= SYNCED_TS_MIN or not item.clock_synced)
             and math.isfinite(item.value)
             and math.isfinite(item.uptime_s)
         ):
@@ -170,10 +211,14 @@ def _parse_batch_slowly(device: str, payload: bytes) -> CheckedBatch | Refusal:
             item = _ITEM.validate_python(raw_item)
         except ValidationError as exc:
             seq = raw_item.get("seq") if isinstance(raw_item, dict) else None
-            if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= _MAX_SEQ:
+            # Any whole seq is named in the ack, so the device can drop even one the contract
+            # refuses; only seqs within the contract count for the gap report.
+            if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "item"
                 checked.rejected[seq] = f"invalid item: {where}: {first['msg']}"[:300]
+                if seq > MAX_SEQ:
+                    checked.impossible.add(seq)
             continue
         _sort_item(item, checked)
     if not checked.accepted_seqs() and not checked.rejected:
@@ -207,8 +252,9 @@ def _sort_item(item: Reading | Detection | Event | Update, checked: CheckedBatch
 
 
 def _problem(item: Reading | Detection | Event | Update) -> str | None:
-    if item.seq > _MAX_SEQ:
-        return "seq out of range"
+    if item.clock_synced and item.ts < SYNCED_TS_MIN:
+        return (f"synced_before_{SYNCED_TS_MIN.year}: ts {item.ts.isoformat()} is before "
+                f"{SYNCED_TS_MIN.year} on a clock said to be synchronised")  # fmt: skip
     if not math.isfinite(item.uptime_s):
         return "uptime_s is not a finite number"
     if isinstance(item, Reading):
@@ -219,8 +265,10 @@ def _problem(item: Reading | Detection | Event | Update) -> str | None:
         texts = (item.code, item.message, item.sensor)
     elif isinstance(item, Update):
         numbers = (item.rollout_id, item.bytes_done, item.bytes_total)
-        if any(n is not None and n > _MAX_SEQ for n in numbers):
+        if any(n is not None and n > _MAX_INT64 for n in numbers):
             return "number out of range (more than 2^63 - 1)"
+        if item.gate is not None and not math.isfinite(item.gate.latency_ms):
+            return "gate.latency_ms is not a finite number"
         texts = (item.model, item.version, item.reason)
     else:
         if not math.isfinite(item.inference_ms):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -183,13 +184,38 @@ def readings(
     return [ReadingPublic.model_validate(r) for r in session.exec(query.limit(limit))]
 
 
+#: Bucket starts stay within what every database and Python's datetime hold.
+EPOCH_CLIP = (0, int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()))
+
+
 def _bucket_index(session: Session, seconds: int) -> ColumnElement[int]:
-    """``floor(epoch(ts) / seconds)`` in the connected database's own words."""
+    """``floor(epoch(ts) / seconds)`` in the connected database's own words.
+
+    The epoch is clipped to 1970..9999: a reading dated earlier (stored before ingestion
+    refused such times) counts in the first bucket of 1970. SQLite reads no fraction of a
+    second (23:59:59.999999 on 9999-12-31 would round into year 10000) and no year written
+    with fewer than four digits (those are before 1000, so clipped low).
+    """
+    low, high = EPOCH_CLIP
     if session.get_bind().dialect.name == "sqlite":
-        epoch: ColumnElement[Any] = cast(func.strftime("%s", col(Reading.ts)), BigInteger)
+        seconds_text = func.substr(col(Reading.ts), 1, 19)
+        raw: ColumnElement[Any] = cast(func.strftime("%s", seconds_text), BigInteger)
+        epoch: ColumnElement[Any] = func.max(func.min(func.coalesce(raw, low), high), low)
     else:
-        epoch = cast(func.floor(extract("epoch", col(Reading.ts))), BigInteger)
-    return epoch // seconds
+        raw = cast(func.floor(extract("epoch", col(Reading.ts))), BigInteger)
+        epoch = func.greatest(func.least(raw, high), low)
+    return cast(epoch, BigInteger) // seconds
+
+
+def _mean(mean: Any, low: float, high: float) -> float:
+    """AVG within [min, max]: over equal floats it can land an ulp outside (PostgreSQL does).
+
+    Over +inf and -inf (rows put in by hand; ingestion refuses them) it is NaN, which SQLite
+    returns as NULL; both are NaN here, which JSON shows as null.
+    """
+    if mean is None or math.isnan(mean):
+        return math.nan
+    return min(max(float(mean), low), high)
 
 
 def reading_buckets(
@@ -226,8 +252,7 @@ def reading_buckets(
             start=datetime.fromtimestamp(int(row.bucket) * seconds, UTC),
             count=row.n,
             min=row.lo,
-            # AVG of equal floats can land an ulp outside [min, max] (PostgreSQL does).
-            mean=min(max(float(row.mean), row.lo), row.hi),
+            mean=_mean(row.mean, row.lo, row.hi),
             max=row.hi,
         )
         for row in session.execute(query)

@@ -119,6 +119,14 @@ class FleetSettings(BaseSettings):
     writer_max_messages: int = Field(
         default=2_000, ge=1, title="at most this many MQTT messages per database transaction"
     )
+    future_tolerance_s: float = Field(
+        default=300, ge=0, title="items dated more than this ahead of the fleet's clock are "
+        "stored flagged future: never the latest reading, never in the latency metric"
+    )
+    max_seq_jump: int = Field(
+        default=100_000_000, ge=1, title="an item whose seq is more than this beyond its boot's "
+        "highest received seq is refused, so the gap report stays a count a node could lose"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,4 +1,13 @@
-"""The writer thread: many MQTT messages per transaction, bulk inserts, acks only after commit."""
+"""The writer thread: many MQTT messages per transaction, bulk inserts, acks only after commit.
+
+A message that cannot be stored never holds up the others. Everything that can be checked is
+checked before the transaction (fleet/parse.py); should the database still refuse a transaction
+for anything but an outage, the writer stores each half on its own down to the failing
+message, and inside it finds the failing items by bisection in transactions it rolls back.
+Those items are rejected in the ack (the node dead-letters them), the rest is stored and
+acknowledged. Only an outage (OperationalError, InterfaceError: the database is away) leaves
+messages unacknowledged and retries them.
+"""
 
 from __future__ import annotations
 
@@ -9,35 +18,30 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlmodel import SQLModel
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, device_from_topic, seq_ranges
 from fleet import gaps
+from fleet.conflicts import Conflict, Resends, conflict_events, sort_resends
 from fleet.metrics import Metrics
 from fleet.models import utcnow
-from fleet.parse import CheckedBatch, CheckedStatus, Reading, Refusal, parse_message
+from fleet.parse import CheckedBatch, CheckedStatus, Refusal, parse_message
+from fleet.rows import KINDS, BootKey, Rows, collect_rows
+from fleet.store import BootState, Store
 
 log = logging.getLogger(__name__)
 
 #: ``send_ack(device_id, ack)`` publishes on the device's ack topic.
 SendAck = Callable[[str, Ack], None]
+Checked = CheckedBatch | CheckedStatus
+#: The database is away: keep the messages unacknowledged and retry.
+OUTAGE = (OperationalError, InterfaceError)
 _BOOT_CACHE_SIZE = 4096
-_READING_COLUMNS = (
-    "device_id", "boot_id", "seq", "ts", "uptime_s", "clock_synced",
-    "sensor", "quantity", "value", "unit", "stored_at",
-)  # fmt: skip
-#: How SQLAlchemy stores a DateTime in SQLite; readings must be written as the very same text.
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
-BootKey = tuple[str, str]  # device id, boot id
-BootState = tuple[datetime, list[list[int]]]  # first seen, received seq ranges
 _MAX_GROUP_BYTES = 2 * 1024 * 1024  # about 15,000 readings per transaction
+#: Rolled-back trials to find the failing items of one message: a few bad items among 5000.
+_MAX_TRIALS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,69 +60,72 @@ class Incoming:
 OnDone = Callable[[list["Incoming"]], None]
 
 
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+@dataclass
+class _Committed:
+    """What a committed transaction did, for the acks and the metrics."""
+
+    rows: Rows
+    stored: Counter[str]
+    duplicate: Counter[str]
+    resends: Resends
+    boots: dict[BootKey, BootState]
+
+
+class _Probe(Exception):
+    """Raised inside a trial transaction to roll it back."""
 
 
 class _RateLimitedLog:
-    """At most one warning per reason every ``every`` seconds, with the count in between."""
+    """At most one warning per key every ``every`` seconds, with the count in between."""
 
     def __init__(self, every: float = 10.0) -> None:
         self.every = every
         self._last: dict[str, float] = {}
         self._skipped: Counter[str] = Counter()
 
-    def warn(self, reason: str, text: str) -> None:
+    def warn(self, key: str, text: str) -> None:
         now = time.monotonic()
-        if now - self._last.get(reason, -self.every) < self.every:
-            self._skipped[reason] += 1
+        if now - self._last.get(key, -self.every) < self.every:
+            self._skipped[key] += 1
             return
-        skipped = self._skipped.pop(reason, 0)
+        skipped = self._skipped.pop(key, 0)
         more = f" (and {skipped} more since the last report)" if skipped else ""
-        self._last[reason] = now
-        log.warning("refused a message (%s): %s%s", reason, text, more)
+        self._last[key] = now
+        log.warning("%s%s", text, more)
+
+
+def _short(exc: BaseException) -> str:
+    """One line naming a storage failure (the driver's message, not the SQL and its values)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else 'no message'}"[:200]
 
 
 class Writer:
     """Stores checked messages; the single writer of items, boots and device state."""
 
-    def __init__(self, engine: Engine, metrics: Metrics, prefix: str, send_ack: SendAck,
-                 on_done: OnDone = lambda messages: None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        metrics: Metrics,
+        prefix: str,
+        send_ack: SendAck,
+        on_done: OnDone = lambda messages: None,
+        future_tolerance_s: float = 300.0,
+        max_seq_jump: int = 100_000_000,
+    ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.prefix = prefix
         self.send_ack = send_ack
         self.on_done = on_done
-        tables = SQLModel.metadata.tables
-        self.t_reading: Table = tables["reading"]
-        self.t_detection: Table = tables["detection"]
-        self.t_event: Table = tables["event"]
-        self.t_update: Table = tables["modelupdate"]
-        self.t_latest: Table = tables["latestreading"]
-        self.t_boot: Table = tables["deviceboot"]
-        self.t_device: Table = tables["device"]
-        dialect = engine.dialect.name
-        if dialect not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database dialect {dialect!r}")
-        self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        self._count_by_returning = dialect == "postgresql"
-        # Readings go straight to the driver's executemany as tuples, skipping SQLAlchemy's
-        # per-row parameter processing (most of the cost at 10k readings/s).
-        self._sqlite_time = dialect == "sqlite"  # SQLite stores times as text
-        positional = (
-            engine.dialect if dialect == "sqlite" else psycopg_dialect.dialect(paramstyle="format")
-        )
-        compiled = (
-            self._insert(self.t_reading)
-            .on_conflict_do_nothing()
-            .compile(dialect=positional, column_keys=list(_READING_COLUMNS), for_executemany=True)
-        )
-        if tuple(compiled.positiontup or ()) != _READING_COLUMNS:
-            raise RuntimeError(f"unexpected reading columns {compiled.positiontup}")
-        self._reading_sql = str(compiled)
+        self.future_tolerance_s = future_tolerance_s
+        self.max_seq_jump = max_seq_jump
+        self.store = Store(engine)
         self._known: set[str] = set()
         self._boots: OrderedDict[BootKey, BootState] = OrderedDict()
         self._refusal_log = _RateLimitedLog()
+        self._conflict_log = _RateLimitedLog()
 
     # --- the thread ------------------------------------------------------------------------
 
@@ -168,11 +175,25 @@ class Writer:
             delay = min(delay * 2, 30.0)
         self.on_done(group)
 
-    # --- one transaction -------------------------------------------------------------------
+    # --- a group of messages ---------------------------------------------------------------
 
     def write(self, messages: Iterable[Incoming]) -> None:
-        """Check, store in one transaction, then acknowledge the given messages."""
-        checked: list[CheckedBatch | CheckedStatus] = []
+        """Check, store (isolating what fails), then acknowledge the given messages."""
+        checked = self._only_known(self._check(messages))
+        if not checked:
+            return
+        self._load_boots(checked)
+        self._refuse_seq_jumps(checked)
+        self._store_halving(checked)
+
+    def refuse_oversized(self, topic: str, size: int) -> None:
+        """Count and log a message too large to take in (called by the network thread)."""
+        where = device_from_topic(self.prefix, topic)
+        detail = f"{size} bytes > {MAX_PAYLOAD_BYTES}"
+        self._refuse(Refusal("oversized", detail, where[0] if where else None))
+
+    def _check(self, messages: Iterable[Incoming]) -> list[Checked]:
+        checked: list[Checked] = []
         for message in messages:
             if not message.payload and message.topic.endswith("/status"):
                 continue  # a retained status being cleared, not a message
@@ -185,53 +206,21 @@ class Writer:
                 self._refuse(result)
             else:
                 checked.append(result)
-        if not checked:
-            return
-        checked = self._only_known(checked)
-        if not checked:
-            return
-        try:
-            self._store(checked)
-        except (OperationalError, InterfaceError):
-            raise
-        except DBAPIError as exc:
-            if len(checked) == 1:
-                log.error(
-                    "the database refused a message from %s: %s", checked[0].device_id, exc.orig
-                )
-                self._refuse(Refusal("storage_error", str(exc.orig), checked[0].device_id))
-                return
-            for one in checked:  # find the poison message; store the others
-                try:
-                    self._store([one])
-                except (OperationalError, InterfaceError):
-                    raise
-                except DBAPIError as exc1:
-                    log.error(
-                        "the database refused a message from %s: %s", one.device_id, exc1.orig
-                    )
-                    self._refuse(Refusal("storage_error", str(exc1.orig), one.device_id))
-
-    def refuse_oversized(self, topic: str, size: int) -> None:
-        """Count and log a message too large to take in (called by the network thread)."""
-        where = device_from_topic(self.prefix, topic)
-        detail = f"{size} bytes > {MAX_PAYLOAD_BYTES}"
-        self._refuse(Refusal("oversized", detail, where[0] if where else None))
+        return checked
 
     def _refuse(self, refusal: Refusal) -> None:
         self.metrics.refuse(refusal.reason)
         who = f"device {refusal.device_id!r}" if refusal.device_id else "unknown sender"
-        self._refusal_log.warn(refusal.reason, f"{who}: {refusal.detail}")
+        self._refusal_log.warn(
+            refusal.reason, f"refused a message ({refusal.reason}): {who}: {refusal.detail}"
+        )
 
-    def _only_known(
-        self, checked: list[CheckedBatch | CheckedStatus]
-    ) -> list[CheckedBatch | CheckedStatus]:
+    def _only_known(self, checked: list[Checked]) -> list[Checked]:
         asked = {c.device_id for c in checked} - self._known
         if asked:
+            t = self.store.t_device
             with self.engine.connect() as conn:
-                found = conn.execute(
-                    select(self.t_device.c.id).where(self.t_device.c.id.in_(asked))
-                ).scalars()
+                found = conn.execute(select(t.c.id).where(t.c.id.in_(asked))).scalars()
                 self._known.update(found)
         kept = []
         for c in checked:
@@ -243,234 +232,201 @@ class Writer:
                 )
         return kept
 
-    def _store(self, checked: list[CheckedBatch | CheckedStatus]) -> None:
-        now = utcnow()
-        as_text = self._sqlite_time
-        stamps: dict[datetime, Any] = {}
-        stored_stamp = now.strftime(_SQLITE_TIME) if as_text else now
-        readings: list[Any] = []
-        detections: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        latest: dict[tuple[str, str, str], tuple[datetime, Reading, str]] = {}
-        boot_seqs: dict[tuple[str, str], list[int]] = {}
-        statuses: dict[str, CheckedStatus] = {}
-        latencies: list[float] = []
-        ingested: Counter[str] = Counter()
-        rejected: Counter[str] = Counter()
-        now_s = now.timestamp()
-        for c in checked:
-            if isinstance(c, CheckedStatus):
-                statuses[c.device_id] = c
-                ingested["status"] += 1
-                continue
-            ingested["messages"] += 1
-            dev, boot = c.device_id, c.boot_id
-            for r in c.readings:
-                ts = _utc(r.ts)
-                stamp = stamps.get(ts)
-                if stamp is None:
-                    if ts.utcoffset():
-                        ts = ts.astimezone(UTC)
-                    stamp = stamps[ts] = ts.strftime(_SQLITE_TIME) if as_text else ts
-                readings.append(
-                    (dev, boot, r.seq, stamp, r.uptime_s, r.clock_synced, r.sensor,
-                     r.quantity, r.value, r.unit, stored_stamp)
-                )  # fmt: skip
-                key = (dev, r.sensor, r.quantity)
-                if key not in latest or ts >= latest[key][0]:
-                    latest[key] = (ts, r, boot)
-                if r.clock_synced:
-                    latencies.append(now_s - ts.timestamp())
-            for d, image in c.detections:
-                detections.append(
-                    {
-                        "device_id": dev,
-                        "boot_id": boot,
-                        "seq": d.seq,
-                        "ts": _utc(d.ts),
-                        "uptime_s": d.uptime_s,
-                        "clock_synced": d.clock_synced,
-                        "camera": d.camera,
-                        "label": d.label,
-                        "confidence": d.confidence,
-                        "uncertain": d.uncertain,
-                        "top3": [t.model_dump(mode="json") for t in d.top3],
-                        "model_name": d.model.name,
-                        "model_version": d.model.version,
-                        "model_sha256": d.model.sha256,
-                        "inference_ms": d.inference_ms,
-                        "image_sha256": d.image_sha256,
-                        "thumbnail": image,
-                        "stored_at": now,
-                    }
-                )
-                if d.clock_synced:
-                    latencies.append(now_s - _utc(d.ts).timestamp())
-            for e in c.events:
-                events.append(
-                    {
-                        "device_id": dev,
-                        "boot_id": boot,
-                        "seq": e.seq,
-                        "ts": _utc(e.ts),
-                        "uptime_s": e.uptime_s,
-                        "clock_synced": e.clock_synced,
-                        "severity": e.severity,
-                        "code": e.code,
-                        "message": e.message,
-                        "sensor": e.sensor,
-                        "stored_at": now,
-                    }
-                )
-            for u in c.updates:
-                updates.append(
-                    {
-                        "device_id": dev,
-                        "boot_id": boot,
-                        "seq": u.seq,
-                        "ts": _utc(u.ts),
-                        "uptime_s": u.uptime_s,
-                        "clock_synced": u.clock_synced,
-                        "rollout_id": u.rollout_id,
-                        "model": u.model,
-                        "version": u.version,
-                        "state": u.state,
-                        "reason": u.reason,
-                        "bytes_done": u.bytes_done,
-                        "bytes_total": u.bytes_total,
-                        "gate": u.gate.model_dump(mode="json") if u.gate else None,
-                        "active": u.active.model_dump(mode="json") if u.active else None,
-                        "stored_at": now,
-                    }
-                )
-            rejected.update(reason.split(":", 1)[0] for reason in c.rejected.values())
-            boot_seqs.setdefault((dev, boot), []).extend(c.accepted_seqs() + list(c.rejected))
+    def _load_boots(self, checked: list[Checked]) -> None:
+        """Bring the received ranges of the boots in ``checked`` into the cache."""
+        keys = {(c.device_id, c.boot_id) for c in checked if isinstance(c, CheckedBatch)}
+        missing = sorted(keys - self._boots.keys())
+        if missing:
+            with self.engine.connect() as conn:
+                self._remember_boots(self.store.load_boots(conn, missing))
 
-        stored: Counter[str] = Counter()
-        duplicate: Counter[str] = Counter()
-        with self.engine.begin() as conn:
-            for kind, table, rows in (
-                ("reading", self.t_reading, readings),
-                ("detection", self.t_detection, detections),
-                ("event", self.t_event, events),
-                ("update", self.t_update, updates),
-            ):
-                if rows:
-                    new = self._insert_new(conn, table, rows)
-                    stored[kind] += new
-                    duplicate[kind] += len(rows) - new
-            if latest:
-                self._upsert_latest(conn, latest)
-            new_boots = self._update_boots(conn, boot_seqs, now) if boot_seqs else {}
-            self._update_devices(conn, checked, statuses, now)
-        # Committed: from here on, devices may forget these items.
-        self._boots.update(new_boots)
+    def _remember_boots(self, boots: dict[BootKey, BootState]) -> None:
+        self._boots.update(boots)
+        for key in boots:
+            self._boots.move_to_end(key)
         while len(self._boots) > _BOOT_CACHE_SIZE:
             self._boots.popitem(last=False)
-        acks = 0
+
+    def _refuse_seq_jumps(self, checked: list[Checked]) -> None:
+        """Reject items whose seq leaps more than ``max_seq_jump`` past the boot's highest."""
+        highest: dict[BootKey, int] = {}
         for c in checked:
-            if isinstance(c, CheckedBatch):
-                ack = Ack(
-                    boot_id=c.boot_id, ranges=seq_ranges(c.accepted_seqs()), rejected=c.rejected
-                )
-                self.send_ack(c.device_id, ack)
-                acks += 1
-        done_s = time.time()
+            if not isinstance(c, CheckedBatch):
+                continue
+            key = (c.device_id, c.boot_id)
+            if key not in highest:
+                state = self._boots.get(key)
+                highest[key] = state[1][-1][1] if state and state[1] else gaps.FIRST_SEQ - 1
+            top, leaps = highest[key], {}
+            for seq in sorted(c.accepted_seqs()):
+                if seq - top > self.max_seq_jump:
+                    leaps[seq] = (f"seq_jump: seq {seq} is more than {self.max_seq_jump} past "
+                                  f"the highest seq {top} received of this boot")  # fmt: skip
+                else:
+                    top = max(top, seq)
+            highest[key] = top
+            c.reject(leaps, impossible=True)
+
+    # --- isolation -------------------------------------------------------------------------
+
+    def _store_halving(self, checked: list[Checked]) -> None:
+        """Store in one transaction; if that fails (not an outage), each half on its own, down
+        to the single message that fails, so the others are stored with few transactions."""
+        try:
+            self._store(checked)
+            return
+        except OUTAGE:
+            raise
+        except Exception as exc:
+            if len(checked) == 1:
+                self._store_alone(checked[0], exc)
+                return
+            log.info("a transaction of %d messages failed (%s); storing them in halves",
+                     len(checked), _short(exc))  # fmt: skip
+        middle = len(checked) // 2
+        self._store_halving(checked[:middle])
+        self._store_halving(checked[middle:])
+
+    def _store_alone(self, one: Checked, failure: Exception) -> None:
+        """Store what can be of one message the database refused; reject the failing items."""
+        if isinstance(one, CheckedBatch) and one.accepted_seqs():
+            poison = self._find_poison(one)
+            if poison:
+                log.error("the database refused %d item(s) of device %r, boot %r (%s); "
+                          "rejecting them, storing the rest", len(poison), one.device_id,
+                          one.boot_id, next(iter(poison.values())))  # fmt: skip
+                one.reject(poison)
+                try:
+                    self._store([one])
+                    return
+                except OUTAGE:
+                    raise
+                except Exception as exc:
+                    failure = exc
+        log.error("the database refused a message from %r: %s", one.device_id, _short(failure))
+        self._refuse(Refusal("storage_error", _short(failure), one.device_id))
+
+    def _find_poison(self, batch: CheckedBatch) -> dict[int, str]:
+        """seq → reason for the items that fail alone, by bisection in rolled-back trials.
+
+        Empty when the items are not to blame: the message fails without any of them, every
+        one of several fails (a broken table rather than bad data: the node keeps them and
+        sends them again), or the search needs more than ``_MAX_TRIALS`` trials.
+        """
+        found: dict[int, str] = {}
+        budget = [_MAX_TRIALS]
+
+        def fails(seqs: list[int]) -> Exception | None:
+            budget[0] -= 1
+            try:
+                self._trial(batch.only(set(seqs)))
+            except OUTAGE:
+                raise
+            except Exception as exc:
+                return exc
+            return None
+
+        def search(seqs: list[int]) -> None:
+            if budget[0] <= 0:
+                return
+            failure = fails(seqs)
+            if failure is None:
+                return
+            if len(seqs) == 1:
+                found[seqs[0]] = f"storage_error: {_short(failure)}"
+                return
+            middle = len(seqs) // 2
+            search(seqs[:middle])
+            search(seqs[middle:])
+
+        seqs = sorted(set(batch.accepted_seqs()))
+        if fails([]) is not None:
+            return {}
+        search(seqs)
+        if budget[0] <= 0 or (len(seqs) > 1 and len(found) == len(seqs)):
+            return {}
+        return found
+
+    def _trial(self, batch: CheckedBatch) -> None:
+        """Run the transaction that would store ``batch``, then roll it back."""
+        try:
+            with self.engine.begin() as conn:
+                self._write(conn, collect_rows([batch], utcnow(), self.future_tolerance_s,
+                                               self.store.sqlite_time))  # fmt: skip
+                raise _Probe
+        except _Probe:
+            pass
+
+    # --- one transaction -------------------------------------------------------------------
+
+    def _store(self, checked: list[Checked]) -> None:
+        """Collect the rows, write them in one transaction, then acknowledge and count."""
+        rows = collect_rows(checked, utcnow(), self.future_tolerance_s, self.store.sqlite_time)
+        with self.engine.begin() as conn:
+            done = self._write(conn, rows)
+        # Committed: from here on, devices may forget these items.
+        self._remember_boots(done.boots)
+        self._report_conflicts(done.resends.conflicts)
+        acks = self._acknowledge(checked, done.resends.conflicts)
+        self._count(done, acks)
+
+    def _write(self, conn: Connection, rows: Rows) -> _Committed:
+        """The statements of one transaction: items, resends, latest, boots, devices."""
+        stored: Counter[str] = Counter()
+        duplicate: Counter[str] = Counter()
+        for kind in KINDS:
+            items = rows.items[kind]
+            if items:
+                stored[kind] = self.store.insert_new(conn, kind, items)
+                duplicate[kind] = len(items) - stored[kind]
+        resends = sort_resends(conn, self.store, rows, [k for k in KINDS if duplicate[k]])
+        for c in resends.conflicts:
+            duplicate[c.kind] -= 1
+        self.store.add_fleet_events(conn, conflict_events(resends.conflicts, rows.now))
+        self.store.upsert_latest(conn, rows.latest)
+        known = self._boots_for(conn, rows)
+        boots = self.store.update_boots(conn, known, rows.boot_seqs, rows.now)
+        self.store.update_devices(conn, rows)
+        return _Committed(rows, stored, duplicate, resends, boots)
+
+    def _boots_for(self, conn: Connection, rows: Rows) -> dict[BootKey, BootState]:
+        known = {key: self._boots[key] for key in rows.boot_seqs if key in self._boots}
+        missing = [key for key in rows.boot_seqs if key not in known]
+        if missing:  # more boots than the cache holds
+            known.update(self.store.load_boots(conn, missing))
+        return known
+
+    def _acknowledge(self, checked: list[Checked], conflicts: list[Conflict]) -> int:
+        """One ack per batch: its stored seqs, and its rejected ones with the reason."""
+        clashes: dict[int, dict[int, str]] = {}
+        for conflict in conflicts:
+            clashes.setdefault(conflict.message, {})[conflict.seq] = conflict.reason
+        acks = 0
+        for index, c in enumerate(checked):
+            if not isinstance(c, CheckedBatch):
+                continue
+            rejected = {**c.rejected, **clashes.get(index, {})}
+            stored = [s for s in c.accepted_seqs() if s not in rejected]
+            self.send_ack(c.device_id, Ack(boot_id=c.boot_id, ranges=seq_ranges(stored),
+                                           rejected=rejected))  # fmt: skip
+            acks += 1
+        return acks
+
+    def _report_conflicts(self, conflicts: list[Conflict]) -> None:
+        for c in conflicts:
+            self._conflict_log.warn(
+                "conflict",
+                f"conflicting duplicate from device {c.device_id!r}, boot {c.boot_id!r}: "
+                f"{c.kind} seq {c.seq} is stored with another {', '.join(c.differs)}; "
+                "kept the stored one",
+            )
+
+    def _count(self, done: _Committed, acks: int) -> None:
+        rows = done.rows
+        rejected = rows.rejected + Counter("duplicate_conflict" for _ in done.resends.conflicts)
+        lag = time.time() - rows.now.timestamp()  # from the rows' "now" to the commit
         self.metrics.record_transaction(
-            ingested, stored, duplicate, rejected, [lat + done_s - now_s for lat in latencies], acks
-        )
-
-    def _insert_new(self, conn: Connection, table: Table, rows: list[Any]) -> int:
-        """Bulk INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
-        if table is self.t_reading:  # tuples in _READING_COLUMNS order
-            return conn.exec_driver_sql(self._reading_sql, rows).rowcount
-        stmt = self._insert(table).on_conflict_do_nothing()
-        if self._count_by_returning:  # psycopg reports no row count for executemany
-            return len(conn.execute(stmt.returning(table.c.id), rows).all())
-        return conn.execute(stmt, rows).rowcount
-
-    def _upsert_latest(
-        self, conn: Connection, latest: dict[tuple[str, str, str], tuple[datetime, Reading, str]]
-    ) -> None:
-        t = self.t_latest
-        ins = self._insert(t)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[t.c.device_id, t.c.sensor, t.c.quantity],
-            set_={c: ins.excluded[c] for c in ("value", "unit", "ts", "boot_id", "seq")},
-            where=ins.excluded.ts >= t.c.ts,
-        )
-        rows = [
-            {"device_id": dev, "sensor": sensor, "quantity": quantity, "value": r.value,
-             "unit": r.unit, "ts": ts, "boot_id": boot, "seq": r.seq}
-            for (dev, sensor, quantity), (ts, r, boot) in latest.items()
-        ]  # fmt: skip
-        conn.execute(stmt, rows)
-
-    def _update_boots(
-        self, conn: Connection, boot_seqs: dict[tuple[str, str], list[int]], now: datetime
-    ) -> dict[BootKey, BootState]:
-        t = self.t_boot
-        missing = [key for key in boot_seqs if key not in self._boots]
-        known: dict[BootKey, BootState] = {
-            key: self._boots[key] for key in boot_seqs if key in self._boots
-        }
-        if missing:
-            rows = conn.execute(
-                select(t.c.device_id, t.c.boot_id, t.c.first_seen, t.c.ranges).where(
-                    tuple_(t.c.device_id, t.c.boot_id).in_(missing)
-                )
-            )
-            for dev, boot, first_seen, ranges in rows:
-                known[(dev, boot)] = (first_seen, ranges)
-        updated: dict[BootKey, BootState] = {}
-        values = []
-        for (dev, boot), seqs in boot_seqs.items():
-            first_seen, old = known.get((dev, boot), (now, []))
-            ranges = gaps.merge_ranges(old, seqs)
-            updated[(dev, boot)] = (first_seen, ranges)
-            values.append(
-                {
-                    "device_id": dev,
-                    "boot_id": boot,
-                    "first_seen": first_seen,
-                    "last_seen": now,
-                    "received": gaps.count(ranges),
-                    "highest_seq": ranges[-1][1],
-                    "ranges": ranges,
-                }
-            )
-        ins = self._insert(t)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[t.c.device_id, t.c.boot_id],
-            set_={c: ins.excluded[c] for c in ("last_seen", "received", "highest_seq", "ranges")},
-        )
-        conn.execute(stmt, values)
-        return updated
-
-    def _update_devices(
-        self,
-        conn: Connection,
-        checked: list[CheckedBatch | CheckedStatus],
-        statuses: dict[str, CheckedStatus],
-        now: datetime,
-    ) -> None:
-        t = self.t_device
-        seen = sorted({c.device_id for c in checked} - set(statuses))
-        if seen:
-            conn.execute(
-                update(t).where(t.c.id == bindparam("b_id")).values(last_seen=bindparam("b_now")),
-                [{"b_id": dev, "b_now": now} for dev in seen],
-            )
-        for dev, c in statuses.items():
-            s = c.status
-            values: dict[str, Any] = {
-                "online": s.state == "online",
-                "boot_id": s.boot_id,
-                "status_at": _utc(s.ts) if s.ts else now,
-            }
-            if s.health is not None:  # the last will carries none: keep the last known
-                values["health"] = s.health.model_dump(mode="json")
-            if s.state == "online":
-                values["last_seen"] = now
-            conn.execute(update(t).where(t.c.id == dev).values(**values))
+            rows.ingested, done.stored, done.duplicate, rejected,
+            [latency + lag for latency in rows.latencies], acks,
+            conflicts=len(done.resends.conflicts),
+        )  # fmt: skip

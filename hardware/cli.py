@@ -91,7 +91,7 @@ def run_sensors(args: argparse.Namespace) -> int:
         for sim in bench.simulators:
             _announce(sim)
         bench.run_faults([f.replace("-", "_") for f in args.fault], args.fault_period, _announce)
-    except OSError as exc:  # e.g. --link-dir is a file or not writable
+    except OSError as exc:  # e.g. --link-dir not writable, or no pseudo-terminals left
         print(f"agrifleet sim sensors: cannot serve: {exc}", file=sys.stderr)
         return 2
     finally:

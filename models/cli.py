@@ -131,7 +131,7 @@ def _add_package_commands(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from models.card import write_card
-    from models.package import check_floors, package
+    from models.model_folder import check_floors, package
     from models.train import TrainSettings, collect, train
 
     out: Path = args.out
@@ -185,7 +185,7 @@ def _eval(args: argparse.Namespace) -> int:
         per_class_table,
         report_dict,
     )
-    from models.package import pixels_and_truth
+    from models.model_folder import pixels_and_truth
     from models.split import FIELD_FRACTIONS, LAB_FRACTIONS, split_folder, split_hash
 
     path, folder = _model_paths(args.model)
@@ -299,8 +299,8 @@ def _verify(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="agrifleet-verify-") as tmp:
         try:
-            trusted = load_public_keys(args.key)
             folder = args.package
+            trusted = load_public_keys(args.key)
             if folder.is_file():
                 folder = safe_extract(folder, Path(tmp) / "package")
             manifest = verify(folder, trusted)
@@ -314,7 +314,8 @@ def _verify(args: argparse.Namespace) -> int:
                 result.raise_for_failures()
         except (PackageError, ModelError, OSError) as exc:
             reason = getattr(exc, "reason", "invalid_manifest")
-            print(f"REFUSED ({reason}): {exc}")
+            # Name the archive, not the temporary folder it was unpacked into.
+            print(f"REFUSED ({reason}): {str(exc).replace(str(folder), str(args.package))}")
             return 1
     assert manifest.signing is not None
     print(f"OK {manifest.name} {manifest.version}: {len(manifest.files)} files, signed by "

@@ -5,7 +5,7 @@ The shipped self-test images are, per class, the pixel-wise median of that class
 of lab test photos (``test_sample.txt``, ten per class), scaled down to a few dozen pixels: a
 composite of ten leaves in different poses, not any one photo, so no photo of the data set
 enters the repository. (The median keeps more of each class's colour and texture than the mean,
-which blurs every class into a similar green blob: 16 of 31 medians are answered as their own
+which blurs every class into a similar green blob: 15 of 31 medians are answered as their own
 class against 10 of 31 means.)
 Any other images can be used too (``--images``); they are re-encoded as small PNGs.
 """
@@ -25,11 +25,12 @@ from PIL import Image
 from agrifleet.inference.classifier import Classifier
 from agrifleet.inference.preprocess import fit_square, open_image, preprocess
 from agrifleet.inference.selftest import (
-    MARGIN_FACTOR,
     SELFTEST_DIR,
     TOLERANCE,
     Answers,
     record_answers,
+    reference_classifier,
+    unclear,
 )
 from agrifleet.manifest import read_manifest
 
@@ -86,15 +87,16 @@ def median_image(photos: Iterable[Path], size: int) -> Image.Image:
     return Image.fromarray(np.round(np.median(arrays, axis=0)).astype(np.uint8))
 
 
-def _clear_png(classifier: Classifier, img: Image.Image, sides: Iterable[int],
-               tolerance: float) -> bytes | None:
-    """The first size (then mirrored) at which the model's answer is clear, as PNG."""
+def _clear_png(classifier: Classifier, reference: Classifier | None, img: Image.Image,
+               sides: Iterable[int], tolerance: float) -> bytes | None:
+    """The first size (then mirrored) at which the image is a fair test (see ``unclear``)."""
     mirrored = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     for candidate, side in [(im, s) for im in (img, mirrored) for s in sides]:
         data = _png(candidate, side)
-        probs, _ = classifier.probabilities(preprocess(data, classifier.size))
-        top = np.sort(probs)[::-1]
-        if top[0] - top[1] >= MARGIN_FACTOR * tolerance * 1.25:
+        pixels = preprocess(data, classifier.size)
+        probs, _ = classifier.probabilities(pixels)
+        ref = reference.probabilities(pixels)[0] if reference else None
+        if unclear(probs, tolerance, ref) is None:
             return data
     return None
 
@@ -105,11 +107,12 @@ def write_selftest(pkg_dir: Path, images: Mapping[str, tuple[Image.Image, str | 
     """Replace ``selftest/`` with these images (name → (image, class it shows)) and answers."""
     pkg_dir = Path(pkg_dir)
     classifier = Classifier.load(pkg_dir, threads=2, runtime=runtime)
+    reference = reference_classifier(classifier)
     chosen: dict[str, bytes] = {}
     made_from: dict[str, str] = {}
     for name, (img, label) in images.items():
-        data = _clear_png(classifier, img, (side, *(s for s in OTHER_SIDES if s != side)),
-                          tolerance)
+        data = _clear_png(classifier, reference, img,
+                          (side, *(s for s in OTHER_SIDES if s != side)), tolerance)
         if data is None:
             log.warning("self-test image %s skipped: the model's answer is never clear", name)
             continue

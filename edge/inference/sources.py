@@ -13,6 +13,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from agrifleet.mqtt import mask_url
 from edge.inference.config import CommandCamera, FolderCamera, HttpCamera
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,10 @@ class FolderSource:
             return
         self._handled.discard(path.name)
 
+    def keep(self, path: Path) -> None:
+        """Leave a photo where it is and do not hand it out again until the agent restarts."""
+        self._handled.add(path.name)
+
     def failed(self, path: Path) -> Path | None:
         """Move an unreadable file aside so it is not tried again; return where it went."""
         self._handled.add(path.name)
@@ -128,17 +133,6 @@ class CommandSource:
         if len(done.stdout) > self.camera.max_image_bytes:
             raise SourceError(f"camera command {argv[0]!r} printed over the size limit")
         return done.stdout
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, for logs."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 class HttpSource:

@@ -48,6 +48,7 @@ class CameraWorker:
             raise TypeError(f"unknown camera type {type(camera).__name__}")
         self.detections = 0
         self.unreadable = 0
+        self.unrecorded = 0  # photos classified whose detection the outbox did not take
 
     @property
     def classifier(self) -> Classifier:
@@ -69,7 +70,8 @@ class CameraWorker:
         """Take what the source has now (a folder's ready files, or one capture); count emitted.
 
         A camera that gives no image raises SourceError; an unreadable image is reported and
-        skipped; a model that cannot be used raises ModelError.
+        skipped; a photo whose detection cannot be recorded is left in place and not handed
+        out again by this process; a model that cannot be used raises ModelError.
         """
         classifier = self.classifier
         source = self._source
@@ -86,6 +88,13 @@ class CameraWorker:
                 except (ValueError, RuntimeError, OSError) as exc:  # not the photo's fault?
                     log.warning("camera %s: %s failed: %s", self.camera.name, path.name, exc)
                     ok = False
+                except Exception as exc:  # its detection could not be recorded: never loop on it
+                    self.unrecorded += 1
+                    log.warning("camera %s: %s classified but not recorded (%s: %s); it stays "
+                                "in the folder until the agent restarts", self.camera.name,
+                                path.name, type(exc).__name__, exc)
+                    source.keep(path)
+                    continue
                 if ok:
                     emitted += 1
                     source.done(path)

@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -67,6 +70,29 @@ def require_admin(token: CurrentToken) -> ApiToken:
 AdminToken = Annotated[ApiToken, Depends(require_admin)]
 
 
+def refuse_unknown_query(request: Request) -> None:
+    """422 for a query parameter the route does not take (``?sensr=soil`` filters nothing)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise RequestValidationError([
+            {"type": "extra_forbidden", "loc": ("query", name), "input": request.query_params[name],
+             "msg": f"unknown query parameter; this route takes: {takes}"}
+            for name in unknown
+        ])  # fmt: skip
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
 def require_technician(token: CurrentToken) -> ApiToken:
     """403 unless the token may publish models and steer rollouts (technician or admin)."""
     if token.role not in ("admin", "technician"):
@@ -97,7 +123,7 @@ SettingsDep = Annotated[FleetSettings, Depends(get_settings)]
 
 def get_device(
     session: SessionDep,
-    device_id: Annotated[str, Path(description="Device id", pattern=DEVICE_ID)],
+    device_id: Annotated[str, Path(description="Device id", max_length=64, pattern=DEVICE_ID)],
 ) -> Device:
     """The device named in the path; 404 when the fleet does not know it."""
     device = session.get(Device, device_id)

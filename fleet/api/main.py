@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from fleet.api.deps import get_current_token
+from fleet.api.deps import get_current_token, refuse_unknown_query
+from fleet.api.errors import AUTH_RESPONSES
 from fleet.api.routes import detections, devices, events, models, readings, rollouts
 
-api_router = APIRouter(dependencies=[Depends(get_current_token)])
+api_router = APIRouter(
+    dependencies=[Depends(get_current_token), Depends(refuse_unknown_query)],
+    responses=AUTH_RESPONSES,
+)
 api_router.include_router(devices.router)
 api_router.include_router(readings.router)
 api_router.include_router(events.router)

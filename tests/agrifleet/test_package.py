@@ -225,6 +225,10 @@ def test_labels_must_match_the_manifest(tmp_path: Path, keys: tuple[Path, Path])
     with pytest.raises(PackageError) as info:
         sign_package(pkg, keys[0])
     assert info.value.reason == "invalid_manifest"
+    (pkg / "labels.txt").write_bytes(b"\xff\xfe not utf-8\n")
+    with pytest.raises(PackageError) as info:
+        sign_package(pkg, keys[0])
+    assert info.value.reason == "invalid_manifest" and "UTF-8" in str(info.value)
 
 
 def test_a_bumped_copy_of_the_shipped_model_is_a_valid_upgrade(
@@ -318,6 +322,67 @@ def test_pack_is_deterministic_and_round_trips(signed: Path, trusted: dict,
     assert verify_package(unpacked, trusted) == verify_package(signed, trusted)
 
 
+def test_an_archive_made_with_gnu_tar_is_accepted(signed: Path, trusted: dict,
+                                                  tmp_path: Path) -> None:
+    archive = tmp_path / "by-hand.tar.gz"
+    subprocess.run(["tar", "-C", str(signed), "-czf", str(archive), "."], check=True)
+    assert receive_package(archive, tmp_path / "in", trusted).version == "1.1.0"
+
+
+def test_an_archive_with_a_leading_folder_says_so(signed: Path, trusted: dict,
+                                                 tmp_path: Path) -> None:
+    archive = tmp_path / "nested.tar.gz"
+    subprocess.run(["tar", "-C", str(signed.parent), "-czf", str(archive), signed.name],
+                   check=True)
+    with pytest.raises(PackageError) as info:
+        receive_package(archive, tmp_path / "in", trusted)
+    assert info.value.reason == "missing_file" and "inside another folder" in str(info.value)
+
+
+def test_an_archive_carrying_the_float_model_is_refused(tmp_path: Path, keys: tuple[Path, Path],
+                                                        trusted: dict) -> None:
+    pkg = copy_package(tmp_path / "pkg", with_float=True)
+    sign_package(pkg, keys[0])
+    archive = tmp_path / "fat.tar.gz"
+    subprocess.run(["tar", "-C", str(pkg), "-czf", str(archive), "."], check=True)
+    with pytest.raises(PackageError) as info:
+        receive_package(archive, tmp_path / "in", trusted)
+    assert info.value.reason == "tampered" and not (tmp_path / "in").exists()
+
+
+def test_signing_again_after_a_killed_sign_gives_a_valid_package(
+    tmp_path: Path, keys: tuple[Path, Path], trusted: dict
+) -> None:
+    pkg = copy_package(tmp_path / "pkg")
+    (pkg / ".manifest.json.tmp").write_text('{"half": ')  # what a kill mid-write leaves
+    sign_package(pkg, keys[0])
+    manifest = verify_package(pkg, trusted)
+    assert all(not f.path.startswith(".") for f in manifest.files)
+
+
+def test_sign_refuses_answers_recorded_for_another_model(tmp_path: Path,
+                                                         keys: tuple[Path, Path]) -> None:
+    pkg = copy_package(tmp_path / "pkg")
+    answers = pkg / "selftest" / "answers.json"
+    data = json.loads(answers.read_text())
+    data["model_sha256"] = "1" * 64
+    answers.write_text(json.dumps(data))
+    with pytest.raises(PackageError) as info:
+        sign_package(pkg, keys[0])
+    assert info.value.reason == "selftest_failed" and not (pkg / SIG_NAME).exists()
+
+
+def test_sign_refuses_a_model_file_that_is_not_the_manifests(tmp_path: Path,
+                                                             keys: tuple[Path, Path]) -> None:
+    pkg = copy_package(tmp_path / "pkg")
+    model = pkg / "model.tflite"
+    model.write_bytes(model.read_bytes() + b"\0")
+    with pytest.raises(PackageError) as info:
+        sign_package(pkg, keys[0])
+    assert info.value.reason == "invalid_manifest"
+    assert sorted(p.name for p in pkg.iterdir() if p.name.startswith(".")) == []
+
+
 def test_pack_refuses_an_unsigned_folder(tmp_path: Path) -> None:
     with pytest.raises(PackageError) as info:
         pack(copy_package(tmp_path / "pkg"), tmp_path / "out.tar.gz")
@@ -353,6 +418,20 @@ def test_a_bad_key_file_is_refused_with_its_name(tmp_path: Path,
     with pytest.raises(PackageError) as info:
         sign_package(tmp_path, keys[1])  # a public key cannot sign
     assert info.value.reason == "bad_key"
+
+
+def test_a_world_readable_key_signs_with_a_warning(tmp_path: Path, keys: tuple[Path, Path],
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    key = tmp_path / "loose.key"
+    shutil.copyfile(keys[0], key)
+    key.chmod(0o644)
+    sign_package(copy_package(tmp_path / "pkg"), key)
+    assert "chmod 600" in caplog.text and "PRIVATE" not in caplog.text
+
+
+def test_trusted_keys_must_be_public_keys(signed: Path, trusted: dict) -> None:
+    (kid,) = trusted
+    refused("bad_key", signed, {kid: b"raw bytes"})
 
 
 def test_the_package_module_imports_without_cryptography() -> None:

@@ -53,7 +53,7 @@ def test_plain_files_and_folders_are_extracted(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", [
-    "../evil", "a/../../evil", "/etc/passwd", "./manifest.json", "a//b", "a\\b", "bad\x01name",
+    "../evil", "a/../../evil", "/etc/passwd", "a/./b", "a//b", "a\\b", "bad\x01name", ".",
     "x" * 300,
 ])
 def test_unsafe_names_are_refused(tmp_path: Path, name: str) -> None:
@@ -118,6 +118,17 @@ def test_a_huge_member_is_refused_before_it_is_read(tmp_path: Path) -> None:
     assert "bytes" in refused("too_large", path, tmp_path / "out", max_bytes=4096)
 
 
+def test_a_gzip_bomb_is_refused_before_tar_reads_it(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.tar.gz"
+    bomb.write_bytes(gzip.compress(b"\0" * (4 << 20)))  # 4 MiB of zeros in 4 KiB
+    assert bomb.stat().st_size < 8192
+    assert "inflates" in refused("too_large", bomb, tmp_path / "out", max_bytes=65536)
+    info, _ = member("innocent.txt", b"x")
+    info.pax_headers = {"comment": "x" * (2 << 20)}  # a 2 MiB PAX header
+    path = archive(tmp_path / "pax-bomb.tar.gz", (info, b"x"))
+    refused("too_large", path, tmp_path / "out", max_bytes=65536)
+
+
 def test_the_total_size_is_limited(tmp_path: Path) -> None:
     path = archive(tmp_path / "sum.tar.gz", *(member(f"f{i}", b"\0" * 1000) for i in range(5)))
     refused("too_large", path, tmp_path / "out", max_bytes=4500)
@@ -147,7 +158,10 @@ def test_garbage_is_refused(tmp_path: Path, data: bytes) -> None:
 
 
 def test_a_missing_archive_is_refused(tmp_path: Path) -> None:
-    refused("corrupt_archive", tmp_path / "absent.tar.gz", tmp_path / "out")
+    assert "no such file" in refused("corrupt_archive", tmp_path / "absent.tar.gz",
+                                     tmp_path / "out")
+    (tmp_path / "folder.tar.gz").mkdir()
+    refused("corrupt_archive", tmp_path / "folder.tar.gz", tmp_path / "out")
 
 
 def test_only_a_new_folder_is_extracted_into(tmp_path: Path) -> None:

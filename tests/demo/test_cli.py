@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -41,11 +42,8 @@ def test_a_taken_api_port_names_the_port_and_the_option(tmp_path: Path, taken_po
 def test_a_taken_broker_port_names_the_port_and_the_option(
     tmp_path: Path, taken_port: int
 ) -> None:
-    with socket.socket() as probe:  # a free port for the API
-        probe.bind(("127.0.0.1", 0))
-        api_port = probe.getsockname()[1]
     done = _demo(
-        tmp_path, "--port", str(api_port), "--mqtt-port", str(taken_port), "--duration", "1"
+        tmp_path, "--port", str(_free_port()), "--mqtt-port", str(taken_port), "--duration", "1"
     )
     assert done.returncode == 1
     assert len(done.stderr.splitlines()) == 1, done.stderr
@@ -72,3 +70,38 @@ def test_impossible_options_are_refused(tmp_path: Path, args: list[str], message
     done = _demo(tmp_path, *args)
     assert done.returncode == 2
     assert done.stderr.strip() == f"agrifleet demo: {message}"
+
+
+def test_a_work_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    done = subprocess.run(
+        [sys.executable, "-m", "agrifleet", "demo", "--workdir", str(tmp_path / "a-file" / "w"),
+         "--port", str(_free_port()), "--duration", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"agrifleet demo: cannot create the work folder {tmp_path / 'a-file' / 'w'}: "
+        "Not a directory"
+    ]
+
+
+def test_a_fleet_that_cannot_start_is_one_line_naming_its_failure(tmp_path: Path) -> None:
+    """A bad fleet setting in the environment: the fleet's own one-line reason, not a traceback."""
+    done = subprocess.run(
+        [sys.executable, "-m", "agrifleet", "demo", "--workdir", str(tmp_path / "w"),
+         "--port", str(_free_port()), "--broker", "embedded", "--duration", "1"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "AGRIFLEET_OFFLINE_AFTER_S": "1"},
+    )  # fmt: skip
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("agrifleet demo: agrifleet fleet migrate failed: ")
+    assert last.endswith("AGRIFLEET_OFFLINE_AFTER_S: Input should be greater than or equal to 10")
+    assert "Traceback" not in done.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -38,7 +38,7 @@ def make_config(tmp_path: Path) -> MakeConfig:
             "mqtt": {"url": url, "reconnect_min_s": 0.05, "reconnect_max_s": 0.5,
                      "keepalive_s": 5},
             "clock": {"synced": "always"},
-            "outbox": {"ack_timeout_s": 5},
+            "outbox": {"ack_timeout_s": 5, "seq_mark_dir": str(tmp_path)},
             "polling": {"retry_min_s": 0.05, "retry_max_s": 0.2},
         }
         return parse_config(_merge(data, sections), "test config")

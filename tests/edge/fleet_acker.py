@@ -13,11 +13,15 @@ from pydantic import ValidationError
 
 from agrifleet.contract import (
     DEFAULT_PREFIX,
+    FLEET_SEGMENT,
     Ack,
     Batch,
+    FleetStatus,
     Status,
     ack_topic,
     device_from_topic,
+    fleet_status_topic,
+    fleet_subscriptions,
     seq_ranges,
 )
 
@@ -62,15 +66,25 @@ class FleetAcker:
         self._client.loop_stop()
 
     def _on_connect(self, client: mqtt.Client, userdata, flags, reason_code, properties) -> None:
-        client.subscribe(f"{self.prefix}/+/messages", qos=1)
-        client.subscribe(f"{self.prefix}/+/status", qos=1)
+        client.subscribe([(topic, 1) for topic in fleet_subscriptions(self.prefix)])
         self.connected.set()
+
+    def announce(self, state: str, instance: str, ts: str | None = None) -> None:
+        """Publish the retained FleetStatus, as the fleet's ingestion does at start and stop."""
+        status = FleetStatus.model_validate({"state": state, "instance": instance, "ts": ts})
+        self.publish_fleet_status(status.model_dump_json().encode())
+
+    def publish_fleet_status(self, payload: bytes) -> None:
+        self._client.publish(fleet_status_topic(self.prefix), payload, qos=1,
+                             retain=True).wait_for_publish(5)
 
     def _on_message(self, client: mqtt.Client, userdata, msg: mqtt.MQTTMessage) -> None:
         where = device_from_topic(self.prefix, msg.topic)
         if where is None:
             return
         device, leaf = where
+        if device == FLEET_SEGMENT:
+            return
         if leaf == "status":
             if msg.payload:
                 self.statuses.append(Status.model_validate_json(msg.payload))

@@ -60,3 +60,15 @@ def test_a_good_config_summary_shows_the_user_but_not_the_password(
     out = capsys.readouterr().out
     assert "mqtt://field-07:***@broker:1883" in out
     assert SECRET not in out
+
+
+def test_a_camera_url_is_quoted_with_its_password_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text('device_id = "field-07"\n[mqtt]\nurl = "mqtt://broker"\n'
+                    f'[[cameras]]\ntype = "http"\nname = "cam"\nurl = "rtsp://admin:{SECRET}@cam"\n')
+    assert main(["edge", "check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "cameras[0].url" in err and "rtsp://admin:***@cam" in err
+    assert SECRET not in err

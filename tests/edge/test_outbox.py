@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, Batch, Reading
+from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, Batch, Event, Reading
 from edge.clock import Clock
 from edge.items import Priority
 from edge.outbox import ItemRefused, Outbox
@@ -228,3 +228,27 @@ def test_items_survive_sigkill_and_seq_continues_without_repeats(tmp_path):
     assert stored == list(range(len(stored))), "no gaps, no repeats"
     assert outbox.emit("reading", reading(), Priority.READING) == len(stored)
     assert json.loads(json.dumps(outbox.stats().depth)) == len(stored) + 1
+
+
+def test_the_dropped_counter_counts_only_items_really_lost(tmp_path):
+    outbox = open_outbox(tmp_path, max_bytes=64 * 1024, batch_items=50)
+    outbox.emit_all([("reading", reading(i), Priority.READING) for i in range(150)])
+    first, second = outbox.take_batch(), outbox.take_batch()
+    assert first is not None and second is not None and second.seqs[0] == 50
+    outbox.emit_all([("reading", reading(i), Priority.READING) for i in range(300)])
+    assert outbox.stats().depth < 450, "both batches were evicted while in flight"
+    outbox.ack(Ack(boot_id="boot-a", ranges=[(0, 49)]))  # the fleet had stored the first
+    outbox.release(second)  # the second never arrived: its evicted items are gone for good
+    delivered = set(first.seqs) | {i.seq for b in drain(outbox) for i in b.items}
+    lost = set(range(outbox.next_seq)) - delivered
+    assert set(second.seqs) <= lost
+    assert outbox.stats().dropped == len(lost)
+
+
+def test_outbox_full_names_what_it_drops(tmp_path):
+    outbox = open_outbox(tmp_path, max_bytes=64 * 1024)
+    while outbox.stats().dropped == 0:
+        outbox.emit("detection", detection(), Priority.DETECTION)
+    (full,) = [i for b in drain(outbox) for i in b.items
+               if isinstance(i, Event) and i.code == "outbox_full"]
+    assert "dropping the oldest detections" in full.message and "reading" not in full.message

@@ -144,3 +144,20 @@ def test_an_unopenable_sqlite_file_is_one_line(
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert f"cannot use the database {url}" in lines[0]
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=lambda c: c[0])
+def test_a_schema_from_a_newer_version_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    import sqlite3
+
+    env = _env(database_url=f"sqlite:///{tmp_path / 'fleet.db'}")
+    assert _run("migrate", env=env).returncode == 0
+    with sqlite3.connect(tmp_path / "fleet.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '0099'")
+    if command[0] == "serve":
+        command = ["serve", "--port", str(free_port())]
+    done = _run(*command, env=env)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "has a schema this version cannot migrate" in lines[0] and "'0099'" in lines[0]

@@ -77,8 +77,12 @@ def test_a_message_the_database_refuses_does_not_stop_the_others(
         def counted(line: str) -> bool:
             return fleet.metric(line) == 1
 
-        wait_until(lambda: counted('agrifleet_messages_refused_total{reason="storage_error"}'))
-        assert doomed.acks.empty()
+        # Not an outage: the item is rejected in the ack (the node dead-letters it), not resent
+        # forever.
+        ack = doomed.next_ack()
+        assert ack.ranges == [] and list(ack.rejected) == [1]
+        assert ack.rejected[1].startswith("storage_error: UndefinedTable")
+        assert counted('agrifleet_items_rejected_total{reason="storage_error"}')
         # The worker is alive: a status (no readings, so no latestreading) is still stored.
         other.status("online", boot_id="boot-9")
         wait_until(lambda: counted('agrifleet_messages_ingested_total{topic="status"}'))

@@ -262,3 +262,87 @@ def test_update_items_are_stored_once_and_acked(fleet: FleetUnderTest) -> None:
     assert all(u.device_id == "field-11" and u.boot_id == "boot-1" for u in rows)
     assert fleet.metric('agrifleet_items_stored_total{kind="update"}') == 3
     assert fleet.metric('agrifleet_items_duplicate_total{kind="update"}') == 3
+
+
+def test_a_poison_message_among_good_ones_of_several_devices_blocks_nobody(
+    fleet: FleetUnderTest,
+) -> None:
+    devices = [fleet.device(f"field-2{i}") for i in range(3)]
+    poisoned = devices[1]
+    for dev in devices:  # all queued before the writer takes them, most likely in one group
+        items = [reading(s) for s in range(17)]
+        if dev is poisoned:
+            items[8] = reading(8) | {"seq": 2**63}
+        dev.publish(batch(dev.device_id, "boot-1", items))
+    for dev in devices:
+        ack = dev.next_ack()
+        if dev is poisoned:
+            assert ack.ranges == [(0, 7), (9, 16)] and list(ack.rejected) == [2**63]
+        else:
+            assert ack.ranges == [(0, 16)] and ack.rejected == {}
+    assert len(fleet.get("/api/v1/devices/field-21/readings", limit=100)) == 16
+    gaps = fleet.get("/api/v1/devices/field-21/gaps")[0]
+    assert (gaps["highest_seq"], gaps["missing"]) == (16, 1)  # seq 8 never came; 2^63 is not one
+
+
+def test_impossible_seqs_and_times_leave_the_gap_report_and_queries_sane(
+    fleet: FleetUnderTest,
+) -> None:
+    dev = fleet.device("field-30")
+    ack = dev.send("boot-1", [
+        reading(0),
+        reading(1) | {"seq": 2**63 - 1},
+        reading(2) | {"ts": "0001-01-01T00:00:00+00:00"},
+        reading(3) | {"ts": 0},
+        reading(4) | {"ts": "2026-06-01T12:00:04"},
+        reading(5),
+    ])  # fmt: skip
+    assert ack.ranges == [(0, 0), (5, 5)]
+    assert set(ack.rejected) == {2**63 - 1, 2, 3, 4}
+    gaps = fleet.get("/api/v1/devices/field-30/gaps")[0]
+    assert (gaps["highest_seq"], gaps["missing"]) == (5, 1)  # only seq 1, never sent as such
+    assert [r["seq"] for r in fleet.get("/api/v1/devices/field-30/readings", order="asc")] == [
+        0, 5
+    ]  # fmt: skip
+    assert fleet.get("/api/v1/devices/field-30/readings", bucket=3600)[0]["count"] == 2
+
+
+def test_a_reading_from_the_future_never_pins_latest_or_position(fleet: FleetUnderTest) -> None:
+    dev = fleet.device("field-31")
+    now = datetime.now(UTC)
+    gps = {"sensor": "gps", "unit": "deg"}
+    dev.send("boot-1", [
+        reading(0, 52.1, quantity="latitude", ts=now, **gps),
+        reading(1, 13.4, quantity="longitude", ts=now, **gps),
+        reading(2, 30.0, ts=now),
+        reading(3, 0.0, quantity="latitude", ts=datetime(2099, 1, 1, tzinfo=UTC), **gps),
+        reading(4, 99.0, ts=datetime(2099, 1, 1, tzinfo=UTC)),
+    ])  # fmt: skip
+    later = datetime.now(UTC)
+    dev.send("boot-1", [reading(5, 31.0, ts=later), reading(6, 52.2, quantity="latitude",
+                                                            ts=later, **gps)])  # fmt: skip
+    detail = fleet.get("/api/v1/devices/field-31")
+    latest = {r["quantity"]: r["value"] for r in detail["latest"]}
+    assert latest == {"latitude": 52.2, "longitude": 13.4, "moisture": 31.0}
+    assert detail["position"]["latitude"] == 52.2
+    future = [r["seq"] for r in fleet.get("/api/v1/devices/field-31/readings") if r["future"]]
+    assert sorted(future) == [3, 4]
+    assert fleet.metric("agrifleet_ingest_latency_seconds_sum") >= 0
+    assert fleet.metric("agrifleet_ingest_latency_seconds_count") == 5
+
+
+def test_a_conflicting_duplicate_is_rejected_and_recorded_an_exact_one_is_silent(
+    fleet: FleetUnderTest,
+) -> None:
+    dev = fleet.device("field-32")
+    assert dev.send("boot-1", [reading(0), reading(1)]).ranges == [(0, 1)]
+    assert dev.send("boot-1", [reading(0), reading(1)]).ranges == [(0, 1)]  # a plain resend
+    assert fleet.get("/api/v1/devices/field-32/events") == []
+    ack = dev.send("boot-1", [reading(1, value=99.0), reading(2)])
+    assert ack.ranges == [(2, 2)] and set(ack.rejected) == {1}
+    assert ack.rejected[1].startswith("duplicate_conflict: ")
+    assert fleet.metric("agrifleet_conflicts_total") == 1
+    (found,) = fleet.get("/api/v1/devices/field-32/events")
+    assert found["code"] == "duplicate_conflict" and "seq 1" in found["message"]
+    values = [r["value"] for r in fleet.get("/api/v1/devices/field-32/readings", order="asc")]
+    assert values == [21.5, 21.5, 21.5]  # the stored item stays

@@ -1,11 +1,13 @@
 """Message checking specifies: a reason for every refusal, and per-item rejection (with the seq)
-for items pydantic accepts but a database would not (NaN, NUL, bad thumbnails)."""
+for items the contract refuses (times without a zone or out of range, impossible seqs) or a
+database would not take (NaN, NUL, bad thumbnails, numbers beyond 64 bits)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
-from agrifleet.contract import MAX_PAYLOAD_BYTES
+from agrifleet.contract import MAX_PAYLOAD_BYTES, MAX_SEQ
 from fleet.parse import CheckedBatch, CheckedStatus, Refusal, parse_message
 from tests.fleet.device import batch, detection, event, jpeg_bytes, reading, update
 
@@ -78,8 +80,54 @@ def test_update_items_are_storable_unless_a_number_overflows_its_column() -> Non
         update(0, "downloading", bytes_done=10, bytes_total=20),
         update(1, rollout_id=2**63),
         update(2, bytes_total=2**64),
+        update(3, "shadow", gate={"images": 3, "agreement": 1, "mean_confidence": 0.9,
+                                  "uncertain_rate": 0, "latency_ms": float("inf")}),
     ]))  # fmt: skip
     assert isinstance(got, CheckedBatch)
     assert [(u.seq, u.state) for u in got.updates] == [(0, "downloading")]
-    assert set(got.rejected) == {1, 2}
-    assert all("out of range" in reason for reason in got.rejected.values())
+    assert set(got.rejected) == {1, 2, 3}
+    assert "out of range" in got.rejected[1] and "out of range" in got.rejected[2]
+    assert "finite" in got.rejected[3]
+
+
+def test_times_must_be_iso_strings_with_a_zone_within_the_contract_years() -> None:
+    refused = ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-01:00", "2200-01-01T00:00:00Z",
+               0, 1780000000.5, "1780000000", "2026-06-01T12:00:00", "2026-06-01", True, None]
+    got = _check(batch("field-01", "b", [
+        reading(0, ts=datetime(2026, 6, 1, 14, tzinfo=timezone(timedelta(hours=2)))),
+        reading(1) | {"ts": "2026-06-01T12:00:01Z"},
+        reading(2, ts=datetime(2199, 12, 31, tzinfo=UTC)),
+        reading(3, ts=datetime(1970, 1, 1, tzinfo=UTC)) | {"clock_synced": False},
+        *(reading(10 + i) | {"ts": ts} for i, ts in enumerate(refused)),
+    ]))  # fmt: skip
+    assert isinstance(got, CheckedBatch)
+    assert [r.seq for r in got.readings] == [0, 1, 2, 3]
+    assert got.readings[0].ts == datetime(2026, 6, 1, 12, tzinfo=UTC)  # normalised to UTC
+    assert got.readings[0].ts.utcoffset() == timedelta(0)
+    assert set(got.rejected) == set(range(10, 10 + len(refused)))
+    assert all(reason.startswith("invalid item: reading.ts: ") for reason in got.rejected.values())
+    assert "zone" in got.rejected[16] and "not a number" in got.rejected[13]
+
+
+def test_a_synchronised_clock_cannot_read_a_date_before_2020() -> None:
+    old = datetime(2019, 12, 31, 23, 59, tzinfo=UTC)
+    got = _check(batch("field-01", "b", [reading(0, ts=old),
+                                         reading(1, ts=old) | {"clock_synced": False}]))
+    assert isinstance(got, CheckedBatch)
+    assert [r.seq for r in got.readings] == [1]
+    assert "before 2020" in got.rejected[0]
+
+
+def test_seqs_are_whole_numbers_up_to_2_to_the_53_and_any_other_is_named_but_not_counted() -> None:
+    got = _check(batch("field-01", "b", [
+        reading(0) | {"seq": MAX_SEQ},
+        reading(1) | {"seq": MAX_SEQ + 1},
+        reading(2) | {"seq": 2**63},
+        reading(3) | {"seq": 3.0},
+        reading(4) | {"seq": "4"},
+        reading(5) | {"seq": -5},
+    ]))  # fmt: skip
+    assert isinstance(got, CheckedBatch)
+    assert [r.seq for r in got.readings] == [MAX_SEQ]
+    assert set(got.rejected) == {MAX_SEQ + 1, 2**63}  # the ack names them: the node drops them
+    assert got.received_seqs() == [MAX_SEQ]  # but the gap report never counts them

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def test_train_without_tensorflow_gives_a_one_line_hint(
 def test_training_pipeline_exports_and_packages(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     from agrifleet.inference.classifier import Classifier
-    from models.package import package
+    from models.model_folder import package
     from models.train import TrainSettings, collect, train
     from tests.models.test_split import _dataset
 
@@ -184,3 +185,49 @@ def test_selftest_from_the_command_line(tmp_path: Path,
     (pkg / "selftest" / "answers.json").unlink()
     assert main(["model", "selftest", str(pkg)]) == 2
     assert "no selftest/answers.json" in capsys.readouterr().out
+
+
+MODELS_DOC = (Path(__file__).resolve().parents[2] / "docs" / "models.md").read_text()
+
+
+@pytest.mark.parametrize("command", sorted(set(re.findall(r"\bagrifleet model ([a-z]+)",
+                                                          MODELS_DOC))))
+def test_the_commands_in_docs_models_exist(command: str) -> None:
+    from agrifleet.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["model", command, "--help"])
+    assert exit_.value.code == 0
+
+
+def test_signing_without_cryptography_gives_a_one_line_hint(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['cryptography'] = None\n"
+            "from agrifleet.cli import main\n"
+            f"sys.exit(main(['model', 'keygen', '--out', {str(tmp_path / 'k')!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "agrifleet[sign]" in done.stderr
+    assert not (tmp_path / "k" / "signing.key").exists()
+
+
+@needs_model
+def test_verify_names_the_archive_not_its_temporary_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+
+    from agrifleet.package import generate_keypair, sign_package
+
+    key, pub = generate_keypair(tmp_path / "keys")
+    pkg = _package_copy(tmp_path / "pkg")
+    sign_package(pkg, key)
+    nested = tmp_path / "nested.tar.gz"
+    subprocess.run(["tar", "-C", str(tmp_path), "-czf", str(nested), "pkg"], check=True)
+    assert main(["model", "verify", str(nested), "--key", str(pub)]) == 1
+    out = capsys.readouterr().out
+    assert f"REFUSED (missing_file): {nested}: no manifest.json" in out
+    assert "agrifleet-verify-" not in out

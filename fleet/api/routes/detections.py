@@ -8,25 +8,25 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from fleet import queries
 from fleet.api.deps import DEVICE_ID, SessionDep
-from fleet.api.params import Limit, Since, Until, check_window, name_query
+from fleet.api.params import MAX_ID, Limit, Window, name_query
 from fleet.models import DetectionPublic, Message
 
 router = APIRouter(prefix="/detections", tags=["detections"])
 
-DetectionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Detection id")]
+DetectionId = Annotated[int, Path(ge=1, le=MAX_ID, description="Detection id")]
 
 
 @router.get("", summary="Detections, newest first, filtered by device, label and time")
 def list_detections(
     session: SessionDep,
-    device: Annotated[str | None, Query(pattern=DEVICE_ID, description="Device id")] = None,
+    window: Window,
+    device: Annotated[
+        str | None, Query(max_length=64, pattern=DEVICE_ID, description="Device id")
+    ] = None,
     label: Annotated[str | None, name_query(128, "Class label")] = None,
-    since: Since = None,
-    until: Until = None,
     limit: Limit = 100,
 ) -> list[DetectionPublic]:
-    check_window(since, until)
-    return queries.detections(session, device, label, since, until, limit)
+    return queries.detections(session, device, label, window.since, window.until, limit)
 
 
 @router.get("/{detection_id}", responses={404: {"model": Message}}, summary="One detection")

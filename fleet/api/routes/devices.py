@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, status
 
 from fleet import queries
 from fleet.api.deps import AdminToken, DeviceDep, SessionDep, SettingsDep
+from fleet.api.params import MAX_BODY_BYTES, Limit, Offset
 from fleet.models import (
     BootGaps,
     Device,
@@ -25,8 +24,17 @@ router = APIRouter(prefix="/devices", tags=["devices"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=DevicePublic,
-    responses={409: {"model": Message, "description": "The id is already registered"}},
+    responses={
+        409: {"model": Message, "description": "The id is already registered"},
+        413: {
+            "model": Message,
+            "description": f"The body is larger than {MAX_BODY_BYTES} bytes (read before the "
+            "token: text/plain when its Content-Length says so, else JSON)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+    },
     summary="Register a device so the fleet accepts its messages (admin)",
+    max_body_size=MAX_BODY_BYTES,
 )
 def register_device(body: DeviceCreate, session: SessionDep, _: AdminToken) -> Device:
     if session.get(Device, body.id) is not None:
@@ -42,8 +50,8 @@ def register_device(body: DeviceCreate, session: SessionDep, _: AdminToken) -> D
 def list_devices(
     session: SessionDep,
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> list[DevicePublic]:
     return queries.list_devices(session, limit, offset, settings.offline_after_s)
 

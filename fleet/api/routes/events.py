@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from fleet import queries
 from fleet.api.deps import DeviceDep, SessionDep
-from fleet.api.params import Limit, Since, Until, check_window
+from fleet.api.params import Limit, Window
 from fleet.models import EventPublic, Message
 
 router = APIRouter(prefix="/devices", tags=["events"])
@@ -22,10 +22,10 @@ router = APIRouter(prefix="/devices", tags=["events"])
 def get_events(
     device: DeviceDep,
     session: SessionDep,
-    severity: Annotated[Literal["info", "warning", "alert"] | None, Query()] = None,
-    since: Since = None,
-    until: Until = None,
+    window: Window,
+    severity: Annotated[
+        Literal["info", "warning", "alert"] | None, Query(description="Only this severity")
+    ] = None,
     limit: Limit = 1000,
 ) -> list[EventPublic]:
-    check_window(since, until)
-    return queries.events(session, device.id, severity, since, until, limit)
+    return queries.events(session, device.id, severity, window.since, window.until, limit)

@@ -6,11 +6,16 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from fleet.api.deps import SessionDep
+from fleet.api.errors import UNAVAILABLE
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The service is up and its database answers")
+@router.get(
+    "/healthz",
+    responses=UNAVAILABLE,
+    summary="The service is up and its database answers",
+)
 def healthz(session: SessionDep) -> dict[str, str]:
     session.exec(text("SELECT 1"))  # type: ignore[call-overload]
     return {"status": "ok"}

@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func
 from sqlmodel import select
 
 from fleet import queries
-from fleet.api.deps import CurrentToken, MetricsDep, SessionDep, SettingsDep
+from fleet.api.deps import CurrentToken, MetricsDep, SessionDep, SettingsDep, refuse_unknown_query
+from fleet.api.errors import AUTH_RESPONSES
 from fleet.models import Device
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(
+    tags=["metrics"], dependencies=[Depends(refuse_unknown_query)], responses=AUTH_RESPONSES
+)
 
 
 @router.get(
     "/metrics",
-    response_class=PlainTextResponse,
+    # Response, not PlainTextResponse: errors stay documented as JSON.
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                     "description": "Prometheus text exposition format"}},
     summary="Ingestion counters, devices online and ingest latency (Prometheus text format)",
 )
 def metrics(
     request: Request, session: SessionDep, settings: SettingsDep, metrics: MetricsDep,
     _: CurrentToken,
-) -> str:
+) -> PlainTextResponse:
     online = queries.count_online(session, settings.offline_after_s)
     known = session.exec(select(func.count()).select_from(Device)).one()
     ingestor = request.app.state.ingestor
     depth = ingestor.queue_depth if ingestor is not None else 0
     text = metrics.render(devices_online=online, devices_known=known, queue_depth=depth)
-    return text + request.app.state.downloads.render()
+    return PlainTextResponse(text + request.app.state.downloads.render())

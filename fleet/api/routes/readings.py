@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from fleet import queries
 from fleet.api.deps import DeviceDep, SessionDep
-from fleet.api.params import Limit, Since, Until, check_window, name_query
+from fleet.api.params import MAX_BUCKET_S, Limit, Window, name_query
 from fleet.models import Message, ReadingBucket, ReadingPublic
 
 router = APIRouter(prefix="/devices", tags=["readings"])
@@ -23,20 +23,19 @@ router = APIRouter(prefix="/devices", tags=["readings"])
 def get_readings(
     device: DeviceDep,
     session: SessionDep,
+    window: Window,
     sensor: Annotated[str | None, name_query(64, "Sensor name")] = None,
     quantity: Annotated[str | None, name_query(64, "Quantity, e.g. moisture")] = None,
-    since: Since = None,
-    until: Until = None,
     limit: Limit = 1000,
     order: Annotated[
         queries.Order, Query(description="By device time; buckets are always oldest first")
     ] = "desc",
     bucket: Annotated[
         int | None,
-        Query(ge=1, le=366 * 86400, description="Downsample into buckets of this many seconds"),
+        Query(ge=1, le=MAX_BUCKET_S, description="Downsample into buckets of this many seconds"),
     ] = None,
 ) -> list[ReadingPublic] | list[ReadingBucket]:
-    check_window(since, until)
+    since, until = window.since, window.until
     if bucket is not None:
         return queries.reading_buckets(
             session, device.id, sensor, quantity, since, until, limit, bucket

@@ -17,7 +17,7 @@ from agrifleet.inference.classifier import UNCERTAIN, Classifier
 from agrifleet.inference.preprocess import ImageError
 from agrifleet.manifest import ModelError, read_manifest, sha256_file
 from edge.inference.detection import detection_body
-from tests.agrifleet.inference.conftest import edit_manifest
+from tests.agrifleet.inference.conftest import edit_manifest, leaf_jpeg
 
 
 def test_shipped_manifest_matches_the_file(shipped_dir: Path) -> None:
@@ -42,16 +42,26 @@ def test_shipped_model_loads_and_classifies(runtime: str, shipped_dir: Path, lea
     assert [c for _, c in p.top3] == sorted((c for _, c in p.top3), reverse=True)
 
 
-def test_both_runtimes_agree(shipped_dir: Path, leaf: bytes) -> None:
+#: LiteRT 2.3 and tflite-runtime 2.14 round int8 kernels differently: on 85 photos of the
+#: shipped model's test sample the top-1 class agreed and the confidence differed by at most
+#: 0.0196 (measured 2026-12-01); tests/run runs this in .venv-tflite, which has both.
+RUNTIMES_CONFIDENCE_TOLERANCE = 0.03
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_both_runtimes_agree(shipped_dir: Path, seed: int) -> None:
     from agrifleet.inference.runtime import available_runtimes
 
     names = available_runtimes()
     if len(names) < 2:
         pytest.skip("only one TFLite runtime installed here")
+    leaf = leaf_jpeg(seed=seed)
     results = {n: Classifier.load(shipped_dir, runtime=n).classify(leaf) for n in names}
     first, second = results.values()
     assert first.best == second.best
-    assert first.confidence == pytest.approx(second.confidence, abs=0.01)
+    assert first.confidence == pytest.approx(
+        second.confidence, abs=RUNTIMES_CONFIDENCE_TOLERANCE
+    )
 
 
 def test_below_the_class_threshold_is_uncertain(model_copy: Path, leaf: bytes,

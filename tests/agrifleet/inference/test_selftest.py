@@ -47,6 +47,17 @@ def test_the_shipped_selftest_passes_here(runtime: str, shipped_dir: Path) -> No
     result.raise_for_failures()
 
 
+def test_the_shipped_selftest_passes_on_the_reference_kernels(shipped_dir: Path) -> None:
+    # TFLite's reference kernels (no XNNPACK): the closest this machine has to another CPU.
+    from agrifleet.inference.selftest import reference_classifier
+
+    if reference_classifier(Classifier.load(shipped_dir)) is None:
+        pytest.skip("this runtime cannot select the reference kernels")
+    result = run_selftest(shipped_dir, reference_kernels=True)
+    assert result.ok, result.summary()
+    assert result.runtime.endswith("-reference") and result.max_difference > 0
+
+
 def test_the_shipped_selftest_is_small_and_covers_every_class(shipped_dir: Path) -> None:
     folder = shipped_dir / SELFTEST_DIR
     assert sum(p.stat().st_size for p in folder.iterdir()) <= 100 * 1024
