@@ -23,10 +23,13 @@ def _stored(registry: Registry) -> list[str]:
     return [f for f in found if not f.startswith(".incoming")]
 
 
-def _refused(registry: Registry, data: bytes, reason: str, status: int = 422) -> str:
+def _refused(registry: Registry, data: bytes, reason: str) -> str:
+    """The refusal's message, after checking it is a 422 of that reason and nothing stayed."""
     response = registry.publish(data)
-    assert response.status_code == status, response.text
-    detail = response.json()["detail"]
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]  # the API's validation shape, type = the reason
+    assert error["type"] == reason and error["loc"] == ["body"], error
+    detail = error["msg"]
     assert detail.startswith(f"{reason}:"), detail
     assert registry.fleet.get("/api/v1/models") == []
     assert _stored(registry) == []
@@ -259,8 +262,8 @@ def test_what_a_crash_left_half_uploaded_is_removed_at_start(
         assert not leftover.exists()
 
 
-def test_rollouts_without_mqtt_are_a_clear_503(registry: Registry) -> None:
+def test_rollouts_without_mqtt_are_a_clear_409(registry: Registry) -> None:
     response = registry.fleet.client.post(
         "/api/v1/rollouts", headers=registry.technician,
         json={"model": "leaf-disease", "version": "1.2.0", "targets": {"all": True}})
-    assert response.status_code == 503 and "AGRIFLEET_MQTT_URL" in response.text
+    assert response.status_code == 409 and "AGRIFLEET_MQTT_URL" in response.text
