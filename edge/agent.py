@@ -10,18 +10,22 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from agrifleet.contract import Status
+from agrifleet.contract import Health, ModelRef, Status, offer_topic
 from edge.cameras import Cameras
 from edge.clock import Clock, system_boot_id
 from edge.config import AgentConfig
 from edge.forwarder import Forwarder
 from edge.health import HealthProbe
+from edge.inference.slot import ModelSlot
 from edge.link import Link, LinkSettings
 from edge.outbox import Outbox
 from edge.poller import Poller, RetryPolicy
 from edge.sensors import polled_sensors
+from edge.updater import Updater
+from edge.updater.state import installed_from
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +49,18 @@ class Agent:
         self.poller: Poller | None = None
         self.health: HealthProbe | None = None
         self._cameras: Cameras | None = None
+        #: The model the cameras run; the updater swaps it at run time.
+        self.slot = ModelSlot()
+        self.updater: Updater | None = None
+        self._configured_ref: ModelRef | None = None
+        self._model_changed = threading.Event()
 
     def run(self) -> None:
         """Run until stop(): the table of contents of the node's data flow."""
         try:
             outbox = self.outbox = self._open_outbox()
             self.poller = self._start_polling(outbox)
+            self.updater = self._boot_updater(outbox)
             self._cameras = self._start_cameras(outbox)
             self.health = HealthProbe(outbox, self.clock, self.config.data_dir,
                                       self.poller.errors)
@@ -100,9 +110,29 @@ class Agent:
     def _start_cameras(self, outbox: Outbox) -> Cameras | None:
         if not self.config.cameras:
             return None
-        cameras = Cameras(self.config.cameras, outbox.emit)
+        cameras = Cameras(self.config.cameras, outbox.emit, self.slot)
         cameras.start()
         return cameras
+
+    def _configured_model(self) -> Path:
+        """The model folder the cameras run when no update is installed."""
+        for camera in self.config.cameras:
+            if camera.model is not None:
+                return camera.model
+        from models.shipped import default_model_dir
+
+        return default_model_dir()
+
+    def _boot_updater(self, outbox: Outbox) -> Updater | None:
+        """With [updates]: read the updater's state (and roll back a crash loop) and start it."""
+        if self.config.updates is None:
+            return None
+        updater = Updater(self.config.updates, self.config.data_dir, outbox.emit, self.slot,
+                          self._configured_model())
+        updater.on_change = self._on_model_change
+        updater.boot()
+        updater.start()
+        return updater
 
     def _forwarder(self, outbox: Outbox) -> Forwarder:
         c = self.config.outbox
@@ -134,9 +164,12 @@ class Agent:
             forwarder.resend_now()
             self._wake.set()
 
+        handlers = {}
+        if self.updater is not None:
+            handlers[offer_topic(m.prefix, self.config.device_id)] = self.updater.on_offer
         link = Link(settings, status=self._status, on_ack=acked, on_connected=self._wake.set,
                     on_disconnected=disconnected, on_fleet_back=fleet_back,
-                    on_fleet_away=lambda _: forwarder.fleet_away())
+                    on_fleet_away=lambda _: forwarder.fleet_away(), handlers=handlers)
         link.start()
         return link
 
@@ -148,13 +181,17 @@ class Agent:
             self._wake.clear()
             if self.link.connected:
                 self.forwarder.pump()
-                if time.monotonic() >= next_status:
+                if time.monotonic() >= next_status or self._model_changed.is_set():
+                    self._model_changed.clear()  # a switched model shows in the status at once
                     self.link.publish_status()
                     next_status = time.monotonic() + self.config.status_interval_s
             self._wake.wait(1.0)
 
     def _shutdown(self) -> None:
-        log.info("stopping")
+        if self.outbox is not None:  # nothing to say when the outbox could not even open
+            log.info("stopping")
+        if self.updater is not None:
+            self.updater.stop()
         if self._cameras is not None:
             self._cameras.stop()
         if self.poller is not None:
@@ -166,6 +203,10 @@ class Agent:
 
     # -- callbacks --------------------------------------------------------------------------
 
+    def _on_model_change(self) -> None:
+        self._model_changed.set()
+        self._wake.set()
+
     def _publish_batch(self, payload: bytes) -> bool:
         return self.link is not None and self.link.publish_batch(payload)
 
@@ -176,6 +217,21 @@ class Agent:
             boot_id=self.boot_id,
             state="online" if online else "offline",
             ts=datetime.now(UTC) if online else None,  # the last will is written in advance
-            health=self.health.collect() if online and self.health is not None else None,
+            health=self._health() if online else None,
         )
         return status.model_dump_json(exclude_none=True).encode()
+
+    def _health(self) -> Health | None:
+        """The probe's health with the model the cameras run and the one kept for rollback."""
+        if self.health is None:
+            return None
+        health = self.health.collect()
+        if self.updater is not None:
+            return health.model_copy(update={"model": self.updater.active(),
+                                             "previous_model": self.updater.previous()})
+        if self.config.cameras:
+            if self._configured_ref is None:
+                found = installed_from(self._configured_model())
+                self._configured_ref = found.ref if found is not None else None
+            return health.model_copy(update={"model": self._configured_ref})
+        return health

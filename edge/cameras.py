@@ -6,6 +6,7 @@ import logging
 import threading
 
 from edge.inference.config import CameraConfig
+from edge.inference.slot import ModelSlot
 from edge.items import Emit
 
 log = logging.getLogger(__name__)
@@ -14,9 +15,12 @@ log = logging.getLogger(__name__)
 class Cameras:
     """One thread per configured camera, each running an inference CameraWorker."""
 
-    def __init__(self, cameras: list[CameraConfig], emit: Emit) -> None:
+    def __init__(self, cameras: list[CameraConfig], emit: Emit,
+                 slot: ModelSlot | None = None) -> None:
         self._cameras = cameras
         self._emit = emit
+        #: Which model the workers run; the updater swaps it at run time.
+        self.slot = slot
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -24,7 +28,7 @@ class Cameras:
         from edge.inference.worker import CameraWorker  # numpy, Pillow, LiteRT: only if used
 
         for camera in self._cameras:
-            worker = CameraWorker(camera, self._emit)
+            worker = CameraWorker(camera, self._emit, slot=self.slot)
             thread = threading.Thread(target=worker.run, args=(self._stop,),
                                       name=f"camera-{camera.name}", daemon=True)
             thread.start()

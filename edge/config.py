@@ -184,6 +184,51 @@ class NmeaGpsSensor(_Sensor):
     baudrate: int = Field(default=9600, gt=0)
 
 
+class UpdatesConfig(_Section):
+    """Over-the-air model updates: with this section the node takes the fleet's model offers."""
+
+    trusted_keys: list[Path] = Field(
+        min_length=1, title="Public key files (signing.pub) whose signatures the node accepts"
+    )
+    max_kbps: float | None = Field(
+        default=None, gt=0, title="Download bandwidth cap in kilobits per second (default: none)"
+    )
+    shadow_images: int | None = Field(
+        default=None, ge=0, title="Photos to classify in shadow (default: what the offer says)"
+    )
+    shadow_max_s: float | None = Field(
+        default=None, ge=0, title="Longest shadow period (default: what the offer says)"
+    )
+    confirm_after_s: float = Field(
+        default=600.0, gt=0,
+        title="A switched model is confirmed by its first classification or this uptime",
+    )
+    max_trial_starts: int = Field(
+        default=3, ge=1,
+        title="Starts in trial without confirmation before the node goes back to its old model",
+    )
+    ca_file: Path | None = Field(
+        default=None, title="CA certificate of an https fleet with a private CA (default: system)"
+    )
+    retry_min_s: float = Field(default=2.0, gt=0, title="First retry delay of a failed download")
+    retry_max_s: float = Field(default=300.0, gt=0, title="Longest retry delay of a download")
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no CA certificate file at {path}")
+        return path
+
+    @field_validator("trusted_keys")
+    @classmethod
+    def _keys_exist(cls, paths: list[Path]) -> list[Path]:
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"no public key file at {', '.join(missing)}")
+        return paths
+
+
 SensorConfig = Annotated[
     ModbusSoilSensor | Sdi12Sensor | NmeaGpsSensor, Field(discriminator="type")
 ]
@@ -201,6 +246,7 @@ class AgentConfig(_Section):
     polling: PollingConfig = Field(default_factory=PollingConfig)
     sensors: list[SensorConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
+    updates: UpdatesConfig | None = Field(default=None, title="Take model offers from the fleet")
 
     @model_validator(mode="after")
     def _names(self) -> AgentConfig:

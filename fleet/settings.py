@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agrifleet.contract import DEFAULT_PREFIX
 from agrifleet.mqtt import mask_url, parse_mqtt_url
@@ -91,7 +91,7 @@ class FleetSettings(BaseSettings):
         "packages under models/; default /var/lib/agrifleet as root (or when it is writable), "
         "else $XDG_DATA_HOME/agrifleet or ~/.local/share/agrifleet",
     )
-    model_keys: tuple[Path, ...] = Field(
+    model_keys: Annotated[tuple[Path, ...], NoDecode] = Field(  # comma-separated, not JSON
         default=(),
         title="comma-separated paths of the public keys whose model packages the fleet accepts",
     )
@@ -124,7 +124,7 @@ class FleetSettings(BaseSettings):
         "stored flagged future: never the latest reading, never in the latency metric"
     )
     max_seq_jump: int = Field(
-        default=100_000_000, ge=1, title="an item whose seq is more than this beyond its boot's "
+        default=1_000_000_000, ge=1, title="an item whose seq is more than this beyond its boot's "
         "highest received seq is refused, so the gap report stays a count a node could lose"
     )
 

@@ -11,6 +11,7 @@ from agrifleet.inference.preprocess import ImageError
 from agrifleet.manifest import ModelError
 from edge.inference.config import CameraConfig, CommandCamera, FolderCamera, HttpCamera
 from edge.inference.detection import detection_body
+from edge.inference.slot import ModelSlot, ShadowSink
 from edge.inference.sources import CommandSource, FolderSource, HttpSource, SourceError
 from edge.items import Emit, Priority
 
@@ -31,12 +32,16 @@ class CameraWorker:
 
     def __init__(
         self, camera: CameraConfig, emit: Emit, *, classifier: Classifier | None = None,
-        runtime: str | None = None,
+        runtime: str | None = None, slot: ModelSlot | None = None,
     ):
         self.camera = camera
         self._emit = emit
         self._classifier = classifier
         self._runtime = runtime
+        self._slot = slot
+        self._generation = -1
+        self._candidate: Classifier | None = None
+        self._shadow: ShadowSink | None = None
         self._source: FolderSource | CommandSource | HttpSource
         if isinstance(camera, FolderCamera):
             self._source = FolderSource(camera)
@@ -54,10 +59,47 @@ class CameraWorker:
     def classifier(self) -> Classifier:
         """The camera's model, loaded and verified on first use (ModelError if unusable)."""
         if self._classifier is None:
-            self._classifier = Classifier.load(
-                model_dir_of(self.camera), self.camera.threads, self._runtime
-            )
+            self._classifier = self._load(model_dir_of(self.camera))
         return self._classifier
+
+    def _load(self, model_dir: Path) -> Classifier:
+        return Classifier.load(model_dir, self.camera.threads, self._runtime)
+
+    def _refresh(self) -> Classifier:
+        """Pick up a model swapped in the slot since the last photo; the classifier to use now.
+
+        A slot model that cannot be loaded is reported to the slot and the worker keeps the
+        model it had (or its configured one); a candidate that cannot be loaded is reported and
+        the photo is classified by the current model only.
+        """
+        slot = self._slot
+        if slot is None:
+            return self.classifier
+        view = slot.view()
+        if view.generation == self._generation:
+            return self.classifier
+        self._generation = view.generation
+        wanted = view.model_dir or model_dir_of(self.camera)
+        if self._classifier is None or self._classifier.model_dir != wanted:
+            try:
+                self._classifier = self._load(wanted)
+            except ModelError as exc:
+                if view.model_dir is None:
+                    raise
+                log.error("camera %s: cannot load %s: %s", self.camera.name, wanted, exc)
+                if slot.on_load_failed is not None:
+                    slot.on_load_failed(view.model_dir, exc)
+        self._candidate, self._shadow = None, None
+        if view.candidate_dir is not None and view.shadow is not None:
+            try:
+                self._candidate = self._load(view.candidate_dir)
+                self._shadow = view.shadow
+            except ModelError as exc:
+                log.warning("camera %s: candidate %s unusable: %s", self.camera.name,
+                            view.candidate_dir, exc)
+                if slot.on_candidate_failed is not None:
+                    slot.on_candidate_failed(view.candidate_dir, exc)
+        return self.classifier
 
     @property
     def interval_s(self) -> float:
@@ -73,11 +115,12 @@ class CameraWorker:
         skipped; a photo whose detection cannot be recorded is left in place and not handed
         out again by this process; a model that cannot be used raises ModelError.
         """
-        classifier = self.classifier
+        classifier = self._refresh()
         source = self._source
         if isinstance(source, FolderSource):
             emitted = 0
             for path in source.ready():
+                classifier = self._refresh()  # a swap takes effect between photos
                 try:
                     image = source.read(path)
                 except SourceError as exc:
@@ -117,7 +160,21 @@ class CameraWorker:
             }, Priority.EVENT)
             return False
         self._report(classifier, prediction, image, name)
+        self._run_shadow(prediction, image, name)
+        if self._slot is not None and self._slot.on_classified is not None:
+            self._slot.on_classified(classifier.model_dir)
         return True
+
+    def _run_shadow(self, current: Prediction, image: bytes, name: str) -> None:
+        """Classify the photo with the candidate too and hand both answers to the shadow sink."""
+        if self._candidate is None or self._shadow is None:
+            return
+        try:
+            candidate = self._candidate.classify(image)
+        except (ImageError, ValueError, RuntimeError) as exc:
+            log.warning("camera %s: candidate failed on %s: %s", self.camera.name, name, exc)
+            return
+        self._shadow(current, candidate)
 
     def _report(self, classifier: Classifier, p: Prediction, image: bytes, name: str) -> None:
         log.info("camera %s: %s → %s (%.2f, %.0f ms)", self.camera.name, name, p.label,

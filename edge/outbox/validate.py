@@ -7,11 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agrifleet.contract import Detection, Event, Reading
+from agrifleet.contract import Detection, Event, Reading, Update
 from edge.clock import Stamp, iso
 from edge.items import Priority
 
-MODELS: dict[str, type[BaseModel]] = {"reading": Reading, "detection": Detection, "event": Event}
+MODELS: dict[str, type[BaseModel]] = {
+    "reading": Reading, "detection": Detection, "event": Event, "update": Update,
+}
 #: Fields the outbox sets when it numbers and stamps an item.
 STAMP_FIELDS = {"kind", "seq", "ts", "uptime_s", "clock_synced"}
 
