@@ -52,13 +52,17 @@ def request(args: argparse.Namespace, method: str, path: str, body: bytes | None
             detail = json.loads(exc.read()).get("detail", exc.reason)
         except (ValueError, AttributeError):
             detail = exc.reason
-        if isinstance(detail, list):  # FastAPI validation errors
-            detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}"
-                               for d in detail)
+        if isinstance(detail, list):  # validation errors (a refused package is one of them)
+            detail = "; ".join(_error(d) for d in detail)
         raise FleetError(f"the fleet answered {exc.code}: {detail}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise FleetError(f"cannot reach the fleet at {base}: {reason}") from None
+
+
+def _error(error: dict[str, Any]) -> str:
+    where = ".".join(map(str, error.get("loc", [])[1:]))
+    return f"{where}: {error.get('msg')}" if where else str(error.get("msg"))
 
 
 def _run(func: Any) -> Any:

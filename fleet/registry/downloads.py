@@ -41,14 +41,14 @@ def revoke_tokens(session: Session, rollout_id: int, device_id: str | None = Non
         session.add(row)
 
 
-def find_download_token(session: Session, token: str, package_id: int) -> DownloadToken | None:
-    """The live token for this package, or None (unknown, other package, expired, revoked)."""
+def find_download_token(session: Session, token: str) -> DownloadToken | None:
+    """The live token, or None (unknown, expired, revoked)."""
     if not token.startswith(DOWNLOAD_PREFIX) or len(token) > 200:
         return None
     row = session.exec(
         select(DownloadToken).where(DownloadToken.token_hash == hash_token(token))
     ).first()
-    if row is None or row.revoked or row.package_id != package_id or row.expires_at <= utcnow():
+    if row is None or row.revoked or row.expires_at <= utcnow():
         return None
     return row
 

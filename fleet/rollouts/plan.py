@@ -23,9 +23,10 @@ ACTIVE_STATES = ("running", "paused", "halted")
 class PlanError(ValueError):
     """The request cannot become a rollout; ``status`` is the HTTP answer (404, 409, 422)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, reason: str = "invalid_targets") -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason
 
 
 def phase_ends(n: int, phases: list[int], min_devices: int) -> list[int]:
@@ -51,7 +52,7 @@ def resolve_targets(session: Session, targets: Targets) -> list[Device]:
         devices = [d for d in devices if targets.tag in (d.tags or [])]
     if not devices:
         raise PlanError(422, f"no registered device has tag {targets.tag!r}" if targets.tag
-                        else "the fleet has no registered devices")
+                        else "the fleet has no registered devices", "no_devices")
     return devices
 
 
@@ -72,14 +73,14 @@ def plan_rollout(session: Session, body: RolloutCreate, package: ModelPackage,
     wrong = [f"{d} runs {m['name']}" for d, m in previous.items()
              if m and m.get("name") != package.name]
     if wrong:
-        raise PlanError(422, f"wrong_model: package is {package.name}; "
-                        + ", ".join(wrong[:10]))
+        raise PlanError(422, f"package is {package.name}; " + ", ".join(wrong[:10]),
+                        "wrong_model")
     newer = [f"{d} runs {m['version']}" for d, m in previous.items()
              if m and m.get("name") == package.name
              and _version(m.get("version")) >= parse_version(package.version)]
     if newer:
-        raise PlanError(422, f"downgrade: {package.name} {package.version} is not newer than "
-                        "what these devices run: " + ", ".join(newer[:10]))
+        raise PlanError(422, f"{package.name} {package.version} is not newer than what these "
+                        "devices run: " + ", ".join(newer[:10]), "downgrade")
     rollout = Rollout(
         model=package.name, version=package.version, package_id=package.id or 0,
         targets=body.targets.model_dump(exclude_none=True, exclude_defaults=True) or {"all": True},

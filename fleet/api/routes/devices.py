@@ -68,11 +68,20 @@ def get_device(device: DeviceDep, session: SessionDep, settings: SettingsDep) ->
 @router.patch(
     "/{device_id}",
     response_model=DevicePublic,
-    responses={404: {"model": Message}},
+    responses={
+        404: {"model": Message, "description": "No such device"},
+        413: {
+            "model": Message,
+            "description": f"The body is larger than {MAX_BODY_BYTES} bytes (read before the "
+            "token: text/plain when its Content-Length says so, else JSON)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+    },
     summary="Change a device's name or tags (admin)",
+    max_body_size=MAX_BODY_BYTES,
 )
-def update_device(body: DeviceUpdate, device: DeviceDep, session: SessionDep,
-                  _: AdminToken) -> Device:
+def update_device(_: AdminToken, body: DeviceUpdate, device: DeviceDep,
+                  session: SessionDep) -> Device:
     if body.name is not None:
         device.name = body.name
     if body.tags is not None:

@@ -10,15 +10,17 @@ import hashlib
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet.package import PackageError
-from fleet.api.deps import SessionDep, SettingsDep, TechnicianToken
+from fleet.api.deps import SessionDep, SettingsDep, TechnicianToken, refuse_unknown_query
 from fleet.api.errors import AUTH_RESPONSES
+from fleet.api.params import NO_NUL
 from fleet.auth import find_token
 from fleet.models import Message
 from fleet.registry import publish as registry
@@ -28,11 +30,21 @@ from fleet.registry.tables import ModelPackage, ModelPackageDetail, ModelPackage
 from fleet.settings import FleetSettings
 
 router = APIRouter(prefix="/models", tags=["models"])
-download_router = APIRouter(prefix="/models", tags=["models"], responses=AUTH_RESPONSES)
+download_router = APIRouter(prefix="/models", tags=["models"], responses=AUTH_RESPONSES,
+                            dependencies=[Depends(refuse_unknown_query)])
 
-NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
-VERSION = r"^\d+\.\d+\.\d+$"
+NameParam = Annotated[str, Path(description="Model name (manifest name)", max_length=64,
+                                pattern=r"^[a-z0-9][a-z0-9-]*$")]
+VersionParam = Annotated[str, Path(description="Model version, MAJOR.MINOR.PATCH",
+                                   max_length=32, pattern=r"^\d+\.\d+\.\d+$")]
+GZIP = {"application/gzip": {"schema": {"type": "string", "format": "binary"}}}
 CHUNK = 16 * 1024  # small: a dropped link wastes at most about this much beyond buffers
+
+
+def refusal(reason: str, message: str, loc: tuple[str, ...] = ("body",)) -> RequestValidationError:
+    """A 422 in the API's validation shape whose ``type`` is the one-word reason."""
+    return RequestValidationError([{"type": reason, "loc": loc, "msg": f"{reason}: {message}",
+                                    "input": None}])
 
 
 def package_url(settings: FleetSettings, name: str, version: str) -> str:
@@ -51,16 +63,28 @@ def _public(settings: FleetSettings, p: ModelPackage) -> ModelPackagePublic:
     status_code=status.HTTP_201_CREATED,
     responses={
         409: {"model": Message, "description": "This or a newer version is registered"},
-        413: {"model": Message, "description": "The archive is too large"},
-        422: {"model": Message, "description": "Refused: 'reason: message'"},
+        413: {"model": Message, "description": "The archive is over 64 MiB",
+              "content": {"text/plain": {"schema": {"type": "string"}}}},
+        422: {"description": "Refused: each error's type is the reason (unsigned, tampered, "
+              "selftest_failed, …) and its msg 'reason: message'",
+              "content": {"application/json": {"schema": {
+                  "$ref": "#/components/schemas/HTTPValidationError"}}}},
+        507: {"model": Message, "description": "The data directory is full or read-only"},
     },
     summary="Publish a signed package: the .tar.gz from `agrifleet model publish` (technician)",
+    # Any content type is read as the archive; application/gzip is what the CLI sends.
+    openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+        "schema": {"type": "string", "format": "binary"}}},
+        "description": "The package archive, a .tar.gz (agrifleet.package.pack)"}},
 )
 async def publish_model(request: Request, settings: SettingsDep,
                         token: TechnicianToken) -> ModelPackagePublic:
     store = PackageStore(settings.data_dir)
-    staging = store.new_upload()
     digest, size = hashlib.sha256(), 0
+    try:
+        staging = store.new_upload()
+    except OSError as exc:
+        raise _cannot_store(exc) from None
     try:
         with (staging / ARCHIVE_NAME).open("wb") as f:
             async for chunk in request.stream():
@@ -70,6 +94,9 @@ async def publish_model(request: Request, settings: SettingsDep,
                                         f"the archive is over {registry.MAX_ARCHIVE_BYTES} bytes")
                 digest.update(chunk)
                 f.write(chunk)
+    except OSError as exc:
+        store.discard(staging)
+        raise _cannot_store(exc) from None
     except BaseException:
         store.discard(staging)
         raise
@@ -79,12 +106,20 @@ async def publish_model(request: Request, settings: SettingsDep,
     except registry.VersionConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{exc.reason}: {exc}") from None
     except PackageError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"{exc.reason}: {exc}") from None
+        raise refusal(exc.reason, str(exc)) from None
+    except OSError as exc:
+        raise _cannot_store(exc) from None
     return _public(settings, package)
 
 
-@router.get("", summary="Every published package, by name and version")
+def _cannot_store(exc: OSError) -> HTTPException:
+    """507 with the system's reason (disk full, read-only data_dir), not a crash."""
+    return HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE,
+                         f"the fleet cannot store the package in its data directory: "
+                         f"{exc.strerror or exc}")
+
+
+@router.get("", summary="Every published package, by name and version, oldest first")
 def list_models(session: SessionDep, settings: SettingsDep) -> list[ModelPackagePublic]:
     from sqlmodel import col, select
 
@@ -106,7 +141,7 @@ def _package(session: Session, name: str, version: str) -> ModelPackage:
     responses={404: {"model": Message}},
     summary="One package: manifest, figures, who published it and when",
 )
-def get_model(name: str, version: str, session: SessionDep,
+def get_model(name: NameParam, version: VersionParam, session: SessionDep,
               settings: SettingsDep) -> ModelPackageDetail:
     p = _package(session, name, version)
     return ModelPackageDetail.model_validate(
@@ -119,17 +154,26 @@ _bearer = HTTPBearer(auto_error=False, description="A download token from an off
                      "API token with the technician or admin role")
 
 
-def _downloader(session: Session, package: ModelPackage,
-                credentials: HTTPAuthorizationCredentials | None) -> str:
-    """Who may download: the device of a live offer token, or a technician; else 401/403."""
+def _downloader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[str, int | None]:
+    """Who may download (checked first, like every token): the device of a live offer token
+    and the package it is for, or a technician (any package); else 401/403."""
+    with Session(request.app.state.engine) as session:
+        return _caller(session, credentials)
+
+
+def _caller(session: Session,
+            credentials: HTTPAuthorizationCredentials | None) -> tuple[str, int | None]:
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing token: send "
                             "'Authorization: Bearer <offer token>'",
                             headers={"WWW-Authenticate": "Bearer"})
     secret = credentials.credentials
-    offer = find_download_token(session, secret, package.id or 0)
+    offer = find_download_token(session, secret)
     if offer is not None:
-        return offer.device_id
+        return offer.device_id, offer.package_id
     api = find_token(session, secret)
     if api is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired download token",
@@ -137,29 +181,37 @@ def _downloader(session: Session, package: ModelPackage,
     if api.role not in ("admin", "technician"):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             f"downloading packages needs the technician role (token is {api.role})")
-    return f"api:{api.name or api.id}"
+    return f"api:{api.name or api.id}", None
 
 
 @download_router.get(
     "/{name}/{version}/package",
     response_class=Response,
-    responses={206: {"description": "Part of the archive (Range)"}, 404: {"model": Message},
-               416: {"description": "The Range is outside the archive"}},
+    responses={200: {"description": "The whole archive", "content": GZIP},
+               206: {"description": "Part of the archive (Range)", "content": GZIP},
+               404: {"model": Message, "description": "No such package"},
+               416: {"model": Message, "description": "The Range is outside the archive or "
+                     "not one bytes=N-[M] range"}},
     summary="Download the package archive (offer token or technician); Range supported",
 )
 def download_package(
-    name: str,
-    version: str,
+    name: NameParam,
+    version: VersionParam,
     request: Request,
     settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    range_header: Annotated[str | None, Header(alias="Range")] = None,
+    caller: Annotated[tuple[str, int | None], Depends(_downloader)],
+    range_header: Annotated[str | None, Header(
+        alias="Range", max_length=200, pattern=NO_NUL,
+        description="bytes=N- (resume) or bytes=N-M; one range")] = None,
 ) -> Response:
     # A short session of its own: a SessionDep would hold a pooled connection for as long as
     # a slow node takes to download, and a few hundred nodes would exhaust the pool.
+    who, offer_package = caller
     with Session(request.app.state.engine) as session:
         package = _package(session, name, version)
-        who = _downloader(session, package, credentials)
+        if offer_package is not None and offer_package != package.id:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired download "
+                                "token for this package", headers={"WWW-Authenticate": "Bearer"})
     counters: DownloadCounters = request.app.state.downloads
     path = PackageStore(settings.data_dir).archive(name, version)
     if not path.is_file():

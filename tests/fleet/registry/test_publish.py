@@ -23,10 +23,13 @@ def _stored(registry: Registry) -> list[str]:
     return [f for f in found if not f.startswith(".incoming")]
 
 
-def _refused(registry: Registry, data: bytes, reason: str, status: int = 422) -> str:
+def _refused(registry: Registry, data: bytes, reason: str) -> str:
+    """The refusal's message, after checking it is a 422 of that reason and nothing stayed."""
     response = registry.publish(data)
-    assert response.status_code == status, response.text
-    detail = response.json()["detail"]
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]  # the API's validation shape, type = the reason
+    assert error["type"] == reason and error["loc"] == ["body"], error
+    detail = error["msg"]
     assert detail.startswith(f"{reason}:"), detail
     assert registry.fleet.get("/api/v1/models") == []
     assert _stored(registry) == []
@@ -222,5 +225,45 @@ def test_a_signed_file_the_interpreter_cannot_load_is_refused(
     manifest = json.loads((pkg / "manifest.json").read_text())
     manifest.update(sha256=hashlib.sha256(junk).hexdigest(), size_bytes=len(junk))
     (pkg / "manifest.json").write_text(json.dumps(manifest))
+    answers = json.loads((pkg / "selftest" / "answers.json").read_text())
+    answers["model_sha256"] = manifest["sha256"]  # recorded "for" the junk: signing accepts it
+    (pkg / "selftest" / "answers.json").write_text(json.dumps(answers))
     sign_package(pkg, keys.key)
     _refused(registry, archive(pkg), "invalid_model")
+
+
+def test_a_data_directory_that_cannot_hold_it_is_a_clear_507(
+    registry: Registry, keys: Keys, tmp_path: Path
+) -> None:
+    data = archive(package_dir(tmp_path / "p", "1.2.0", keys.key))
+    models = registry.data_dir / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    (models / ".incoming").write_text("in the way")  # as unwritable as a full disk, even as root
+    response = registry.publish(data)
+    assert response.status_code == 507
+    assert "cannot store the package" in response.json()["detail"]
+    assert registry.fleet.get("/api/v1/models") == []
+    (models / ".incoming").unlink()
+    assert registry.publish(data).status_code == 201  # and it works once there is room
+
+
+def test_what_a_crash_left_half_uploaded_is_removed_at_start(
+    tmp_path: Path, keys: Keys
+) -> None:
+    from fleet.settings import FleetSettings
+    from tests.fleet.conftest import running_fleet
+
+    leftover = tmp_path / "data" / "models" / ".incoming" / "dead"
+    leftover.mkdir(parents=True)
+    (leftover / "package.tar.gz").write_bytes(b"half")
+    settings = FleetSettings(database_url=f"sqlite:///{tmp_path / 'f.db'}",
+                             data_dir=tmp_path / "data", model_keys=(keys.pub,))
+    with running_fleet(settings):
+        assert not leftover.exists()
+
+
+def test_rollouts_without_mqtt_are_a_clear_409(registry: Registry) -> None:
+    response = registry.fleet.client.post(
+        "/api/v1/rollouts", headers=registry.technician,
+        json={"model": "leaf-disease", "version": "1.2.0", "targets": {"all": True}})
+    assert response.status_code == 409 and "AGRIFLEET_MQTT_URL" in response.text

@@ -88,3 +88,20 @@ def test_every_action_is_recorded_with_who_and_when(rollouts: Fleet) -> None:
     listed = rollouts.fleet.get("/api/v1/rollouts")
     assert [(r["id"], r["state"], r["created_by"]) for r in listed] == [
         (rid, "aborted", "tess (technician)")]
+
+
+def test_a_restarted_fleet_carries_on_from_the_database(rollouts: Fleet) -> None:
+    from fleet.settings import FleetSettings
+    from tests.fleet.conftest import running_fleet
+
+    rollouts.devices("a", "b")
+    rid = rollouts.start(targets={"devices": ["a", "b"]}, phases=[50, 100])["id"]
+    rollouts.succeed(rid, "a")  # stored while the engine is not looking
+    old: FleetSettings = rollouts.fleet.app.state.settings
+    settings = old.model_copy(update={"mqtt_client_id": old.mqtt_client_id + "-again"})
+    with running_fleet(settings) as again:  # a second process on the same database and broker
+        again.app.state.rollouts.tick()
+        status = again.get(f"/api/v1/rollouts/{rid}")
+    assert rollouts.states(status) == {"a": "active", "b": "offered"}
+    offer = offers_at_broker(rollouts.broker)["b"]
+    assert offer is not None and offer.rollout_id == rid
