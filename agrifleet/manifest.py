@@ -71,6 +71,12 @@ class Manifest(_Strict):
     labels: list[str] = Field(min_length=2)
     thresholds: dict[str, float] = Field(description="Per-class minimum confidence")
     healthy_labels: list[str] = Field(default_factory=list)
+    crop_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Minimum confidence to name the crop (default: "
+        "per crop, the lowest threshold of its classes)")
+    disease_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Minimum confidence to name the disease "
+        "(default: per disease, the lowest threshold of its classes)")
     metrics: dict[str, Any] = Field(default_factory=dict)
     split: SplitInfo
     training: dict[str, Any] = Field(default_factory=dict)

@@ -188,7 +188,8 @@ class Agent:
             self._wake.wait(1.0)
 
     def _shutdown(self) -> None:
-        log.info("stopping")
+        if self.outbox is not None:  # nothing to say when the outbox could not even open
+            log.info("stopping")
         if self.updater is not None:
             self.updater.stop()
         if self._cameras is not None:

@@ -124,7 +124,7 @@ class FleetSettings(BaseSettings):
         "stored flagged future: never the latest reading, never in the latency metric"
     )
     max_seq_jump: int = Field(
-        default=100_000_000, ge=1, title="an item whose seq is more than this beyond its boot's "
+        default=1_000_000_000, ge=1, title="an item whose seq is more than this beyond its boot's "
         "highest received seq is refused, so the gap report stays a count a node could lose"
     )
 

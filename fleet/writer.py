@@ -112,7 +112,7 @@ class Writer:
         send_ack: SendAck,
         on_done: OnDone = lambda messages: None,
         future_tolerance_s: float = 300.0,
-        max_seq_jump: int = 100_000_000,
+        max_seq_jump: int = 1_000_000_000,
     ) -> None:
         self.engine = engine
         self.metrics = metrics

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
@@ -36,9 +37,14 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, help="random seed of the split and training (0)")
     t.add_argument("--init", type=Path, help="continue from a previous run's model_float.keras")
     t.add_argument("--learning-rate", type=float, help="peak of the cosine schedule (2e-3)")
-    t.add_argument("--augmentation", choices=["field", "mild"],
+    t.add_argument("--augmentation", choices=["field", "mild", "composite"],
                    help="field: backgrounds, free rotation, blur (default); mild: flips, quarter "
-                   "turns, light zoom and colour, for a final polishing run with --init")
+                   "turns, light zoom and colour, for a final polishing run with --init; "
+                   "composite: leaves cut out onto generated soil/foliage/gradient backgrounds, "
+                   "perspective, camera blur, noise and JPEG")
+    t.add_argument("--exclude-field", action="store_true", default=None,
+                   help="train on no field photo (they are still split and evaluated): the "
+                   "leave-field-out model for the field figure of an unseen crop")
     t.add_argument("--views", type=int, choices=[1, 2, 4],
                    help="mirrored copies of each photo the exported model averages over "
                    "(default 4: 4 passes per photo, about half a point on lab photos and "
@@ -48,7 +54,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     e = sub.add_parser(
         "eval", help="evaluate a .tflite model on labelled photos",
         description="Run a .tflite model over labelled photos and write accuracy, per-class "
-        "figures and confusion matrices.",
+        "figures and confusion matrices, the figures a farm sees (disease and crop right, "
+        "healthy or not, answered and confidently wrong), a size and JPEG-quality sweep, and "
+        "the share of generated out-of-scope images it answers as a known class.",
     )
     e.add_argument("--data", type=Path, required=True, help="photos, one folder per class")
     e.add_argument("--field", type=Path, help="field photos, evaluated separately")
@@ -58,6 +66,12 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--report", type=Path, default=Path("model-eval"),
                    help="folder for report.json and confusion PNGs (default: ./model-eval)")
     e.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
+    e.add_argument("--no-sweep", action="store_true",
+                   help="skip the size and JPEG-quality sweep (the slowest part)")
+    e.add_argument("--out-of-scope", type=int, default=40, metavar="N",
+                   help="generated images per kind for the out-of-scope rate, plus up to 6N "
+                   "background corners of the field photos (default 40; 0 skips it)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the out-of-scope images (0)")
     e.set_defaults(func=_eval)
 
     p = sub.add_parser(
@@ -137,7 +151,8 @@ def _train(args: argparse.Namespace) -> int:
     out: Path = args.out
     work: Path = args.work or out.with_name(out.name + "-run")
     knobs = {k: getattr(args, k) for k in ("size", "width", "epochs", "threads", "seed",
-                                           "learning_rate", "augmentation", "views")}
+                                           "learning_rate", "augmentation", "views",
+                                           "exclude_field")}
     settings = TrainSettings(**{k: v for k, v in knobs.items() if v is not None},
                              init=str(args.init) if args.init else None)
     train(args.data, work, args.field, settings)
@@ -174,6 +189,17 @@ def _model_paths(model: Path | None) -> tuple[Path, Path | None]:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from agrifleet.inference.preprocess import ImageError
+    from agrifleet.manifest import ModelError
+
+    try:
+        return _run_eval(args)
+    except (ImageError, ModelError, ValueError, OSError) as exc:
+        print(f"agrifleet model eval: {exc}")
+        return 2
+
+
+def _run_eval(args: argparse.Namespace) -> int:
     import json
 
     from agrifleet.manifest import read_manifest
@@ -181,12 +207,21 @@ def _eval(args: argparse.Namespace) -> int:
         TFLiteModel,
         confusion_png,
         evaluate,
+        farm_figures,
+        format_farm,
         format_summary,
         per_class_table,
         report_dict,
     )
     from models.model_folder import pixels_and_truth
+    from models.out_of_scope import (
+        background_set,
+        out_of_scope_figures,
+        synthetic_set,
+        to_model,
+    )
     from models.split import FIELD_FRACTIONS, LAB_FRACTIONS, split_folder, split_hash
+    from models.sweep import format_sweep, sweep
 
     path, folder = _model_paths(args.model)
     manifest = read_manifest(folder) if folder else None
@@ -209,19 +244,39 @@ def _eval(args: argparse.Namespace) -> int:
               "use --split all for photos the model has never seen")
     model = TFLiteModel(path, args.threads)
     args.report.mkdir(parents=True, exist_ok=True)
-    report = {"model": str(path), "split": args.split}
+    report: dict[str, Any] = {"model": str(path), "split": args.split}
+    parts = {"crop_threshold": manifest.crop_threshold if manifest else None,
+             "disease_threshold": manifest.disease_threshold if manifest else None}
     for name, photos in (("lab", lab), ("field", fld)):
         chosen = [p for p in photos if args.split in ("all", p.split)]
         if not chosen:
             continue
         pixels, truth = pixels_and_truth(chosen, labels, model.size, args.threads)
-        result = evaluate(model.predict(pixels), truth, labels, thresholds)
+        probs = model.predict(pixels)
+        result = evaluate(probs, truth, labels, thresholds)
         print(format_summary(f"{name} {args.split}", result))
         print(per_class_table(result))
         report[name] = report_dict(result)
+        report[name]["farm"] = farm_figures(probs, truth, labels, thresholds, **parts)
+        print(format_farm(f"{name} {args.split}", report[name]["farm"]))
+        if not args.no_sweep:
+            report[name]["sweep"] = sweep([p.path for p in chosen], truth, model.predict,
+                                          model.size, threads=args.threads)
+            print(format_sweep(f"{name} {args.split}", report[name]["sweep"]))
         png = args.report / f"confusion_{name}_{args.split}.png"
         if confusion_png(result, labels, png, f"{path.name}, {name} {args.split}"):
             print(f"confusion matrix: {png}")
+    if args.out_of_scope > 0:
+        backgrounds = [p.path for p in fld if args.split in ("all", p.split)]
+        images = (synthetic_set(args.out_of_scope, args.seed)
+                  + background_set(backgrounds, 6 * args.out_of_scope, args.seed))
+        probs = model.predict(to_model(images, model.size))
+        report["out_of_scope"] = out_of_scope_figures(
+            probs, [k for k, _ in images], labels, thresholds, parts["disease_threshold"])
+        oos = report["out_of_scope"]
+        print(f"out of scope: {oos['answered']:.1%} of {oos['count']} generated images "
+              f"answered as a known class (" + ", ".join(
+                  f"{k} {v['answered']:.0%}" for k, v in oos["per_kind"].items()) + ")")
     out = args.report / "report.json"
     out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"report: {out}")
@@ -255,11 +310,14 @@ def _predict(args: argparse.Namespace) -> int:
                 "image": str(image), "label": p.label, "confidence": round(p.confidence, 4),
                 "uncertain": p.uncertain,
                 "top3": [{"label": lb, "confidence": round(c, 4)} for lb, c in p.top3],
+                "crop": p.crop.as_dict(), "disease": p.disease.as_dict(),
                 "inference_ms": round(p.inference_ms, 2),
             }))
         else:
             extra = f" (best guess {p.best})" if p.uncertain else ""
-            print(f"{image}: {p.label} {p.confidence:.2f}{extra}")
+            print(f"{image}: {p.label} {p.confidence:.2f}{extra}; "
+                  f"disease {p.disease.name} {p.disease.confidence:.2f}, "
+                  f"crop {p.crop.name} {p.crop.confidence:.2f}")
     return status
 
 

@@ -1,5 +1,9 @@
 """Evaluate a .tflite file itself on labelled photos: accuracy, F1, calibration, confusion matrix.
 
+Besides the class figures, :func:`farm_figures` gives what a farm sees: the disease right
+whatever the crop, the crop right, healthy versus diseased, and how often an answer above the
+thresholds is given (coverage) and is wrong ("confidently wrong", as a share of all photos).
+
 Runs wherever the edge extra is installed (the LiteRT interpreter, numpy, Pillow); the confusion
 matrix picture also needs matplotlib (the train extra) and is skipped without it.
 """
@@ -15,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from agrifleet.inference.parts import HEALTHY, PartName, disease_name, grouping, part_thresholds
 from agrifleet.inference.preprocess import to_input
 from agrifleet.inference.runtime import load_interpreter
 
@@ -202,3 +207,120 @@ def per_class_table(e: Evaluation) -> str:
 def report_dict(e: Evaluation) -> dict[str, Any]:
     """Everything about one evaluation, JSON-ready."""
     return {**e.summary(), "per_class": e.per_class, "confusion": e.confusion}
+
+
+#: Confidences at which :func:`risk_coverage` shows coverage and confidently wrong.
+CURVE_THRESHOLDS = (0.0, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def _share(mask: np.ndarray) -> float | None:
+    """The share of True, rounded; None for no photos at all (not 0 %, which would be a claim)."""
+    return round(float(mask.mean()), 4) if mask.size else None
+
+
+def risk_coverage(
+    probs: np.ndarray, truth: np.ndarray, cutoffs: Sequence[float] = CURVE_THRESHOLDS
+) -> list[dict[str, float | None]]:
+    """Coverage and confidently wrong if one confidence threshold applied to every class:
+    the trade-off to choose thresholds from."""
+    confidence = probs.max(axis=1)
+    right = probs.argmax(axis=1) == truth
+    rows: list[dict[str, float | None]] = []
+    for t in cutoffs:
+        answered = confidence >= t
+        rows.append({"threshold": t, "coverage": _share(answered),
+                     "confidently_wrong": _share(answered & ~right),
+                     "selective_accuracy": _share(right[answered])})
+    return rows
+
+
+def selective(
+    probs: np.ndarray, truth: np.ndarray, labels: Sequence[str],
+    thresholds: dict[str, float] | None = None,
+) -> dict[str, float | None]:
+    """Coverage (share answered above the class threshold), accuracy of those answers, and
+    confidently wrong: answered and wrong, as a share of *all* photos."""
+    pred = probs.argmax(axis=1)
+    limits = np.array([(thresholds or {}).get(lb, 0.0) for lb in labels])
+    answered = probs.max(axis=1) >= limits[pred]
+    right = pred == truth
+    return {
+        "coverage": _share(answered),
+        "selective_accuracy": _share(right[answered]),
+        "confidently_wrong": _share(answered & ~right),
+        "count": len(truth),
+    }
+
+
+def part_figures(
+    probs: np.ndarray, truth: np.ndarray, labels: Sequence[str], part: PartName,
+    thresholds: dict[str, float] | None = None, override: float | None = None,
+) -> dict[str, float | None]:
+    """Top-1, coverage and confidently wrong of the crop or the disease alone.
+
+    The part's answer is the value whose classes' probabilities add up to the most, as the
+    classifier's ``Prediction.crop`` / ``.disease`` say it.
+    """
+    group = grouping(labels, part)
+    sums = group.sums(probs)
+    pred = sums.argmax(axis=1)
+    want = group.index[truth]
+    limits = part_thresholds(group, labels, thresholds or {}, override)
+    answered = sums.max(axis=1) >= limits[pred]
+    right = pred == want
+    return {
+        "top1": _share(right),
+        "coverage": _share(answered),
+        "selective_accuracy": _share(right[answered]),
+        "confidently_wrong": _share(answered & ~right),
+        "count": len(truth),
+    }
+
+
+def healthy_vs_diseased(
+    probs: np.ndarray, truth: np.ndarray, labels: Sequence[str]
+) -> dict[str, float | None]:
+    """Healthy or not, whatever crop and disease: called healthy when the healthy classes'
+    probabilities add up to at least one half."""
+    healthy = np.array([disease_name(lb) == HEALTHY for lb in labels])
+    said = probs[:, healthy].sum(axis=1) >= 0.5
+    is_healthy = healthy[truth]
+    return {
+        "accuracy": _share(said == is_healthy),
+        "healthy_called_healthy": _share(said[is_healthy]),
+        "diseased_called_diseased": _share(~said[~is_healthy]),
+        "healthy": int(is_healthy.sum()),
+        "diseased": int((~is_healthy).sum()),
+    }
+
+
+def farm_figures(
+    probs: np.ndarray, truth: np.ndarray, labels: Sequence[str],
+    thresholds: dict[str, float] | None = None,
+    crop_threshold: float | None = None, disease_threshold: float | None = None,
+) -> dict[str, Any]:
+    """Selective figures of the class label, of the disease and of the crop alone, and
+    healthy-versus-diseased: the figures that predict what a farm is told."""
+    return {
+        "label": selective(probs, truth, labels, thresholds),
+        "risk_coverage": risk_coverage(probs, truth),
+        "disease": part_figures(probs, truth, labels, "disease", thresholds, disease_threshold),
+        "crop": part_figures(probs, truth, labels, "crop", thresholds, crop_threshold),
+        "healthy_vs_diseased": healthy_vs_diseased(probs, truth, labels),
+    }
+
+
+def format_farm(name: str, f: dict[str, Any]) -> str:
+    """The farm figures of one photo set as three lines of text."""
+    lb, d, c, h = f["label"], f["disease"], f["crop"], f["healthy_vs_diseased"]
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.1%}"
+
+    return (f"{name}: label answered {pct(lb['coverage'])}, confidently wrong "
+            f"{pct(lb['confidently_wrong'])}\n"
+            f"  disease top-1 {pct(d['top1'])} (answered {pct(d['coverage'])}, confidently "
+            f"wrong {pct(d['confidently_wrong'])}); crop top-1 {pct(c['top1'])} (answered "
+            f"{pct(c['coverage'])}, confidently wrong {pct(c['confidently_wrong'])})\n"
+            f"  healthy vs diseased {pct(h['accuracy'])} ({h['healthy']} healthy, "
+            f"{h['diseased']} diseased)")

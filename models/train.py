@@ -51,8 +51,12 @@ class TrainSettings:
     limit_per_class: int | None = None
     #: Continue from this Keras model (a previous run's model_float.keras) instead of random.
     init: str | None = None
-    #: "field" (backgrounds, free rotation, blur) or "mild" for a final polishing phase.
-    augmentation: Literal["field", "mild"] = "field"
+    #: "field" (backgrounds, free rotation, blur), "mild" for a final polishing phase, or
+    #: "composite" (leaves on generated backgrounds and camera effects, models.augment).
+    augmentation: Literal["field", "mild", "composite"] = "field"
+    #: Train on no field photo at all (they are still split and evaluated): the leave-field-out
+    #: model that estimates how a crop never seen in a field fares there.
+    exclude_field: bool = False
     #: Mirrored views the exported model averages over (1, 2 or 4; see with_view_averaging).
     views: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +98,21 @@ def _limit(photos: list[Photo], per_class: int | None) -> list[Photo]:
     return kept
 
 
+def training_indices(
+    split: np.ndarray, is_field: np.ndarray, settings: TrainSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the photos to train on (field photos repeated ``field_repeat`` times) and to
+    validate on; with ``exclude_field`` no field photo is in either."""
+    train_idx = np.nonzero(split == "train")[0]
+    field_train = np.nonzero((split == "train") & is_field)[0]
+    train_idx = np.concatenate([train_idx] + [field_train] * (settings.field_repeat - 1))
+    val_idx = np.nonzero(split == "val")[0]
+    if settings.exclude_field:  # neither trained on nor used to pick the best epoch
+        train_idx = train_idx[~is_field[train_idx]]
+        val_idx = val_idx[~is_field[val_idx]]
+    return train_idx, val_idx
+
+
 def _set_threads(threads: int) -> None:
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
@@ -129,12 +148,9 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
     split = np.array([p.split for p in photos])
     log.info("loaded in %.0fs", time.monotonic() - started)
 
-    train_idx = np.nonzero(split == "train")[0]
-    field_train = np.nonzero((split == "train") & is_field)[0]
-    train_idx = np.concatenate([train_idx] + [field_train] * (settings.field_repeat - 1))
-    val_idx = np.nonzero(split == "val")[0]
+    train_idx, val_idx = training_indices(split, is_field, settings)
     n = len(labels)
-    augment = build_augmenter(settings.augmentation)
+    augment = build_augmenter(settings.augmentation, settings.seed)
 
     def batches(idx: np.ndarray, training: bool) -> Any:
         ds = tf.data.Dataset.from_tensor_slices((pixels[idx], y[idx]))

@@ -1,15 +1,20 @@
-"""Classify a leaf photo with a verified model folder: a label, or "uncertain", and the top 3."""
+"""Classify a leaf photo with a verified model folder: a label, or "uncertain", and the top 3.
+
+Besides the class label, a prediction names the crop and the disease separately, each with its
+own confidence and "uncertain" (see :mod:`agrifleet.inference.parts`).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agrifleet.inference.parts import Grouping, grouping, part_thresholds
 from agrifleet.inference.preprocess import ImageSource, preprocess, to_input
 from agrifleet.inference.runtime import load_interpreter
 from agrifleet.manifest import (
@@ -27,6 +32,25 @@ UNCERTAIN = "uncertain"
 
 
 @dataclass(frozen=True)
+class PartAnswer:
+    """The crop or the disease of a photo: a name (or "uncertain") and its own confidence."""
+
+    name: str
+    confidence: float
+    uncertain: bool
+    #: The most likely value even when ``name`` is "uncertain".
+    best: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, confidence rounded to 4 places."""
+        return {"name": self.name, "confidence": round(self.confidence, 4),
+                "uncertain": self.uncertain, "best": self.best}
+
+
+NO_ANSWER = PartAnswer(name=UNCERTAIN, confidence=0.0, uncertain=True, best="")
+
+
+@dataclass(frozen=True)
 class Prediction:
     """What the model says about one image."""
 
@@ -36,6 +60,8 @@ class Prediction:
     top3: list[tuple[str, float]]
     inference_ms: float
     best: str
+    crop: PartAnswer = field(default=NO_ANSWER)
+    disease: PartAnswer = field(default=NO_ANSWER)
 
     @property
     def healthy(self) -> bool:
@@ -76,6 +102,15 @@ class Classifier:
         self._in_q = self._input.get("quantization", (0.0, 0))
         self._out_q = self._output.get("quantization", (0.0, 0))
         self._thresholds = np.array([manifest.thresholds.get(lb, 0.5) for lb in manifest.labels])
+        crops = grouping(manifest.labels, "crop")
+        diseases = grouping(manifest.labels, "disease")
+        self._parts: dict[str, tuple[Grouping, np.ndarray]] = {
+            "crop": (crops, part_thresholds(crops, manifest.labels, manifest.thresholds,
+                                            manifest.crop_threshold)),
+            "disease": (diseases, part_thresholds(diseases, manifest.labels,
+                                                  manifest.thresholds,
+                                                  manifest.disease_threshold)),
+        }
 
     @classmethod
     def load(
@@ -150,7 +185,19 @@ class Classifier:
             top3=[(labels[i], float(np.clip(probs[i], 0.0, 1.0))) for i in order],
             inference_ms=ms,
             best=labels[best],
+            crop=self._part_answer("crop", probs),
+            disease=self._part_answer("disease", probs),
         )
+
+    def _part_answer(self, part: str, probs: np.ndarray) -> PartAnswer:
+        group, limits = self._parts[part]
+        sums = np.clip(group.sums(probs), 0.0, 1.0)
+        best = int(np.argmax(sums))
+        confidence = float(sums[best])
+        uncertain = bool(confidence < limits[best])
+        name = group.names[best]
+        return PartAnswer(name=UNCERTAIN if uncertain else name, confidence=confidence,
+                          uncertain=uncertain, best=name)
 
     def classify(self, source: ImageSource) -> Prediction:
         """Decode, preprocess and classify an image; ImageError if it cannot be decoded."""

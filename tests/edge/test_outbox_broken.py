@@ -125,8 +125,8 @@ def test_agrifleet_edge_run_prints_one_line_and_exits_3(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_OUTBOX_BROKEN == 3
     assert "Traceback" not in err
-    (line,) = [x for x in err.splitlines() if "outbox" in x and "damaged" in x]
-    assert err.strip().endswith(line) and str(tmp_path / "data" / "outbox.sqlite") in line
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"outbox {tmp_path / 'data' / 'outbox.sqlite'} is damaged (")
 
 
 def test_a_file_the_agent_may_not_read_is_named_with_the_reason(tmp_path):

@@ -21,6 +21,7 @@ from edge.outbox import (
     OutboxBroken,
 )
 from tests.edge.small_disk import card, fill, tmpfs
+from tests.edge.test_clock import REAL_NOW, NodeTime, node_clock
 
 
 def open_outbox(folder: Path, marks: Path, **kwargs) -> Outbox:
@@ -170,3 +171,23 @@ def test_a_little_free_space_already_moves_memory_to_the_file_in_chunks(tmp_path
         assert stats.dropped == 0 and stats.depth == outbox.next_seq
         assert stats.stored_bytes == outbox.stored_bytes_in_file()
         outbox.close()
+
+
+def test_timestamps_held_in_memory_are_corrected_when_the_clock_syncs(tmp_path):
+    t = NodeTime()
+    with card(tmp_path) as sd:
+        outbox = Outbox.open(sd.folder / "outbox.sqlite", device_id="field-07", boot_id="b",
+                             clock=node_clock(t), retry_s=0, seq_mark_dir=tmp_path)
+        outbox.emit("reading", reading(0), Priority.READING)  # uptime 100, stored
+        sd.wear_out()
+        t.advance(60)
+        outbox.emit("reading", reading(1), Priority.READING)  # uptime 160, in memory
+        t.advance(40)
+        t.ntp_sync()  # the wall clock is REAL_NOW at uptime 200
+        sd.replace()
+        outbox.emit("reading", reading(2), Priority.READING)
+        items = drain_and_ack(outbox)
+        outbox.close()
+    readings = {i.value: i for i in items if not isinstance(i, Event)}
+    assert all(i.clock_synced for i in items)
+    assert [readings[v].ts.timestamp() for v in (0.0, 1.0)] == [REAL_NOW - 100, REAL_NOW - 40]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from agrifleet.contract import MAX_PAYLOAD_BYTES
+from agrifleet.contract import MAX_PAYLOAD_BYTES, MAX_SEQ
 from fleet.models import Device, ModelUpdate
 from fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest, running_fleet
@@ -296,9 +296,11 @@ def test_impossible_seqs_and_times_leave_the_gap_report_and_queries_sane(
         reading(3) | {"ts": 0},
         reading(4) | {"ts": "2026-06-01T12:00:04"},
         reading(5),
+        reading(6) | {"seq": MAX_SEQ},  # within the contract, but a billion past the boot
     ])  # fmt: skip
     assert ack.ranges == [(0, 0), (5, 5)]
-    assert set(ack.rejected) == {2**63 - 1, 2, 3, 4}
+    assert set(ack.rejected) == {2**63 - 1, 2, 3, 4, MAX_SEQ}
+    assert ack.rejected[MAX_SEQ].startswith("seq_jump: ")
     gaps = fleet.get("/api/v1/devices/field-30/gaps")[0]
     assert (gaps["highest_seq"], gaps["missing"]) == (5, 1)  # only seq 1, never sent as such
     assert [r["seq"] for r in fleet.get("/api/v1/devices/field-30/readings", order="asc")] == [

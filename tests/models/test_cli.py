@@ -32,6 +32,10 @@ def test_predict_json_one_object_per_image(tmp_path: Path, capsys: pytest.Captur
     assert rows[0]["image"] == str(good)
     assert isinstance(rows[0]["label"], str) and 0 <= rows[0]["confidence"] <= 1
     assert len(rows[0]["top3"]) == 3
+    for part in ("crop", "disease"):
+        answer = rows[0][part]
+        assert set(answer) == {"name", "confidence", "uncertain", "best"}
+        assert answer["name"] in (answer["best"], "uncertain") and 0 <= answer["confidence"] <= 1
     assert rows[1]["image"] == str(bad) and "not a readable image" in rows[1]["error"]
 
 

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agrifleet.package import PackageError
 from fleet.api.deps import SessionDep, SettingsDep, TechnicianToken
+from fleet.api.errors import AUTH_RESPONSES
 from fleet.auth import find_token
 from fleet.models import Message
 from fleet.registry import publish as registry
@@ -27,7 +28,7 @@ from fleet.registry.tables import ModelPackage, ModelPackageDetail, ModelPackage
 from fleet.settings import FleetSettings
 
 router = APIRouter(prefix="/models", tags=["models"])
-download_router = APIRouter(prefix="/models", tags=["models"])
+download_router = APIRouter(prefix="/models", tags=["models"], responses=AUTH_RESPONSES)
 
 NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 VERSION = r"^\d+\.\d+\.\d+$"
@@ -142,8 +143,7 @@ def _downloader(session: Session, package: ModelPackage,
 @download_router.get(
     "/{name}/{version}/package",
     response_class=Response,
-    responses={206: {"description": "Part of the archive (Range)"},
-               401: {"model": Message}, 403: {"model": Message}, 404: {"model": Message},
+    responses={206: {"description": "Part of the archive (Range)"}, 404: {"model": Message},
                416: {"description": "The Range is outside the archive"}},
     summary="Download the package archive (offer token or technician); Range supported",
 )

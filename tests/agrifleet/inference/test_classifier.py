@@ -140,3 +140,51 @@ def test_confident_healthy_leaf_gets_no_thumbnail(model_copy: Path, leaf: bytes)
     body = detection_body(p, classifier.manifest, leaf, "cam-1", 8192)
     assert (body["thumbnail_jpeg_b64"] is None) == p.label.endswith("healthy")
     assert _as_item(body).label == p.best
+
+
+def test_crop_and_disease_confidences_add_up_their_classes(
+    shipped_dir: Path, leaf: bytes, runtime: str
+) -> None:
+    from agrifleet.inference.parts import crop_name, disease_name
+    from agrifleet.inference.preprocess import preprocess
+
+    classifier = Classifier.load(shipped_dir, runtime=runtime)
+    p = classifier.classify(leaf)
+    probs, _ = classifier.probabilities(preprocess(leaf, classifier.size))
+    labels = classifier.manifest.labels
+    crop_sum = sum(float(q) for lb, q in zip(labels, probs, strict=True)
+                   if crop_name(lb) == p.crop.best)
+    disease_sum = sum(float(q) for lb, q in zip(labels, probs, strict=True)
+                      if disease_name(lb) == p.disease.best)
+    assert p.crop.confidence == pytest.approx(min(crop_sum, 1.0), abs=1e-5)
+    assert p.disease.confidence == pytest.approx(min(disease_sum, 1.0), abs=1e-5)
+    assert p.crop.confidence >= p.confidence and p.disease.confidence >= p.confidence
+    assert crop_name(p.best) == p.crop.best  # the best class's crop holds the most
+
+
+def test_a_label_just_above_its_threshold_has_its_crop_and_disease_answered(
+    model_copy: Path, leaf: bytes
+) -> None:
+    first = Classifier.load(model_copy).classify(leaf)
+    labels = read_manifest(model_copy).labels
+    edit_manifest(model_copy, thresholds={lb: first.confidence for lb in labels})
+    p = Classifier.load(model_copy).classify(leaf)
+    assert not p.uncertain and p.label == first.best
+    assert not p.crop.uncertain and not p.disease.uncertain
+
+
+def test_disease_clear_crop_uncertain(model_copy: Path, leaf: bytes, runtime: str) -> None:
+    labels = read_manifest(model_copy).labels
+    edit_manifest(model_copy, thresholds={lb: 1.0 for lb in labels},
+                  crop_threshold=1.0, disease_threshold=0.0)
+    p = Classifier.load(model_copy, runtime=runtime).classify(leaf)
+    assert p.label == UNCERTAIN and p.uncertain
+    assert p.disease.name == p.disease.best != UNCERTAIN and not p.disease.uncertain
+    assert p.crop.name == UNCERTAIN and p.crop.uncertain and p.crop.best
+    assert p.crop.as_dict()["uncertain"] is True
+
+
+def test_part_thresholds_outside_zero_to_one_are_refused(model_copy: Path) -> None:
+    edit_manifest(model_copy, crop_threshold=1.5)
+    with pytest.raises(ModelError, match="crop_threshold"):
+        Classifier.load(model_copy)

@@ -114,3 +114,90 @@ def test_to_input_quantises_with_the_tensor_parameters() -> None:
     assert f.dtype == np.float32 and f.tolist() == [[[[0.0, 128.0, 255.0]]]]
     with pytest.raises(ValueError, match="scale"):
         to_input(pixels, np.int8, 0.0, 0)
+
+
+def _smooth_leaf(side: int) -> Image.Image:
+    """A blurred leaf with lesions drawn at 1024 px and resized to ``side`` (a camera's size)."""
+    from PIL import ImageDraw, ImageFilter
+
+    img = Image.new("RGB", (1024, 1024), (120, 110, 90))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((150, 100, 870, 920), fill=(60, 140, 50))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        x, y = rng.uniform(300, 700, 2)
+        r = rng.uniform(15, 40)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(110, 70, 30))
+    return img.filter(ImageFilter.GaussianBlur(4)).resize((side, side), Image.Resampling.LANCZOS)
+
+
+@pytest.mark.parametrize("side", [128, 192, 256, 384, 512, 3000])
+@pytest.mark.parametrize(("fmt", "mean_limit", "p99_limit"), [("PNG", 0.5, 3), ("JPEG", 2.0, 12)])
+def test_the_same_photo_at_any_size_gives_the_same_tensor(
+    side: int, fmt: str, mean_limit: float, p99_limit: float
+) -> None:
+    reference = preprocess(_encode(_smooth_leaf(1024), "PNG"), 128).astype(int)
+    options = {"quality": 90} if fmt == "JPEG" else {}
+    out = preprocess(_encode(_smooth_leaf(side), fmt, **options), 128).astype(int)
+    diff = np.abs(out - reference)
+    # Measured 2026-12-01: PNG mean <= 0.19, 99th percentile <= 3; JPEG q90 <= 1.67 and 12.
+    assert diff.mean() < mean_limit and np.percentile(diff, 99) <= p99_limit
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_alpha_is_dropped_and_opaque_colours_kept(mode: str) -> None:
+    rgba = Image.new("RGBA", (64, 64), (40, 160, 60, 255))
+    rgba.paste((200, 30, 30, 0), (0, 0, 64, 8))  # a transparent strip at the top
+    if mode == "P":  # a palette image with a transparent colour (tRNS)
+        img = rgba.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+        img.info["transparency"] = img.getpixel((0, 0))
+        out = preprocess(_encode(img, "PNG", transparency=img.getpixel((0, 0))), 32)
+    else:
+        img = rgba.convert(mode)
+        out = preprocess(_encode(img, "PNG"), 32)
+    assert out.shape == (32, 32, 3)
+    expected = np.asarray(img.convert("RGB"))[32, 32]
+    assert np.abs(out[16:, :].astype(int) - expected).max() <= 2
+
+
+def _png_16_bit_rgb(pixels: np.ndarray) -> bytes:
+    """A 16-bit-per-channel RGB PNG (Pillow cannot write one), built by hand."""
+    import struct
+    import zlib
+
+    h, w, _ = pixels.shape
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in pixels)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def test_a_16_bit_colour_photo_looks_like_its_8_bit_self() -> None:
+    eight = np.asarray(Image.open(io.BytesIO(leaf_jpeg((96, 64)))).convert("RGB"))
+    deep = _png_16_bit_rgb(eight.astype(np.uint16) * 257)
+    out = preprocess(deep, 48).astype(int)
+    expected = preprocess(_encode(Image.fromarray(eight), "PNG"), 48).astype(int)
+    assert np.abs(out - expected).max() <= 1
+
+
+def test_cmyk_and_greyscale_keep_their_look() -> None:
+    rgb = Image.new("RGB", (64, 48), (40, 160, 60))
+    cmyk = preprocess(_encode(rgb.convert("CMYK"), "JPEG", quality=95), 32).astype(int)
+    assert np.abs(cmyk - np.array([40, 160, 60])).max() <= 12
+    grey = preprocess(_encode(rgb.convert("L"), "PNG"), 32)
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+
+
+def test_exif_rotation_gives_the_tensor_of_the_upright_photo() -> None:
+    upright = _smooth_leaf(256).crop((0, 0, 256, 192))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # stored turned, EXIF says turn back
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    a = preprocess(_encode(upright, "JPEG", quality=95), 64).astype(int)
+    b = preprocess(_encode(stored, "JPEG", quality=95, exif=exif), 64).astype(int)
+    assert np.abs(a - b).mean() < 2
