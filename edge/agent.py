@@ -128,7 +128,7 @@ class Agent:
         if self.config.updates is None:
             return None
         updater = Updater(self.config.updates, self.config.data_dir, outbox.emit, self.slot,
-                          self._configured_model())
+                          self._configured_model(), cameras=bool(self.config.cameras))
         updater.on_change = self._on_model_change
         updater.boot()
         updater.start()

@@ -9,12 +9,51 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agrifleet.contract import GateFigures, GateLimits
+from edge.inference.slot import ModelSlot
 
 if TYPE_CHECKING:  # not a cycle: keeps numpy out of agents without cameras
     from agrifleet.inference.classifier import Prediction
+
+
+class ShadowFailed(Exception):
+    """The candidate missed the gate or could not run; ``reason`` and the ``figures``."""
+
+    def __init__(self, reason: str, figures: GateFigures) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.figures = figures
+
+
+def run_shadow(slot: ModelSlot, candidate: Path, images: int, max_s: float, limits: GateLimits,
+               stop: threading.Event, *, cameras: bool = True) -> GateFigures | None:
+    """Have the cameras run ``candidate`` beside the current model on ``images`` live photos
+    (at most ``max_s`` seconds); the figures, or ShadowFailed. None when no period was run
+    (``images`` 0, or a node without cameras and an offer without limits)."""
+    run = ShadowRun(images)
+    if images <= 0:
+        return None
+    if not cameras:
+        missed = judge(run.figures(), limits)
+        if missed is not None:
+            raise ShadowFailed(f"{missed} (the node has no camera)", run.figures())
+        return None
+    slot.on_candidate_failed = lambda _d, exc: run.fail(f"model_unusable: {exc}")
+    slot.start_shadow(candidate, run)
+    try:
+        figures = run.wait(max_s, stop)
+    finally:
+        slot.end_shadow()
+        slot.on_candidate_failed = None
+    if run.failure is not None:
+        raise ShadowFailed(run.failure, figures)
+    missed = judge(figures, limits)
+    if missed is not None:
+        raise ShadowFailed(missed, figures)
+    return figures
 
 
 class ShadowRun:

@@ -27,7 +27,7 @@ from edge.inference.slot import ModelSlot
 from edge.items import Emit, Priority
 from edge.updater import download
 from edge.updater.install import InstallFailed, place, selftest, unpack_and_verify
-from edge.updater.shadow import ShadowRun, judge
+from edge.updater.shadow import ShadowFailed, run_shadow
 from edge.updater.state import (
     Installed,
     Job,
@@ -60,9 +60,11 @@ class Updater:
     """Installs offered models into ``data_dir/models`` and points ``slot`` at the current one."""
 
     def __init__(self, config: UpdatesConfig, data_dir: Path, emit: Emit, slot: ModelSlot,
-                 configured_model: Path, *,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 configured_model: Path, *, cameras: bool = True,
+                 now: Callable[[], datetime] | None = None) -> None:
         self.config = config
+        #: False on a node without cameras: no live photo can ever reach the shadow period.
+        self.cameras = cameras
         self.store = ModelStore(data_dir)
         self.work_dir = self.store.work_dir
         self._file = StateFile(self.work_dir)
@@ -80,7 +82,7 @@ class Updater:
         self._thread: threading.Thread | None = None
         self._booted_at = time.monotonic()
         self._trusted: dict[str, Any] | None = None
-        self._now = now
+        self._now = now or (lambda: datetime.now(UTC))
         self._configured_ref: ModelRef | None = None
         #: Called (on the updater's or a camera's thread) when the active model changed.
         self.on_change: Callable[[], object] | None = None
@@ -316,28 +318,19 @@ class Updater:
                 delay = min(delay * 2, self.config.retry_max_s)
 
     def _shadow(self, offer: ModelOffer, target: Path) -> None:
-        images = offer.shadow_images
-        max_s = offer.shadow_max_s
+        images, max_s = offer.shadow_images, offer.shadow_max_s
         if "shadow_images" not in offer.model_fields_set and self.config.shadow_images is not None:
             images = self.config.shadow_images
         if "shadow_max_s" not in offer.model_fields_set and self.config.shadow_max_s is not None:
             max_s = self.config.shadow_max_s
-        run = ShadowRun(images)
         self._report(offer, "shadow")  # figures only once the period ended (0 photos ≠ 0 %)
-        if images > 0:
-            self._slot.on_candidate_failed = lambda _d, exc: run.fail(f"model_unusable: {exc}")
-            self._slot.start_shadow(target, run)
-            try:
-                figures = run.wait(max_s, self._cancel)
-            finally:
-                self._slot.end_shadow()
-                self._slot.on_candidate_failed = None
-            self._check_cancel()
-            if run.failure is not None:
-                raise _Failed(run.failure, figures)
-            missed = judge(figures, offer.limits)
-            if missed is not None:
-                raise _Failed(missed, figures)
+        try:
+            figures = run_shadow(self._slot, target, images, max_s, offer.limits, self._cancel,
+                                 cameras=self.cameras)
+        except ShadowFailed as exc:
+            raise _Failed(exc.reason, exc.figures) from None
+        self._check_cancel()
+        if figures is not None:
             self._report(offer, "shadow", gate=figures)
 
     def _switch(self, offer: ModelOffer, target: Path, manifest: Manifest) -> None:

@@ -26,8 +26,6 @@ from tests.e2e.conftest import FAST_AGENT, wait_until
 from tests.edge.updater.conftest import copy_model, edit_manifest, permute_labels
 from tests.services import free_port
 
-pytest.importorskip("fleet.rollouts", reason="the fleet's rollouts (w8-registry) are not merged")
-
 #: The self-test of a node whose TFLite runtime is broken fails (as a bad interpreter build would).
 BROKEN_RUNTIME = {"AGRIFLEET_TFLITE_RUNTIME": "broken-build"}
 

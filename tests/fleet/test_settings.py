@@ -115,3 +115,12 @@ def test_fleet_serve_with_a_bad_url_prints_no_password() -> None:
     assert done.returncode == 2
     assert "AGRIFLEET_MQTT_URL" in done.stderr
     assert "s3cr3t" not in done.stderr + done.stdout and "PA55" not in done.stderr + done.stdout
+
+
+def test_model_keys_are_comma_separated_paths(tmp_path, monkeypatch) -> None:
+    one, two = tmp_path / "a.pub", tmp_path / "b.pub"
+    one.write_text("key"), two.write_text("key")
+    assert load_settings({"AGRIFLEET_MODEL_KEYS": f"{one}, {two}"}).model_keys == (one, two)
+    monkeypatch.setenv("AGRIFLEET_MODEL_KEYS", str(one))  # as `agrifleet fleet` reads it
+    monkeypatch.setenv("AGRIFLEET_DATA_DIR", str(tmp_path))
+    assert FleetSettings().model_keys == (one,)

@@ -59,9 +59,8 @@ class Rig:
     def boot(self, now: Callable[[], datetime] | None = None) -> Updater:
         """A new start of the node: a fresh slot, updater and camera worker on the same disk."""
         self.slot = ModelSlot()
-        kwargs = {"now": now} if now is not None else {}
         self.updater = Updater(self.config, self.data_dir, self.emit, self.slot, self.configured,
-                               **kwargs)
+                               now=now)
         self.updater.boot()
         camera = FolderCamera(type="folder", name="leafcam", path=self.photos,
                               model=self.configured, poll_s=0.05, settle_s=0)

@@ -165,3 +165,21 @@ def test_a_new_offer_replaces_the_one_under_way(
     assert not part.exists()
     assert not any(u.rollout_id == 1 and u.state == "failed" for u in rig.updates)
     assert rig.models_on_disk() == ["leaf-disease/1.3.0"]
+
+
+def test_a_node_without_cameras_skips_the_shadow_period_unless_the_offer_sets_limits(
+        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        server: PackageServer):
+    from edge.updater import Updater
+
+    rig = Rig(tmp_path / "blind", [keys.pub], shipped)
+    rig.boot()
+    updater = Updater(rig.config, rig.data_dir, rig.emit, rig.slot, shipped, cameras=False)
+    updater.boot()
+    package = make_package("1.2.0")
+    updater.handle(offer_for(server, package, rollout_id=1, shadow_images=5,
+                             limits=GateLimits(min_agreement=0.9)))
+    assert rig.updates[-1].state == "failed"
+    assert "no camera" in (rig.updates[-1].reason or "")
+    updater.handle(offer_for(server, package, rollout_id=2, shadow_images=5))
+    assert StateFile(rig.data_dir / "updates").load().trial is not None, "switched, in trial"
