@@ -85,7 +85,8 @@ def add_publish(sub: Any) -> None:
                        description="Pack PACKAGE_DIR (signed with `agrifleet model sign`) and "
                        "upload it; the fleet checks it as a node would and says why it refuses.",
                        epilog=EPILOG)
-    p.add_argument("package_dir", type=Path, metavar="PACKAGE_DIR")
+    p.add_argument("package_dir", type=Path, metavar="PACKAGE_DIR",
+                   help="a signed model package folder")
     _connection(p)
     p.set_defaults(func=_run(_publish))
 
@@ -115,7 +116,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     sub = parser.add_subparsers(dest="rollout_command", metavar="ACTION", required=True)
 
-    s = sub.add_parser("start", help="start a phased rollout; prints its id", epilog=EPILOG)
+    s = sub.add_parser("start", help="start a phased rollout; prints its id", epilog=EPILOG,
+                       description="Offer a published model to devices phase by phase; a "
+                       "phase starts only when the one before is done, within the error limit "
+                       "and the shadow gate.")
     s.add_argument("--model", required=True, help="model name, e.g. leaf-disease")
     s.add_argument("--version", required=True, help="a version published to the fleet")
     who = s.add_mutually_exclusive_group(required=True)
@@ -141,14 +145,16 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     _connection(s)
     s.set_defaults(func=_run(_start))
 
-    ls = sub.add_parser("list", help="rollouts, newest first", epilog=EPILOG)
+    ls = sub.add_parser("list", help="rollouts, newest first", epilog=EPILOG,
+                        description="List rollouts, newest first, with their state.")
     ls.add_argument("--json", action="store_true", help="print the API's JSON")
     _connection(ls)
     ls.set_defaults(func=_run(_list))
 
     st = sub.add_parser("status", help="one rollout: phases, devices, gate figures, reason",
-                        epilog=EPILOG)
-    st.add_argument("id", type=int)
+                        epilog=EPILOG, description="Show one rollout: its state and reason, "
+                        "its phases, every device's state and gate figures.")
+    st.add_argument("id", type=int, help="the rollout id that start printed")
     st.add_argument("--json", action="store_true", help="print the API's JSON")
     _connection(st)
     st.set_defaults(func=_run(_status))
@@ -157,8 +163,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                          ("resume", "go on after a pause or halt, accepting what held it"),
                          ("abort", "stop and withdraw every pending offer"),
                          ("approve", "start the next phase of a rollout waiting for approval")):
-        a = sub.add_parser(action, help=text, epilog=EPILOG)
-        a.add_argument("id", type=int)
+        a = sub.add_parser(action, help=text, epilog=EPILOG,
+                           description=f"{text[0].upper()}{text[1:]} (recorded with who and when).")
+        a.add_argument("id", type=int, help="the rollout id")
         a.add_argument("--note", default="", help="why, for the rollout's record")
         _connection(a)
         a.set_defaults(func=_run(_action(action)))
