@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,6 +27,16 @@ from agrifleet.mqtt import mask_url, parse_mqtt_url
 from edge.inference.config import CameraConfig
 
 SensorName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@:-]+$")]
+
+
+def _readable_ca(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError(f"no CA certificate file at {path}")
+    return path
+
+
+#: A CA certificate file that must exist when given.
+CaFile = Annotated[Path | None, AfterValidator(_readable_ca)]
 
 
 class ConfigError(ValueError):
@@ -49,16 +60,9 @@ class MqttConfig(_Section):
         default=DEFAULT_PREFIX, min_length=1, pattern=r"^[^/#+]+$", title="Topic prefix"
     )
     keepalive_s: int = Field(default=30, ge=5, le=3600, title="MQTT keepalive in seconds")
-    ca_file: Path | None = Field(default=None, title="CA certificate file; implies TLS")
+    ca_file: CaFile = Field(default=None, title="CA certificate file; implies TLS")
     reconnect_min_s: float = Field(default=1.0, gt=0, title="First reconnect delay")
     reconnect_max_s: float = Field(default=120.0, gt=0, title="Longest reconnect delay")
-
-    @field_validator("ca_file")
-    @classmethod
-    def _readable_ca(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"no CA certificate file at {path}")
-        return path
 
     @field_validator("url")
     @classmethod
@@ -207,18 +211,11 @@ class UpdatesConfig(_Section):
         default=3, ge=1,
         title="Starts in trial without confirmation before the node goes back to its old model",
     )
-    ca_file: Path | None = Field(
+    ca_file: CaFile = Field(
         default=None, title="CA certificate of an https fleet with a private CA (default: system)"
     )
     retry_min_s: float = Field(default=2.0, gt=0, title="First retry delay of a failed download")
     retry_max_s: float = Field(default=300.0, gt=0, title="Longest retry delay of a download")
-
-    @field_validator("ca_file")
-    @classmethod
-    def _readable_ca(cls, path: Path | None) -> Path | None:
-        if path is not None and not path.is_file():
-            raise ValueError(f"no CA certificate file at {path}")
-        return path
 
     @field_validator("trusted_keys")
     @classmethod
