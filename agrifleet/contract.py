@@ -205,7 +205,7 @@ class Status(_Payload):
     device_id: DeviceId
     boot_id: BootId
     state: Literal["online", "offline"]
-    ts: datetime | None = None
+    ts: ItemTime | None = Field(default=None, description="Device time, as an item's ts")
     health: Health | None = None
 
 

@@ -62,7 +62,7 @@ class Agent:
             self.poller = self._start_polling(outbox)
             self.updater = self._boot_updater(outbox)
             self._cameras = self._start_cameras(outbox)
-            self.health = HealthProbe(outbox, self.clock, self.config.data_dir,
+            self.health = HealthProbe(outbox, self.clock, self.config.outbox_path.parent,
                                       self.poller.errors)
             self.forwarder = self._forwarder(outbox)
             self.link = self._start_link(self.forwarder)

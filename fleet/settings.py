@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from agrifleet.contract import DEFAULT_PREFIX
 from agrifleet.mqtt import mask_url, parse_mqtt_url
@@ -159,6 +161,14 @@ class FleetSettings(BaseSettings):
             )
         if scheme in ("postgresql", "postgres"):  # psycopg 3 is the driver we install
             url = "postgresql+psycopg" + url[len(scheme) :]
+        try:
+            make_url(url)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                f"database URL {mask_url(url)!r} cannot be parsed: expected "
+                "postgresql://user:password@host:port/database (a port is a number; special "
+                "characters in a password are %-encoded)"
+            ) from None
         return url
 
     @field_validator("model_keys", mode="before")
