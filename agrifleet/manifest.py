@@ -60,8 +60,9 @@ class Manifest(_Strict):
     """manifest.json of a shipped model folder ``models/<name>/<version>/``."""
 
     format: Literal[1] = 1
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    # The lengths are those of the registry's columns, the offer and the API's routes.
+    name: str = Field(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    version: str = Field(max_length=32, pattern=r"^\d+\.\d+\.\d+$")
     file: str = "model.tflite"
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size_bytes: int = Field(gt=0)

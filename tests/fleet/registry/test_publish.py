@@ -267,3 +267,32 @@ def test_rollouts_without_mqtt_are_a_clear_409(registry: Registry) -> None:
         "/api/v1/rollouts", headers=registry.technician,
         json={"model": "leaf-disease", "version": "1.2.0", "targets": {"all": True}})
     assert response.status_code == 409 and "AGRIFLEET_MQTT_URL" in response.text
+
+
+def _resigned(pkg_dir: Path, key: Path, **changes: str) -> bytes:
+    """The archive of a package whose signed manifest says ``changes``: what a holder of a
+    trusted key could sign by hand, past the checks of ``agrifleet model sign``."""
+    from agrifleet import signing
+
+    manifest = json.loads((pkg_dir / "manifest.json").read_text())
+    manifest.update(changes)
+    data = (json.dumps(manifest, indent=2) + "\n").encode()
+    (pkg_dir / "manifest.json").write_bytes(data)
+    sig = signing.sign_bytes(signing.load_private_key(key), data)
+    (pkg_dir / "manifest.sig").write_text(json.dumps(sig))
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:  # by hand: pack would refuse it
+        for name in ["manifest.json", "manifest.sig", *(f["path"] for f in manifest["files"])]:
+            tar.add(pkg_dir / name, arcname=name)
+    return raw.getvalue()
+
+
+@pytest.mark.parametrize("changes", [
+    {"version": "1.2." + "0" * 40},
+    {"name": "leaf-" + "x" * 70},
+], ids=["version-over-32", "name-over-64"])
+def test_a_name_or_version_longer_than_offers_and_routes_allow_is_refused(
+    registry: Registry, keys: Keys, tmp_path: Path, changes: dict[str, str]
+) -> None:
+    data = _resigned(package_dir(tmp_path / "p", "1.2.0", keys.key), keys.key, **changes)
+    assert "at most" in _refused(registry, data, "invalid_manifest")
