@@ -44,3 +44,19 @@ def test_a_device_outside_the_rollout_cannot_finish_it(rollouts: Fleet) -> None:
     status = rollouts.status(rid)
     assert rollouts.states(status) == {"field-7": "offered"}
     assert status["state"] == "running"
+
+
+def test_infinite_gate_figures_are_refused_and_the_rest_of_the_batch_is_kept(
+        rollouts: Fleet) -> None:
+    device = _device(rollouts, "field-7")
+    rid = rollouts.start(targets={"devices": ["field-7"]})["id"]
+    gate = {"images": 20, "agreement": 1.0, "mean_confidence": 0.9, "uncertain_rate": 0.0,
+            "latency_ms": 1e999}  # json writes Infinity: what a hostile or broken node sends
+    ack = device.send("boot-1", [
+        reading(0),
+        update(1, "shadow", rid, version="1.2.0", gate=gate),
+        update(2, "downloading", rid, version="1.2.0", bytes_done=5, bytes_total=10),
+    ])
+    assert ack.ranges == [(0, 0), (2, 2)]
+    assert set(ack.rejected) == {1}, ack.rejected
+    assert rollouts.states(rollouts.status(rid)) == {"field-7": "downloading"}
