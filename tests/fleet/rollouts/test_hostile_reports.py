@@ -60,3 +60,15 @@ def test_infinite_gate_figures_are_refused_and_the_rest_of_the_batch_is_kept(
     assert ack.ranges == [(0, 0), (2, 2)]
     assert set(ack.rejected) == {1}, ack.rejected
     assert rollouts.states(rollouts.status(rid)) == {"field-7": "downloading"}
+
+
+def test_a_late_in_progress_report_does_not_reopen_a_done_device(rollouts: Fleet) -> None:
+    rollouts.devices("a", "b")
+    rid = rollouts.start(targets={"devices": ["a", "b"]}, phases=[50, 100])["id"]
+    rollouts.succeed(rid, "a")
+    assert rollouts.states(rollouts.status(rid)) == {"a": "active", "b": "offered"}
+    rollouts.report(rid, "a", "downloading", bytes_done=1)  # a replayed or forged report
+    rollouts.succeed(rid, "b")
+    status = rollouts.status(rid)
+    assert rollouts.states(status) == {"a": "active", "b": "active"}
+    assert status["state"] == "completed", status["reason"]
