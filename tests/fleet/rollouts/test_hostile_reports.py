@@ -4,7 +4,7 @@ refused or ignored, never loses its other items, and never moves another device'
 
 from __future__ import annotations
 
-from tests.fleet.device import Device, reading, update
+from tests.fleet.device import Device, reading, update, wait_until
 from tests.fleet.rollouts.conftest import NEW, OLD, Fleet
 
 
@@ -72,3 +72,13 @@ def test_a_late_in_progress_report_does_not_reopen_a_done_device(rollouts: Fleet
     status = rollouts.status(rid)
     assert rollouts.states(status) == {"a": "active", "b": "active"}
     assert status["state"] == "completed", status["reason"]
+
+
+def test_an_infinite_health_figure_does_not_break_the_device_or_the_api(
+        rollouts: Fleet) -> None:
+    device = _device(rollouts, "field-7")
+    device.status(model=OLD, cpu_temp_c=1e999)  # json writes Infinity
+    device.status(model=NEW)  # the next, sane status still arrives after it
+    wait_until(lambda: (rollouts.fleet.get("/api/v1/devices/field-7").get("model") or {})
+               .get("version") == "1.2.0", what="the sane status after the infinite one")
+    assert rollouts.fleet.get("/api/v1/devices/field-7")["model"] == NEW
