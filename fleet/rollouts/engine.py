@@ -202,6 +202,8 @@ class RolloutEngine:
         if report.version != expected_version:
             return  # a late report about the other direction of a rollback
         state, reason = report.state, report.reason
+        if rd.state in DONE and state not in DONE:
+            return  # a replayed or forged step cannot reopen a finished device
         if state == "active":
             want = previous if rd.rollback else (
                 {"name": r.model, "version": r.version, "sha256": package.model_sha256}

@@ -10,13 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agrifleet.contract import DeviceId, GateFigures, GateLimits
 
+#: Bounds that keep every number within the database's columns (32-bit integers) and sane.
+MAX_DEVICES = 100_000
+MAX_SHADOW_IMAGES = 100_000
+MAX_SECONDS = 365 * 24 * 3600.0
+
 
 class Targets(BaseModel):
     """Exactly one of: a list of device ids, a tag, or every registered device."""
 
     model_config = ConfigDict(extra="forbid")
 
-    devices: list[DeviceId] | None = Field(default=None, min_length=1, max_length=100_000)
+    devices: list[DeviceId] | None = Field(default=None, min_length=1, max_length=MAX_DEVICES)
     tag: str | None = Field(default=None, min_length=1, max_length=64)
     all: bool = False
 
@@ -36,8 +41,10 @@ class RolloutCreate(BaseModel):
     targets: Targets
     phases: list[int] = Field(default=[100], min_length=1, max_length=20,
                               description="Cumulative percentages of the targets, rising, last 100")
-    min_devices: int = Field(default=1, ge=1, description="Each phase reaches at least this many")
-    max_failures: int | None = Field(default=None, ge=0, description="Halt above this count")
+    min_devices: int = Field(default=1, ge=1, le=MAX_DEVICES,
+                             description="Each phase reaches at least this many")
+    max_failures: int | None = Field(default=None, ge=0, le=MAX_DEVICES,
+                                     description="Halt above this count")
     max_failure_pct: float | None = Field(
         default=None, ge=0, le=100, description="Halt above this share of the offered devices"
     )
@@ -45,11 +52,12 @@ class RolloutCreate(BaseModel):
         default=False, description="On halt, offer updated and failed devices their previous model"
     )
     approval: bool = Field(default=False, description="Wait for approve between phases")
-    shadow_images: int = Field(default=20, ge=0)
-    shadow_max_s: float = Field(default=3600, ge=0)
+    shadow_images: int = Field(default=20, ge=0, le=MAX_SHADOW_IMAGES)
+    shadow_max_s: float = Field(default=3600, ge=0, le=MAX_SECONDS)
     limits: GateLimits = Field(default_factory=GateLimits)
     timeout_s: float | None = Field(
-        default=None, gt=0, description="Override every state's timeout (short ones for tests)"
+        default=None, gt=0, le=MAX_SECONDS,
+        description="Override every state's timeout (short ones for tests)"
     )
 
     @model_validator(mode="after")

@@ -93,3 +93,44 @@ def test_devices_read_the_fleet_status_but_not_each_others_offers(broker: Broker
     finally:
         device.loop_stop()
         fleet.loop_stop()
+
+
+def test_a_device_cannot_publish_an_offer_to_itself_or_another_device(broker: Broker) -> None:
+    """Offers come only from the fleet: a device's offer-looking messages reach no one."""
+    broker.add_device("field-01")
+    broker.add_device("field-02")
+    received: list[tuple[str, str]] = []
+    acks = threading.Semaphore(0)
+    clients: dict[str, mqtt.Client] = {}
+    for name in ("field-01", "field-02", "fleet"):
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"offer-{name}")
+        client.username_pw_set(name, broker.config.users[name])
+
+        def on_message(c: mqtt.Client, userdata: object, message: mqtt.MQTTMessage,
+                       who: str = name) -> None:
+            received.append((who, message.topic))
+            if message.topic.endswith("/ack"):
+                acks.release()
+
+        client.on_message = on_message
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        clients[name] = client
+    try:
+        for name in ("field-01", "field-02"):
+            subscribed = threading.Event()
+            clients[name].on_subscribe = lambda *_a, e=subscribed: e.set()
+            clients[name].subscribe([(f"agrifleet/{name}/model/offer", 1),
+                                     (f"agrifleet/{name}/ack", 1)])
+            assert subscribed.wait(5)
+        forged = b'{"v":1,"rollout_id":1,"name":"leaf-disease","version":"9.9.9"}'
+        for topic in ("agrifleet/field-01/model/offer", "agrifleet/field-02/model/offer"):
+            clients["field-01"].publish(topic, forged, qos=1, retain=True).wait_for_publish(5)
+        for name in ("field-01", "field-02"):  # after the forgeries, in order, at each device
+            clients["fleet"].publish(f"agrifleet/{name}/ack", b"{}", qos=1).wait_for_publish(5)
+        assert acks.acquire(timeout=5) and acks.acquire(timeout=5)
+        assert sorted(received) == [("field-01", "agrifleet/field-01/ack"),
+                                    ("field-02", "agrifleet/field-02/ack")]
+    finally:
+        for client in clients.values():
+            client.loop_stop()

@@ -296,3 +296,10 @@ def test_a_name_or_version_longer_than_offers_and_routes_allow_is_refused(
 ) -> None:
     data = _resigned(package_dir(tmp_path / "p", "1.2.0", keys.key), keys.key, **changes)
     assert "at most" in _refused(registry, data, "invalid_manifest")
+
+
+def test_an_empty_body_or_no_token_is_refused_clearly(registry: Registry) -> None:
+    _refused(registry, b"", "corrupt_archive")
+    anonymous = registry.fleet.client.post("/api/v1/models", content=b"x",
+                                           headers={"Content-Type": "application/gzip"})
+    assert anonymous.status_code == 401

@@ -4,7 +4,7 @@ refused or ignored, never loses its other items, and never moves another device'
 
 from __future__ import annotations
 
-from tests.fleet.device import Device, reading, update
+from tests.fleet.device import Device, reading, update, wait_until
 from tests.fleet.rollouts.conftest import NEW, OLD, Fleet
 
 
@@ -44,3 +44,41 @@ def test_a_device_outside_the_rollout_cannot_finish_it(rollouts: Fleet) -> None:
     status = rollouts.status(rid)
     assert rollouts.states(status) == {"field-7": "offered"}
     assert status["state"] == "running"
+
+
+def test_infinite_gate_figures_are_refused_and_the_rest_of_the_batch_is_kept(
+        rollouts: Fleet) -> None:
+    device = _device(rollouts, "field-7")
+    rid = rollouts.start(targets={"devices": ["field-7"]})["id"]
+    gate = {"images": 20, "agreement": 1.0, "mean_confidence": 0.9, "uncertain_rate": 0.0,
+            "latency_ms": 1e999}  # json writes Infinity: what a hostile or broken node sends
+    ack = device.send("boot-1", [
+        reading(0),
+        update(1, "shadow", rid, version="1.2.0", gate=gate),
+        update(2, "downloading", rid, version="1.2.0", bytes_done=5, bytes_total=10),
+    ])
+    assert ack.ranges == [(0, 0), (2, 2)]
+    assert set(ack.rejected) == {1}, ack.rejected
+    assert rollouts.states(rollouts.status(rid)) == {"field-7": "downloading"}
+
+
+def test_a_late_in_progress_report_does_not_reopen_a_done_device(rollouts: Fleet) -> None:
+    rollouts.devices("a", "b")
+    rid = rollouts.start(targets={"devices": ["a", "b"]}, phases=[50, 100])["id"]
+    rollouts.succeed(rid, "a")
+    assert rollouts.states(rollouts.status(rid)) == {"a": "active", "b": "offered"}
+    rollouts.report(rid, "a", "downloading", bytes_done=1)  # a replayed or forged report
+    rollouts.succeed(rid, "b")
+    status = rollouts.status(rid)
+    assert rollouts.states(status) == {"a": "active", "b": "active"}
+    assert status["state"] == "completed", status["reason"]
+
+
+def test_an_infinite_health_figure_does_not_break_the_device_or_the_api(
+        rollouts: Fleet) -> None:
+    device = _device(rollouts, "field-7")
+    device.status(model=OLD, cpu_temp_c=1e999)  # json writes Infinity
+    device.status(model=NEW)  # the next, sane status still arrives after it
+    wait_until(lambda: (rollouts.fleet.get("/api/v1/devices/field-7").get("model") or {})
+               .get("version") == "1.2.0", what="the sane status after the infinite one")
+    assert rollouts.fleet.get("/api/v1/devices/field-7")["model"] == NEW

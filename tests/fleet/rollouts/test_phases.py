@@ -93,3 +93,18 @@ def test_refused_rollouts_say_why(rollouts: Fleet) -> None:
     again = client.post("/api/v1/rollouts", json={**base, "targets": {"devices": ["a"]}},
                         headers=tech)
     assert again.status_code == 409 and "already in an unfinished rollout" in again.text
+
+
+def test_numbers_beyond_what_the_database_and_the_nodes_hold_are_refused(
+        rollouts: Fleet) -> None:
+    rollouts.devices("a")
+    base = {"model": "leaf-disease", "version": "1.2.0", "targets": {"devices": ["a"]}}
+    for field, value in [("min_devices", 2**40), ("max_failures", 2**40),
+                         ("shadow_images", 2**40), ("shadow_max_s", 1e300),
+                         ("timeout_s", 1e300)]:
+        response = rollouts.fleet.client.post("/api/v1/rollouts", json={**base, field: value},
+                                              headers=rollouts.technician)
+        assert response.status_code == 422, (field, response.text)
+        assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert rollouts.fleet.get("/api/v1/rollouts") == []
+    rollouts.start(targets={"devices": ["a"]})  # nothing was left half-made
