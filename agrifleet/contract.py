@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 CONTRACT_VERSION: Literal[1] = 1
 DEFAULT_PREFIX = "agrifleet"
@@ -71,7 +71,19 @@ def _item_time(value: object) -> datetime:
 #: An item's time: ISO 8601 with a zone only (no numbers, no naive times), normalised to UTC.
 ItemTime = Annotated[datetime, BeforeValidator(_item_time)]
 
-DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+#: The fleet's own broker user; no device may take this id (it would get the fleet's rights).
+FLEET_USER = "fleet"
+
+
+def _not_the_fleet(device_id: str) -> str:
+    if device_id == FLEET_USER:
+        raise ValueError(f"{FLEET_USER!r} is the fleet's own broker user, not a device id")
+    return device_id
+
+
+DeviceId = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"), AfterValidator(_not_the_fleet)
+]
 BootId = Annotated[str, Field(min_length=1, max_length=64)]
 
 

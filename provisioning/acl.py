@@ -3,9 +3,7 @@ fleet's status). The topics come from the contract (:func:`agrifleet.contract.de
 
 from __future__ import annotations
 
-from agrifleet.contract import TopicAccess, device_topics, prefix_filter
-
-FLEET_USER = "fleet"
+from agrifleet.contract import FLEET_USER, TopicAccess, device_topics, prefix_filter
 
 Access = TopicAccess
 

@@ -3,6 +3,8 @@ plus the fleet's status."""
 
 from __future__ import annotations
 
+import pytest
+
 from agrifleet.contract import (
     ack_topic,
     device_from_topic,
@@ -43,3 +45,15 @@ def test_the_fleet_subscribes_to_every_device_status_and_messages() -> None:
 def test_the_fleet_status_topic_names_no_device() -> None:
     assert fleet_status_topic("p") == "p/_fleet/status"
     assert device_from_topic("p", fleet_status_topic("p")) == ("_fleet", "status")
+
+
+def test_no_device_may_be_named_like_the_fleets_broker_user() -> None:
+    """A device called "fleet" would log in to the broker with the fleet's rights."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from agrifleet.contract import FLEET_USER, DeviceId
+
+    ids = TypeAdapter(DeviceId)
+    assert ids.validate_python("fleet-07") == "fleet-07"
+    with pytest.raises(ValidationError, match="the fleet's own broker user"):
+        ids.validate_python(FLEET_USER)

@@ -49,8 +49,9 @@ def test_an_unknown_query_parameter_is_422_naming_the_known_ones(api: FleetUnder
         (b'{"id": "field-02", "name": "' + b"n" * 129 + b'"}', ("body", "name")),
         (b'{"id": "field-02", "name": "\xff"}', ("body",)),  # not UTF-8
         (b'{"id": "field-02", ', ("body", 19)),  # cut short
+        (b'{"id": "fleet"}', ("body", "id")),  # the fleet's own broker user
     ],
-    ids=["nul", "surrogate", "too-long", "not-utf8", "cut-short"],
+    ids=["nul", "surrogate", "too-long", "not-utf8", "cut-short", "fleet-user"],
 )
 def test_a_body_no_database_could_hold_is_422_and_nothing_is_stored(
     api: FleetUnderTest, body: bytes, loc: tuple[str | int, ...]
