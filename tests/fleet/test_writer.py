@@ -73,6 +73,29 @@ def _poison_readings(api: FleetUnderTest) -> None:
                               "FOR EACH ROW EXECUTE FUNCTION poison()"))  # fmt: skip
 
 
+def _poison_statuses(api: FleetUnderTest) -> None:
+    """Make the database refuse storing a status whose boot id is "poison" (a trigger)."""
+    engine = api.app.state.engine
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text(
+                "CREATE TRIGGER poison_status BEFORE UPDATE ON device "
+                "WHEN NEW.boot_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned status'); END"
+            ))  # fmt: skip
+        else:
+            conn.execute(text(
+                "CREATE FUNCTION poison_status() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.boot_id = 'poison' THEN RAISE EXCEPTION 'poisoned status'; END IF; "
+                "RETURN NEW; END $$"
+            ))  # fmt: skip
+            conn.execute(text("CREATE TRIGGER poison_status BEFORE UPDATE ON device "
+                              "FOR EACH ROW EXECUTE FUNCTION poison_status()"))  # fmt: skip
+
+
+_POISON_STATUS = json.dumps({"v": 1, "device_id": "field-d", "boot_id": "poison",
+                             "state": "online", "ts": "2026-01-01T00:00:00+01:00"}).encode()
+
+
 def _register(api: FleetUnderTest, *devices: str) -> None:
     for dev in devices:
         api.register(dev)
@@ -81,10 +104,9 @@ def _register(api: FleetUnderTest, *devices: str) -> None:
 def test_a_poison_item_is_rejected_and_every_other_message_stored(api: FleetUnderTest) -> None:
     _register(api, "field-a", "field-b", "field-c", "field-d")
     _poison_readings(api)
+    _poison_statuses(api)
     node = Node(api)
-    # A status whose time cannot be converted to UTC fails in the database layer (OverflowError).
-    bad_status = json.dumps({"v": 1, "device_id": "field-d", "boot_id": "b1", "state": "online",
-                             "ts": "0001-01-01T00:00:00+01:00"}).encode()  # fmt: skip
+    bad_status = _POISON_STATUS  # a status the database refuses (no item to blame)
     acks = node.write(
         ("field-a", batch("field-a", "b1", [reading(s) for s in range(0, 25)])),
         ("field-b", batch("field-b", "b1", [reading(0), reading(1, POISON), reading(2)])),
@@ -137,10 +159,9 @@ def test_a_message_whose_every_item_fails_is_refused_not_dead_lettered(
 
 def test_a_message_failing_without_any_item_is_refused_alone(api: FleetUnderTest) -> None:
     _register(api, "field-a", "field-d")
+    _poison_statuses(api)
     node = Node(api)
-    bad_status = json.dumps({"v": 1, "device_id": "field-d", "boot_id": "b1", "state": "online",
-                             "ts": "0001-01-01T00:00:00+01:00"}).encode()  # fmt: skip
-    node.writer.write([Incoming("agrifleet/field-d/status", bad_status)])
+    node.writer.write([Incoming("agrifleet/field-d/status", _POISON_STATUS)])
     assert api.metric('agrifleet_messages_refused_total{reason="storage_error"}') == 1
     assert node.send("field-a", [reading(0)]).ranges == [(0, 0)]  # the writer goes on
 
