@@ -27,6 +27,16 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": Message, "description": "The database is unavailable; try again later"},
 }
 #: What every route behind a token can answer besides its own responses.
+def too_large(limit: int) -> dict[int | str, dict[str, Any]]:
+    """The 413 of a route that reads at most ``limit`` bytes of body."""
+    return {413: {
+        "model": Message,
+        "description": f"The body is larger than {limit} bytes (read before the token: "
+        "text/plain when its Content-Length says so, else JSON)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }}
+
+
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {
         "model": Message,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from fleet import queries
 from fleet.api.deps import AdminToken, DeviceDep, SessionDep, SettingsDep
+from fleet.api.errors import too_large
 from fleet.api.params import MAX_BODY_BYTES, Limit, Offset
 from fleet.models import (
     BootGaps,
@@ -26,12 +27,7 @@ router = APIRouter(prefix="/devices", tags=["devices"])
     response_model=DevicePublic,
     responses={
         409: {"model": Message, "description": "The id is already registered"},
-        413: {
-            "model": Message,
-            "description": f"The body is larger than {MAX_BODY_BYTES} bytes (read before the "
-            "token: text/plain when its Content-Length says so, else JSON)",
-            "content": {"text/plain": {"schema": {"type": "string"}}},
-        },
+        **too_large(MAX_BODY_BYTES),
     },
     summary="Register a device so the fleet accepts its messages (admin)",
     max_body_size=MAX_BODY_BYTES,
@@ -70,12 +66,7 @@ def get_device(device: DeviceDep, session: SessionDep, settings: SettingsDep) ->
     response_model=DevicePublic,
     responses={
         404: {"model": Message, "description": "No such device"},
-        413: {
-            "model": Message,
-            "description": f"The body is larger than {MAX_BODY_BYTES} bytes (read before the "
-            "token: text/plain when its Content-Length says so, else JSON)",
-            "content": {"text/plain": {"schema": {"type": "string"}}},
-        },
+        **too_large(MAX_BODY_BYTES),
     },
     summary="Change a device's name or tags (admin)",
     max_body_size=MAX_BODY_BYTES,

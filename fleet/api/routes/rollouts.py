@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from fleet.api.deps import SessionDep, SettingsDep, TechnicianToken
+from fleet.api.errors import too_large
 from fleet.api.params import MAX_ID, Limit
 from fleet.api.routes.models import refusal
 from fleet.models import ApiToken, Message
@@ -23,10 +24,7 @@ router = APIRouter(prefix="/rollouts", tags=["rollouts"])
 RolloutId = Annotated[int, Path(ge=1, le=MAX_ID, description="Rollout id")]
 #: A rollout body names its devices: room for some thousands of ids.
 MAX_ROLLOUT_BODY = 1024 * 1024
-TOO_LARGE: dict[int | str, dict[str, Any]] = {413: {
-    "model": Message, "description": "The body is too large (read before the token: "
-    "text/plain when its Content-Length says so, else JSON)",
-    "content": {"text/plain": {"schema": {"type": "string"}}}}}
+TOO_LARGE = too_large(MAX_ROLLOUT_BODY)
 
 
 def actor(token: ApiToken) -> str:
