@@ -172,7 +172,10 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
         def prep(x: Any, m: Any, t: Any) -> Any:
             x = tf.cast(x, tf.float32)
             return (augment(x, m) if training else x), t
-        return ds.map(prep, num_parallel_calls=1).prefetch(2)
+        # Two batches are augmented at once: the composite augmentation costs about as much
+        # CPU as the training step, and one call at a time left a core idle.
+        return ds.map(prep, num_parallel_calls=2 if training else 1,
+                      deterministic=not training).prefetch(2)
 
     steps = int(np.ceil(len(train_x) / settings.batch))
     warm = 0 if settings.init else steps  # a continued model needs no warm-up
