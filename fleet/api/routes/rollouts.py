@@ -127,8 +127,8 @@ def _get(session: SessionDep, rollout_id: int, caller: Principal | None = None) 
 async def start_rollout(body: RolloutCreate, request: Request, session: SessionDep,
                         settings: SettingsDep, token: TechnicianToken,
                         address: AddressDep) -> RolloutDetail:
-    engine = _engine(request)
     body = _scoped_targets(session, token, body)
+    engine = _engine(request)
     try:
         rid = await run_in_threadpool(engine.create, body, actor(token))
     except PlanError as exc:
