@@ -4,9 +4,9 @@ roles, personal tokens (live, expired or revoked), and signing in over HTTP."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -59,7 +59,7 @@ def bearer(secret: str) -> dict[str, str]:
 
 
 def login(client: TestClient, email: str, password: str = PASSWORD,
-          **headers: str) -> Response:
+          **headers: str) -> Any:
     return client.post("/api/v1/auth/login", json={"email": email, "password": password},
                        headers=headers)
 
