@@ -54,13 +54,13 @@ def client_address(peer: str | None, forwarded_for: str | None,
                    trusted_proxies: Sequence[str]) -> str | None:
     """The client's IP: the peer's, or, when the peer is a trusted proxy, the last address in
     X-Forwarded-For that is not one of the trusted proxies."""
-    if peer is None or not forwarded_for or not _trusted(peer, trusted_proxies):
+    if peer is None or not forwarded_for or not is_trusted(peer, trusted_proxies):
         return peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _valid(hop):
             return peer
-        if not _trusted(hop, trusted_proxies):
+        if not is_trusted(hop, trusted_proxies):
             return hop
     return hops[0] if hops else peer
 
@@ -73,7 +73,7 @@ def _valid(address: str) -> bool:
     return True
 
 
-def _trusted(address: str, proxies: Sequence[str]) -> bool:
+def is_trusted(address: str, proxies: Sequence[str]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -147,7 +147,9 @@ def _serve(args: argparse.Namespace) -> int:
             upgrade(engine)
         else:
             engine.connect().close()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
+    # proxy_headers off: the fleet itself decides whom to believe (AGRIFLEET_TRUSTED_PROXIES).
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
+                proxy_headers=False)
     return 0
 
 

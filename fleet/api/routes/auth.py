@@ -71,7 +71,11 @@ def _too_many(seconds: int) -> HTTPException:
 
 
 def _secure(request: Request, settings: FleetSettings) -> bool:
-    return settings.cookie_secure or request.url.scheme == "https"
+    """Over https, as the fleet or a trusted proxy (X-Forwarded-Proto) saw it, or configured."""
+    peer = request.client.host if request.client is not None else None
+    proxied = (peer is not None and audit.is_trusted(peer, settings.trusted_proxies)
+               and request.headers.get("x-forwarded-proto", "").lower() == "https")
+    return settings.cookie_secure or request.url.scheme == "https" or proxied
 
 
 @login_router.post(

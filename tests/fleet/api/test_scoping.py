@@ -98,7 +98,7 @@ class World:
 
 
 def _body(op: str, farm: Farm) -> dict[str, Any] | None:
-    return {
+    bodies: dict[str, dict[str, Any]] = {
         "post /api/v1/devices": {"id": f"new-{farm.device}", "farm_id": farm.farm_id},
         "patch /api/v1/devices/{device_id}": {"name": "renamed"},
         "post /api/v1/rollouts": {"model": "leaf", "version": "1.0.0",
@@ -114,7 +114,8 @@ def _body(op: str, farm: Farm) -> dict[str, Any] | None:
                                      "role": "viewer"},
         "patch /api/v1/memberships/{user_id}/{farm_id}": {"role": "viewer"},
         "post /api/v1/tokens": {"name": "walker"},
-    }.get(op)
+    }
+    return bodies.get(op)
 
 
 def _farm(fleet: FleetUnderTest, farm_id: int, name: str, domain: str,
