@@ -80,6 +80,13 @@ def active_model(device: Device) -> ModelRef | None:
         return None
 
 
+def in_farms(device_id: Any, farm_ids: set[int] | None) -> list[ColumnElement[bool]]:
+    """The condition that an item's device is in one of the farms (none: every farm)."""
+    if farm_ids is None:
+        return []
+    return [col(device_id).in_(select(Device.id).where(col(Device.farm_id).in_(farm_ids)))]
+
+
 def count_online(session: Session, offline_after_s: int) -> int:
     """How many devices :func:`is_online` holds for, counted in the database."""
     recent = col(Device.last_seen) >= heard_since(offline_after_s)
@@ -87,9 +94,14 @@ def count_online(session: Session, offline_after_s: int) -> int:
 
 
 def list_devices(
-    session: Session, limit: int, offset: int, offline_after_s: int
+    session: Session, limit: int, offset: int, offline_after_s: int,
+    farm_ids: set[int] | None = None,
 ) -> list[DevicePublic]:
-    devices = session.exec(select(Device).order_by(col(Device.id)).offset(offset).limit(limit))
+    """Devices by id; only those of ``farm_ids`` when given."""
+    query = select(Device)
+    if farm_ids is not None:
+        query = query.where(col(Device.farm_id).in_(farm_ids))
+    devices = session.exec(query.order_by(col(Device.id)).offset(offset).limit(limit))
     found = list(devices)
     where = positions(session, [d.id for d in found])
     return [
@@ -288,8 +300,9 @@ def detections(
     since: datetime | None,
     until: datetime | None,
     limit: int,
+    farm_ids: set[int] | None = None,
 ) -> list[DetectionPublic]:
-    where = _window(col(Detection.ts), since, until)
+    where = [*_window(col(Detection.ts), since, until), *in_farms(Detection.device_id, farm_ids)]
     if device_id is not None:
         where.append(col(Detection.device_id) == device_id)
     if label is not None:
@@ -298,13 +311,17 @@ def detections(
     return [DetectionPublic.model_validate(dict(r._mapping)) for r in session.execute(query)]
 
 
-def detection(session: Session, detection_id: int) -> DetectionPublic | None:
-    row = session.execute(_detection_query().where(col(Detection.id) == detection_id)).first()
+def detection(session: Session, detection_id: int,
+              farm_ids: set[int] | None = None) -> DetectionPublic | None:
+    row = session.execute(_detection_query().where(
+        col(Detection.id) == detection_id, *in_farms(Detection.device_id, farm_ids))).first()
     return None if row is None else DetectionPublic.model_validate(dict(row._mapping))
 
 
-def detection_image(session: Session, detection_id: int) -> bytes | None:
+def detection_image(session: Session, detection_id: int,
+                    farm_ids: set[int] | None = None) -> bytes | None:
     image: bytes | None = session.exec(
-        select(Detection.thumbnail).where(col(Detection.id) == detection_id)
+        select(Detection.thumbnail).where(col(Detection.id) == detection_id,
+                                          *in_farms(Detection.device_id, farm_ids))
     ).first()
     return image
