@@ -16,7 +16,6 @@ import binascii
 import contextlib
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -34,7 +33,6 @@ from pydantic_core import core_schema
 
 from agrifleet.contract import (
     ITEM_TS_MAX,
-    ITEM_TS_MIN,
     MAX_PAYLOAD_BYTES,
     MAX_SEQ,
     Batch,
@@ -50,18 +48,22 @@ from agrifleet.contract import (
 )
 
 
-def _utc_time(_source: Any, _handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-    """A JSON date-time in UTC within the contract's range, checked by pydantic-core alone."""
-    return core_schema.datetime_schema(strict=True, tz_constraint=0, ge=ITEM_TS_MIN,
-                                       lt=ITEM_TS_MAX)  # fmt: skip
+def _time_text(_source: Any, _handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    """The text of a UTC date-time from 2020 on, matched by pydantic-core; parse_message turns
+    it into the datetime the annotation names, once per distinct text."""
+    return core_schema.str_schema(strict=True, pattern=_UTC_TEXT)
+
+
+#: What a synchronised node sends (agrifleet's outbox writes isoformat() of an aware UTC time).
+_UTC_TEXT = r"^20[2-9][0-9]-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)$"
 
 
 class _HotReading(Reading):
-    """A contract reading checked by pydantic-core alone (no Python call per item): a UTC time
-    within the contract's range, finite numbers. A batch this refuses goes the contract's way
-    (the same verdicts, slower)."""
+    """A contract reading checked by pydantic-core alone (no Python call per item): finite
+    numbers, a time written in UTC from 2020 on (text until parse_message parses it). A batch
+    this refuses goes the contract's way (the same verdicts, slower)."""
 
-    ts: Annotated[datetime, GetPydanticSchema(_utc_time)]
+    ts: Annotated[datetime, GetPydanticSchema(_time_text)]
     uptime_s: float = Field(ge=0, allow_inf_nan=False)
     value: float = Field(allow_inf_nan=False)
 
@@ -75,10 +77,6 @@ class _HotBatch(Batch):
 
 
 _HOT: TypeAdapter[_HotBatch] = TypeAdapter(_HotBatch)
-#: Only a payload whose every ``ts`` starts with a date from 2020 on (what a synchronised clock
-#: sends) and that escapes no character takes the fast path: pydantic-core reads "1780000000" as
-#: epoch seconds, which the contract refuses, and older times need the synchronisation check.
-_HOT_TS = re.compile(rb'"ts"\s*:\s*"(?!20[2-9]\d-\d\d-\d\d[Tt ]\d)')
 _BATCH: TypeAdapter[Batch] = TypeAdapter(Batch)
 _STATUS: TypeAdapter[Status] = TypeAdapter(Status)
 _ITEM: TypeAdapter[Reading | Detection | Event | Update] = TypeAdapter(Item)
@@ -188,10 +186,8 @@ def parse_message(
     if leaf == "status":
         return _parse_status(device, payload)
     batch: Batch | None = None
-    escapes = b"\\u" in payload
-    if not escapes and _HOT_TS.search(payload) is None:
-        with contextlib.suppress(ValidationError):  # if so, the contract's verdict below
-            batch = _HOT.validate_json(payload)
+    with contextlib.suppress(ValidationError):  # if so, the contract's verdict below
+        batch = _hot_times(_HOT.validate_json(payload))
     if batch is None:
         try:
             batch = _BATCH.validate_json(payload)
@@ -201,7 +197,7 @@ def parse_message(
         return _mismatch(device, batch.device_id)
     checked = CheckedBatch(device, batch.boot_id)
     # JSON must escape NUL as \u0000: without that sequence no text can hold one.
-    may_hold_nul = escapes and b"\\u0000" in payload
+    may_hold_nul = b"\\u0000" in payload
     readings = checked.readings
     for item in batch.items:
         kind = type(item)  # not isinstance: pydantic's metaclass makes that slow
@@ -216,6 +212,26 @@ def parse_message(
         else:
             _sort_item(item, checked)
     return checked
+
+
+def _hot_times(batch: _HotBatch) -> _HotBatch | None:
+    """Give the fast-parsed readings their times (one datetime per distinct text, shared, so
+    its hash is computed once), or None when one is not a date the contract accepts."""
+    times: dict[str, datetime] = {}
+    for item in batch.items:
+        if type(item) is _HotReading:
+            text: str = item.ts  # type: ignore[assignment]
+            ts = times.get(text)
+            if ts is None:
+                try:
+                    ts = datetime.fromisoformat(text)  # UTC (the pattern says so), or a bad date
+                except ValueError:
+                    return None
+                if ts >= ITEM_TS_MAX:
+                    return None
+                ts = times[text] = ts.astimezone(UTC)
+            item.__dict__["ts"] = ts  # the model is frozen to callers; this completes it
+    return batch
 
 
 def _mismatch(topic_device: str, payload_device: str) -> Refusal:

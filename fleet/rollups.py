@@ -36,7 +36,8 @@ class _RollupBase(SQLModel):
     #: Start of the bucket (UTC, aligned to the epoch).
     bucket: datetime = Field(primary_key=True, sa_type=UtcDateTime)
     count: int = Field(sa_type=BigInteger)
-    sum: float
+    #: NULL where the sum is not a number (+inf and -inf stored by hand; SQLite keeps no NaN).
+    sum: float | None
     min: float
     max: float
 
@@ -143,6 +144,32 @@ def recount(conn: Connection, keys: set[tuple[int, str, str, str, int]]) -> None
             conn.execute(insert(t).values(device_id=dev, sensor=sensor, quantity=quantity,
                                           bucket=begin, count=n, sum=total, min=low,
                                           max=high))  # fmt: skip
+
+
+#: Bucket starts are clipped to 1970..9999 like the readings API's raw buckets (fleet/queries.py).
+_HIGH = 253402300799
+
+
+def _bucket_sql(dialect: str, width: int) -> str:
+    if dialect == "postgresql":
+        epoch = f"greatest(least(floor(extract(epoch from ts))::bigint, {_HIGH}), 0)"
+        return f"to_timestamp(({epoch} / {width}) * {width})"
+    epoch = (f"max(min(coalesce(cast(strftime('%s', substr(ts, 1, 19)) as integer), 0), "
+             f"{_HIGH}), 0)")  # fmt: skip
+    return f"strftime('%Y-%m-%d %H:%M:%S.000000', ({epoch} / {width}) * {width}, 'unixepoch')"
+
+
+def rebuild(conn: Connection) -> None:
+    """Count every rollup again from the raw readings (what migration 0009 does for readings an
+    older fleet stored; also for readings put in by hand)."""
+    for width, name in WIDTHS.items():
+        bucket = _bucket_sql(conn.dialect.name, width)
+        conn.execute(delete(table(width)))
+        conn.exec_driver_sql(
+            f"INSERT INTO {name} (device_id, sensor, quantity, bucket, count, sum, min, max) "  # noqa: S608
+            f"SELECT device_id, sensor, quantity, {bucket}, count(*), sum(value), min(value), "
+            f"max(value) FROM reading GROUP BY device_id, sensor, quantity, {bucket}"
+        )
 
 
 def buckets_of(dev: str, sensor: str, quantity: str, ts: datetime) -> set[tuple[int, str, str,

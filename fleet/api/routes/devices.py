@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Response, status
 
 from fleet import queries
 from fleet.api.deps import AdminToken, DeviceDep, SessionDep, SettingsDep
 from fleet.api.errors import too_large
 from fleet.api.params import MAX_BODY_BYTES, Limit, Offset
+from fleet.api.plain import as_json
 from fleet.models import (
     BootGaps,
     Device,
@@ -42,14 +43,14 @@ def register_device(body: DeviceCreate, session: SessionDep, _: AdminToken) -> D
     return device
 
 
-@router.get("", summary="All registered devices, by id")
+@router.get("", response_model=list[DevicePublic], summary="All registered devices, by id")
 def list_devices(
     session: SessionDep,
     settings: SettingsDep,
     limit: Limit = 1000,
     offset: Offset = 0,
-) -> list[DevicePublic]:
-    return queries.list_devices(session, limit, offset, settings.offline_after_s)
+) -> Response:
+    return as_json(queries.list_devices(session, limit, offset, settings.offline_after_s))
 
 
 @router.get(

@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column('quantity', sa.String(length=64), nullable=False),
         sa.Column('bucket', sa.DateTime(timezone=True), nullable=False),
         sa.Column('count', sa.BigInteger(), nullable=False),
-        sa.Column('sum', sa.Float(), nullable=False),
+        sa.Column('sum', sa.Float(), nullable=True),
         sa.Column('min', sa.Float(), nullable=False),
         sa.Column('max', sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint('device_id', 'sensor', 'quantity', 'bucket')
