@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Response, status
 
 from fleet import audit, queries
 from fleet.api.deps import AddressDep, CallerDep, DeviceDep, SessionDep, SettingsDep
 from fleet.api.errors import too_large
 from fleet.api.params import MAX_BODY_BYTES, Limit, Offset
+from fleet.api.plain import as_json
 from fleet.models import (
     DEFAULT_FARM_ID,
     BootGaps,
@@ -61,16 +62,16 @@ def register_device(body: DeviceCreate, session: SessionDep, caller: CallerDep,
     return device
 
 
-@router.get("", summary="All registered devices, by id")
+@router.get("", response_model=list[DevicePublic], summary="All registered devices, by id")
 def list_devices(
     session: SessionDep,
     settings: SettingsDep,
     caller: CallerDep,
     limit: Limit = 1000,
     offset: Offset = 0,
-) -> list[DevicePublic]:
-    return queries.list_devices(session, limit, offset, settings.offline_after_s,
-                                caller.farm_ids)
+) -> Response:
+    return as_json(queries.list_devices(session, limit, offset, settings.offline_after_s,
+                                        caller.farm_ids))
 
 
 @router.get(
