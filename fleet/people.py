@@ -23,11 +23,10 @@ FarmRole = Literal["viewer", "technician", "admin"]
 FARM_ROLES: tuple[FarmRole, ...] = ("viewer", "technician", "admin")
 Language = Literal["vi", "zh", "en"]
 
-#: Text people type: no NUL (PostgreSQL refuses it), no leading or trailing blanks needed.
-Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00]*$",
-                                        strip_whitespace=True)]
+#: Text people type: no NUL (PostgreSQL refuses it).
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
 Email = Annotated[str, StringConstraints(
-    min_length=3, max_length=254, strip_whitespace=True, to_lower=True,
+    min_length=3, max_length=254, to_lower=True,
     pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=1024,
                                             pattern=r"^[^\x00]*$")]

@@ -21,7 +21,7 @@ from fleet.api.deps import (
     refuse_unknown_query,
 )
 from fleet.api.errors import UNAVAILABLE, too_large
-from fleet.api.params import MAX_BODY_BYTES
+from fleet.api.params import MAX_BODY_BYTES, NO_NUL
 from fleet.auth import throttle
 from fleet.auth.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from fleet.auth.principal import Principal, user_principal
@@ -46,8 +46,8 @@ login_router = APIRouter(prefix="/auth", tags=["auth"],
 class LoginRequest(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
+    email: str = Field(max_length=254, schema_extra={"pattern": NO_NUL})
+    password: str = Field(max_length=1024, schema_extra={"pattern": NO_NUL})
 
 
 def user_public(session: Session, user: User) -> UserPublic:

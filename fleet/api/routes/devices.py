@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, HTTPException, Response, status
 
 from fleet import audit, queries
-from fleet.api.deps import AddressDep, CallerDep, DeviceDep, SessionDep, SettingsDep
+from fleet.api.deps import (
+    AddressDep,
+    CallerDep,
+    DeviceDep,
+    SessionDep,
+    SettingsDep,
+    TechnicianToken,
+)
 from fleet.api.errors import too_large
 from fleet.api.params import MAX_BODY_BYTES, Limit, Offset
 from fleet.api.plain import as_json
@@ -93,7 +100,7 @@ def get_device(device: DeviceDep, session: SessionDep, settings: SettingsDep) ->
     summary="Change a device's name, tags or field (technician of its farm)",
     max_body_size=MAX_BODY_BYTES,
 )
-def update_device(caller: CallerDep, body: DeviceUpdate, device: DeviceDep,
+def update_device(caller: TechnicianToken, body: DeviceUpdate, device: DeviceDep,
                   session: SessionDep, address: AddressDep) -> Device:
     _require_technician(session, caller, device.farm_id, named=True)
     if body.field_id is not None:

@@ -69,7 +69,7 @@ def get_farm(farm_id: FarmId, session: SessionDep, caller: CallerDep) -> FarmPub
 
 @router.patch("/{farm_id}", responses={**NOT_FOUND, **too_large(MAX_BODY_BYTES)},
               summary="Rename a farm (admin of it)", max_body_size=MAX_BODY_BYTES)
-def update_farm(farm_id: FarmId, body: FarmUpdate, session: SessionDep, caller: CallerDep,
+def update_farm(caller: AdminToken, farm_id: FarmId, body: FarmUpdate, session: SessionDep,
                 address: AddressDep) -> FarmPublic:
     farm = visible_farm(session, caller, farm_id)
     require_role(caller, "admin", farm_id)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 
 from fleet import audit
-from fleet.api.deps import AddressDep, CallerDep, SessionDep
+from fleet.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
 from fleet.api.errors import Responses, too_large
 from fleet.api.routes.farms import FarmId, require_role, visible_farm
 from fleet.models import Device, Message
@@ -54,8 +54,8 @@ def list_fields(farm_id: FarmId, session: SessionDep, caller: CallerDep) -> list
 @router.post("", status_code=status.HTTP_201_CREATED,
              responses={**NOT_FOUND, **CONFLICT, **too_large(MAX_FIELD_BODY)},
              summary="Add a field to the farm (technician of it)", max_body_size=MAX_FIELD_BODY)
-def create_field(farm_id: FarmId, body: FieldCreate, session: SessionDep, caller: CallerDep,
-                 address: AddressDep) -> FieldPublic:
+def create_field(caller: TechnicianToken, farm_id: FarmId, body: FieldCreate,
+                 session: SessionDep, address: AddressDep) -> FieldPublic:
     visible_farm(session, caller, farm_id)
     require_role(caller, "technician", farm_id)
     row = Field_(farm_id=farm_id, name=body.name, crop=body.crop, outline=body.outline)
@@ -82,8 +82,8 @@ def get_field(farm_id: FarmId, field_id: FieldId, session: SessionDep,
 
 @router.patch("/{field_id}", responses={**NOT_FOUND, **CONFLICT, **too_large(MAX_FIELD_BODY)},
               summary="Change a field (technician of the farm)", max_body_size=MAX_FIELD_BODY)
-def update_field(farm_id: FarmId, field_id: FieldId, body: FieldUpdate, session: SessionDep,
-                 caller: CallerDep, address: AddressDep) -> FieldPublic:
+def update_field(caller: TechnicianToken, farm_id: FarmId, field_id: FieldId,
+                 body: FieldUpdate, session: SessionDep, address: AddressDep) -> FieldPublic:
     visible_farm(session, caller, farm_id)
     require_role(caller, "technician", farm_id)
     row = _field(session, farm_id, field_id)

@@ -88,8 +88,8 @@ def create_membership(body: MembershipCreate, session: SessionDep, caller: Admin
 @router.patch("/{user_id}/{farm_id}",
               responses={**NOT_FOUND, **LAST_ADMIN, **too_large(MAX_BODY_BYTES)},
               summary="Change a member's role (admin of the farm)", max_body_size=MAX_BODY_BYTES)
-def update_membership(user_id: UserId, farm_id: FarmId, body: MembershipUpdate,
-                      session: SessionDep, caller: CallerDep,
+def update_membership(caller: AdminToken, user_id: UserId, farm_id: FarmId,
+                      body: MembershipUpdate, session: SessionDep,
                       address: AddressDep) -> MembershipPublic:
     m = _get(session, caller, user_id, farm_id)
     require_role(caller, "admin", farm_id)

@@ -90,7 +90,16 @@ def run(request: pytest.FixtureRequest, database_url: str) -> Iterator[Run]:
 
 
 JSON_WRITES = {"PATCH /api/v1/devices/{device_id}", "POST /api/v1/rollouts",
-               "POST /api/v1/rollouts/{rollout_id}/{action}"}
+               "POST /api/v1/rollouts/{rollout_id}/{action}", "POST /api/v1/farms",
+               "PATCH /api/v1/farms/{farm_id}", "POST /api/v1/farms/{farm_id}/fields",
+               "PATCH /api/v1/farms/{farm_id}/fields/{field_id}", "POST /api/v1/users",
+               "POST /api/v1/memberships", "PATCH /api/v1/memberships/{user_id}/{farm_id}",
+               "POST /api/v1/tokens"}
+#: People's own accounts: a service token sees no user, so a viewer's is a 404 (or 422).
+SELF_SERVICE = {"PATCH /api/v1/users/{user_id}"}
+#: Reads about people and the whole fleet: a service viewer is refused (403, or 422 first).
+ADMIN_READS = {"GET /api/v1/users", "GET /api/v1/memberships", "GET /api/v1/tokens",
+               "GET /api/v1/audit"}
 
 
 def _has_inputs(operation: Any) -> bool:
@@ -125,8 +134,21 @@ def test_every_operation_holds_to_its_documentation(run: Run) -> None:
         assert upload == refused and download == refused, (upload, download)
     else:
         assert upload <= {422} and 404 in download, (upload, download)
+    # Signing in needs no token: wrong credentials, bad bodies, and throttling after that.
+    login = statuses.pop("POST /api/v1/auth/login")
+    assert 401 in login and login <= {200, 401, 422, 429}, login
     # The other writes with a JSON body (rollouts, PATCH devices) answer like POST /devices.
     writes = {label: statuses.pop(label) for label in list(statuses) if label in JSON_WRITES}
+    own = {label: statuses.pop(label) for label in list(statuses) if label in SELF_SERVICE}
+    reads = {label: statuses.pop(label) for label in list(statuses) if label in ADMIN_READS}
+    if run.role == "stranger":
+        assert all(401 in seen and seen <= {401, 422} for seen in own.values()), own
+        assert all(seen == {401} for seen in reads.values()), reads
+    elif run.role == "viewer":
+        assert all(seen <= {404, 422} for seen in own.values()), own
+        assert all(403 in seen and seen <= {403, 422} for seen in reads.values()), reads
+    else:
+        assert all(seen - {401, 403} for seen in (*own.values(), *reads.values())), (own, reads)
     protected = {label: seen for label, seen in statuses.items() if label != "GET /healthz"}
     # FastAPI reads a body before any dependency: JSON it cannot parse is a 422 for anyone.
     if run.role == "stranger":

@@ -52,7 +52,7 @@ VIEWER = {
     "get /api/v1/users": 403, "post /api/v1/users": 403, "get /api/v1/users/{user_id}": 404,
     "patch /api/v1/users/{user_id}": 404, "delete /api/v1/users/{user_id}": 404,
     "get /api/v1/memberships": 200, "post /api/v1/memberships": 403,
-    "patch /api/v1/memberships/{user_id}/{farm_id}": 404,
+    "patch /api/v1/memberships/{user_id}/{farm_id}": 403,
     "delete /api/v1/memberships/{user_id}/{farm_id}": 404,
     "get /api/v1/tokens": 200, "post /api/v1/tokens": 201, "delete /api/v1/tokens/{token_id}": 404,
     "get /api/v1/audit": 403, "get /metrics": 403,

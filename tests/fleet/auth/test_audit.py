@@ -16,7 +16,7 @@ from tests.fleet.auth.people import PASSWORD, add_farm, add_user, bearer, person
 from tests.fleet.conftest import FleetUnderTest
 
 
-def _audit(api: FleetUnderTest, **params: object) -> list[dict[str, object]]:
+def _audit(api: FleetUnderTest, **params: str | int) -> list[dict[str, object]]:
     response = api.client.get("/api/v1/audit", headers=api.admin, params=params)
     assert response.status_code == 200, response.text
     entries: list[dict[str, object]] = response.json()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from fleet.db import make_engine
 from fleet.migrate import upgrade
@@ -26,18 +26,21 @@ def test_devices_of_0004_move_to_the_default_farm(database_url: str) -> None:
             conn.execute(text(
                 "INSERT INTO reading (device_id, boot_id, seq, ts, uptime_s, clock_synced, "
                 "future, sensor, quantity, value, unit, stored_at) VALUES ('old-1', 'b', 1, :t, "
-                "1.0, true, false, 'soil', 'moisture', 31.5, '%', :t)"), {"t": datetime(2026, 1, 1)})
+                "1.0, true, false, 'soil', 'moisture', 31.5, '%', :t)"),
+                {"t": datetime(2026, 1, 1)})
         upgrade(engine)
         with engine.connect() as conn:
             farms = conn.execute(text("SELECT id, name FROM farm")).all()
-            devices = conn.execute(text("SELECT id, farm_id, field_id FROM device ORDER BY id")).all()
+            devices = conn.execute(
+                text("SELECT id, farm_id, field_id FROM device ORDER BY id")).all()
             kept = conn.execute(text("SELECT value FROM reading WHERE device_id = 'old-1'")).all()
         assert [tuple(f) for f in farms] == [(1, "Default farm")]
         assert [tuple(d) for d in devices] == [("old-1", 1, None), ("old-2", 1, None)]
         assert [r[0] for r in kept] == [31.5]
         with engine.begin() as conn:  # the id sequence moved past the default farm
             conn.execute(insert(Farm).values(name="Second", created_at=datetime.now(UTC)))
-            assert conn.execute(select(Farm.id).where(Farm.name == "Second")).scalar_one() == 2
+            second = select(col(Farm.id)).where(col(Farm.name) == "Second")
+            assert conn.execute(second).scalar_one() == 2
     finally:
         engine.dispose()
 

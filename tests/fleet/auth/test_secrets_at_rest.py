@@ -4,7 +4,7 @@ password, the session cookie, the CSRF token or either token in plain text."""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, select
+from sqlalchemy import Engine, MetaData, select
 from sqlmodel import Session
 
 from fleet.auth.passwords import verify_password
@@ -13,12 +13,12 @@ from tests.fleet.auth.people import PASSWORD, add_user, signed_in
 from tests.fleet.conftest import FleetUnderTest
 
 
-def _dump(engine: object) -> str:
+def _dump(engine: Engine) -> str:
     """Every row of every table, as text."""
     metadata = MetaData()
-    metadata.reflect(engine)  # type: ignore[arg-type]
+    metadata.reflect(engine)
     rows = []
-    with engine.connect() as conn:  # type: ignore[attr-defined]
+    with engine.connect() as conn:
         for table in metadata.sorted_tables:
             rows += [repr(tuple(row)) for row in conn.execute(select(table))]
     return "\n".join(rows)
