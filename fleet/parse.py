@@ -54,6 +54,7 @@ Reason = Literal[
     "unknown_topic",
     "unknown_device",
     "storage_error",
+    "revoked_device",
 ]
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from fleet.api.deps import get_current_token, refuse_unknown_query
 from fleet.api.errors import AUTH_RESPONSES
-from fleet.api.routes import detections, devices, events, models, readings, rollouts
+from fleet.api.routes import detections, devices, enrolment, events, models, readings, rollouts
 
 api_router = APIRouter(
     dependencies=[Depends(get_current_token), Depends(refuse_unknown_query)],
@@ -18,3 +18,4 @@ api_router.include_router(events.router)
 api_router.include_router(detections.router)
 api_router.include_router(models.router)
 api_router.include_router(rollouts.router)
+api_router.include_router(enrolment.router)
