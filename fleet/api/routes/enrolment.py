@@ -24,7 +24,8 @@ public_router = APIRouter(tags=["enrolment"], dependencies=[Depends(refuse_unkno
 
 _BROKER_DOWN: dict[int | str, dict[str, Any]] = {502: {
     "model": Message,
-    "description": "The broker's dynamic security plugin could not be reached or refused the change",
+    "description": "The broker's dynamic security plugin could not be reached or refused "
+    "the change",
 }}
 
 
