@@ -125,6 +125,10 @@ class Writer:
         self._known: set[str] = set()
         #: Revoked devices (Device.revoked_at): their messages are refused, and acknowledged.
         self._revoked: set[str] = set()
+        #: Both sets are read again this often: a revocation by another process (the CLI)
+        #: takes effect within it; one through this process's API at once (``forget``).
+        self.device_recheck_s = 5.0
+        self._devices_read_at = time.monotonic()
         self._boots: OrderedDict[BootKey, BootState] = OrderedDict()
         self._refusal_log = _RateLimitedLog()
         self._conflict_log = _RateLimitedLog()
@@ -223,6 +227,10 @@ class Writer:
         self._revoked.discard(device_id)
 
     def _only_known(self, checked: list[Checked]) -> list[Checked]:
+        if time.monotonic() - self._devices_read_at > self.device_recheck_s:
+            self._known.clear()
+            self._revoked.clear()
+            self._devices_read_at = time.monotonic()
         asked = {c.device_id for c in checked} - self._known - self._revoked
         if asked:
             t = self.store.t_device
