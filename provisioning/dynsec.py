@@ -135,14 +135,21 @@ class DynsecConfig:
     persistence: bool = True
     #: Set to run Mosquitto as root (tests); a service runs it as its own user.
     as_root: bool = False
+    #: Where the plugin's file and the persistence file live (Mosquitto writes both); default:
+    #: ``directory``.
+    data_dir: Path | None = None
 
     @property
     def conf_path(self) -> Path:
         return self.directory / "mosquitto.conf"
 
     @property
+    def state_dir(self) -> Path:
+        return self.data_dir or self.directory
+
+    @property
     def dynsec_path(self) -> Path:
-        return self.directory / "dynamic-security.json"
+        return self.state_dir / "dynamic-security.json"
 
     def conf_text(self) -> str:
         plugin = self.plugin or find_plugin()
@@ -159,7 +166,7 @@ class DynsecConfig:
             f"persistence {'true' if self.persistence else 'false'}",
         ]
         if self.persistence:
-            lines.append(f"persistence_location {self.directory}/")
+            lines.append(f"persistence_location {self.state_dir}/")
         lines += ["max_inflight_messages 100", "max_queued_messages 100000",
                   "log_dest stderr", "log_type error", "log_type warning", "log_type notice"]
         if self.as_root:
@@ -173,6 +180,7 @@ class DynsecConfig:
     def write(self, *, keep_accounts: bool = True) -> Path:
         """Write the conf; the accounts file only when absent (or ``keep_accounts=False``)."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         self.conf_path.write_text(self.conf_text())
         if not keep_accounts or not self.dynsec_path.exists():
             write_private(self.dynsec_path,
