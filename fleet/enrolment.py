@@ -199,10 +199,6 @@ def node_mqtt_url(settings: FleetSettings) -> str | None:
 def enrol(session: Session, body: EnrolRequest, settings: FleetSettings,
           accounts: BrokerAccounts, address: str | None) -> EnrolAnswer:
     """Use up the code, create the device's broker account, store its credential hash."""
-    broker_url = node_mqtt_url(settings)
-    if broker_url is None or not accounts.configured:
-        raise EnrolmentError(503, "this fleet has no broker to enrol nodes into "
-                                  "(AGRIFLEET_MQTT_URL is not set)")
     plain = normalize_code(body.code)
     found = None if plain is None else session.exec(
         select(EnrolmentCode).where(EnrolmentCode.code_hash == hash_code(plain))).first()
@@ -217,6 +213,10 @@ def enrol(session: Session, body: EnrolRequest, settings: FleetSettings,
         when = f"{found.expires_at:%Y-%m-%d %H:%M} UTC"
         raise EnrolmentError(410, f"this enrolment code expired at {when}; ask a technician "
                                   "for a new one")
+    broker_url = node_mqtt_url(settings)
+    if broker_url is None or not accounts.configured:  # checked after the code: a guesser
+        raise EnrolmentError(503, "this fleet has no broker to enrol nodes into "  # learns no
+                                  "(AGRIFLEET_MQTT_URL is not set)")  # more than 401
     device_id = found.device_id
     taken = session.execute(update(EnrolmentCode)
                             .where(col(EnrolmentCode.id) == found.id,

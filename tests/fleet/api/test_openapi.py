@@ -35,7 +35,9 @@ def _branch(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_route_behind_a_token_documents_401_and_403(spec: dict[str, Any]) -> None:
-    protected = [(p, m, op) for p, m, op in _operations(spec) if p != "/healthz"]
+    # POST /api/v1/enrol is public: a node's one-time code is its only credential
+    protected = [(p, m, op) for p, m, op in _operations(spec)
+                 if p not in ("/healthz", "/api/v1/enrol")]
     assert len(protected) >= 9
     for path, method, op in protected:
         assert op["security"] == [{"HTTPBearer": []}], (path, method)
