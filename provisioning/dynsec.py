@@ -309,10 +309,10 @@ class DynsecControl:
         """A fresh client and role for the device (an old one of the same name is deleted)."""
         self.delete_device(device_id)
         role = device_role(device_id)
-        self.run({"command": "createRole", "rolename": role, "acls": device_acls(prefix,
-                                                                                  device_id)})
-        self.run({"command": "createClient", "username": device_id, "password": password,
-                  "roles": [{"rolename": role}]})
+        self.run({"command": "createRole", "rolename": role,
+                  "acls": device_acls(prefix, device_id)},
+                 {"command": "createClient", "username": device_id, "password": password,
+                  "roles": [{"rolename": role}]})  # one message: the plugin runs them in order
 
     def disable_device(self, device_id: str) -> None:
         """Refuse the device's logins and close its open session; the account stays."""
