@@ -135,7 +135,7 @@ def enroll(fleet: str, code: str, config: Path = DEFAULT_CONFIG, *,
         warnings.append(f"{fleet} is plain http: the code and the node's new broker password "
                         "cross the network unencrypted; use https:// outside a test bench")
         warn(warnings[-1])
-    config = config.absolute()
+    config, data_dir = config.absolute(), data_dir.absolute()
     if config.exists() and not force:
         raise EnrollError(f"{config} exists: this node looks enrolled already (give --force "
                           "to replace its config and secrets with new ones)")
