@@ -23,7 +23,7 @@ PARTS: list[tuple[str, str, str]] = [
     ("rollout", "fleet.rollout_cli", "start and steer model rollouts on a running fleet"),
     ("sim", "hardware.cli", "simulated field sensors on pseudo-terminals"),
     ("model", "models.cli", "train, evaluate and try the crop-disease model"),
-    ("provision", "provisioning.cli", "set up the broker: TLS certificates"),
+    ("provision", "provisioning.cli", "set up the broker: TLS certificates, config, accounts"),
     ("demo", "demo.cli", "run a whole fleet on this machine, no setup"),
 ]
 

@@ -21,6 +21,7 @@ from edge.forwarder import Forwarder
 from edge.health import HealthProbe
 from edge.inference.slot import ModelSlot
 from edge.link import Link, LinkSettings
+from edge.notify import Watchdog, notify
 from edge.outbox import Outbox
 from edge.poller import Poller, RetryPolicy
 from edge.sensors import polled_sensors
@@ -67,8 +68,10 @@ class Agent:
             self.forwarder = self._forwarder(outbox)
             self.link = self._start_link(self.forwarder)
             self.started.set()
+            notify("READY=1")
             self._serve()
         finally:
+            notify("STOPPING=1")
             self._shutdown()
 
     def stop(self) -> None:
@@ -177,7 +180,9 @@ class Agent:
         """Forward batches as items and acks arrive; publish status every status_interval_s."""
         assert self.forwarder is not None and self.link is not None
         next_status = time.monotonic() + self.config.status_interval_s
+        watchdog = Watchdog()
         while not self._stop.is_set():
+            watchdog.ping()  # systemd restarts an agent whose loop stops coming round
             self._wake.clear()
             if self.link.connected:
                 self.forwarder.pump()

@@ -31,6 +31,25 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     )
     check.add_argument("path", type=Path, metavar="PATH", help="agent TOML file")
     check.set_defaults(func=_check_config)
+    enroll = sub.add_parser(
+        "enroll", help="enrol this node with a one-time code from a technician",
+        description="Make this node's own secrets, enrol it with the fleet using a one-time "
+        "code, and write the agent config (0600), its secrets (0600), the broker's CA "
+        "certificate and the model-signing keys next to --config.",
+    )
+    enroll.add_argument("--fleet", required=True, metavar="URL",
+                        help="the fleet's address, https://fleet.example:8000")
+    enroll.add_argument("--code", required=True, metavar="CODE",
+                        help="the enrolment code (XXXX-XXXX-XXXX-XXXX-XXXX)")
+    enroll.add_argument("--config", type=Path, default=Path("/etc/agrifleet/agent.toml"),
+                        metavar="PATH", help="agent config to write (/etc/agrifleet/agent.toml)")
+    enroll.add_argument("--data-dir", type=Path, default=Path("/var/lib/agrifleet"),
+                        metavar="DIR", help="the agent's data_dir (/var/lib/agrifleet)")
+    enroll.add_argument("--ca-file", type=Path, metavar="PEM",
+                        help="CA certificate of an https fleet with a private CA")
+    enroll.add_argument("--force", action="store_true",
+                        help="replace an existing config and secrets (enrolling again)")
+    enroll.set_defaults(func=_enroll)
 
 
 def _load(path: Path) -> object | None:
@@ -104,4 +123,22 @@ def _run(args: argparse.Namespace) -> int:
     except OutboxBroken as exc:
         print(exc, file=sys.stderr)
         return exc.exit_code
+    return 0
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    from edge.enroll import EnrollError, enroll
+
+    try:
+        done = enroll(args.fleet, args.code, args.config, data_dir=args.data_dir,
+                      force=args.force, ca_file=args.ca_file)
+    except EnrollError as exc:
+        print(f"agrifleet edge enroll: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"agrifleet edge enroll: cannot write {exc.filename}: {exc.strerror}",
+              file=sys.stderr)
+        return 2
+    print(f"enrolled as {done.device_id}: {done.config}")
+    print(f"check it with: agrifleet edge check-config {done.config}")
     return 0

@@ -20,7 +20,7 @@ from agrifleet import __version__
 from fleet import logs
 from fleet.api.errors import add_handlers
 from fleet.api.main import api_router
-from fleet.api.routes import auth, health, metrics, models
+from fleet.api.routes import auth, enrolment, health, metrics, models
 from fleet.db import make_engine
 from fleet.ingest import Ingestor
 from fleet.metrics import Metrics
@@ -88,6 +88,7 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(models.download_router, prefix="/api/v1")
     app.include_router(auth.login_router, prefix="/api/v1")
+    app.include_router(enrolment.public_router, prefix="/api/v1")
     add_handlers(app)
     logs.redact_access_log()
     return app

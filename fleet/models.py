@@ -130,6 +130,7 @@ class Device(DeviceBase, table=True):
     status_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     health: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class Position(SQLModel):

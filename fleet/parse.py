@@ -95,6 +95,7 @@ Reason = Literal[
     "unknown_topic",
     "unknown_device",
     "storage_error",
+    "revoked_device",
 ]
 
 

@@ -160,6 +160,25 @@ class FleetSettings(BaseSettings):
                 except ValueError:
                     raise ValueError(f"{net!r} is not an address or network") from None
         return value
+    enrolment_code_ttl_s: int = Field(
+        default=86400, ge=60, le=30 * 86400,
+        title="how long an enrolment code from POST /api/v1/devices/{id}/enrolment-code stays "
+        "valid (default 24 h)",
+    )
+    enrolment_attempts_per_minute: int = Field(
+        default=10, ge=1, le=10_000,
+        title="POST /api/v1/enrol attempts one address may make per minute (codes are guessed "
+        "nowhere near that fast: 100 random bits)",
+    )
+    node_mqtt_url: str | None = Field(
+        default=None,
+        title="the broker as enrolled nodes reach it (mqtts://host:port, no credentials); "
+        "default: AGRIFLEET_MQTT_URL without its user and password",
+    )
+    broker_timeout_s: float = Field(
+        default=5.0, gt=0, le=60,
+        title="how long the fleet waits for the broker's dynamic security plugin to answer",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -235,6 +254,16 @@ class FleetSettings(BaseSettings):
         if path is not None and not path.is_file():
             raise ValueError(f"no CA certificate file at {path}")
         return path
+
+    @field_validator("node_mqtt_url")
+    @classmethod
+    def _node_mqtt_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        address = parse_mqtt_url(url)
+        if address.username or address.password:
+            raise ValueError("node_mqtt_url carries no user or password: each node has its own")
+        return url
 
     @field_validator("mqtt_url")
     @classmethod

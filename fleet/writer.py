@@ -124,6 +124,12 @@ class Writer:
         self.max_seq_jump = max_seq_jump
         self.store = Store(engine)
         self._known: set[str] = set()
+        #: Revoked devices (Device.revoked_at): their messages are refused, and acknowledged.
+        self._revoked: set[str] = set()
+        #: Both sets are read again this often: a revocation by another process (the CLI)
+        #: takes effect within it; one through this process's API at once (``forget``).
+        self.device_recheck_s = 5.0
+        self._devices_read_at = time.monotonic()
         self._boots: OrderedDict[BootKey, BootState] = OrderedDict()
         self._refusal_log = _RateLimitedLog()
         self._conflict_log = _RateLimitedLog()
@@ -216,16 +222,30 @@ class Writer:
             refusal.reason, f"refused a message ({refusal.reason}): {who}: {refusal.detail}"
         )
 
+    def forget(self, device_id: str) -> None:
+        """Read the device's row again before its next message (it was revoked or enrolled)."""
+        self._known.discard(device_id)
+        self._revoked.discard(device_id)
+
     def _only_known(self, checked: list[Checked]) -> list[Checked]:
-        asked = {c.device_id for c in checked} - self._known
+        if time.monotonic() - self._devices_read_at > self.device_recheck_s:
+            self._known.clear()
+            self._revoked.clear()
+            self._devices_read_at = time.monotonic()
+        asked = {c.device_id for c in checked} - self._known - self._revoked
         if asked:
             t = self.store.t_device
             with self.engine.connect() as conn:
-                found = conn.execute(select(t.c.id).where(t.c.id.in_(asked))).scalars()
-                self._known.update(found)
+                found = conn.execute(
+                    select(t.c.id, t.c.revoked_at).where(t.c.id.in_(asked))).all()
+            self._known.update(row.id for row in found if row.revoked_at is None)
+            self._revoked.update(row.id for row in found if row.revoked_at is not None)
         kept = []
         for c in checked:
-            if c.device_id in self._known:
+            if c.device_id in self._revoked:
+                self._refuse(Refusal("revoked_device", "revoked (POST /api/v1/devices/{id}/"
+                                     "revoke); enrol it again with a new code", c.device_id))
+            elif c.device_id in self._known:
                 kept.append(c)
             else:
                 self._refuse(

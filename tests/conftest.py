@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import Broker, Postgres, postgres_bindir, running_mosquitto, running_postgres
+from provisioning.dynsec import DynsecBroker, find_plugin
+from tests.services import (
+    Broker,
+    Postgres,
+    postgres_bindir,
+    running_dynsec_mosquitto,
+    running_mosquitto,
+    running_postgres,
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -34,3 +42,12 @@ def postgres() -> Iterator[Postgres]:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql")
     with running_postgres() as server:
         yield server
+
+
+@pytest.fixture
+def dynsec_broker(tmp_path: Path) -> Iterator[DynsecBroker]:
+    """A private Mosquitto whose accounts live in the dynamic security plugin (fleet only)."""
+    if find_plugin() is None:
+        pytest.skip("mosquitto_dynamic_security.so not found (apt-get install mosquitto)")
+    with running_dynsec_mosquitto(tmp_path / "mosquitto-dynsec") as b:
+        yield b

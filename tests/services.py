@@ -10,12 +10,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 
 from provisioning.acl import FLEET_USER
 from provisioning.mosquitto import MosquittoBroker, MosquittoConfig, free_port, wait_for_port
 from provisioning.tls import TlsFiles
+
+if TYPE_CHECKING:
+    from provisioning.dynsec import DynsecBroker
 
 __all__ = ["Broker", "connack", "free_port", "running_mosquitto", "wait_for_port"]
 
@@ -162,3 +166,21 @@ def running_postgres() -> Iterator[Postgres]:
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def running_dynsec_mosquitto(
+    directory: Path, prefix: str = "agrifleet", tls: TlsFiles | None = None
+) -> Iterator[DynsecBroker]:
+    """Mosquitto with the dynamic security plugin: only the fleet's account at the start."""
+    from provisioning.dynsec import DynsecBroker, DynsecConfig
+
+    config = DynsecConfig(directory=directory, port=free_port(), prefix=prefix,
+                          fleet_password=secrets.token_urlsafe(18), tls=tls, as_root=True,
+                          persistence=False)
+    broker = DynsecBroker(config)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -12,6 +12,7 @@ from fleet.api.routes import (
     auth,
     detections,
     devices,
+    enrolment,
     events,
     farms,
     fields,
@@ -41,3 +42,4 @@ api_router.include_router(users.router)
 api_router.include_router(memberships.router)
 api_router.include_router(tokens.router)
 api_router.include_router(audit.router)
+api_router.include_router(enrolment.router)

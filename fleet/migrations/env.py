@@ -8,6 +8,7 @@ from alembic import context
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+from fleet import enrolment_tables as _enrolment_tables  # noqa: F401 - registers tables
 from fleet import people as _people  # noqa: F401 - registers tables
 from fleet import rollups as _rollup_tables  # noqa: F401 - registers tables
 from fleet.models import UtcDateTime  # also registers the tables on SQLModel.metadata

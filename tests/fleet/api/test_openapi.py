@@ -35,7 +35,9 @@ def _branch(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_route_behind_a_token_documents_401_and_403(spec: dict[str, Any]) -> None:
-    public = {"/healthz", "/api/v1/auth/login"}  # signing in is how one gets credentials
+    # Signing in is how one gets credentials; POST /api/v1/enrol is public: a node's one-time
+    # code is its only credential.
+    public = {"/healthz", "/api/v1/auth/login", "/api/v1/enrol"}
     protected = [(p, m, op) for p, m, op in _operations(spec) if p not in public]
     assert len(protected) >= 9
     for path, method, op in protected:

@@ -125,6 +125,20 @@ def test_every_operation_holds_to_its_documentation(run: Run) -> None:
     assert not failures, "\n\n".join(failures)
     statuses = {label: set(seen) for label, seen in run.statuses.items()}
     post = statuses.pop("POST /api/v1/devices")
+    # A node enrols with its code alone, whatever token it sends: random codes are unknown
+    # (401), and the route is rate-limited per address (429).
+    enrol = statuses.pop("POST /api/v1/enrol")
+    assert enrol <= {401, 422, 429} and 401 in enrol, enrol
+    # Enrolment codes and revocation are the technician's: a viewer is refused before anything.
+    for label in ("POST /api/v1/devices/{device_id}/enrolment-code",
+                  "POST /api/v1/devices/{device_id}/revoke"):
+        seen = statuses.pop(label)
+        if run.role == "stranger":
+            assert seen == {401}, (label, seen)
+        elif run.role == "viewer":
+            assert seen <= {403, 422} and 403 in seen, (label, seen)
+        else:
+            assert 404 in seen and not seen & {401, 403}, (label, seen)
     # The archive upload checks the role before it reads the body, and the package download
     # before its path: a viewer never uploads nor downloads.
     upload = statuses.pop("POST /api/v1/models")

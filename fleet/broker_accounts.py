@@ -1,0 +1,62 @@
+"""The broker accounts of enrolled devices, kept by the broker's dynamic security plugin.
+
+The fleet logs in as its own broker user (``AGRIFLEET_MQTT_URL``) on a short connection of its
+own for each change, sends the plugin's commands (:mod:`provisioning.dynsec`) and waits for its
+answers: a device's client and role are created when it enrols and deleted when it is revoked
+or enrolled again, which closes its open session at once. The password a node sends is passed
+to the broker and forgotten; the broker keeps only its hash.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import paho.mqtt.client as mqtt
+
+from agrifleet.mqtt import configure_client, parse_mqtt_url
+from fleet.settings import FleetSettings
+from provisioning.dynsec import DynsecControl, DynsecError
+
+__all__ = ["BrokerAccounts", "BrokerUnavailable"]
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker could not be reached, refused the fleet, or did not answer."""
+
+
+class BrokerAccounts:
+    """Create and delete devices' broker accounts through the dynamic security plugin."""
+
+    def __init__(self, settings: FleetSettings) -> None:
+        self.settings = settings
+
+    @property
+    def configured(self) -> bool:
+        return self.settings.mqtt_url is not None
+
+    def _control(self) -> DynsecControl:
+        if self.settings.mqtt_url is None:
+            raise BrokerUnavailable("the fleet has no broker (AGRIFLEET_MQTT_URL is not set)")
+        address = parse_mqtt_url(self.settings.mqtt_url, ca_file=self.settings.mqtt_ca_file)
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                             client_id=f"agrifleet-accounts-{secrets.token_hex(4)}",
+                             protocol=mqtt.MQTTv311)
+        configure_client(client, address, self.settings.mqtt_ca_file)
+        return DynsecControl(client, address.host, address.port,
+                             timeout=self.settings.broker_timeout_s)
+
+    def create_device(self, device_id: str, password: str) -> None:
+        """A new account for the device with only its own topics (an old one is replaced)."""
+        try:
+            with self._control() as control:
+                control.create_device(self.settings.mqtt_prefix, device_id, password)
+        except DynsecError as exc:
+            raise BrokerUnavailable(str(exc)) from None
+
+    def delete_device(self, device_id: str) -> None:
+        """Delete the device's account, closing its session; no account is fine."""
+        try:
+            with self._control() as control:
+                control.delete_device(device_id)
+        except DynsecError as exc:
+            raise BrokerUnavailable(str(exc)) from None
