@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0006_enrolment'
-down_revision = '0004'
+down_revision = '0005_farms_users'
 branch_labels = None
 depends_on = None
 
