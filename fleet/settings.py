@@ -129,6 +129,12 @@ class FleetSettings(BaseSettings):
         default=1_000_000_000, ge=1, title="an item whose seq is more than this beyond its boot's "
         "highest received seq is refused, so the gap report stays a count a node could lose"
     )
+    alert_tick_s: float = Field(default=30.0, gt=0, le=3600,
+                                title="how often the alert evaluator checks the alert rules")
+    observation_max_bytes: int = Field(
+        default=15 * 1024 * 1024, ge=1024, le=32 * 1024 * 1024,
+        title="a scouting photo larger than this many bytes is refused (413)",
+    )
 
     @model_validator(mode="before")
     @classmethod

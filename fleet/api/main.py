@@ -18,3 +18,11 @@ api_router.include_router(events.router)
 api_router.include_router(detections.router)
 api_router.include_router(models.router)
 api_router.include_router(rollouts.router)
+
+from fleet.api.routes import advice, alerts, observations, verdicts  # noqa: E402 - dashboard API
+
+api_router.include_router(alerts.router)
+api_router.include_router(alerts.rules_router)
+api_router.include_router(verdicts.router)
+api_router.include_router(observations.router)
+api_router.include_router(advice.router)

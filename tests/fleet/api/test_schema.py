@@ -91,6 +91,9 @@ def run(request: pytest.FixtureRequest, database_url: str) -> Iterator[Run]:
 
 JSON_WRITES = {"PATCH /api/v1/devices/{device_id}", "POST /api/v1/rollouts",
                "POST /api/v1/rollouts/{rollout_id}/{action}"}
+# Technicians' alert writes answer the same way.
+JSON_WRITES |= {"POST /api/v1/alert-rules", "PATCH /api/v1/alert-rules/{rule_id}",
+                "DELETE /api/v1/alert-rules/{rule_id}", "POST /api/v1/alerts/{alert_id}/clear"}
 
 
 def _has_inputs(operation: Any) -> bool:
