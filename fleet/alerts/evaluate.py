@@ -95,7 +95,7 @@ def _new_detections(session: Session, rule: AlertRule) -> Conditions:
         select_columns(col(Detection.id), col(Detection.device_id), col(Detection.label),
                        col(Detection.confidence), col(Detection.ts))
         .where(*where).order_by(col(Detection.id)).limit(DETECTIONS_PER_TICK)
-    ).tuples().all()
+    ).all()
     found: Conditions = {}
     for det_id, device_id, label, confidence, ts in rows:
         params = found.setdefault((device_id, label), {

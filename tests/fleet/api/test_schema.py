@@ -91,6 +91,8 @@ def run(request: pytest.FixtureRequest, database_url: str) -> Iterator[Run]:
 
 JSON_WRITES = {"PATCH /api/v1/devices/{device_id}", "POST /api/v1/rollouts",
                "POST /api/v1/rollouts/{rollout_id}/{action}"}
+#: Writes with a body that viewers may make too: JSON (verdict) and multipart (scouting).
+ANY_ROLE_BODY = {"POST /api/v1/detections/{detection_id}/verdict", "POST /api/v1/observations"}
 # Technicians' alert writes answer the same way.
 JSON_WRITES |= {"POST /api/v1/alert-rules", "PATCH /api/v1/alert-rules/{rule_id}",
                 "DELETE /api/v1/alert-rules/{rule_id}", "POST /api/v1/alerts/{alert_id}/clear"}
@@ -130,6 +132,12 @@ def test_every_operation_holds_to_its_documentation(run: Run) -> None:
         assert upload <= {422} and 404 in download, (upload, download)
     # The other writes with a JSON body (rollouts, PATCH devices) answer like POST /devices.
     writes = {label: statuses.pop(label) for label in list(statuses) if label in JSON_WRITES}
+    # Bodies any role may send (a verdict, a scouting photo) are read before the token too.
+    readable = {label: statuses.pop(label) for label in list(statuses) if label in ANY_ROLE_BODY}
+    if run.role == "stranger":
+        assert all(401 in seen and seen <= {400, 401, 422} for seen in readable.values()), readable
+    else:
+        assert all(seen - {401, 403} for seen in readable.values()), readable
     protected = {label: seen for label, seen in statuses.items() if label != "GET /healthz"}
     # FastAPI reads a body before any dependency: JSON it cannot parse is a 422 for anyone.
     if run.role == "stranger":
