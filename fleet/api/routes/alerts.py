@@ -155,7 +155,9 @@ def get_rule(rule_id: RuleId, session: SessionDep) -> AlertRulePublic:
 def update_rule(rule_id: RuleId, body: AlertRuleUpdate, session: SessionDep,
                 token: TechnicianToken) -> AlertRulePublic:
     rule = _rule(session, rule_id)
-    changes = body.model_dump(exclude_unset=True)
+    # A null name or enabled leaves it as it is (neither column may be empty).
+    changes = {key: value for key, value in body.model_dump(exclude_unset=True).items()
+               if value is not None or key not in ("name", "enabled")}
     merged = {**{k: getattr(rule, k) for k in PARAMETERS}, **changes}
     try:
         checked = check_kind(rule.kind, merged)

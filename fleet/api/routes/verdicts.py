@@ -38,7 +38,9 @@ def model_labels(session: Session, name: str, version: str) -> list[str] | None:
 
     root = models_root()
     labels = root / name / version / LABELS_NAME
-    if FilePath(name).name != name or FilePath(version).name != version or not labels.is_file():
+    plain = all(part and FilePath(part).name == part and not part.startswith(".")
+                for part in (name, version))
+    if not plain or not labels.is_file():
         return None
     return labels.read_text(encoding="utf-8").splitlines()
 

@@ -47,6 +47,9 @@ def test_rules_are_for_technicians_to_write_and_anyone_to_read(alerting: AlertFl
     assert alerting.client.delete(path, headers=viewer).status_code == 403
     changed = alerting.client.patch(path, headers=alerting.technician, json={"name": "away"})
     assert changed.status_code == 200 and changed.json()["name"] == "away"
+    kept = alerting.client.patch(path, headers=alerting.technician,
+                                 json={"name": None, "enabled": None})
+    assert kept.status_code == 200 and kept.json()["name"] == "away" and kept.json()["enabled"]
     refused = alerting.client.patch(path, headers=alerting.technician, json={"max_backlog": 1})
     assert refused.status_code == 422 and "does not take max_backlog" in refused.text
     assert alerting.client.delete(path, headers=alerting.technician).status_code == 204
