@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agrifleet import __version__
 from fleet import logs
+from fleet.alerts.evaluate import AlertEvaluator
 from fleet.api.errors import add_handlers
 from fleet.api.main import api_router
 from fleet.api.routes import auth, enrolment, health, metrics, models
@@ -28,6 +29,7 @@ from fleet.migrate import upgrade
 from fleet.registry.downloads import DownloadCounters
 from fleet.registry.storage import PackageStore
 from fleet.rollouts.engine import RolloutEngine
+from fleet.scouting import Scout
 from fleet.settings import FleetSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -60,9 +62,14 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
         else:
             log.warning("AGRIFLEET_MQTT_URL is not set: serving the API without ingestion")
         PackageStore(settings.data_dir).clean_incoming()
+        app.state.alerts = AlertEvaluator(settings, engine)
+        app.state.alerts.start()
         try:
             yield
         finally:
+            if app.state.alerts is not None:
+                await run_in_threadpool(app.state.alerts.stop)
+                app.state.alerts = None
             if app.state.rollouts is not None:
                 await run_in_threadpool(app.state.rollouts.stop)
                 app.state.rollouts = None
@@ -83,6 +90,8 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
     app.state.ingestor = None
     app.state.rollouts = None
     app.state.downloads = DownloadCounters()
+    app.state.alerts = None
+    app.state.scout = Scout()
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(api_router, prefix="/api/v1")

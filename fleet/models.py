@@ -308,6 +308,11 @@ class DetectionPublic(DetectionBase):
     id: int
     stored_at: datetime
     has_image: bool = Field(description="A thumbnail is at /api/v1/detections/{id}/image")
+    verdict: str | None = Field(default=None, description="A person's verdict: confirmed or "
+                                "rejected (POST /api/v1/detections/{id}/verdict); the latest wins")
+    verdict_label: str | None = Field(default=None, description="The right class they named")
+    verdict_by: str | None = Field(default=None, description="Who gave the verdict")
+    verdict_at: datetime | None = Field(default=None, description="When")
 
 
 # --- events ----------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from fleet.models import (
     Reading,
     ReadingPublic,
 )
+from fleet.verdicts import DetectionVerdict
 
 Order = Literal["asc", "desc"]
 MAX_MISSING_RANGES = 1000
@@ -351,7 +352,13 @@ def _detection_query() -> Select[Any]:
     """Every detection column but the image bytes, and whether there is an image."""
     table = SQLModel.metadata.tables["detection"]
     columns = [c for c in table.columns if c.name != "thumbnail"]
-    return select_columns(*columns, table.c.thumbnail.is_not(None).label("has_image"))
+    verdict = DetectionVerdict.__table__.c  # type: ignore[attr-defined]
+    return select_columns(
+        *columns, table.c.thumbnail.is_not(None).label("has_image"),
+        verdict.verdict, verdict.label.label("verdict_label"),
+        verdict.given_by.label("verdict_by"), verdict.given_at.label("verdict_at"),
+    ).select_from(table.outerjoin(DetectionVerdict.__table__,  # type: ignore[attr-defined]
+                                  verdict.detection_id == table.c.id))
 
 
 def detections(

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends
 from fleet.api.deps import get_caller, read_csrf_form_field, refuse_unknown_query
 from fleet.api.errors import AUTH_RESPONSES
 from fleet.api.routes import (
+    advice,
+    alerts,
     audit,
     auth,
     detections,
@@ -18,10 +20,12 @@ from fleet.api.routes import (
     fields,
     memberships,
     models,
+    observations,
     readings,
     rollouts,
     tokens,
     users,
+    verdicts,
 )
 
 api_router = APIRouter(
@@ -43,3 +47,8 @@ api_router.include_router(memberships.router)
 api_router.include_router(tokens.router)
 api_router.include_router(audit.router)
 api_router.include_router(enrolment.router)
+api_router.include_router(alerts.router)
+api_router.include_router(alerts.rules_router)
+api_router.include_router(verdicts.router)
+api_router.include_router(observations.router)
+api_router.include_router(advice.router)

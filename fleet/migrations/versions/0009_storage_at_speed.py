@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0009_storage_at_speed'
-down_revision = '0006_enrolment'
+down_revision = '0008_dashboard'
 branch_labels = None
 depends_on = None
 

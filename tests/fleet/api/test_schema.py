@@ -100,6 +100,11 @@ SELF_SERVICE = {"PATCH /api/v1/users/{user_id}"}
 #: Reads about people and the whole fleet: a service viewer is refused (403, or 422 first).
 ADMIN_READS = {"GET /api/v1/users", "GET /api/v1/memberships", "GET /api/v1/tokens",
                "GET /api/v1/audit"}
+#: Writes with a body that viewers may make too: JSON (verdict) and multipart (scouting).
+ANY_ROLE_BODY = {"POST /api/v1/detections/{detection_id}/verdict", "POST /api/v1/observations"}
+# Technicians' alert writes answer the same way.
+JSON_WRITES |= {"POST /api/v1/alert-rules", "PATCH /api/v1/alert-rules/{rule_id}",
+                "DELETE /api/v1/alert-rules/{rule_id}", "POST /api/v1/alerts/{alert_id}/clear"}
 
 
 def _has_inputs(operation: Any) -> bool:
@@ -163,6 +168,12 @@ def test_every_operation_holds_to_its_documentation(run: Run) -> None:
         assert all(403 in seen and seen <= {403, 422} for seen in reads.values()), reads
     else:
         assert all(seen - {401, 403} for seen in (*own.values(), *reads.values())), (own, reads)
+    # Bodies any role may send (a verdict, a scouting photo) are read before the token too.
+    readable = {label: statuses.pop(label) for label in list(statuses) if label in ANY_ROLE_BODY}
+    if run.role == "stranger":
+        assert all(401 in seen and seen <= {400, 401, 422} for seen in readable.values()), readable
+    else:
+        assert all(seen - {401, 403} for seen in readable.values()), readable
     protected = {label: seen for label, seen in statuses.items() if label != "GET /healthz"}
     # FastAPI reads a body before any dependency: JSON it cannot parse is a 422 for anyone.
     if run.role == "stranger":

@@ -1,0 +1,1 @@
+"""Alerts: rules people set (rules), the evaluator that opens and clears alerts (evaluate)."""

@@ -1,0 +1,155 @@
+"""Alert rules and alerts as the API shows them; what each kind of rule needs.
+
+``disease``: a detection (not uncertain, not healthy) at or above ``min_confidence`` (default
+0.8), of ``label`` if given; the alert clears once acknowledged and ``quiet_s`` (default an
+hour) passed without a new one, or by hand. ``reading_range``: the device's ``quantity`` (of
+``sensor`` if given) below ``min_value`` or above ``max_value`` for at least ``for_s``; clears
+when a reading is back in range. ``offline``: the device is offline (AGRIFLEET_OFFLINE_AFTER_S);
+clears when it is back. ``backlog``: the outbox of the device's last status holds more than
+``max_backlog`` items; clears when it holds fewer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ConfigDict, model_validator
+from sqlmodel import Field, SQLModel
+
+from agrifleet.contract import DeviceId
+from fleet.alerts.tables import AlertKind, AlertState
+
+DEFAULT_MIN_CONFIDENCE = 0.8
+DEFAULT_QUIET_S = 3600.0
+#: Which optional fields each kind takes; the others must be left out.
+KIND_FIELDS: dict[str, frozenset[str]] = {
+    "disease": frozenset({"label", "min_confidence", "quiet_s"}),
+    "reading_range": frozenset({"sensor", "quantity", "min_value", "max_value", "for_s"}),
+    "offline": frozenset(),
+    "backlog": frozenset({"max_backlog"}),
+}
+PARAMETERS = frozenset().union(*KIND_FIELDS.values())
+
+_TEXT = r"^[^\x00]*$"
+_NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class AlertRuleBase(SQLModel):
+    name: str = Field(default="", max_length=128, schema_extra={"pattern": _TEXT},
+                      description="A name people recognise")
+    enabled: bool = Field(default=True)
+    device_id: DeviceId | None = Field(default=None, description="Only this device (else all)")
+    label: str | None = Field(default=None, max_length=128, schema_extra={"pattern": _TEXT},
+                              description="disease: only this class label (else any disease)")
+    min_confidence: float | None = Field(default=None, ge=0, le=1,
+                                         description="disease: at least this confidence (0.8)")
+    quiet_s: float | None = Field(default=None, ge=0, le=366 * 86400,
+                                  description="disease: an acknowledged alert clears after "
+                                  "this long with no new detection (3600)")
+    sensor: str | None = Field(default=None, schema_extra={"pattern": _NAME}, max_length=64,
+                               description="reading_range: only this sensor (else any)")
+    quantity: str | None = Field(default=None, schema_extra={"pattern": _NAME}, max_length=64,
+                                 description="reading_range: the quantity (required)")
+    min_value: float | None = Field(default=None, ge=-1e12, le=1e12,
+                                    description="reading_range: lowest value in range")
+    max_value: float | None = Field(default=None, ge=-1e12, le=1e12,
+                                    description="reading_range: highest value in range")
+    for_s: float | None = Field(default=None, ge=0, le=366 * 86400,
+                                description="reading_range: out of range at least this long (0)")
+    max_backlog: int | None = Field(default=None, ge=0, le=2**62,
+                                    description="backlog: more than this many items (required)")
+
+
+def check_kind(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The values with the kind's defaults; ValueError naming a missing or foreign field."""
+    allowed = KIND_FIELDS[kind]
+    foreign = sorted(k for k in PARAMETERS - allowed if values.get(k) is not None)
+    if foreign:
+        raise ValueError(f"a {kind} rule does not take {', '.join(foreign)}")
+    out = dict(values)
+    if kind == "disease":
+        if out.get("min_confidence") is None:
+            out["min_confidence"] = DEFAULT_MIN_CONFIDENCE
+        if out.get("quiet_s") is None:
+            out["quiet_s"] = DEFAULT_QUIET_S
+    elif kind == "reading_range":
+        if not out.get("quantity"):
+            raise ValueError("a reading_range rule needs quantity")
+        low, high = out.get("min_value"), out.get("max_value")
+        if low is None and high is None:
+            raise ValueError("a reading_range rule needs min_value, max_value or both")
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_value must not be above max_value")
+        if out.get("for_s") is None:
+            out["for_s"] = 0.0
+    elif kind == "backlog" and out.get("max_backlog") is None:
+        raise ValueError("a backlog rule needs max_backlog")
+    return out
+
+
+class AlertRuleCreate(AlertRuleBase):
+    """A new rule; fields that do not belong to its kind are refused."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    kind: AlertKind
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> AlertRuleCreate:
+        checked = check_kind(self.kind, self.model_dump())
+        for key in PARAMETERS:
+            object.__setattr__(self, key, checked.get(key))
+        return self
+
+
+class AlertRuleUpdate(SQLModel):
+    """Change a rule (what is left out stays); its kind cannot change. Open alerts of a rule
+    whose condition changed are cleared (reason rule_changed) and reopen if still true."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": _TEXT})
+    enabled: bool | None = None
+    device_id: DeviceId | None = None
+    label: str | None = Field(default=None, max_length=128, schema_extra={"pattern": _TEXT})
+    min_confidence: float | None = Field(default=None, ge=0, le=1)
+    quiet_s: float | None = Field(default=None, ge=0, le=366 * 86400)
+    sensor: str | None = Field(default=None, schema_extra={"pattern": _NAME}, max_length=64)
+    quantity: str | None = Field(default=None, schema_extra={"pattern": _NAME}, max_length=64)
+    min_value: float | None = Field(default=None, ge=-1e12, le=1e12)
+    max_value: float | None = Field(default=None, ge=-1e12, le=1e12)
+    for_s: float | None = Field(default=None, ge=0, le=366 * 86400)
+    max_backlog: int | None = Field(default=None, ge=0, le=2**62)
+
+
+class AlertRulePublic(AlertRuleBase):
+    id: int
+    kind: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AlertPublic(SQLModel):
+    """An alert: translate it from ``code`` and ``params``, not from any text."""
+
+    id: int
+    rule_id: int
+    kind: str
+    code: str = Field(description="disease_detected, reading_out_of_range, node_offline or "
+                      "outbox_backlog")
+    params: dict[str, Any] = Field(description="The figures of the code (see docs/alerts.md)")
+    device_id: str
+    field_id: int | None
+    condition: str
+    state: AlertState
+    count: int = Field(description="How many times the condition was seen while open")
+    first_seen: datetime
+    last_seen: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    cleared_by: str | None
+    cleared_at: datetime | None
+    cleared_reason: str | None = Field(description="condition_gone, quiet_period, by_hand or "
+                                       "rule_changed")

@@ -1,0 +1,186 @@
+"""``/api/v1/alerts`` and ``/api/v1/alert-rules``: what is wrong, who saw it, the rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from sqlmodel import Session, col, select
+
+from fleet.alerts.evaluate import clear_rule_alerts, newest_detection_id
+from fleet.alerts.rules import (
+    PARAMETERS,
+    AlertPublic,
+    AlertRuleCreate,
+    AlertRulePublic,
+    AlertRuleUpdate,
+    check_kind,
+)
+from fleet.alerts.tables import OPEN_STATES, Alert, AlertKind, AlertRule, AlertState
+from fleet.api.deps import DEVICE_ID, CurrentToken, SessionDep, TechnicianToken
+from fleet.api.errors import too_large, validation_error
+from fleet.api.params import MAX_BODY_BYTES, MAX_ID, Limit, Offset
+from fleet.api.routes.rollouts import actor
+from fleet.models import Message
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+rules_router = APIRouter(prefix="/alert-rules", tags=["alerts"])
+
+AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="Alert id")]
+RuleId = Annotated[int, Path(ge=1, le=MAX_ID, description="Alert rule id")]
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {404: {"model": Message, "description": "No such alert"}}
+CONFLICT: Responses = {409: {"model": Message, "description": "The alert is already cleared"}}
+
+
+def _alert(session: Session, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+    return alert
+
+
+@router.get("", summary="Alerts, newest first, filtered by state, device, field and kind")
+def list_alerts(
+    session: SessionDep,
+    state: Annotated[AlertState | Literal["open"] | None,
+                     Query(description="active, acknowledged, cleared, or open (active or "
+                           "acknowledged)")] = None,
+    device: Annotated[str | None, Query(max_length=64, pattern=DEVICE_ID,
+                                        description="Device id")] = None,
+    field: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Field id")] = None,
+    kind: Annotated[AlertKind | None, Query(description="disease, reading_range, offline or "
+                                            "backlog")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[AlertPublic]:
+    query = select(Alert)
+    if state == "open":
+        query = query.where(col(Alert.state).in_(OPEN_STATES))
+    elif state is not None:
+        query = query.where(col(Alert.state) == state)
+    if device is not None:
+        query = query.where(col(Alert.device_id) == device)
+    if field is not None:
+        query = query.where(col(Alert.field_id) == field)
+    if kind is not None:
+        query = query.where(col(Alert.kind) == kind)
+    rows = session.exec(query.order_by(col(Alert.last_seen).desc(), col(Alert.id).desc())
+                        .offset(offset).limit(limit)).all()
+    return [AlertPublic.model_validate(a) for a in rows]
+
+
+@router.get("/{alert_id}", responses=NOT_FOUND, summary="One alert")
+def get_alert(alert_id: AlertId, session: SessionDep) -> AlertPublic:
+    return AlertPublic.model_validate(_alert(session, alert_id))
+
+
+@router.post("/{alert_id}/acknowledge", responses={**NOT_FOUND, **CONFLICT},
+             summary="Say you have seen it (any role); acknowledging twice keeps the first")
+def acknowledge(alert_id: AlertId, session: SessionDep, token: CurrentToken) -> AlertPublic:
+    alert = _alert(session, alert_id)
+    if alert.state == "cleared":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"alert {alert_id} is already cleared")
+    if alert.state == "active":
+        alert.state = "acknowledged"
+        alert.acknowledged_by = actor(token)
+        alert.acknowledged_at = datetime.now(UTC)
+        session.add(alert)
+        session.commit()
+        session.refresh(alert)
+    return AlertPublic.model_validate(alert)
+
+
+@router.post("/{alert_id}/clear", responses={**NOT_FOUND, **CONFLICT},
+             summary="Clear it by hand (technician); it reopens if the condition holds")
+def clear(alert_id: AlertId, session: SessionDep, token: TechnicianToken) -> AlertPublic:
+    alert = _alert(session, alert_id)
+    if alert.state == "cleared":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"alert {alert_id} is already cleared")
+    alert.state = "cleared"
+    alert.open_key = None
+    alert.cleared_at = datetime.now(UTC)
+    alert.cleared_by = actor(token)
+    alert.cleared_reason = "by_hand"
+    session.add(alert)
+    session.commit()
+    session.refresh(alert)
+    return AlertPublic.model_validate(alert)
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+
+def _rule(session: Session, rule_id: int) -> AlertRule:
+    rule = session.get(AlertRule, rule_id)
+    if rule is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert rule {rule_id}")
+    return rule
+
+
+RULE_NOT_FOUND: Responses = {404: {"model": Message, "description": "No such rule"}}
+
+
+@rules_router.get("", summary="Alert rules, by id")
+def list_rules(session: SessionDep, limit: Limit = 1000,
+               offset: Offset = 0) -> list[AlertRulePublic]:
+    rows = session.exec(select(AlertRule).order_by(col(AlertRule.id))
+                        .offset(offset).limit(limit)).all()
+    return [AlertRulePublic.model_validate(r) for r in rows]
+
+
+@rules_router.post("", status_code=status.HTTP_201_CREATED,
+                   responses=too_large(MAX_BODY_BYTES), max_body_size=MAX_BODY_BYTES,
+                   summary="A new rule (technician); a disease rule reads detections from now")
+def create_rule(body: AlertRuleCreate, session: SessionDep,
+                token: TechnicianToken) -> AlertRulePublic:
+    rule = AlertRule.model_validate(body, update={"created_by": actor(token)})
+    if rule.kind == "disease":
+        rule.last_detection_id = newest_detection_id(session)
+    session.add(rule)
+    session.commit()
+    session.refresh(rule)
+    return AlertRulePublic.model_validate(rule)
+
+
+@rules_router.get("/{rule_id}", responses=RULE_NOT_FOUND, summary="One alert rule")
+def get_rule(rule_id: RuleId, session: SessionDep) -> AlertRulePublic:
+    return AlertRulePublic.model_validate(_rule(session, rule_id))
+
+
+@rules_router.patch("/{rule_id}", responses={**RULE_NOT_FOUND, **too_large(MAX_BODY_BYTES)},
+                    max_body_size=MAX_BODY_BYTES,
+                    summary="Change a rule (technician); its open alerts are cleared")
+def update_rule(rule_id: RuleId, body: AlertRuleUpdate, session: SessionDep,
+                token: TechnicianToken) -> AlertRulePublic:
+    rule = _rule(session, rule_id)
+    # A null name or enabled leaves it as it is (neither column may be empty).
+    changes = {key: value for key, value in body.model_dump(exclude_unset=True).items()
+               if value is not None or key not in ("name", "enabled")}
+    merged = {**{k: getattr(rule, k) for k in PARAMETERS}, **changes}
+    try:
+        checked = check_kind(rule.kind, merged)
+    except ValueError as exc:
+        raise validation_error(("body",), str(exc), changes) from None
+    for key, value in {**changes, **{k: checked.get(k) for k in PARAMETERS}}.items():
+        setattr(rule, key, value)
+    now = datetime.now(UTC)
+    rule.updated_at = now
+    if set(changes) - {"name"}:
+        clear_rule_alerts(session, rule_id, now, actor(token))
+    session.add(rule)
+    session.commit()
+    session.refresh(rule)
+    return AlertRulePublic.model_validate(rule)
+
+
+@rules_router.delete("/{rule_id}", status_code=status.HTTP_204_NO_CONTENT,
+                     responses=RULE_NOT_FOUND,
+                     summary="Delete a rule (technician); its alerts are cleared and kept")
+def delete_rule(rule_id: RuleId, session: SessionDep, token: TechnicianToken) -> None:
+    rule = _rule(session, rule_id)
+    clear_rule_alerts(session, rule_id, datetime.now(UTC), actor(token))
+    session.delete(rule)
+    session.commit()
+

@@ -1,0 +1,81 @@
+"""A person's verdict on a detection, and the field precision it gives each model version."""
+
+from __future__ import annotations
+
+from pathlib import Path as FilePath
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+from sqlmodel import Session
+
+from agrifleet.manifest import LABELS_NAME
+from fleet.api.deps import CurrentToken, SessionDep
+from fleet.api.errors import too_large, validation_error
+from fleet.api.params import MAX_BODY_BYTES, MAX_ID
+from fleet.api.routes.models import NameParam, VersionParam
+from fleet.api.routes.rollouts import actor
+from fleet.models import Detection, Message
+from fleet.registry.publish import find
+from fleet.verdicts import (
+    FieldPrecision,
+    VerdictCreate,
+    VerdictPublic,
+    field_precision,
+    give_verdict,
+)
+
+router = APIRouter(tags=["verdicts"])
+
+DetectionId = Annotated[int, Path(ge=1, le=MAX_ID, description="Detection id")]
+
+
+def model_labels(session: Session, name: str, version: str) -> list[str] | None:
+    """The labels of a model version: the registry's manifest, else a shipped model's."""
+    package = find(session, name, version)
+    if package is not None:
+        return list(package.manifest.get("labels", []))
+    from models.shipped import models_root
+
+    root = models_root()
+    labels = root / name / version / LABELS_NAME
+    plain = all(part and FilePath(part).name == part and not part.startswith(".")
+                for part in (name, version))
+    if not plain or not labels.is_file():
+        return None
+    return labels.read_text(encoding="utf-8").splitlines()
+
+
+@router.post(
+    "/detections/{detection_id}/verdict",
+    responses={404: {"model": Message, "description": "No such detection"},
+               **too_large(MAX_BODY_BYTES)},
+    max_body_size=MAX_BODY_BYTES,
+    summary="Confirm or reject a detection, and name the right class (any role); the latest "
+    "verdict wins",
+)
+def post_verdict(detection_id: DetectionId, body: VerdictCreate, session: SessionDep,
+                 token: CurrentToken) -> VerdictPublic:
+    detection = session.get(Detection, detection_id)
+    if detection is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no detection {detection_id}")
+    if body.label is not None:
+        labels = model_labels(session, detection.model_name, detection.model_version)
+        if labels is not None and body.label not in labels:
+            raise validation_error(("body", "label"), f"not a label of model "
+                                   f"{detection.model_name} {detection.model_version}",
+                                   body.label)
+    row = give_verdict(session, detection, body, actor(token))
+    session.commit()
+    session.refresh(row)
+    return VerdictPublic.model_validate(row)
+
+
+@router.get(
+    "/models/{name}/{version}/field-precision",
+    tags=["models"],
+    summary="How often people confirmed this model version's detections: "
+    "confirmed / (confirmed + rejected), overall and per label",
+)
+def get_field_precision(name: NameParam, version: VersionParam,
+                        session: SessionDep) -> FieldPrecision:
+    return field_precision(session, name, version)
