@@ -178,6 +178,7 @@ class FleetSettings(BaseSettings):
     broker_timeout_s: float = Field(
         default=5.0, gt=0, le=60,
         title="how long the fleet waits for the broker's dynamic security plugin to answer",
+    )
     alert_tick_s: float = Field(default=30.0, gt=0, le=3600,
                                 title="how often the alert evaluator checks the alert rules")
     observation_max_bytes: int = Field(
