@@ -288,12 +288,18 @@ def detections(
     since: datetime | None,
     until: datetime | None,
     limit: int,
+    crop: str | None = None,
+    disease: str | None = None,
 ) -> list[DetectionPublic]:
     where = _window(col(Detection.ts), since, until)
     if device_id is not None:
         where.append(col(Detection.device_id) == device_id)
     if label is not None:
         where.append(col(Detection.label) == label)
+    if crop is not None:
+        where.append(col(Detection.crop) == crop)
+    if disease is not None:
+        where.append(col(Detection.disease) == disease)
     query = _detection_query().where(*where).order_by(col(Detection.ts).desc()).limit(limit)
     return [DetectionPublic.model_validate(dict(r._mapping)) for r in session.execute(query)]
 
