@@ -79,6 +79,30 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="exit 1 when the model misses a floor (they are always printed)")
     e.set_defaults(func=_eval)
 
+    r = sub.add_parser(
+        "release", help="evaluate, self-test, card and sign a trained model folder in one go",
+        description="Ship a folder written by model train: model eval on its test split "
+        "(sweep, out-of-scope, the leave-field-out model on every field photo) into its "
+        "eval_report.json, a new selftest/, MODEL_CARD.md with every figure beside the earlier "
+        "versions, and the signature (with --key). Prints PASS/FAIL per floor.",
+    )
+    r.add_argument("model_dir", type=Path, metavar="MODEL_DIR",
+                   help="the trained model folder, e.g. models/leaf-disease/2.0.0")
+    r.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
+    r.add_argument("--field", type=Path, help="field photos (same class names)")
+    r.add_argument("--leave-field-out", type=Path, metavar="DIR",
+                   help="the model trained with --exclude-field (its model folder)")
+    r.add_argument("--key", type=Path, metavar="FILE", help="signing.key: sign at the end")
+    r.add_argument("--expires-days", type=int, default=365, metavar="N",
+                   help="signature lifetime (default 365)")
+    r.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
+    r.add_argument("--no-sweep", action="store_true", help="skip the size and quality sweep")
+    r.add_argument("--out-of-scope", type=int, default=40, metavar="N",
+                   help="generated images per kind (default 40)")
+    r.add_argument("--check-floors", action="store_true",
+                   help="exit 1 when the model misses a floor")
+    r.set_defaults(func=_release)
+
     p = sub.add_parser(
         "predict", help="classify image files with the shipped model",
         description="Classify leaf photos and print the label, confidence and whether it is "
@@ -222,6 +246,25 @@ def _run_eval(args: argparse.Namespace) -> int:
     out = args.report / REPORT_NAME
     out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"report: {out}")
+    return 1 if args.check_floors and floors_missed(report) else 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from agrifleet.inference.preprocess import ImageError
+    from agrifleet.manifest import ModelError
+    from agrifleet.package import PackageError
+    from models.eval_report import floors_missed
+    from models.release import ReleaseOptions, release
+
+    try:
+        report = release(ReleaseOptions(
+            model_dir=args.model_dir, data=args.data, field=args.field,
+            leave_field_out=args.leave_field_out, key=args.key, threads=args.threads,
+            sweep=not args.no_sweep, out_of_scope=args.out_of_scope,
+            expires_days=args.expires_days))
+    except (ImageError, ModelError, PackageError, ValueError, OSError) as exc:
+        print(f"agrifleet model release: {exc}")
+        return 2
     return 1 if args.check_floors and floors_missed(report) else 0
 
 
