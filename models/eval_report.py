@@ -21,6 +21,7 @@ from models.evaluate import (
     evaluate,
     farm_figures,
     format_farm,
+    format_risk_coverage,
     format_summary,
     per_class_table,
     report_dict,
@@ -101,6 +102,7 @@ def _photo_set(
     out = report_dict(result)
     out["farm"] = farm_figures(probs, truth, labels, thresholds, **loaded.parts)
     print(format_farm(name, out["farm"]))
+    print(format_risk_coverage(name, out["farm"]["risk_coverage"]))
     if sweep:
         out["sweep"] = run_sweep([p.path for p in chosen], truth, tflite.predict, tflite.size,
                                  threads=options.threads)
