@@ -104,8 +104,11 @@ def _photo_set(
     print(format_farm(name, out["farm"]))
     print(format_risk_coverage(name, out["farm"]["risk_coverage"]))
     if sweep:
+        def step(size: int, quality: int, top1: float) -> None:
+            print(f"  sweep {name}: {size} px, JPEG q{quality}: top-1 {top1:.1%}", flush=True)
+
         out["sweep"] = run_sweep([p.path for p in chosen], truth, tflite.predict, tflite.size,
-                                 threads=options.threads)
+                                 threads=options.threads, on_step=step)
         print(format_sweep(name, out["sweep"]))
     png = options.report / f"confusion_{name.replace(' ', '_')}.png"
     if confusion_png(result, labels, png, f"{loaded.path.name}, {name}"):

@@ -50,9 +50,10 @@ def degraded_pixels(
 def sweep(
     paths: Sequence[Path], truth: np.ndarray, predict: Callable[[np.ndarray], np.ndarray],
     model_size: int, sizes: Sequence[int] = SIZES, qualities: Sequence[int] = QUALITIES,
-    threads: int = 2,
+    threads: int = 2, on_step: Callable[[int, int, float], None] | None = None,
 ) -> dict[str, object]:
-    """Top-1 for every (size, quality); ``predict`` maps pixels to probabilities.
+    """Top-1 for every (size, quality); ``predict`` maps pixels to probabilities; ``on_step``
+    hears (size, quality, top-1) after each (the whole sweep takes minutes).
 
     ``top1[str(size)][str(quality)]``; ``spread`` is the best minus the worst size at each
     quality (the floor asks that no size is more than 1.5 points below the best).
@@ -64,6 +65,8 @@ def sweep(
             pixels = degraded_pixels(paths, size, quality, model_size, threads)
             pred = predict(pixels).argmax(axis=1)
             row[str(quality)] = round(float((pred == truth).mean()), 4) if len(truth) else 0.0
+            if on_step is not None:
+                on_step(size, quality, row[str(quality)])
     spread = {
         str(q): round(max(top1[str(s)][str(q)] for s in sizes)
                       - min(top1[str(s)][str(q)] for s in sizes), 4)

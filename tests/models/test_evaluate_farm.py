@@ -94,7 +94,8 @@ def test_no_healthy_photos_gives_no_healthy_figure_rather_than_zero() -> None:
 def test_the_risk_coverage_curve_prints_one_line_per_threshold() -> None:
     from models.evaluate import format_risk_coverage
 
-    rows = [{"threshold": 0.5, "coverage": 0.75, "selective_accuracy": 1.0,
+    rows: list[dict[str, float | None]] = [
+            {"threshold": 0.5, "coverage": 0.75, "selective_accuracy": 1.0,
              "confidently_wrong": 0.0},
             {"threshold": 0.9, "coverage": 0.0, "selective_accuracy": None,
              "confidently_wrong": 0.0}]

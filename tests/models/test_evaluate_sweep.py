@@ -89,7 +89,10 @@ def test_each_size_is_measured_against_the_best_size_at_its_quality(tmp_path: Pa
         probs[right:, 1] = 1.0
         return probs
 
-    result = sweep(paths, truth, model, 64, sizes=(128, 1024), qualities=(95, 50))
+    steps: list[tuple[int, int, float]] = []
+    result = sweep(paths, truth, model, 64, sizes=(128, 1024), qualities=(95, 50),
+                   on_step=lambda *step: steps.append(step))
+    assert steps == [(128, 95, 1.0), (128, 50, 0.75), (1024, 95, 0.5), (1024, 50, 0.75)]
     assert result["top1"] == {"128": {"95": 1.0, "50": 0.75}, "1024": {"95": 0.5, "50": 0.75}}
     assert result["best_size"] == {"95": 128, "50": 128}
     assert result["below_best"] == {"128": {"95": 0.0, "50": 0.0},
