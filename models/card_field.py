@@ -263,8 +263,8 @@ def _floors(found: list[Floor]) -> list[str]:
     mark = {True: "PASS", False: "**FAIL**", None: "not measured"}
     return ["Floors (issue 9), measured on the `.tflite` file:", "",
             "| floor | measured | limit | |", "| --- | --- | --- | --- |",
-            *[f"| {f.name} | {f._fmt(f.value)} | {'≥' if f.at_least else '≤'} "
-              f"{f._fmt(f.limit)} | {mark[f.passed]} |" for f in found], ""]
+            *[f"| {f.name} | {f.fmt(f.value)} | {'≥' if f.at_least else '≤'} "
+              f"{f.fmt(f.limit)} | {mark[f.passed]} |" for f in found], ""]
 
 
 def field_section(fe: dict[str, Any], manifest: Manifest | None = None,

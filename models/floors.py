@@ -40,10 +40,11 @@ class Floor:
         """``PASS  lab test top-1 98.2 % (floor ≥ 98.0 %)``."""
         status = {True: "PASS", False: "FAIL", None: "n/a "}[self.passed]
         sign = "≥" if self.at_least else "≤"
-        return f"{status}  {self.name} {self._fmt(self.value)} (floor {sign} " \
-               f"{self._fmt(self.limit)})"
+        return f"{status}  {self.name} {self.fmt(self.value)} (floor {sign} " \
+               f"{self.fmt(self.limit)})"
 
-    def _fmt(self, x: float | None) -> str:
+    def fmt(self, x: float | None) -> str:
+        """A figure in this floor's unit ("98.2 %", "270.0 M", "1.16 MiB")."""
         if x is None:
             return "not measured"
         if self.unit == "%":
