@@ -77,6 +77,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    "crop never seen in a field; recorded in this model's report")
     e.add_argument("--check-floors", action="store_true",
                    help="exit 1 when the model misses a floor (they are always printed)")
+    e.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
+                   help="sweep only the first N photos of each class (faster; default 0: all)")
     e.set_defaults(func=_eval)
 
     r = sub.add_parser(
@@ -101,6 +103,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="generated images per kind (default 40)")
     r.add_argument("--check-floors", action="store_true",
                    help="exit 1 when the model misses a floor")
+    r.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
+                   help="sweep only the first N photos of each class (default 0: all)")
     r.set_defaults(func=_release)
 
     p = sub.add_parser(
@@ -237,7 +241,8 @@ def _run_eval(args: argparse.Namespace) -> int:
     options = EvalOptions(
         model=args.model or default_model_dir(), data=args.data, field=args.field,
         split=args.split, report=args.report, threads=args.threads, sweep=not args.no_sweep,
-        out_of_scope=args.out_of_scope, seed=args.seed, leave_field_out=args.leave_field_out)
+        out_of_scope=args.out_of_scope, seed=args.seed, leave_field_out=args.leave_field_out,
+        sweep_per_class=args.sweep_per_class)
     try:
         report = run_eval(options)
     except UnknownClasses as exc:
@@ -261,7 +266,7 @@ def _release(args: argparse.Namespace) -> int:
             model_dir=args.model_dir, data=args.data, field=args.field,
             leave_field_out=args.leave_field_out, key=args.key, threads=args.threads,
             sweep=not args.no_sweep, out_of_scope=args.out_of_scope,
-            expires_days=args.expires_days))
+            expires_days=args.expires_days, sweep_per_class=args.sweep_per_class))
     except (ImageError, ModelError, PackageError, ValueError, OSError) as exc:
         print(f"agrifleet model release: {exc}")
         return 2

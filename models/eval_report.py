@@ -46,6 +46,8 @@ class EvalOptions:
     seed: int = 0
     leave_field_out: Path | None = None
     per_class: bool = True
+    #: Sweep at most this many photos per class (the first by file name); 0: all of them.
+    sweep_per_class: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,13 +109,30 @@ def _photo_set(
         def step(size: int, quality: int, top1: float) -> None:
             print(f"  sweep {name}: {size} px, JPEG q{quality}: top-1 {top1:.1%}", flush=True)
 
-        out["sweep"] = run_sweep([p.path for p in chosen], truth, tflite.predict, tflite.size,
-                                 threads=options.threads, on_step=step)
+        keep = sweep_subset(chosen, options.sweep_per_class)
+        out["sweep"] = run_sweep([chosen[i].path for i in keep], truth[keep], tflite.predict,
+                                 tflite.size, threads=options.threads, on_step=step)
         print(format_sweep(name, out["sweep"]))
     png = options.report / f"confusion_{name.replace(' ', '_')}.png"
     if confusion_png(result, labels, png, f"{loaded.path.name}, {name}"):
         print(f"confusion matrix: {png}")
     return out
+
+
+def sweep_subset(photos: list[Photo], per_class: int) -> list[int]:
+    """Indices of at most ``per_class`` photos of each class, the first by file name (all of
+    them for 0), in their original order."""
+    if per_class <= 0:
+        return list(range(len(photos)))
+    ranked = sorted(range(len(photos)), key=lambda i: (photos[i].label, photos[i].path.name))
+    taken: dict[str, int] = {}
+    keep = []
+    for i in ranked:
+        label = photos[i].label
+        if taken.get(label, 0) < per_class:
+            taken[label] = taken.get(label, 0) + 1
+            keep.append(i)
+    return sorted(keep)
 
 
 def _out_of_scope(

@@ -154,3 +154,15 @@ def test_leave_field_out_without_field_photos_is_one_line(
                  "--out-of-scope", "0", "--leave-field-out", str(model_path.parent)]) == 2
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
         "agrifleet model eval: --leave-field-out needs --field: the field photos to test it on")
+
+
+def test_the_sweep_can_take_the_first_photos_of_each_class(tmp_path: Path) -> None:
+    from models.eval_report import sweep_subset
+    from models.split import Photo
+
+    photos = [Photo(path=tmp_path / label / name, label=label, split="test", group=name)
+              for label, name in [("b", "2.jpg"), ("a", "9.jpg"), ("b", "1.jpg"),
+                                  ("a", "3.jpg"), ("b", "3.jpg")]]
+    assert sweep_subset(photos, 0) == [0, 1, 2, 3, 4]
+    assert sweep_subset(photos, 1) == [2, 3]  # b/1.jpg and a/3.jpg
+    assert sweep_subset(photos, 2) == [0, 1, 2, 3]
