@@ -125,6 +125,18 @@ class ModelRef(_Payload):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class DetectionPart(_Payload):
+    """The crop or the disease of a detection on its own: "late blight, crop uncertain"."""
+
+    name: str = Field(
+        min_length=1, max_length=128,
+        description='Crop or disease name ("Tomato", "Late blight", "healthy"), or "uncertain" '
+        "below the model's threshold for it",
+    )
+    confidence: float = Field(ge=0, le=1, description="Sum of the probabilities of its classes")
+    uncertain: bool
+
+
 class Detection(_Item):
     kind: Literal["detection"] = "detection"
     camera: str = Field(min_length=1, max_length=64)
@@ -136,6 +148,9 @@ class Detection(_Item):
     inference_ms: float = Field(ge=0)
     image_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     thumbnail_jpeg_b64: str | None = Field(default=None, max_length=MAX_THUMBNAIL_B64)
+    # Optional, so nodes from before the crop/disease split are still accepted.
+    crop: DetectionPart | None = Field(default=None, description="The crop alone")
+    disease: DetectionPart | None = Field(default=None, description="The disease alone")
 
 
 class Event(_Item):

@@ -290,6 +290,15 @@ class DetectionBase(ItemBase):
     model_sha256: str = Field(max_length=64)
     inference_ms: float
     image_sha256: str = Field(max_length=64)
+    # The crop and the disease on their own; null for nodes that do not send them.
+    crop: str | None = Field(default=None, max_length=128,
+                             description='Crop name, or "uncertain"; null from older nodes')
+    crop_confidence: float | None = None
+    crop_uncertain: bool | None = None
+    disease: str | None = Field(default=None, max_length=128,
+                                description='Disease name ("healthy" included), or "uncertain"')
+    disease_confidence: float | None = None
+    disease_uncertain: bool | None = None
 
 
 class Detection(DetectionBase, table=True):
@@ -298,6 +307,7 @@ class Detection(DetectionBase, table=True):
         Index("ix_detection_device_ts", "device_id", "ts"),
         Index("ix_detection_label_ts", "label", "ts"),
         Index("ix_detection_ts", "ts"),
+        Index("ix_detection_disease_ts", "disease", "ts"),
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     stored_at: datetime = Field(sa_type=UtcDateTime)

@@ -369,12 +369,18 @@ def detections(
     until: datetime | None,
     limit: int,
     farm_ids: set[int] | None = None,
+    crop: str | None = None,
+    disease: str | None = None,
 ) -> list[DetectionPublic]:
     where = [*_window(col(Detection.ts), since, until), *in_farms(Detection.device_id, farm_ids)]
     if device_id is not None:
         where.append(col(Detection.device_id) == device_id)
     if label is not None:
         where.append(col(Detection.label) == label)
+    if crop is not None:
+        where.append(col(Detection.crop) == crop)
+    if disease is not None:
+        where.append(col(Detection.disease) == disease)
     query = _detection_query().where(*where).order_by(col(Detection.ts).desc()).limit(limit)
     return [DetectionPublic.model_validate(dict(r._mapping)) for r in session.execute(query)]
 

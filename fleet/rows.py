@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from agrifleet.contract import Detection, Event, Reading, Update
+from agrifleet.contract import Detection, DetectionPart, Event, Reading, Update
 from fleet.parse import CheckedBatch, CheckedStatus
 
 #: The columns of a reading row, in the order the writer's driver-level INSERT expects them.
@@ -157,6 +157,17 @@ def _detection_columns(d: Detection, image: bytes | None) -> dict[str, Any]:
         "inference_ms": d.inference_ms,
         "image_sha256": d.image_sha256,
         "thumbnail": image,
+        **_part_columns("crop", d.crop),
+        **_part_columns("disease", d.disease),
+    }
+
+
+def _part_columns(part: str, answer: DetectionPart | None) -> dict[str, Any]:
+    """The columns of a detection's crop or disease; nulls when the node did not send it."""
+    return {
+        part: answer.name if answer else None,
+        f"{part}_confidence": answer.confidence if answer else None,
+        f"{part}_uncertain": answer.uncertain if answer else None,
     }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from agrifleet.manifest import read_manifest
+from models.card_field import field_section
 
 CARD_NAME = "MODEL_CARD.md"
 BENCHMARK_NAME = "benchmark.json"
@@ -151,7 +152,7 @@ def render(model_dir: Path) -> str:
         "",
     ]
     if "field_predicting" in report:
-        lines += field_section(report["field_predicting"])
+        lines += field_section(report["field_predicting"], m, model_dir)
     bench_path = model_dir / BENCHMARK_NAME
     if bench_path.is_file():
         lines += _benchmark_section(json.loads(bench_path.read_text("utf-8")))
@@ -186,43 +187,3 @@ def write_card(model_dir: Path) -> Path:
     path = model_dir / CARD_NAME
     path.write_text(render(model_dir), encoding="utf-8")
     return path
-
-
-def field_section(fe: dict[str, Any]) -> list[str]:
-    """Card lines for a ``model eval`` report (farm figures, sweep, out-of-scope rate)."""
-    lines = ["## Evaluation that predicts the field",
-             "Measured by `agrifleet model eval` on the `.tflite` file "
-             f"(split: {fe.get('split', 'test')}).", "",
-             "| photos | top-1 | disease right | crop right | healthy vs diseased | answered "
-             "| confidently wrong |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for name in ("lab", "field"):
-        if name not in fe or "farm" not in fe[name]:
-            continue
-        f = fe[name]["farm"]
-        lines.append(
-            f"| {name} ({fe[name]['count']}) | {_pct(fe[name]['top1'])} | "
-            f"{_pct(f['disease']['top1'])} | {_pct(f['crop']['top1'])} | "
-            f"{_pct(f['healthy_vs_diseased']['accuracy'])} | {_pct(f['label']['coverage'])} | "
-            f"{_pct(f['label']['confidently_wrong'])} |")
-    lines += ["", "*Answered*: share of photos above their class threshold (not "
-              "\"uncertain\"); *confidently wrong*: answered and wrong, as a share of all "
-              "photos.", ""]
-    for name in ("lab", "field"):
-        sweep = fe.get(name, {}).get("sweep")
-        if not sweep:
-            continue
-        qualities = sweep["qualities"]
-        lines += [f"Top-1 on {name} photos resized (shorter side, px) and re-encoded as JPEG:",
-                  "", "| px | " + " | ".join(f"quality {q}" for q in qualities) + " |",
-                  "| --- |" + " --- |" * len(qualities)]
-        lines += [f"| {size} | " + " | ".join(_pct(row[str(q)]) for q in qualities) + " |"
-                  for size, row in sweep["top1"].items()]
-        lines.append("")
-    oos = fe.get("out_of_scope")
-    if oos:
-        kinds = ", ".join(f"{k.replace('_', ' ')} {_pct(v['answered'])}"
-                          for k, v in oos["per_kind"].items())
-        lines += [f"Out-of-scope images (generated, no leaf of a known crop; {oos['count']}): "
-                  f"**{_pct(oos['answered'])}** answered as a known class ({kinds}).", ""]
-    return lines

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +71,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--split", choices=["train", "val", "test", "all"], default="test",
                    help="which split of the data to use (default: test; 'all' for new data)")
     e.add_argument("--report", type=Path, default=Path("model-eval"),
-                   help="folder for report.json and confusion PNGs (default: ./model-eval)")
+                   help="folder for eval_report.json and confusion PNGs (default: ./model-eval)")
     e.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
     e.add_argument("--no-sweep", action="store_true",
                    help="skip the size and JPEG-quality sweep (the slowest part)")
@@ -80,7 +79,41 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="generated images per kind for the out-of-scope rate, plus up to 6N "
                    "background corners of the field photos (default 40; 0 skips it)")
     e.add_argument("--seed", type=int, default=0, help="seed of the out-of-scope images (0)")
+    e.add_argument("--leave-field-out", type=Path, metavar="MODEL_DIR",
+                   help="a second model, trained with no field photo (model train "
+                   "--exclude-field): evaluated on ALL field photos, for the field figure of a "
+                   "crop never seen in a field; recorded in this model's report")
+    e.add_argument("--check-floors", action="store_true",
+                   help="exit 1 when the model misses a floor (they are always printed)")
+    e.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
+                   help="sweep only the first N photos of each class (faster; default 0: all)")
     e.set_defaults(func=_eval)
+
+    r = sub.add_parser(
+        "release", help="evaluate, self-test, card and sign a trained model folder in one go",
+        description="Ship a folder written by model train: model eval on its test split "
+        "(sweep, out-of-scope, the leave-field-out model on every field photo) into its "
+        "eval_report.json, a new selftest/, MODEL_CARD.md with every figure beside the earlier "
+        "versions, and the signature (with --key). Prints PASS/FAIL per floor.",
+    )
+    r.add_argument("model_dir", type=Path, metavar="MODEL_DIR",
+                   help="the trained model folder, e.g. models/leaf-disease/2.0.0")
+    r.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
+    r.add_argument("--field", type=Path, help="field photos (same class names)")
+    r.add_argument("--leave-field-out", type=Path, metavar="DIR",
+                   help="the model trained with --exclude-field (its model folder)")
+    r.add_argument("--key", type=Path, metavar="FILE", help="signing.key: sign at the end")
+    r.add_argument("--expires-days", type=int, default=365, metavar="N",
+                   help="signature lifetime (default 365)")
+    r.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
+    r.add_argument("--no-sweep", action="store_true", help="skip the size and quality sweep")
+    r.add_argument("--out-of-scope", type=int, default=40, metavar="N",
+                   help="generated images per kind (default 40)")
+    r.add_argument("--check-floors", action="store_true",
+                   help="exit 1 when the model misses a floor")
+    r.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
+                   help="sweep only the first N photos of each class (default 0: all)")
+    r.set_defaults(func=_release)
 
     p = sub.add_parser(
         "predict", help="classify image files with the shipped model",
@@ -211,85 +244,42 @@ def _eval(args: argparse.Namespace) -> int:
 def _run_eval(args: argparse.Namespace) -> int:
     import json
 
-    from agrifleet.manifest import read_manifest
-    from models.evaluate import (
-        TFLiteModel,
-        confusion_png,
-        evaluate,
-        farm_figures,
-        format_farm,
-        format_summary,
-        per_class_table,
-        report_dict,
-    )
-    from models.model_folder import pixels_and_truth
-    from models.out_of_scope import (
-        background_set,
-        out_of_scope_figures,
-        synthetic_set,
-        to_model,
-    )
-    from models.split import FIELD_FRACTIONS, LAB_FRACTIONS, split_folder, split_hash
-    from models.sweep import format_sweep, sweep
+    from models.eval_report import REPORT_NAME, EvalOptions, UnknownClasses, floors_missed, run_eval
+    from models.shipped import default_model_dir
 
-    path, folder = _model_paths(args.model)
-    manifest = read_manifest(folder) if folder else None
-    if manifest:
-        labels = manifest.labels
-        thresholds = manifest.thresholds
-    else:
-        labels = (path.parent / "labels.txt").read_text("utf-8").splitlines()
-        thresholds = {}
-    lab = split_folder(args.data, LAB_FRACTIONS)
-    fld = split_folder(args.field, FIELD_FRACTIONS) if args.field else []
-    unknown = sorted({p.label for p in lab + fld} - set(labels))
-    if unknown:
-        print(f"the data has classes the model does not know: {unknown[:5]}")
+    options = EvalOptions(
+        model=args.model or default_model_dir(), data=args.data, field=args.field,
+        split=args.split, report=args.report, threads=args.threads, sweep=not args.no_sweep,
+        out_of_scope=args.out_of_scope, seed=args.seed, leave_field_out=args.leave_field_out,
+        sweep_per_class=args.sweep_per_class)
+    try:
+        report = run_eval(options)
+    except UnknownClasses as exc:
+        print(exc)
         return 2
-    if manifest and args.split != "all":
-        same = split_hash(lab + fld) == manifest.split.hash
-        print("split: same photos and split as the model's training" if same else
-              "split: WARNING the data differs from the model's training data; "
-              "use --split all for photos the model has never seen")
-    model = TFLiteModel(path, args.threads)
-    args.report.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"model": str(path), "split": args.split}
-    parts = {"crop_threshold": manifest.crop_threshold if manifest else None,
-             "disease_threshold": manifest.disease_threshold if manifest else None}
-    for name, photos in (("lab", lab), ("field", fld)):
-        chosen = [p for p in photos if args.split in ("all", p.split)]
-        if not chosen:
-            continue
-        pixels, truth = pixels_and_truth(chosen, labels, model.size, args.threads)
-        probs = model.predict(pixels)
-        result = evaluate(probs, truth, labels, thresholds)
-        print(format_summary(f"{name} {args.split}", result))
-        print(per_class_table(result))
-        report[name] = report_dict(result)
-        report[name]["farm"] = farm_figures(probs, truth, labels, thresholds, **parts)
-        print(format_farm(f"{name} {args.split}", report[name]["farm"]))
-        if not args.no_sweep:
-            report[name]["sweep"] = sweep([p.path for p in chosen], truth, model.predict,
-                                          model.size, threads=args.threads)
-            print(format_sweep(f"{name} {args.split}", report[name]["sweep"]))
-        png = args.report / f"confusion_{name}_{args.split}.png"
-        if confusion_png(result, labels, png, f"{path.name}, {name} {args.split}"):
-            print(f"confusion matrix: {png}")
-    if args.out_of_scope > 0:
-        backgrounds = [p.path for p in fld if args.split in ("all", p.split)]
-        images = (synthetic_set(args.out_of_scope, args.seed)
-                  + background_set(backgrounds, 6 * args.out_of_scope, args.seed))
-        probs = model.predict(to_model(images, model.size))
-        report["out_of_scope"] = out_of_scope_figures(
-            probs, [k for k, _ in images], labels, thresholds, parts["disease_threshold"])
-        oos = report["out_of_scope"]
-        print(f"out of scope: {oos['answered']:.1%} of {oos['count']} generated images "
-              f"answered as a known class (" + ", ".join(
-                  f"{k} {v['answered']:.0%}" for k, v in oos["per_kind"].items()) + ")")
-    out = args.report / "report.json"
+    out = args.report / REPORT_NAME
     out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"report: {out}")
-    return 0
+    return 1 if args.check_floors and floors_missed(report) else 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from agrifleet.inference.preprocess import ImageError
+    from agrifleet.manifest import ModelError
+    from agrifleet.package import PackageError
+    from models.eval_report import floors_missed
+    from models.release import ReleaseOptions, release
+
+    try:
+        report = release(ReleaseOptions(
+            model_dir=args.model_dir, data=args.data, field=args.field,
+            leave_field_out=args.leave_field_out, key=args.key, threads=args.threads,
+            sweep=not args.no_sweep, out_of_scope=args.out_of_scope,
+            expires_days=args.expires_days, sweep_per_class=args.sweep_per_class))
+    except (ImageError, ModelError, PackageError, ValueError, OSError) as exc:
+        print(f"agrifleet model release: {exc}")
+        return 2
+    return 1 if args.check_floors and floors_missed(report) else 0
 
 
 def _predict(args: argparse.Namespace) -> int:

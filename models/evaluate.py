@@ -324,3 +324,16 @@ def format_farm(name: str, f: dict[str, Any]) -> str:
             f"{pct(c['coverage'])}, confidently wrong {pct(c['confidently_wrong'])})\n"
             f"  healthy vs diseased {pct(h['accuracy'])} ({h['healthy']} healthy, "
             f"{h['diseased']} diseased)")
+
+
+def format_risk_coverage(name: str, rows: Sequence[dict[str, float | None]]) -> str:
+    """Selective accuracy against coverage, one threshold per line."""
+
+    def pct(x: float | None) -> str:
+        return "    n/a" if x is None else f"{x:>7.1%}"
+
+    lines = [f"{name}: one threshold for every class: answered, right when answered, "
+             "confidently wrong"]
+    lines += [f"  >= {r['threshold']:.2f} {pct(r['coverage'])} {pct(r['selective_accuracy'])} "
+              f"{pct(r['confidently_wrong'])}" for r in rows]
+    return "\n".join(lines)

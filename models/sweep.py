@@ -50,9 +50,10 @@ def degraded_pixels(
 def sweep(
     paths: Sequence[Path], truth: np.ndarray, predict: Callable[[np.ndarray], np.ndarray],
     model_size: int, sizes: Sequence[int] = SIZES, qualities: Sequence[int] = QUALITIES,
-    threads: int = 2,
+    threads: int = 2, on_step: Callable[[int, int, float], None] | None = None,
 ) -> dict[str, object]:
-    """Top-1 for every (size, quality); ``predict`` maps pixels to probabilities.
+    """Top-1 for every (size, quality); ``predict`` maps pixels to probabilities; ``on_step``
+    hears (size, quality, top-1) after each (the whole sweep takes minutes).
 
     ``top1[str(size)][str(quality)]``; ``spread`` is the best minus the worst size at each
     quality (the floor asks that no size is more than 1.5 points below the best).
@@ -64,13 +65,23 @@ def sweep(
             pixels = degraded_pixels(paths, size, quality, model_size, threads)
             pred = predict(pixels).argmax(axis=1)
             row[str(quality)] = round(float((pred == truth).mean()), 4) if len(truth) else 0.0
+            if on_step is not None:
+                on_step(size, quality, row[str(quality)])
     spread = {
         str(q): round(max(top1[str(s)][str(q)] for s in sizes)
                       - min(top1[str(s)][str(q)] for s in sizes), 4)
         for q in qualities
     }
+    best: dict[str, int] = {}
+    for q in qualities:
+        best[str(q)] = max(sizes, key=lambda s: top1[str(s)][str(q)])
+    below_best = {
+        str(s): {str(q): round(top1[str(best[str(q)])][str(q)] - top1[str(s)][str(q)], 4)
+                 for q in qualities}
+        for s in sizes
+    }
     return {"sizes": list(sizes), "qualities": list(qualities), "count": len(paths),
-            "top1": top1, "spread": spread}
+            "top1": top1, "spread": spread, "best_size": best, "below_best": below_best}
 
 
 def format_sweep(name: str, result: dict[str, object]) -> str:
@@ -78,8 +89,13 @@ def format_sweep(name: str, result: dict[str, object]) -> str:
     qualities = result["qualities"]
     top1 = result["top1"]
     assert isinstance(qualities, list) and isinstance(top1, dict)
-    lines = [f"{name} sweep ({result['count']} photos), top-1 by size and JPEG quality:",
-             f"{'px':>6} " + " ".join(f"{'q' + str(q):>7}" for q in qualities)]
+    below = result.get("below_best") or {}
+    assert isinstance(below, dict)
+    lines = [f"{name} sweep ({result['count']} photos), top-1 by size and JPEG quality "
+             "(points below the best size at that quality):",
+             f"{'px':>6} " + " ".join(f"{'q' + str(q):>14}" for q in qualities)]
     for size, row in top1.items():
-        lines.append(f"{size:>6} " + " ".join(f"{row[str(q)]:>7.1%}" for q in qualities))
+        gaps = below.get(size, {})
+        lines.append(f"{size:>6} " + " ".join(
+            f"{row[str(q)]:>7.1%} (-{100 * gaps.get(str(q), 0.0):.1f})" for q in qualities))
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from typing import Any
 from PIL import Image
 
 from agrifleet.contract import MAX_THUMBNAIL_B64
-from agrifleet.inference.classifier import Prediction
+from agrifleet.inference.classifier import PartAnswer, Prediction
 from agrifleet.inference.preprocess import ImageSource, open_image
 from agrifleet.manifest import Manifest
 
@@ -57,4 +57,14 @@ def detection_body(
         "inference_ms": round(prediction.inference_ms, 2),
         "image_sha256": hashlib.sha256(image).hexdigest(),
         "thumbnail_jpeg_b64": thumbnail,
+        "crop": _part(prediction.crop),
+        "disease": _part(prediction.disease),
     }
+
+
+def _part(answer: PartAnswer) -> dict[str, Any] | None:
+    """The contract's crop or disease of a detection; None when the model gave no such part."""
+    if not answer.best:
+        return None
+    return {"name": answer.name, "confidence": round(min(max(answer.confidence, 0.0), 1.0), 4),
+            "uncertain": answer.uncertain}

@@ -83,6 +83,10 @@ def test_a_file_that_is_not_an_image_is_set_aside_and_the_next_photo_still_count
     _drop(fleet, "field-01", good)
     [detection] = wait_until(partial(_detections, fleet, "field-01"), 90, "a detection")
     assert 0.0 <= detection["confidence"] <= 1.0
+    # The node names the crop and the disease on their own, and the fleet stores both.
+    for part in ("crop", "disease"):
+        assert detection[part] and 0.0 <= detection[f"{part}_confidence"] <= 1.0
+        assert detection[f"{part}_uncertain"] == (detection[part] == "uncertain")
     failed = fleet.options.workdir / "field-01" / "camera" / "failed"
     assert (failed / "broken.jpg").exists()
     events = api(fleet, "/devices/field-01/events")

@@ -61,7 +61,7 @@ def test_eval_on_new_photos_writes_a_report(tmp_path: Path, capsys: pytest.Captu
                  "--report", str(report)]) == 0
     out = capsys.readouterr().out
     assert "lab all: top-1" in out and "macro-F1" in out and "ECE" in out
-    saved = json.loads((report / "report.json").read_text())
+    saved = json.loads((report / "eval_report.json").read_text())
     assert saved["lab"]["count"] == 6 and len(saved["lab"]["confusion"]) == len(labels)
 
 

@@ -52,7 +52,7 @@ def test_eval_figures_match_a_set_built_to_be_three_quarters_right(
                  "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "sweep (4 photos)" in out and "out of scope:" in out and "confidently wrong" in out
-    saved = json.loads((report / "report.json").read_text())
+    saved = json.loads((report / "eval_report.json").read_text())
     lab = saved["lab"]
     assert lab["top1"] == 0.75 and lab["count"] == 4  # the existing fields stay
     # Without a manifest there are no thresholds: everything is answered, so every wrong
@@ -79,7 +79,7 @@ def test_eval_can_skip_the_sweep_and_out_of_scope(
     assert main(["model", "eval", "--model", str(model_path), "--data", str(data),
                  "--split", "all", "--report", str(report), "--no-sweep",
                  "--out-of-scope", "0"]) == 0
-    saved = json.loads((report / "report.json").read_text())
+    saved = json.loads((report / "eval_report.json").read_text())
     assert "sweep" not in saved["lab"] and "out_of_scope" not in saved
     assert "farm" in saved["lab"]
 
@@ -97,3 +97,72 @@ def test_eval_with_an_unreadable_photo_or_no_folder_is_one_line(
     assert out[-1].startswith("agrifleet model eval: ") and "0000000000000000.jpg" in out[-1]
     assert main(["model", "eval", "--data", str(tmp_path / "nowhere"), *common]) == 2
     assert capsys.readouterr().out.startswith("agrifleet model eval: ")
+
+
+def _labelled(folder: Path, model: Path, labels: list[str], photos: list[bytes],
+              right: int) -> None:
+    """``photos`` under class folders: the first ``right`` as the model answers, the rest not."""
+    guesses = TFLiteModel(model, threads=1).predict(
+        np.stack([preprocess(p, 32) for p in photos])).argmax(axis=1)
+    for i, (photo, guess) in enumerate(zip(photos, guesses, strict=True)):
+        label = labels[guess] if i < right else labels[(guess + 1) % len(labels)]
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        (folder / label / f"{i:016x}.jpg").write_bytes(photo)
+
+
+def test_leave_field_out_model_is_measured_on_every_field_photo_and_floors_are_printed(
+    tiny: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model_path, labels = tiny
+    other = tmp_path / "leave-field-out"
+    shutil.copytree(model_path.parent, other)
+    _labelled(tmp_path / "lab", model_path, labels,
+              [leaf_jpeg((160, 160), seed=s) for s in range(2)], right=2)
+    _labelled(tmp_path / "field", model_path, labels,
+              [leaf_jpeg((200, 150), seed=10 + s, spots=25) for s in range(4)], right=1)
+    report = tmp_path / "report"
+    args = ["model", "eval", "--model", str(model_path), "--data", str(tmp_path / "lab"),
+            "--field", str(tmp_path / "field"), "--split", "test", "--report", str(report),
+            "--no-sweep", "--out-of-scope", "1", "--threads", "1",
+            "--leave-field-out", str(other)]
+    assert main(args) == 0  # floors are printed, but only --check-floors fails on them
+    out = capsys.readouterr().out
+    saved = json.loads((report / "eval_report.json").read_text())
+    lfo = saved["leave_field_out"]
+    # Every field photo, whatever its split, and a quarter of them labelled as it answers.
+    assert lfo["field"]["count"] == 4 and lfo["field"]["top1"] == 0.25
+    assert lfo["model"] == str(other / "model.tflite")
+    assert lfo["field"]["farm"]["disease"]["count"] == 4
+    floors = {f["name"]: f for f in saved["floors"]}
+    assert floors["leave-field-out field top-1"]["value"] == 0.25
+    assert floors["leave-field-out field top-1"]["passed"] is False
+    assert floors["multiply-adds per photo"]["value"] == 7036
+    assert floors["multiply-adds per photo"]["passed"] is True
+    assert "FAIL  leave-field-out field top-1 25.0 % (floor ≥ 60.0 %)" in out
+    assert "PASS  multiply-adds per photo 0.0 M" in out
+    assert saved["cost"]["size_bytes"] == model_path.stat().st_size
+    assert main([*args, "--check-floors"]) == 1
+
+
+def test_leave_field_out_without_field_photos_is_one_line(
+    tiny: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model_path, labels = tiny
+    _labelled(tmp_path / "lab", model_path, labels, [leaf_jpeg()], right=1)
+    assert main(["model", "eval", "--model", str(model_path), "--data", str(tmp_path / "lab"),
+                 "--split", "all", "--report", str(tmp_path / "r"), "--no-sweep",
+                 "--out-of-scope", "0", "--leave-field-out", str(model_path.parent)]) == 2
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        "agrifleet model eval: --leave-field-out needs --field: the field photos to test it on")
+
+
+def test_the_sweep_can_take_the_first_photos_of_each_class(tmp_path: Path) -> None:
+    from models.eval_report import sweep_subset
+    from models.split import Photo
+
+    photos = [Photo(path=tmp_path / label / name, label=label, split="test", group=name)
+              for label, name in [("b", "2.jpg"), ("a", "9.jpg"), ("b", "1.jpg"),
+                                  ("a", "3.jpg"), ("b", "3.jpg")]]
+    assert sweep_subset(photos, 0) == [0, 1, 2, 3, 4]
+    assert sweep_subset(photos, 1) == [2, 3]  # b/1.jpg and a/3.jpg
+    assert sweep_subset(photos, 2) == [0, 1, 2, 3]

@@ -89,3 +89,16 @@ def test_risk_coverage_with_one_threshold_for_all_classes() -> None:
 def test_no_healthy_photos_gives_no_healthy_figure_rather_than_zero() -> None:
     h = healthy_vs_diseased(PROBS[:3], TRUTH[:3], LABELS)
     assert h["healthy"] == 0 and h["healthy_called_healthy"] is None
+
+
+def test_the_risk_coverage_curve_prints_one_line_per_threshold() -> None:
+    from models.evaluate import format_risk_coverage
+
+    rows: list[dict[str, float | None]] = [
+            {"threshold": 0.5, "coverage": 0.75, "selective_accuracy": 1.0,
+             "confidently_wrong": 0.0},
+            {"threshold": 0.9, "coverage": 0.0, "selective_accuracy": None,
+             "confidently_wrong": 0.0}]
+    text = format_risk_coverage("field test", rows).splitlines()
+    assert text[1] == "  >= 0.50   75.0%  100.0%    0.0%"
+    assert text[2] == "  >= 0.90    0.0%     n/a    0.0%"

@@ -74,3 +74,27 @@ def test_degraded_pixels_are_the_models_input_size(tmp_path: Path) -> None:
     pixels = degraded_pixels([path, path], 256, 75, 96)
     assert pixels.shape == (2, 96, 96, 3) and pixels.dtype == np.uint8
     assert np.array_equal(pixels[0], pixels[1])
+
+
+def test_each_size_is_measured_against_the_best_size_at_its_quality(tmp_path: Path) -> None:
+    paths = [_flat(tmp_path, n, 40) for n in "abcd"]
+    truth = np.zeros(4, np.int64)
+    # Calls come size by size, quality by quality: 128/q95, 128/q50, 1024/q95, 1024/q50.
+    right_per_call = iter([4, 3, 2, 3])
+
+    def model(pixels: np.ndarray) -> np.ndarray:
+        right = next(right_per_call)
+        probs = np.zeros((len(pixels), 2), np.float32)
+        probs[:right, 0] = 1.0
+        probs[right:, 1] = 1.0
+        return probs
+
+    steps: list[tuple[int, int, float]] = []
+    result = sweep(paths, truth, model, 64, sizes=(128, 1024), qualities=(95, 50),
+                   on_step=lambda *step: steps.append(step))
+    assert steps == [(128, 95, 1.0), (128, 50, 0.75), (1024, 95, 0.5), (1024, 50, 0.75)]
+    assert result["top1"] == {"128": {"95": 1.0, "50": 0.75}, "1024": {"95": 0.5, "50": 0.75}}
+    assert result["best_size"] == {"95": 128, "50": 128}
+    assert result["below_best"] == {"128": {"95": 0.0, "50": 0.0},
+                                    "1024": {"95": 0.5, "50": 0.0}}
+    assert "(-50.0)" in format_sweep("lab", result)

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/detections", tags=["detections"])
 DetectionId = Annotated[int, Path(ge=1, le=MAX_ID, description="Detection id")]
 
 
-@router.get("", summary="Detections, newest first, filtered by device, label and time")
+@router.get("", summary="Detections, newest first, by device, label, crop, disease and time")
 def list_detections(
     session: SessionDep,
     caller: CallerDep,
@@ -26,9 +26,15 @@ def list_detections(
     ] = None,
     label: Annotated[str | None, name_query(128, "Class label")] = None,
     limit: Limit = 100,
+    crop: Annotated[
+        str | None, name_query(128, 'Crop name ("Tomato"), or "uncertain"')
+    ] = None,
+    disease: Annotated[
+        str | None, name_query(128, 'Disease name ("Late blight", "healthy"), or "uncertain"')
+    ] = None,
 ) -> list[DetectionPublic]:
     return queries.detections(session, device, label, window.since, window.until, limit,
-                              caller.farm_ids)
+                              caller.farm_ids, crop=crop, disease=disease)
 
 
 @router.get("/{detection_id}", responses={404: {"model": Message}}, summary="One detection")

@@ -201,3 +201,33 @@ def test_exif_rotation_gives_the_tensor_of_the_upright_photo() -> None:
     a = preprocess(_encode(upright, "JPEG", quality=95), 64).astype(int)
     b = preprocess(_encode(stored, "JPEG", quality=95, exif=exif), 64).astype(int)
     assert np.abs(a - b).mean() < 2
+
+
+def _png_16_bit(pixels: np.ndarray, colour_type: int) -> bytes:
+    """A 16-bit PNG of any colour type (4: grey + alpha, 6: RGB + alpha), built by hand."""
+    import struct
+    import zlib
+
+    h, w, _ = pixels.shape
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in pixels)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("grey", [False, True])
+def test_a_16_bit_photo_with_alpha_looks_like_its_8_bit_opaque_self(grey: bool) -> None:
+    rgb = Image.open(io.BytesIO(leaf_jpeg((96, 64)))).convert("L" if grey else "RGB")
+    eight = np.asarray(rgb).reshape(64, 96, -1)
+    alpha = np.full((64, 96, 1), 255, np.uint8)
+    alpha[:8] = 0  # a transparent strip: its colour is kept, the alpha dropped
+    deep = np.concatenate([eight, alpha], axis=2).astype(np.uint16) * 257
+    out = preprocess(_png_16_bit(deep, 4 if grey else 6), 48).astype(int)
+    expected = preprocess(_encode(rgb, "PNG"), 48).astype(int)
+    assert out.shape == (48, 48, 3)
+    assert np.abs(out - expected).max() <= 1

@@ -1,4 +1,5 @@
-"""On real leaf photos the shipped model reaches the accuracy its manifest claims."""
+"""On real leaf photos every shipped model version (each folder under models/<name>/) reaches the
+accuracy its manifest claims, in each TFLite runtime installed."""
 
 from __future__ import annotations
 
@@ -8,8 +9,20 @@ import pytest
 
 from agrifleet.inference.classifier import Classifier
 from agrifleet.manifest import read_manifest
+from models.shipped import models_root
 
 pytestmark = pytest.mark.data
+
+
+def _shipped_versions() -> list[Path]:
+    """Every shipped model folder with a fixed sample (1.1.0, and 2.0.0 once it lands)."""
+    return sorted(p.parent for p in models_root().glob("*/*/manifest.json")
+                  if (p.parent / "test_sample.txt").is_file())
+
+
+def test_every_shipped_version_is_checked() -> None:
+    found = {f"{p.parent.name}/{p.name}" for p in _shipped_versions()}
+    assert "leaf-disease/1.1.0" in found  # the rollback version stays in the repository
 
 
 def _sample(model_dir: Path, source: str, data: Path) -> list[tuple[Path, str]]:
@@ -25,6 +38,8 @@ def _sample(model_dir: Path, source: str, data: Path) -> list[tuple[Path, str]]:
     ("lab", "plantvillage", "test_sample"),
     ("field", "field", "field_sample"),
 ])
+@pytest.mark.parametrize("shipped_dir", _shipped_versions(),
+                         ids=lambda p: f"{p.parent.name}-{p.name}")
 def test_fixed_sample_reaches_the_manifest_figure(
     shared_data: Path, shipped_dir: Path, runtime: str, source: str, folder: str, metric: str
 ) -> None:
