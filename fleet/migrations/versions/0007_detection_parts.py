@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0007_detection_parts'
-down_revision = '0004'
+down_revision = '0006_enrolment'
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0008_dashboard'
-down_revision = '0006_enrolment'
+down_revision = '0007_detection_parts'
 branch_labels = None
 depends_on = None
 
