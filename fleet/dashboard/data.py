@@ -1,0 +1,142 @@
+"""What the pages show, read from the fleet's tables and scoped to the signed-in person's farm."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from fleet import queries
+from fleet.dashboard.session import Principal, field_of
+from fleet.models import Detection, Device, DevicePublic, Event
+
+#: Detections newer than this count as "found in the last days" on the overview.
+RECENT_DISEASE = timedelta(days=7)
+UNASSIGNED = ""
+
+
+@dataclass
+class NodeRow:
+    device: DevicePublic
+    field: str
+    sensors_down: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FieldSummary:
+    name: str
+    nodes: list[NodeRow] = field(default_factory=list)
+    diseases: dict[str, int] = field(default_factory=dict)  # label → detections, recent
+
+    @property
+    def online(self) -> int:
+        return sum(1 for n in self.nodes if n.device.online)
+
+
+def devices(session: Session, who: Principal, offline_after_s: int) -> list[DevicePublic]:
+    """Every device of the farm in view (stand-in: one farm holds every device)."""
+    return queries.list_devices(session, 10_000, 0, offline_after_s)
+
+
+def visible_device(session: Session, who: Principal, device_id: str) -> Device | None:
+    """The device if the person may see it, else None (shown as not found)."""
+    return session.get(Device, device_id)
+
+
+def sensors_down(session: Session, device_ids: list[str]) -> dict[str, list[str]]:
+    """Per device, the sensors whose newest sensor_down/sensor_recovered event says down."""
+    if not device_ids:
+        return {}
+    newest = (
+        select(Event.device_id, Event.sensor, func.max(Event.id).label("last"))
+        .where(col(Event.device_id).in_(device_ids),
+               col(Event.code).in_(("sensor_down", "sensor_recovered")))
+        .group_by(col(Event.device_id), col(Event.sensor))
+        .subquery()
+    )
+    rows = session.exec(
+        select(Event.device_id, Event.sensor).join(newest, col(Event.id) == newest.c.last)
+        .where(Event.code == "sensor_down")
+    ).all()
+    out: dict[str, list[str]] = defaultdict(list)
+    for device_id, sensor in rows:
+        out[device_id].append(sensor or "?")
+    return dict(out)
+
+
+def recent_diseases(session: Session, device_ids: list[str], now: datetime
+                    ) -> dict[str, dict[str, int]]:
+    """Per device, detections per label (not healthy, not uncertain) over RECENT_DISEASE."""
+    if not device_ids:
+        return {}
+    rows = session.exec(
+        select(Detection.device_id, Detection.label, func.count())
+        .where(col(Detection.device_id).in_(device_ids), col(Detection.ts) >= now - RECENT_DISEASE,
+               col(Detection.uncertain).is_(False), ~col(Detection.label).contains("healthy"))
+        .group_by(col(Detection.device_id), col(Detection.label))
+    ).all()
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for device_id, label, n in rows:
+        out[device_id][label] = int(n)
+    return dict(out)
+
+
+def fields(session: Session, who: Principal, offline_after_s: int,
+           now: datetime | None = None) -> list[FieldSummary]:
+    """The farm's fields with their nodes, recent diseases and silent sensors; by name."""
+    now = now or datetime.now(UTC)
+    found = devices(session, who, offline_after_s)
+    ids = [d.id for d in found]
+    down, sick = sensors_down(session, ids), recent_diseases(session, ids, now)
+    by_field: dict[str, FieldSummary] = {}
+    for d in found:
+        name = field_of(d.tags) or UNASSIGNED
+        summary = by_field.setdefault(name, FieldSummary(name))
+        summary.nodes.append(NodeRow(d, name, down.get(d.id, [])))
+        for label, n in sick.get(d.id, {}).items():
+            summary.diseases[label] = summary.diseases.get(label, 0) + n
+    return sorted(by_field.values(), key=lambda f: (f.name == UNASSIGNED, f.name))
+
+
+def detections(session: Session, who: Principal, *, device_ids: list[str] | None = None,
+               label: str | None = None, crop: str | None = None,
+               min_confidence: float | None = None, since: datetime | None = None,
+               until: datetime | None = None, limit: int = 48) -> list[Detection]:
+    """Detections of the farm, newest first, filtered as the gallery asks."""
+    query = select(Detection).order_by(col(Detection.ts).desc(), col(Detection.id).desc())
+    if device_ids is not None:
+        query = query.where(col(Detection.device_id).in_(device_ids))
+    if label:
+        query = query.where(Detection.label == label)
+    if crop:
+        query = query.where(col(Detection.label).startswith(crop + "___"))
+    if min_confidence is not None:
+        query = query.where(col(Detection.confidence) >= min_confidence)
+    if since is not None:
+        query = query.where(col(Detection.ts) >= since)
+    if until is not None:
+        query = query.where(col(Detection.ts) < until)
+    # The thumbnail column is not loaded: the gallery links to the image route.
+    return list(session.exec(query.limit(limit)).all())
+
+
+def labels(session: Session, device_ids: list[str]) -> list[str]:
+    """Every label the farm's detections carry, for the gallery's filter."""
+    if not device_ids:
+        return []
+    rows = session.exec(select(Detection.label).where(col(Detection.device_id).in_(device_ids))
+                        .distinct().order_by(col(Detection.label)).limit(500)).all()
+    return list(rows)
+
+
+def events(session: Session, device_id: str, limit: int = 20) -> list[Event]:
+    return list(session.exec(select(Event).where(Event.device_id == device_id)
+                             .order_by(col(Event.id).desc()).limit(limit)).all())
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
