@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,14 +24,14 @@ UNASSIGNED = ""
 class NodeRow:
     device: DevicePublic
     field: str
-    sensors_down: list[str] = field(default_factory=list)
+    sensors_down: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass
 class FieldSummary:
     name: str
-    nodes: list[NodeRow] = field(default_factory=list)
-    diseases: dict[str, int] = field(default_factory=dict)  # label → detections, recent
+    nodes: list[NodeRow] = dataclasses.field(default_factory=list)
+    diseases: dict[str, int] = dataclasses.field(default_factory=dict)  # label → detections, recent
 
     @property
     def online(self) -> int:

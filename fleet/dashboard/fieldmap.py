@@ -67,7 +67,7 @@ def svg(pins: Sequence[Pin], outline: dict[str, Any] | None, title: str,
         x, y = raw(lon, lat)
         return SIZE / 2 + (x - cx) * scale, SIZE / 2 - (y - cy) * scale
 
-    parts = [f'<svg viewBox="0 0 {SIZE} {SIZE}" class="map" role="img" '
+    parts = [f'<svg viewBox="0 0 {SIZE} {SIZE}" class="map" role="group" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
     for ring in rings:
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(*p) for p in ring))
@@ -77,7 +77,8 @@ def svg(pins: Sequence[Pin], outline: dict[str, Any] | None, title: str,
         state = online_text if pin.online else offline_text
         cls = "pin-on" if pin.online else "pin-off"
         parts.append(
-            f'<a href="{escape(pin.href)}"><circle cx="{x:.1f}" cy="{y:.1f}" r="8" '
+            f'<a href="{escape(pin.href)}" aria-label="{escape(pin.name or pin.device_id)}: '
+            f'{escape(state)}"><circle cx="{x:.1f}" cy="{y:.1f}" r="8" '
             f'class="{cls}"><title>{escape(pin.name or pin.device_id)}: {escape(state)}</title>'
             f'</circle><text x="{x + 11:.1f}" y="{y + 4:.1f}" class="pin-label">'
             f'{escape(pin.name or pin.device_id)}</text></a>')

@@ -8,14 +8,15 @@ the first time a language is used, so a ``.po`` edit is live on the next start a
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime, format_timedelta
@@ -43,12 +44,12 @@ def pick(query: str | None, cookie: str | None, accept_language: str | None,
     """``?lang=`` first, then the user's saved choice, the cookie, Accept-Language, else en."""
     for choice in (query, user, cookie):
         if choice in LANGUAGES:
-            return choice  # type: ignore[return-value]
+            return choice
     if accept_language:
         wanted = _parse_accept(accept_language)
         found = Locale.negotiate(wanted, ["vi", "zh", "en"], sep="-")
         if found is not None and found.language in LANGUAGES:
-            return found.language  # type: ignore[return-value]
+            return found.language
     return DEFAULT
 
 
@@ -107,6 +108,7 @@ class Formats:
     """Babel's formatters bound to one language, for templates (``fmt.number(3.5)``)."""
 
     lang: Lang
+    timezone: str = "UTC"
 
     @cached_property
     def locale(self) -> Locale:
@@ -121,12 +123,12 @@ class Formats:
     def percent(self, value: float | None) -> str:
         return "–" if value is None else format_percent(value, locale=self.locale)
 
-    def datetime(self, value: datetime | None, style: str = "short") -> str:
+    def datetime(self, value: dt.datetime | None, style: str = "short") -> str:
         if value is None:
             return "–"
-        return format_datetime(value, style, tzinfo=None, locale=self.locale)
+        return format_datetime(value, style, tzinfo=ZoneInfo(self.timezone), locale=self.locale)
 
-    def ago(self, value: datetime | None, now: datetime) -> str:
+    def ago(self, value: dt.datetime | None, now: dt.datetime) -> str:
         if value is None:
             return "–"
         return format_timedelta(value - now, add_direction=True, locale=self.locale)
@@ -145,7 +147,7 @@ class Formats:
         return f"{self.number(value, digits)} {unit}".strip()
 
 
-def template_globals(lang: Lang) -> dict[str, Any]:
+def template_globals(lang: Lang, timezone: str = "UTC") -> dict[str, Any]:
     """What every template gets for the request's language."""
-    return {"lang": lang, "fmt": Formats(lang), "languages": LANGUAGES,
+    return {"lang": lang, "fmt": Formats(lang, timezone), "languages": LANGUAGES,
             "native_names": NATIVE_NAMES}

@@ -22,21 +22,21 @@ _lock = threading.Lock()
 _envs: dict[str, Environment] = {}
 
 
-def environment(lang: str) -> Environment:
+def environment(lang: i18n.Lang, timezone: str = "UTC") -> Environment:
     with _lock:
-        env = _envs.get(lang)
+        env = _envs.get(f"{lang} {timezone}")
         if env is None:
             env = Environment(loader=FileSystemLoader(TEMPLATES),
                               autoescape=select_autoescape(["html"]),
                               extensions=["jinja2.ext.i18n"], trim_blocks=True,
                               lstrip_blocks=True)
             env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
-            env.globals.update(i18n.template_globals(lang))  # type: ignore[arg-type]
+            env.globals.update(i18n.template_globals(lang, timezone))
             gettext = i18n.translations(lang).gettext
             env.globals["code_text"] = lambda table, code: _coded(gettext, table, code)
             env.globals["label_text"] = lambda label: _label(gettext, label)
             env.globals["texts"] = texts
-            _envs[lang] = env
+            _envs[f"{lang} {timezone}"] = env
         return env
 
 
@@ -66,7 +66,7 @@ def page(request: Request, template: str, who: Principal | None, status_code: in
          **context: Any) -> HTMLResponse:
     """The page in the request's language; a ?lang= choice is remembered in a cookie."""
     lang = language(request, who)
-    env = environment(lang)
+    env = environment(lang, request.app.state.settings.dashboard_timezone)
     gettext = i18n.translations(lang).gettext
     script_texts = {key: str(gettext(msg)) for key, msg in texts.SCRIPT_TEXTS.items()}
     script_texts.update({f"error_{k}": str(gettext(v)) for k, v in texts.API_ERRORS.items()})

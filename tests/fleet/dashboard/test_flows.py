@@ -57,6 +57,7 @@ def test_accept_language_chooses_before_any_choice(site: Site, browser: Any) -> 
 
 def test_overview_shows_fields_nodes_disease_and_silent_sensors(site: Site, page: Any) -> None:
     site.login(page)
+    assert page.locator("main").inner_text().strip().startswith("Overview")
     north = page.locator("section.field", has_text="North")
     assert "1 of 2 nodes online" in north.inner_text()
     assert "Tomato · Late blight" in north.inner_text()
