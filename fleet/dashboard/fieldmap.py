@@ -43,8 +43,21 @@ def outline_rings(geojson: dict[str, Any] | None) -> list[list[tuple[float, floa
     return []
 
 
+def tile_of(lon: float, lat: float, z: int) -> tuple[float, float]:
+    """Web Mercator tile coordinates (fractional) of a position at zoom z."""
+    n = 2 ** z
+    lat_r = math.radians(max(min(lat, 85.0511), -85.0511))
+    return (lon + 180) / 360 * n, (1 - math.asinh(math.tan(lat_r)) / math.pi) / 2 * n
+
+
+def tile_corner(x: float, y: float, z: int) -> tuple[float, float]:
+    """(lon, lat) of a tile corner."""
+    n = 2 ** z
+    return x / n * 360 - 180, math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
+
+
 def svg(pins: Sequence[Pin], outline: dict[str, Any] | None, title: str,
-        online_text: str, offline_text: str) -> str:
+        online_text: str, offline_text: str, tile_url: str | None = None) -> str:
     """The map, or "" when there is nothing with a position to draw."""
     rings = outline_rings(outline)
     points = [pt for ring in rings for pt in ring] + [(p.longitude, p.latitude) for p in pins]
@@ -69,6 +82,8 @@ def svg(pins: Sequence[Pin], outline: dict[str, Any] | None, title: str,
 
     parts = [f'<svg viewBox="0 0 {SIZE} {SIZE}" class="map" role="group" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
+    if tile_url:
+        parts.extend(_tiles(tile_url, lon0, lat0, extent / k, xy))
     for ring in rings:
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(*p) for p in ring))
         parts.append(f'<polygon points="{pts}" class="outline"/>')
@@ -84,3 +99,22 @@ def svg(pins: Sequence[Pin], outline: dict[str, Any] | None, title: str,
             f'{escape(pin.name or pin.device_id)}</text></a>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _tiles(url: str, lon0: float, lat0: float, extent_deg: float,
+           xy: Any) -> list[str]:
+    """The 3×3 tiles around the centre, at the zoom where one tile spans about the field."""
+    z = max(1, min(19, math.floor(math.log2(360 / max(extent_deg, 1e-6)))))
+    cx, cy = tile_of(lon0, lat0, z)
+    out = []
+    for tx in range(int(cx) - 1, int(cx) + 2):
+        for ty in range(int(cy) - 1, int(cy) + 2):
+            if not (0 <= ty < 2 ** z):
+                continue
+            x0, y0 = xy(*tile_corner(tx, ty, z))
+            x1, y1 = xy(*tile_corner(tx + 1, ty + 1, z))
+            href = url.replace("{z}", str(z)).replace("{x}", str(tx % 2 ** z)).replace(
+                "{y}", str(ty))
+            out.append(f'<image href="{escape(href)}" x="{x0:.1f}" y="{y0:.1f}" '
+                       f'width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" preserveAspectRatio="none"/>')
+    return out

@@ -142,7 +142,7 @@ def field_page(name: str, request: Request, who: Who, db: SessionDep,
                          f"/nodes/{quote(n.device.id)}")
             for n in found.nodes if n.device.position is not None]
     return page(request, "field.html", who, field=found, pins=pins, fieldmap=fieldmap,
-                outline=None, tile_url=None)
+                outline=None, tile_url=settings.map_tile_url)
 
 
 def _span(value: str | None) -> charts.Span:
