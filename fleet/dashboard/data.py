@@ -30,6 +30,7 @@ class NodeRow:
 @dataclass
 class FieldSummary:
     name: str
+    id: int | None = None  # the fleet's field id (None: the stand-in's tag-named fields)
     nodes: list[NodeRow] = dataclasses.field(default_factory=list)
     diseases: dict[str, int] = dataclasses.field(default_factory=dict)  # label → detections, recent
 

@@ -50,6 +50,17 @@ def _label(gettext: Any, label: str) -> str:
     """A class label in words: "Tomato · Late blight", translated through the diseases domain."""
     if label == "uncertain":
         return str(gettext("Uncertain"))
+    try:
+        from fleet.advice import UnknownLabel, advice_for  # the disease catalog (issue 11 B)
+    except ImportError:
+        pass
+    else:
+        try:
+            advice = advice_for(label)
+        except UnknownLabel:
+            pass
+        else:
+            return f"{gettext(advice.crop_msgid)} · {gettext(advice.disease_msgid)}"
     disease = disease_name(label)
     crop = str(gettext(crop_name(label)))
     words = str(gettext("Healthy")) if disease == HEALTHY else str(gettext(disease))

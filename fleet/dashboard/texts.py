@@ -25,14 +25,11 @@ EVENT_CODES: dict[str, str] = {
 }
 UNKNOWN_EVENT = N_("Event %(code)s")
 
-ALERT_KINDS: dict[str, str] = {
-    "disease": N_("Disease detected"),
+ALERT_KINDS: dict[str, str] = {  # by the alert's machine code (fleet/alerts/tables.py)
+    "disease_detected": N_("Disease detected"),
     "reading_out_of_range": N_("Reading out of range"),
-    "out_of_range": N_("Reading out of range"),
     "node_offline": N_("Node offline"),
-    "offline": N_("Node offline"),
     "outbox_backlog": N_("Outbox backlog"),
-    "backlog": N_("Outbox backlog"),
 }
 ALERT_STATES: dict[str, str] = {
     "active": N_("active"),

@@ -123,7 +123,7 @@
         const li = document.createElement("li");
         li.id = "alert-" + a.id;
         const head = document.createElement("strong");
-        head.textContent = word("kind", a.kind || a.code);
+        head.textContent = word("kind", a.code || a.kind);
         li.append(head, " · " + (a.device_id || "") + " · ");
         const state = document.createElement("span");
         state.className = "badge " + (a.state === "active" ? "off" : "info");
@@ -204,8 +204,9 @@
       ? T.confidence + ": " + new Intl.NumberFormat(lang, { style: "percent" }).format(data.confidence) : "";
     const advice = box.querySelector(".answer-advice");
     advice.textContent = "";
-    if (!label || data.uncertain) return;
-    const result = await api("/api/v1/advice?label=" + encodeURIComponent(label) + "&lang=" + lang);
+    const key = data.advice_key === undefined ? label : data.advice_key;
+    if (!key || data.uncertain) return;
+    const result = await api("/api/v1/advice?label=" + encodeURIComponent(key) + "&lang=" + lang);
     if (!result.ok || !result.data) return;
     const a = result.data;
     if (a.crop || a.disease) box.querySelector(".answer-label").textContent = [a.crop, a.disease].filter(Boolean).join(" · ");
@@ -224,7 +225,8 @@
     if (!file) return;
     const coords = await position();
     const record = { client_id: uuid(), photo: file, name: file.name,
-      taken_at: new Date().toISOString(), field_id: form.querySelector("select").value,
+      taken_at: new Date().toISOString(),
+      field_id: form.querySelector("select") ? form.querySelector("select").value : "",
       latitude: coords ? coords.latitude : null, longitude: coords ? coords.longitude : null };
     say(null, T.sending);
     const result = navigator.onLine ? await send(record) : { ok: false, status: 0 };
