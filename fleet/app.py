@@ -20,7 +20,7 @@ from agrifleet import __version__
 from fleet import dashboard, logs
 from fleet.api.errors import add_handlers
 from fleet.api.main import api_router
-from fleet.api.routes import health, metrics, models
+from fleet.api.routes import auth, health, metrics, models
 from fleet.db import make_engine
 from fleet.ingest import Ingestor
 from fleet.metrics import Metrics
@@ -36,8 +36,10 @@ DESCRIPTION = """\
 Fleet manager for agrifleet field nodes: devices, their readings (raw or downsampled),
 crop-disease detections with thumbnails, events, and which sequence numbers never arrived.
 
-Every route except `/healthz` needs `Authorization: Bearer <token>`; create one with
-`agrifleet fleet create-token --role admin` (or `--role viewer` for read-only access).
+Every route except `/healthz` and `/api/v1/auth/login` needs `Authorization: Bearer <token>`
+(a service token from `agrifleet fleet create-token --role admin|technician|viewer`, or a
+personal token from `POST /api/v1/tokens`) or the dashboard's session cookie (with the
+`X-CSRF-Token` header on writes). Users see only their farms' devices and data.
 """
 
 
@@ -87,6 +89,7 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(models.download_router, prefix="/api/v1")
+    app.include_router(auth.login_router, prefix="/api/v1")
     dashboard.install(app)
     add_handlers(app)
     logs.redact_access_log()

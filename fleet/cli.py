@@ -41,6 +41,29 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     token.add_argument("--name", default="", help="who or what the token is for")
     token.set_defaults(func=_create_token)
 
+    farm = sub.add_parser(
+        "create-farm",
+        help="create a farm and print its id",
+        description="Create a farm and print its id (for create-user --farm).",
+    )
+    farm.add_argument("name", help="the farm's name")
+    farm.set_defaults(func=_create_farm)
+
+    user = sub.add_parser(
+        "create-user",
+        help="create a user with a role in a farm (the password is read from standard input)",
+        description="Create a user who signs in to the dashboard with EMAIL and a password "
+        "read from standard input (prompted without echo on a terminal; never an argument). "
+        "Prints the user's id.",
+    )
+    user.add_argument("email", help="the user's e-mail (case does not matter)")
+    user.add_argument("--farm", required=True, type=int, metavar="FARM_ID",
+                      help="the farm they belong to (from create-farm; the default farm is 1)")
+    user.add_argument("--role", required=True, choices=("viewer", "technician", "admin"),
+                      help="viewer reads and confirms; technician also manages devices, models "
+                      "and rollouts; admin also users and farms")
+    user.set_defaults(func=_create_user)
+
     migrate = sub.add_parser(
         "migrate",
         help="apply database migrations",
@@ -124,7 +147,9 @@ def _serve(args: argparse.Namespace) -> int:
             upgrade(engine)
         else:
             engine.connect().close()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
+    # proxy_headers off: the fleet itself decides whom to believe (AGRIFLEET_TRUSTED_PROXIES).
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
+                proxy_headers=False)
     return 0
 
 
@@ -146,4 +171,90 @@ def _migrate(_: argparse.Namespace) -> int:
     with _database("migrate", settings) as engine:
         upgrade(engine)
     print(f"database schema is up to date: {mask_url(settings.database_url)}")
+    return 0
+
+
+def _create_farm(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+    from sqlmodel import Session
+
+    from fleet import audit
+    from fleet.migrate import upgrade
+    from fleet.people import Farm, FarmCreate
+
+    try:
+        body = FarmCreate(name=args.name)
+    except ValidationError as exc:
+        print(f"agrifleet fleet create-farm: invalid name: {_why(exc)}", file=sys.stderr)
+        return 2
+    with _database("create-farm", _settings()) as engine:
+        upgrade(engine)
+        with Session(engine) as session:
+            farm = Farm(name=body.name)
+            session.add(farm)
+            session.flush()
+            audit.record(session, "cli", "farm.create", f"farm {farm.id}", None, name=body.name)
+            session.commit()
+            print(farm.id)
+    return 0
+
+
+def _read_password() -> str | None:
+    """The password: prompted twice without echo on a terminal, else stdin's first line."""
+    import getpass
+
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != first:
+            print("agrifleet fleet create-user: the passwords differ", file=sys.stderr)
+            return None
+        return first
+    line = sys.stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+def _why(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors())
+    return str(exc)
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+    from sqlmodel import Session, col, select
+
+    from fleet import audit
+    from fleet.auth.passwords import hash_password
+    from fleet.migrate import upgrade
+    from fleet.people import Farm, Membership, User, UserCreate
+
+    password = _read_password()
+    if password is None:
+        return 2
+    try:
+        body = UserCreate(email=args.email, password=password, farm_id=args.farm, role=args.role)
+    except ValidationError as exc:
+        print(f"agrifleet fleet create-user: {_why(exc)} (a password has 10 to 1024 "
+              "characters)", file=sys.stderr)
+        return 2
+    with _database("create-user", _settings()) as engine:
+        upgrade(engine)
+        with Session(engine) as session:
+            if session.get(Farm, args.farm) is None:
+                print(f"agrifleet fleet create-user: no farm {args.farm} (create one with "
+                      "agrifleet fleet create-farm NAME)", file=sys.stderr)
+                return 1
+            if session.exec(select(User).where(col(User.email) == body.email)).first():
+                print(f"agrifleet fleet create-user: a user with e-mail {body.email} exists",
+                      file=sys.stderr)
+                return 1
+            user = User(email=body.email, password_hash=hash_password(body.password))
+            session.add(user)
+            session.flush()
+            session.add(Membership(user_id=user.id or 0, farm_id=args.farm, role=args.role))
+            audit.record(session, "cli", "user.create", body.email, None, farm_id=args.farm,
+                         role=args.role)
+            session.commit()
+            print(user.id)
     return 0

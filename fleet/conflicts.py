@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,9 @@ class Resends:
 
     conflicts: list[Conflict]
     corrected: int
+    #: Readings whose time was corrected: (device, sensor, quantity, old ts, new ts), the old
+    #: one as the database held it (text on SQLite), for the rollups to count again.
+    moved: list[tuple[str, str, str, Any, datetime]] = field(default_factory=list)
 
 
 def content_columns(store: Store, kind: str) -> list[str]:
@@ -59,14 +62,19 @@ def content_columns(store: Store, kind: str) -> list[str]:
     return [c.name for c in store.items[kind].columns if c.name not in _NOT_CONTENT]
 
 
-def sort_resends(conn: Connection, store: Store, rows: Rows, kinds: list[str]) -> Resends:
-    """Compare the rows of ``kinds`` (those with items stored before) with what is stored."""
+def sort_resends(
+    conn: Connection, store: Store, rows: Rows, kinds: list[str],
+    new: dict[str, set[int]] | None = None,
+) -> Resends:  # fmt: skip
+    """Compare the rows of ``kinds`` (those with items stored before) with what is stored;
+    ``new`` names, per kind, the indexes of rows this transaction stored (nothing to compare)."""
     out = Resends([], 0)
     for kind in kinds:
         columns = content_columns(store, kind)
         ts_at, synced_at = columns.index("ts"), columns.index("clock_synced")
         by_boot: dict[tuple[str, str], list[tuple[int, int, tuple[Any, ...], AnyItem]]] = {}
-        for message, dev, boot, seq, content, item in _incoming(rows, kind, columns):
+        skip = (new or {}).get(kind, set())
+        for message, dev, boot, seq, content, item in _incoming(rows, kind, columns, skip):
             by_boot.setdefault((dev, boot), []).append((message, seq, content, item))
         fixes: list[dict[str, Any]] = []
         for (dev, boot), items in by_boot.items():
@@ -81,6 +89,10 @@ def sort_resends(conn: Connection, store: Store, rows: Rows, kinds: list[str]) -
                     fixes.append({"b_dev": dev, "b_boot": boot, "b_seq": seq, "b_ts": item.ts,
                                   "b_future": item.ts > rows.future_after})  # fmt: skip
                     stored[seq] = (*have[:ts_at], content[ts_at], *have[ts_at + 1 :])
+                    if kind == "reading":
+                        sensor, quantity = columns.index("sensor"), columns.index("quantity")
+                        out.moved.append((dev, have[sensor], have[quantity], have[ts_at],
+                                          item.ts))  # fmt: skip
                     continue
                 out.conflicts.append(Conflict(message, kind, dev, boot, seq, differs))
         store.correct_times(conn, kind, fixes)
@@ -89,20 +101,25 @@ def sort_resends(conn: Connection, store: Store, rows: Rows, kinds: list[str]) -
 
 
 def _incoming(
-    rows: Rows, kind: str, columns: list[str]
+    rows: Rows, kind: str, columns: list[str], skip: set[int]
 ) -> list[tuple[int, str, str, int, tuple[Any, ...], AnyItem]]:
-    """(message, device, boot, seq, content, item) per row of ``kind``."""
+    """(message, device, boot, seq, content, item) per row of ``kind`` not in ``skip``."""
     sources = rows.sources[kind]
+    pairs = [
+        (row, source)
+        for i, (row, source) in enumerate(zip(rows.items[kind], sources, strict=True))
+        if i not in skip
+    ]
     if kind == "reading":  # tuples, with the time as the database holds it
         at = [READING_COLUMNS.index(c) for c in columns]
         return [
             (message, row[0], row[1], row[2], tuple(row[i] for i in at), item)
-            for row, (message, item) in zip(rows.items[kind], sources, strict=True)
+            for row, (message, item) in pairs
         ]
     return [
         (message, row["device_id"], row["boot_id"], row["seq"], tuple(row[c] for c in columns),
          item)
-        for row, (message, item) in zip(rows.items[kind], sources, strict=True)
+        for row, (message, item) in pairs
     ]  # fmt: skip
 
 

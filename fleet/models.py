@@ -97,6 +97,11 @@ class DeviceCreate(SQLModel):
     id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
     name: str = Field(default="", max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] = Field(default_factory=list, max_length=32, description="For rollouts")
+    farm_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                description="The farm it belongs to; without it the default "
+                                "farm (service tokens, or a member of the default farm)")
+    field_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                 description="A field of that farm")
 
 
 class DeviceUpdate(SQLModel):
@@ -106,9 +111,18 @@ class DeviceUpdate(SQLModel):
 
     name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] | None = Field(default=None, max_length=32)
+    field_id: int | None = Field(default=None, ge=0, le=2**31 - 1,
+                                 description="A field of the device's farm; 0 takes it off "
+                                 "its field")
+
+
+#: The farm every device belongs to until it is given another (created by migration 0005).
+DEFAULT_FARM_ID = 1
 
 
 class Device(DeviceBase, table=True):
+    farm_id: int = Field(default=DEFAULT_FARM_ID, foreign_key="farm.id", index=True)
+    field_id: int | None = Field(default=None, foreign_key="field.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     online: bool = Field(default=False)
     last_seen: datetime | None = Field(default=None, sa_type=UtcDateTime)
@@ -136,6 +150,8 @@ class DevicePublic(DeviceBase):
         default=None, description="From the latest latitude/longitude readings"
     )
     tags: list[str] = Field(default_factory=list)
+    farm_id: int = DEFAULT_FARM_ID
+    field_id: int | None = None
     model: ModelRef | None = Field(
         default=None, description="The model the node runs, from its last status"
     )
@@ -220,8 +236,11 @@ class ReadingBase(ItemBase):
 class Reading(ReadingBase, table=True):
     __table_args__ = (
         UniqueConstraint("device_id", "boot_id", "seq", name="uq_reading_item"),
-        Index("ix_reading_series", "device_id", "sensor", "quantity", "ts"),
+        Index("ix_reading_device_ts", "device_id", "ts"),
     )
+    #: No foreign key: the writer stores readings of registered devices only (it looks each
+    #: device up before the transaction), and a key checked per row halves PostgreSQL's rate.
+    device_id: str = Field(max_length=64)
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     stored_at: datetime = Field(sa_type=UtcDateTime)
 
@@ -277,6 +296,7 @@ class Detection(DetectionBase, table=True):
         UniqueConstraint("device_id", "boot_id", "seq", name="uq_detection_item"),
         Index("ix_detection_device_ts", "device_id", "ts"),
         Index("ix_detection_label_ts", "label", "ts"),
+        Index("ix_detection_ts", "ts"),
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     stored_at: datetime = Field(sa_type=UtcDateTime)

@@ -1,4 +1,9 @@
-"""Read-side queries behind the REST API; the same SQL on SQLite and PostgreSQL."""
+"""Read-side queries behind the REST API; the same SQL on SQLite and PostgreSQL.
+
+The hot lists (devices, readings, buckets) come back as plain dicts in their response model's
+field order, built from plain query rows (no ORM objects, no per-row model validation); the
+routes serialise them with fleet.api.plain.as_json, as pydantic would the models.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, SQLModel, col, select
 
 from agrifleet.contract import ModelRef
-from fleet import gaps
+from fleet import gaps, rollups
 from fleet.models import (
     BootGaps,
     Detection,
@@ -19,7 +24,6 @@ from fleet.models import (
     Device,
     DeviceBoot,
     DeviceDetail,
-    DevicePublic,
     Event,
     EventPublic,
     GapSummary,
@@ -27,7 +31,6 @@ from fleet.models import (
     LatestReadingPublic,
     Position,
     Reading,
-    ReadingBucket,
     ReadingPublic,
 )
 
@@ -35,25 +38,32 @@ Order = Literal["asc", "desc"]
 MAX_MISSING_RANGES = 1000
 
 
-def positions(session: Session, device_ids: list[str]) -> dict[str, Position]:
-    """Each device's position from its newest latitude and longitude readings."""
-    rows = session.exec(
-        select(LatestReading).where(
-            col(LatestReading.device_id).in_(device_ids),
-            col(LatestReading.quantity).in_(("latitude", "longitude")),
+def _positions(session: Session, device_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each device's position (Position's fields) from its newest latitude and longitude."""
+    t = LatestReading.__table__  # type: ignore[attr-defined]
+    newest: dict[tuple[str, str], tuple[float, datetime]] = {}
+    for start in range(0, len(device_ids), 500):
+        rows = session.execute(
+            select_columns(t.c.device_id, t.c.quantity, t.c.value, t.c.ts).where(
+                t.c.device_id.in_(device_ids[start : start + 500]),
+                t.c.quantity.in_(("latitude", "longitude")),
+            )
         )
-    ).all()
-    newest: dict[tuple[str, str], LatestReading] = {}
-    for r in rows:
-        key = (r.device_id, r.quantity)
-        if key not in newest or r.ts > newest[key].ts:
-            newest[key] = r
+        for dev, quantity, value, ts in rows:
+            key = (dev, quantity)
+            if key not in newest or ts > newest[key][1]:
+                newest[key] = (value, ts)
     out = {}
     for dev in device_ids:
         lat, lon = newest.get((dev, "latitude")), newest.get((dev, "longitude"))
         if lat is not None and lon is not None:
-            out[dev] = Position(latitude=lat.value, longitude=lon.value, ts=max(lat.ts, lon.ts))
+            out[dev] = {"latitude": lat[0], "longitude": lon[0], "ts": max(lat[1], lon[1])}
     return out
+
+
+def positions(session: Session, device_ids: list[str]) -> dict[str, Position]:
+    """Each device's position from its newest latitude and longitude readings."""
+    return {dev: Position(**p) for dev, p in _positions(session, device_ids).items()}
 
 
 def heard_since(offline_after_s: int, now: datetime | None = None) -> datetime:
@@ -73,11 +83,14 @@ def is_online(device: Device, offline_after_s: int) -> bool:
 
 def active_model(device: Device) -> ModelRef | None:
     """The model the node said it runs (Status.health.model), or None."""
-    ref = (device.health or {}).get("model")
-    try:
-        return ModelRef.model_validate(ref) if ref else None
-    except ValueError:
-        return None
+    return _model_of(device.health)
+
+
+def in_farms(device_id: Any, farm_ids: set[int] | None) -> list[ColumnElement[bool]]:
+    """The condition that an item's device is in one of the farms (none: every farm)."""
+    if farm_ids is None:
+        return []
+    return [col(device_id).in_(select(Device.id).where(col(Device.farm_id).in_(farm_ids)))]
 
 
 def count_online(session: Session, offline_after_s: int) -> int:
@@ -87,17 +100,40 @@ def count_online(session: Session, offline_after_s: int) -> int:
 
 
 def list_devices(
-    session: Session, limit: int, offset: int, offline_after_s: int
-) -> list[DevicePublic]:
-    devices = session.exec(select(Device).order_by(col(Device.id)).offset(offset).limit(limit))
-    found = list(devices)
-    where = positions(session, [d.id for d in found])
-    return [
-        DevicePublic.model_validate(d, update={"position": where.get(d.id),
-                                               "online": is_online(d, offline_after_s),
-                                               "model": active_model(d)})
-        for d in found
-    ]
+    session: Session, limit: int, offset: int, offline_after_s: int,
+    farm_ids: set[int] | None = None,
+) -> list[dict[str, Any]]:
+    """DevicePublic's fields per device, by id; only those of ``farm_ids`` when given."""
+    t = Device.__table__  # type: ignore[attr-defined]
+    query = (
+        select_columns(t.c.id, t.c.name, t.c.created_at, t.c.online, t.c.last_seen,
+                       t.c.boot_id, t.c.tags, t.c.health, t.c.farm_id, t.c.field_id)
+        .order_by(t.c.id).offset(offset).limit(limit)
+    )  # fmt: skip
+    if farm_ids is not None:
+        query = query.where(t.c.farm_id.in_(farm_ids))
+    found = session.execute(query).all()
+    where = _positions(session, [row.id for row in found])
+    since = heard_since(offline_after_s)
+    out = []
+    for dev, name, created_at, online, last_seen, boot_id, tags, health, farm, fld in found:
+        model = _model_of(health)
+        out.append({
+            "id": dev, "name": name, "created_at": created_at,
+            "online": bool(online and last_seen is not None and last_seen >= since),
+            "last_seen": last_seen, "boot_id": boot_id, "position": where.get(dev),
+            "tags": tags or [], "farm_id": farm, "field_id": fld,
+            "model": model.model_dump() if model else None,
+        })  # fmt: skip
+    return out
+
+
+def _model_of(health: dict[str, Any] | None) -> ModelRef | None:
+    ref = (health or {}).get("model")
+    try:
+        return ModelRef.model_validate(ref) if ref else None
+    except ValueError:
+        return None
 
 
 def boot_gaps(session: Session, device_id: str) -> list[BootGaps]:
@@ -177,11 +213,18 @@ def readings(
     until: datetime | None,
     limit: int,
     order: Order,
-) -> list[ReadingPublic]:
+) -> list[dict[str, Any]]:
+    """ReadingPublic's fields per reading, by device time."""
     where = _reading_filter(device_id, sensor, quantity, since, until)
-    ts = col(Reading.ts)
-    query = select(Reading).where(*where).order_by(ts.asc() if order == "asc" else ts.desc())
-    return [ReadingPublic.model_validate(r) for r in session.exec(query.limit(limit))]
+    t = Reading.__table__  # type: ignore[attr-defined]
+    columns = [t.c[name] for name in ReadingPublic.model_fields]
+    query = (
+        select_columns(*columns)
+        .where(*where)
+        .order_by(t.c.ts.asc() if order == "asc" else t.c.ts.desc())
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in session.execute(query)]
 
 
 #: Bucket starts stay within what every database and Python's datetime hold.
@@ -227,7 +270,13 @@ def reading_buckets(
     until: datetime | None,
     limit: int,
     seconds: int,
-) -> list[ReadingBucket]:
+) -> list[dict[str, Any]]:
+    """ReadingBucket's fields per bucket; hours and days from the rollups when the window
+    starts and ends on bucket boundaries (so no partial bucket is asked for)."""
+    if seconds in rollups.WIDTHS and all(
+        edge is None or edge.timestamp() % seconds == 0 for edge in (since, until)
+    ):
+        return _rolled_up(session, device_id, sensor, quantity, since, until, limit, seconds)
     where = _reading_filter(device_id, sensor, quantity, since, until)
     index = _bucket_index(session, seconds).label("bucket")
     query = (
@@ -246,17 +295,41 @@ def reading_buckets(
         .limit(limit)
     )
     return [
-        ReadingBucket(
-            sensor=row.sensor,
-            quantity=row.quantity,
-            start=datetime.fromtimestamp(int(row.bucket) * seconds, UTC),
-            count=row.n,
-            min=row.lo,
-            mean=_mean(row.mean, row.lo, row.hi),
-            max=row.hi,
-        )
+        {"sensor": row.sensor, "quantity": row.quantity,
+         "start": datetime.fromtimestamp(int(row.bucket) * seconds, UTC), "count": row.n,
+         "min": row.lo, "mean": _mean(row.mean, row.lo, row.hi), "max": row.hi}
         for row in session.execute(query)
-    ]
+    ]  # fmt: skip
+
+
+def _rolled_up(
+    session: Session,
+    device_id: str,
+    sensor: str | None,
+    quantity: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    seconds: int,
+) -> list[dict[str, Any]]:
+    t = rollups.table(seconds)
+    where = [t.c.device_id == device_id, *_window(t.c.bucket, since, until)]
+    if sensor is not None:
+        where.append(t.c.sensor == sensor)
+    if quantity is not None:
+        where.append(t.c.quantity == quantity)
+    query = (
+        select_columns(t.c.sensor, t.c.quantity, t.c.bucket, t.c.count, t.c.sum, t.c.min,
+                       t.c.max)
+        .where(*where)
+        .order_by(t.c.sensor, t.c.quantity, t.c.bucket)
+        .limit(limit)
+    )  # fmt: skip
+    return [
+        {"sensor": s, "quantity": q, "start": start, "count": n, "min": low,
+         "mean": _mean(None if total is None else total / n, low, high), "max": high}
+        for s, q, start, n, total, low, high in session.execute(query)
+    ]  # fmt: skip
 
 
 def events(
@@ -288,8 +361,9 @@ def detections(
     since: datetime | None,
     until: datetime | None,
     limit: int,
+    farm_ids: set[int] | None = None,
 ) -> list[DetectionPublic]:
-    where = _window(col(Detection.ts), since, until)
+    where = [*_window(col(Detection.ts), since, until), *in_farms(Detection.device_id, farm_ids)]
     if device_id is not None:
         where.append(col(Detection.device_id) == device_id)
     if label is not None:
@@ -298,13 +372,17 @@ def detections(
     return [DetectionPublic.model_validate(dict(r._mapping)) for r in session.execute(query)]
 
 
-def detection(session: Session, detection_id: int) -> DetectionPublic | None:
-    row = session.execute(_detection_query().where(col(Detection.id) == detection_id)).first()
+def detection(session: Session, detection_id: int,
+              farm_ids: set[int] | None = None) -> DetectionPublic | None:
+    row = session.execute(_detection_query().where(
+        col(Detection.id) == detection_id, *in_farms(Detection.device_id, farm_ids))).first()
     return None if row is None else DetectionPublic.model_validate(dict(row._mapping))
 
 
-def detection_image(session: Session, detection_id: int) -> bytes | None:
+def detection_image(session: Session, detection_id: int,
+                    farm_ids: set[int] | None = None) -> bytes | None:
     image: bytes | None = session.exec(
-        select(Detection.thumbnail).where(col(Detection.id) == detection_id)
+        select(Detection.thumbnail).where(col(Detection.id) == detection_id,
+                                          *in_farms(Detection.device_id, farm_ids))
     ).first()
     return image

@@ -49,8 +49,8 @@ class Rows:
     latencies: list[float] = field(default_factory=list)  # seconds, device ts → now (may be < 0)
     ingested: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
-    #: Each distinct reading time formatted once for the database.
-    stamps: dict[datetime, Any] = field(default_factory=dict)
+    #: Per distinct reading time: as the database takes it, whether future, its latency.
+    stamps: dict[datetime, tuple[Any, bool, float]] = field(default_factory=dict)
 
 
 def collect_rows(
@@ -86,18 +86,21 @@ def collect_rows(
 def _add_readings(
     rows: Rows, index: int, c: CheckedBatch, future_after: datetime, sqlite_time: bool
 ) -> None:
-    """The hot path: readings become tuples, times formatted once per distinct time."""
+    """The hot path: readings become tuples; each distinct time is formatted, dated against
+    the future and turned into a latency once (a poll's readings share one)."""
     dev, boot = c.device_id, c.boot_id
     now_s = rows.now.timestamp()
     stored_stamp = rows.now.strftime(SQLITE_TIME) if sqlite_time else rows.now
     stamps = rows.stamps
     out, sources, latest = rows.items["reading"], rows.sources["reading"], rows.latest
+    latencies = rows.latencies
     for r in c.readings:
         ts = r.ts  # UTC: the contract normalises item times
-        stamp = stamps.get(ts)
-        if stamp is None:
-            stamp = stamps[ts] = ts.strftime(SQLITE_TIME) if sqlite_time else ts
-        future = ts > future_after
+        known = stamps.get(ts)
+        if known is None:
+            stamp = ts.strftime(SQLITE_TIME) if sqlite_time else ts
+            known = stamps[ts] = (stamp, ts > future_after, now_s - ts.timestamp())
+        stamp, future, latency = known
         out.append(
             (dev, boot, r.seq, stamp, r.uptime_s, r.clock_synced, future,
              r.sensor, r.quantity, r.value, r.unit, stored_stamp)
@@ -106,10 +109,11 @@ def _add_readings(
         if future:
             continue
         key = (dev, r.sensor, r.quantity)
-        if key not in latest or ts >= latest[key][0]:
+        have = latest.get(key)
+        if have is None or ts >= have[0]:
             latest[key] = (ts, r, boot)
         if r.clock_synced:  # a clock ahead gives a negative figure: the histogram counts 0
-            rows.latencies.append(now_s - ts.timestamp())
+            latencies.append(latency)
 
 
 def _add(

@@ -138,6 +138,37 @@ class FleetSettings(BaseSettings):
         title="a map tile URL template (https://…/{z}/{x}/{y}.png) for the dashboard's field "
         "maps; unset: maps are drawn from the field outline and node positions only",
     )
+    session_hours: float = Field(default=12, gt=0, le=24 * 90,
+                                 title="a dashboard sign-in lasts this many hours")
+    cookie_secure: bool = Field(
+        default=False, title="mark the session cookie Secure even when the request reached the "
+        "fleet over plain HTTP (a TLS-terminating proxy in front); it is always Secure over https"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, title="failed sign-ins of one account within login_window_s before "
+        "further attempts are refused (429)")
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, title="failed sign-ins from one address within login_window_s before "
+        "further attempts from it are refused (429)")
+    login_window_s: float = Field(default=900, gt=0, title="the login throttling window")
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), title="comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client (audit log, login throttling); empty: none")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple):
+            import ipaddress
+
+            for net in value:
+                try:
+                    ipaddress.ip_network(str(net), strict=False)
+                except ValueError:
+                    raise ValueError(f"{net!r} is not an address or network") from None
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -18,12 +18,13 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, device_from_topic, seq_ranges
-from fleet import gaps
+from fleet import gaps, rollups
 from fleet.conflicts import Conflict, Resends, conflict_events, sort_resends
 from fleet.metrics import Metrics
 from fleet.models import utcnow
@@ -374,20 +375,42 @@ class Writer:
         """The statements of one transaction: items, resends, latest, boots, devices."""
         stored: Counter[str] = Counter()
         duplicate: Counter[str] = Counter()
+        new: dict[str, set[int]] = {}
         for kind in KINDS:
             items = rows.items[kind]
-            if items:
+            if not items:
+                continue
+            if kind == "reading":
+                new[kind] = set(self.store.insert_readings(conn, items))
+                stored[kind] = len(new[kind])
+            else:
                 stored[kind] = self.store.insert_new(conn, kind, items)
-                duplicate[kind] = len(items) - stored[kind]
-        resends = sort_resends(conn, self.store, rows, [k for k in KINDS if duplicate[k]])
+            duplicate[kind] = len(items) - stored[kind]
+        resends = sort_resends(conn, self.store, rows, [k for k in KINDS if duplicate[k]], new)
         for c in resends.conflicts:
             duplicate[c.kind] -= 1
         self.store.add_fleet_events(conn, conflict_events(resends.conflicts, rows.now))
         self.store.upsert_latest(conn, rows.latest)
+        self._roll_up(conn, rows, sorted(new.get("reading", ())), resends)
         known = self._boots_for(conn, rows)
         boots = self.store.update_boots(conn, known, rows.boot_seqs, rows.now)
         self.store.update_devices(conn, rows)
         return _Committed(rows, stored, duplicate, resends, boots)
+
+    def _roll_up(self, conn: Connection, rows: Rows, new: list[int], resends: Resends) -> None:
+        """Add the readings stored now to the rollups; count moved readings' buckets again."""
+        items, sources = rows.items["reading"], rows.sources["reading"]
+        rollups.add(conn, rollups.aggregate(
+            (items[i][0], items[i][7], items[i][8], sources[i][1].ts, items[i][9]) for i in new
+        ))  # fmt: skip
+        if resends.moved:
+            again: set[tuple[int, str, str, str, int]] = set()
+            for dev, sensor, quantity, old, ts in resends.moved:
+                if isinstance(old, str):  # SQLite's text, UTC
+                    old = datetime.fromisoformat(old).replace(tzinfo=UTC)
+                again |= rollups.buckets_of(dev, sensor, quantity, old)
+                again |= rollups.buckets_of(dev, sensor, quantity, ts)
+            rollups.recount(conn, again)
 
     def _boots_for(self, conn: Connection, rows: Rows) -> dict[BootKey, BootState]:
         known = {key: self._boots[key] for key in rows.boot_seqs if key in self._boots}

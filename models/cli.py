@@ -49,6 +49,14 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="mirrored copies of each photo the exported model averages over "
                    "(default 4: 4 passes per photo, about half a point on lab photos and "
                    "two on field photos)")
+    t.add_argument("--outliers", type=int,
+                   help="generated non-leaf images trained with a uniform target (outlier "
+                   "exposure, models/outliers.py); default 0")
+    t.add_argument("--composite-share", type=float,
+                   help="share of lab photos the composite augmentation puts onto a generated "
+                   "background (0.5)")
+    t.add_argument("--limit-per-class", type=int, help="at most this many photos per class "
+                   "and split (a quick trial run)")
     t.set_defaults(func=_train)
 
     e = sub.add_parser(
@@ -152,7 +160,8 @@ def _train(args: argparse.Namespace) -> int:
     work: Path = args.work or out.with_name(out.name + "-run")
     knobs = {k: getattr(args, k) for k in ("size", "width", "epochs", "threads", "seed",
                                            "learning_rate", "augmentation", "views",
-                                           "exclude_field")}
+                                           "exclude_field", "outliers", "composite_share",
+                                           "limit_per_class")}
     settings = TrainSettings(**{k: v for k, v in knobs.items() if v is not None},
                              init=str(args.init) if args.init else None)
     train(args.data, work, args.field, settings)

@@ -59,6 +59,10 @@ class TrainSettings:
     exclude_field: bool = False
     #: Mirrored views the exported model averages over (1, 2 or 4; see with_view_averaging).
     views: int = 4
+    #: Generated non-leaf images trained with a uniform target (models.outliers), 0 for none.
+    outliers: int = 0
+    #: Share of lab photos put onto a generated background by the composite augmentation.
+    composite_share: float = 0.5
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -150,19 +154,30 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
 
     train_idx, val_idx = training_indices(split, is_field, settings)
     n = len(labels)
-    augment = build_augmenter(settings.augmentation, settings.seed)
+    train_x, masks, targets, backgrounds = training_arrays(
+        pixels, y, n, train_idx, is_field, photos, settings)
+    augment = build_augmenter(settings.augmentation, settings.seed, backgrounds,
+                              settings.composite_share)
 
-    def batches(idx: np.ndarray, training: bool) -> Any:
-        ds = tf.data.Dataset.from_tensor_slices((pixels[idx], y[idx]))
+    def batches(idx: np.ndarray | None, training: bool) -> Any:
         if training:
-            ds = ds.shuffle(len(idx), seed=settings.seed, reshuffle_each_iteration=True)
+            ds = tf.data.Dataset.from_tensor_slices((train_x, masks, targets))
+            ds = ds.shuffle(len(train_x), seed=settings.seed, reshuffle_each_iteration=True)
+        else:
+            assert idx is not None
+            ds = tf.data.Dataset.from_tensor_slices(
+                (pixels[idx], np.zeros((len(idx), 1, 1), np.uint8),
+                 np.eye(n, dtype=np.float32)[y[idx]]))
         ds = ds.batch(settings.batch)
-        def prep(x: Any, t: Any) -> Any:
+        def prep(x: Any, m: Any, t: Any) -> Any:
             x = tf.cast(x, tf.float32)
-            return (augment(x) if training else x), tf.one_hot(t, n)
-        return ds.map(prep, num_parallel_calls=1).prefetch(2)
+            return (augment(x, m) if training else x), t
+        # Two batches are augmented at once: the composite augmentation costs about as much
+        # CPU as the training step, and one call at a time left a core idle.
+        return ds.map(prep, num_parallel_calls=2 if training else 1,
+                      deterministic=not training).prefetch(2)
 
-    steps = int(np.ceil(len(train_idx) / settings.batch))
+    steps = int(np.ceil(len(train_x) / settings.batch))
     warm = 0 if settings.init else steps  # a continued model needs no warm-up
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=settings.learning_rate / 10 if warm else settings.learning_rate,
@@ -181,7 +196,7 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing),
         metrics=["accuracy"],
     )
-    log.info("model: %d parameters; %d training images/epoch", model.count_params(), len(train_idx))
+    log.info("model: %d parameters; %d training images/epoch", model.count_params(), len(train_x))
     field_val = np.nonzero((split == "val") & is_field)[0]
 
     class FieldAccuracy(keras.callbacks.Callback):
@@ -192,7 +207,7 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
 
     keras_path = out / "model_float.keras"
     history = model.fit(
-        batches(train_idx, True),
+        batches(None, True),
         validation_data=batches(val_idx, False),
         epochs=settings.epochs,
         shuffle=False,  # the dataset shuffles itself
@@ -228,6 +243,46 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
     (out / "training.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     log.info("trained in %.0f s; wrote %s", train_s, out)
     return out
+
+
+def training_arrays(
+    pixels: np.ndarray, y: np.ndarray, n: int, train_idx: np.ndarray, is_field: np.ndarray,
+    photos: Sequence[Photo], settings: TrainSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """What one epoch trains on: images, leaf masks (uint8, 255 = leaf), soft targets, and the
+    background bank of the composite augmentation.
+
+    Outliers (:mod:`models.outliers`) are appended with the uniform target 1/n and an empty
+    mask; with field photos in training, a quarter of them are background corners of those.
+    Masks are made once here (about 20 ms a photo), only for the composite augmentation; field
+    photos get a full mask, which tells the augmentation to leave their background alone.
+    """
+    from models.augment import BACKGROUNDS, background, leaf_mask
+    from models.outliers import outlier_bank
+
+    x = pixels[train_idx]
+    targets = np.eye(n, dtype=np.float32)[y[train_idx]]
+    composite = settings.augmentation == "composite"
+    if composite:
+        with ThreadPoolExecutor(max_workers=settings.threads) as pool:
+            masks = np.stack(list(pool.map(
+                lambda i: np.full(pixels.shape[1:3], 255, np.uint8) if is_field[i]
+                else np.rint(leaf_mask(pixels[i]) * 255).astype(np.uint8), train_idx)))
+        rng = np.random.default_rng(settings.seed + 7)
+        backgrounds = np.stack([background(BACKGROUNDS[i % len(BACKGROUNDS)], rng, settings.size)
+                                for i in range(600)])
+    else:
+        masks = np.zeros((len(x), 1, 1), np.uint8)
+        backgrounds = None
+    if settings.outliers:
+        field_train = [] if settings.exclude_field else sorted(
+            {photos[i].path for i in train_idx if is_field[i]})
+        bank = outlier_bank(settings.outliers, settings.size, settings.seed + 1, field_train)
+        x = np.concatenate([x, bank])
+        targets = np.concatenate([targets, np.full((len(bank), n), 1 / n, np.float32)])
+        masks = np.concatenate([masks, np.zeros((len(bank), *masks.shape[1:]), np.uint8)])
+        log.info("outlier exposure: %d generated images", len(bank))
+    return x, masks, targets, backgrounds
 
 
 def _calibration_sample(train_idx: np.ndarray, y: np.ndarray, s: TrainSettings) -> list[int]:

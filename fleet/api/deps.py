@@ -1,4 +1,4 @@
-"""Dependencies the routes declare with ``Annotated`` aliases: session, token, role, device."""
+"""Dependencies the routes declare with ``Annotated`` aliases: session, caller, role, device."""
 
 from __future__ import annotations
 
@@ -12,9 +12,21 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from fleet import audit
 from fleet.auth import find_token
+from fleet.auth.principal import Principal, rank, service_principal, user_principal
+from fleet.auth.sessions import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    csrf_matches,
+    find_session,
+)
+from fleet.auth.tokens import find_personal_token
 from fleet.metrics import Metrics
-from fleet.models import ApiToken, Device
+from fleet.models import Device
+from fleet.people import User
 from fleet.settings import FleetSettings
 
 #: What a device id looks like (agrifleet.contract.DeviceId).
@@ -30,44 +42,88 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="An API token from `agrifleet fleet create-token --role admin|technician|viewer`",
+    description="A service token from `agrifleet fleet create-token --role "
+    "admin|technician|viewer`, or a personal token from POST /api/v1/tokens. The dashboard "
+    "signs in with POST /api/v1/auth/login instead (session cookie + X-CSRF-Token)",
 )
 
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-def get_current_token(
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail,
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+async def read_csrf_form_field(request: Request) -> None:
+    """For a cookie-signed form post: keep its ``csrf_token`` field for :func:`get_caller`."""
+    request.state.csrf_form = None
+    if (request.method not in UNSAFE_METHODS or "authorization" in request.headers
+            or SESSION_COOKIE not in request.cookies):
+        return
+    kind = request.headers.get("content-type", "")
+    if kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        request.state.csrf_form = value if isinstance(value, str) else None
+
+
+def get_caller(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ApiToken:
-    """The caller's token; 401 when it is missing or unknown."""
-    if credentials is None:
+) -> Principal:
+    """Who is calling: a bearer token (service or personal), else the session cookie; 401
+    when neither is valid, 403 for a cookie-signed unsafe request without its CSRF token."""
+    if credentials is not None:
+        return bearer_principal(session, credentials.credentials)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        raise _unauthorized("missing credentials: send 'Authorization: Bearer <token>' or "
+                            "sign in with POST /api/v1/auth/login")
+    row = find_session(session, cookie)
+    user = session.get(User, row.user_id) if row is not None else None
+    if row is None or user is None or not user.active:
+        raise _unauthorized("the session has expired or was signed out; sign in again")
+    if request.method in UNSAFE_METHODS:
+        presented = request.headers.get(CSRF_HEADER) or getattr(request.state, "csrf_form", None)
+        if not csrf_matches(cookie, presented):
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"missing or wrong CSRF token: send the {CSRF_HEADER} header "
+                                f"(the {CSRF_COOKIE} cookie's value) with a session cookie")
+    caller = user_principal(session, user, "session", row)
+    caller.cookie = cookie
+    return caller
+
+
+def bearer_principal(session: Session, secret: str) -> Principal:
+    service = find_token(session, secret)
+    if service is not None:
+        return service_principal(service)
+    personal = find_personal_token(session, secret)
+    user = session.get(User, personal.user_id) if personal is not None else None
+    if personal is None or user is None or not user.active:
+        raise _unauthorized("invalid, expired or revoked API token")
+    return user_principal(session, user, "token", personal)
+
+
+#: The caller of a route: a user (session or personal token) or a service token.
+CallerDep = Annotated[Principal, Depends(get_caller)]
+#: The name existing routes use for the caller.
+CurrentToken = CallerDep
+get_current_token = get_caller
+
+
+def require_admin(caller: CallerDep) -> Principal:
+    """403 unless the caller is an admin (of some farm; routes check which)."""
+    if rank(caller.best_role()) < rank("admin"):
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing API token: send 'Authorization: Bearer <token>'",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_403_FORBIDDEN, f"needs the admin role (caller is {caller.best_role()})"
         )
-    token = find_token(session, credentials.credentials)
-    if token is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "invalid API token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return token
+    return caller
 
 
-CurrentToken = Annotated[ApiToken, Depends(get_current_token)]
-
-
-def require_admin(token: CurrentToken) -> ApiToken:
-    """403 unless the token has the admin role."""
-    if token.role != "admin":
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"needs the admin role (token is {token.role})"
-        )
-    return token
-
-
-AdminToken = Annotated[ApiToken, Depends(require_admin)]
+AdminToken = Annotated[Principal, Depends(require_admin)]
 
 
 def refuse_unknown_query(request: Request) -> None:
@@ -93,16 +149,17 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def require_technician(token: CurrentToken) -> ApiToken:
-    """403 unless the token may publish models and steer rollouts (technician or admin)."""
-    if token.role not in ("admin", "technician"):
+def require_technician(caller: CallerDep) -> Principal:
+    """403 unless the caller is a technician or admin (of some farm; routes check which)."""
+    if rank(caller.best_role()) < rank("technician"):
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"needs the technician role (token is {token.role})"
+            status.HTTP_403_FORBIDDEN,
+            f"needs the technician role (caller is {caller.best_role()})",
         )
-    return token
+    return caller
 
 
-TechnicianToken = Annotated[ApiToken, Depends(require_technician)]
+TechnicianToken = Annotated[Principal, Depends(require_technician)]
 
 
 def get_metrics(request: Request) -> Metrics:
@@ -123,13 +180,26 @@ SettingsDep = Annotated[FleetSettings, Depends(get_settings)]
 
 def get_device(
     session: SessionDep,
+    caller: CallerDep,
     device_id: Annotated[str, Path(description="Device id", max_length=64, pattern=DEVICE_ID)],
 ) -> Device:
-    """The device named in the path; 404 when the fleet does not know it."""
+    """The device named in the path; 404 when the fleet does not know it or it is in a farm
+    that is not the caller's."""
     device = session.get(Device, device_id)
-    if device is None:
+    if device is None or caller.role_in(device.farm_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {device_id!r}")
     return device
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's IP address, through trusted proxies only (AGRIFLEET_TRUSTED_PROXIES)."""
+    settings: FleetSettings = request.app.state.settings
+    peer = request.client.host if request.client is not None else None
+    return audit.client_address(peer, request.headers.get("x-forwarded-for"),
+                                settings.trusted_proxies)
+
+
+AddressDep = Annotated[str | None, Depends(client_address)]
 
 
 DeviceDep = Annotated[Device, Depends(get_device)]

@@ -22,6 +22,8 @@ from fleet.models import Message
 
 log = logging.getLogger(__name__)
 
+#: A route's documented answers besides its success.
+Responses = dict[int | str, dict[str, Any]]
 #: What any route can answer when the database is away.
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": Message, "description": "The database is unavailable; try again later"},

@@ -1,15 +1,31 @@
-"""The ``/api/v1`` router: every route needs a token; writes need the admin role."""
+"""The ``/api/v1`` router: every route needs a caller (a token or a session, see
+:func:`fleet.api.deps.get_caller`); each route checks the role it needs in which farm."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from fleet.api.deps import get_current_token, refuse_unknown_query
+from fleet.api.deps import get_caller, read_csrf_form_field, refuse_unknown_query
 from fleet.api.errors import AUTH_RESPONSES
-from fleet.api.routes import detections, devices, events, models, readings, rollouts
+from fleet.api.routes import (
+    audit,
+    auth,
+    detections,
+    devices,
+    events,
+    farms,
+    fields,
+    memberships,
+    models,
+    readings,
+    rollouts,
+    tokens,
+    users,
+)
 
 api_router = APIRouter(
-    dependencies=[Depends(get_current_token), Depends(refuse_unknown_query)],
+    dependencies=[Depends(read_csrf_form_field), Depends(get_caller),
+                  Depends(refuse_unknown_query)],
     responses=AUTH_RESPONSES,
 )
 api_router.include_router(devices.router)
@@ -18,3 +34,10 @@ api_router.include_router(events.router)
 api_router.include_router(detections.router)
 api_router.include_router(models.router)
 api_router.include_router(rollouts.router)
+api_router.include_router(auth.router)
+api_router.include_router(farms.router)
+api_router.include_router(fields.router)
+api_router.include_router(users.router)
+api_router.include_router(memberships.router)
+api_router.include_router(tokens.router)
+api_router.include_router(audit.router)

@@ -12,8 +12,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from fleet import queries
-from fleet.dashboard.session import Principal, field_of
+from fleet.dashboard.session import Principal
 from fleet.models import Detection, Device, DevicePublic, Event
+from fleet.people import Field_
 
 #: Detections newer than this count as "found in the last days" on the overview.
 RECENT_DISEASE = timedelta(days=7)
@@ -23,16 +24,17 @@ UNASSIGNED = ""
 @dataclass
 class NodeRow:
     device: DevicePublic
-    field: str
     sensors_down: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass
 class FieldSummary:
-    name: str
-    id: int | None = None  # the fleet's field id (None: the stand-in's tag-named fields)
+    name: str  # "" for the devices in no field
+    id: int | None = None
+    crop: str = ""
+    outline: dict[str, Any] | None = None
     nodes: list[NodeRow] = dataclasses.field(default_factory=list)
-    diseases: dict[str, int] = dataclasses.field(default_factory=dict)  # label → detections, recent
+    diseases: dict[str, int] = dataclasses.field(default_factory=dict)  # label → recent count
 
     @property
     def online(self) -> int:
@@ -40,13 +42,23 @@ class FieldSummary:
 
 
 def devices(session: Session, who: Principal, offline_after_s: int) -> list[DevicePublic]:
-    """Every device of the farm in view (stand-in: one farm holds every device)."""
-    return queries.list_devices(session, 10_000, 0, offline_after_s)
+    """Every device of the farm in view, by id."""
+    if not who.farm_id:
+        return []
+    rows = queries.list_devices(session, 100_000, 0, offline_after_s, {who.farm_id})
+    return [DevicePublic.model_validate(row) for row in rows]
 
 
 def visible_device(session: Session, who: Principal, device_id: str) -> Device | None:
-    """The device if the person may see it, else None (shown as not found)."""
-    return session.get(Device, device_id)
+    """The device if it is in the farm in view, else None (shown as not found)."""
+    device = session.get(Device, device_id)
+    return device if device is not None and device.farm_id == who.farm_id else None
+
+
+def field_row(session: Session, who: Principal, field_id: int | None) -> Field_ | None:
+    """One of the farm's fields, or None."""
+    found = session.get(Field_, field_id) if field_id else None
+    return found if found is not None and found.farm_id == who.farm_id else None
 
 
 def sensors_down(session: Session, device_ids: list[str]) -> dict[str, list[str]]:
@@ -89,19 +101,24 @@ def recent_diseases(session: Session, device_ids: list[str], now: datetime
 
 def fields(session: Session, who: Principal, offline_after_s: int,
            now: datetime | None = None) -> list[FieldSummary]:
-    """The farm's fields with their nodes, recent diseases and silent sensors; by name."""
+    """The farm's fields (with or without nodes) and their nodes, recent diseases and silent
+    sensors, by name; the nodes in no field last."""
     now = now or datetime.now(UTC)
     found = devices(session, who, offline_after_s)
     ids = [d.id for d in found]
     down, sick = sensors_down(session, ids), recent_diseases(session, ids, now)
-    by_field: dict[str, FieldSummary] = {}
+    by_id: dict[int | None, FieldSummary] = {
+        f.id: FieldSummary(f.name, f.id, f.crop, f.outline)
+        for f in session.exec(select(Field_).where(Field_.farm_id == who.farm_id))
+    } if who.farm_id else {}
     for d in found:
-        name = field_of(d.tags) or UNASSIGNED
-        summary = by_field.setdefault(name, FieldSummary(name))
-        summary.nodes.append(NodeRow(d, name, down.get(d.id, [])))
+        summary = by_id.get(d.field_id)
+        if summary is None:
+            summary = by_id.setdefault(None, FieldSummary(UNASSIGNED))
+        summary.nodes.append(NodeRow(d, down.get(d.id, [])))
         for label, n in sick.get(d.id, {}).items():
             summary.diseases[label] = summary.diseases.get(label, 0) + n
-    return sorted(by_field.values(), key=lambda f: (f.name == UNASSIGNED, f.name))
+    return sorted(by_id.values(), key=lambda f: (f.id is None, f.name.lower()))
 
 
 def detections(session: Session, who: Principal, *, device_ids: list[str] | None = None,

@@ -23,9 +23,9 @@ from fleet.dashboard import charts, data, fieldmap, session
 from fleet.dashboard.i18n import LANGUAGES
 from fleet.dashboard.render import page
 from fleet.dashboard.session import Principal
-from fleet.models import LatestReading
+from fleet.models import Device, LatestReading, ReadingBucket
 from fleet.registry.tables import ModelPackage
-from fleet.rollouts.tables import Rollout
+from fleet.rollouts.tables import Rollout, RolloutDevice
 from fleet.rollouts.views import rollout_detail
 from models.shipped import default_model_dir
 
@@ -85,16 +85,17 @@ async def login(request: Request) -> Response:
     expected = request.cookies.get(LOGIN_CSRF, "")
     if not expected or not secrets.compare_digest(expected, form.get("csrf_token", "")):
         return _login_again(request, target, "expired", 403)
-    found = session.sign_in(request, form.get("email", ""), form.get("password", ""))
-    if found is None:
-        return _login_again(request, target, "wrong", 401)
-    cookie, csrf = found
+    status_code, answer = session.sign_in(request, form.get("email", ""), form.get("password", ""))
+    if status_code != 200:
+        again = _login_again(request, target, "throttled" if status_code == 429 else "wrong",
+                             status_code)
+        if "retry-after" in answer.headers:
+            again.headers["Retry-After"] = answer.headers["retry-after"]
+        return again
     response = RedirectResponse(target, status_code=303)
-    secure = request.url.scheme == "https"
-    response.set_cookie(session.SESSION_COOKIE, cookie, httponly=True, samesite="lax",
-                        secure=secure, max_age=14 * 86400)
-    response.set_cookie(session.CSRF_COOKIE, csrf, httponly=False, samesite="strict",
-                        secure=secure, max_age=14 * 86400)
+    for name, value in answer.raw_headers:  # the session and CSRF cookies the login set
+        if name == b"set-cookie":
+            response.raw_headers.append((name, value))
     response.delete_cookie(LOGIN_CSRF)
     return response
 
@@ -112,7 +113,7 @@ async def logout(request: Request, who: Who) -> Response:
     form = {k: v[0] for k, v in parse_qs((await request.body())[:MAX_FORM].decode()).items()}
     if not session.csrf_ok(who, form.get("csrf_token")):
         raise HTTPException(403, "missing or wrong CSRF token")
-    session.sign_out(request)
+    session.sign_out(request, who)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(session.SESSION_COOKIE)
     response.delete_cookie(session.CSRF_COOKIE)
@@ -129,11 +130,11 @@ def overview(request: Request, who: Who, db: SessionDep, settings: SettingsDep) 
                 alerts_url="/api/v1/alerts?state=active&limit=20")
 
 
-@router.get("/fields/{name}")
-def field_page(name: str, request: Request, who: Who, db: SessionDep,
+@router.get("/fields/{field_id}")
+def field_page(field_id: str, request: Request, who: Who, db: SessionDep,
                settings: SettingsDep) -> Response:
-    wanted = "" if name == "-" else name
-    found = next((f for f in data.fields(db, who, settings.offline_after_s) if f.name == wanted),
+    wanted = None if field_id == "-" else int(field_id) if field_id.isdigit() else -1
+    found = next((f for f in data.fields(db, who, settings.offline_after_s) if f.id == wanted),
                  None)
     if found is None:
         return page(request, "missing.html", who, status_code=404)
@@ -142,7 +143,7 @@ def field_page(name: str, request: Request, who: Who, db: SessionDep,
                          f"/nodes/{quote(n.device.id)}")
             for n in found.nodes if n.device.position is not None]
     return page(request, "field.html", who, field=found, pins=pins, fieldmap=fieldmap,
-                outline=None, tile_url=settings.map_tile_url)
+                outline=found.outline, tile_url=settings.map_tile_url)
 
 
 def _span(value: str | None) -> charts.Span:
@@ -160,14 +161,15 @@ def node_page(device_id: str, request: Request, who: Who, db: SessionDep,
     since, until, bucket = charts.window(span)
     units = {(r.sensor, r.quantity): r.unit for r in db.exec(
         select(LatestReading).where(LatestReading.device_id == device.id))}
-    buckets = queries.reading_buckets(db, device.id, None, None, since, until, 5000, bucket)
+    buckets = [ReadingBucket.model_validate(b) for b in
+               queries.reading_buckets(db, device.id, None, None, since, until, 5000, bucket)]
     series = [s for s in charts.group(buckets, units)
               if s.quantity not in ("latitude", "longitude")]
     found = data.detections(db, who, device_ids=[device.id], limit=12)
     return page(request, "node.html", who, device=detail, span=span, spans=list(charts.SPANS),
                 series=series, since=since, until=until, charts=charts,
                 detections=found, events=data.events(db, device.id),
-                field=session.field_of(device.tags))
+                field=data.field_row(db, who, device.field_id))
 
 
 def _float(value: str | None, low: float, high: float) -> float | None:
@@ -192,9 +194,10 @@ def detections_page(request: Request, who: Who, db: SessionDep,
     fields = data.fields(db, who, settings.offline_after_s)
     ids = [n.device.id for f in fields for n in f.nodes]
     chosen_field = q.get("field")
-    if chosen_field is not None and chosen_field != "":
-        wanted = "" if chosen_field == "-" else chosen_field
-        ids = [n.device.id for f in fields if f.name == wanted for n in f.nodes]
+    if chosen_field:
+        wanted = None if chosen_field == "-" else (
+            int(chosen_field) if chosen_field.isdigit() else -1)
+        ids = [n.device.id for f in fields if f.id == wanted for n in f.nodes]
     since, until = _date(q.get("since")), _date(q.get("until"))
     if until is not None:
         until += timedelta(days=1)
@@ -223,8 +226,12 @@ def alerts_page(request: Request, who: Who) -> Response:
 def models_page(request: Request, who: Who, db: SessionDep, settings: SettingsDep) -> Response:
     packages = list(db.exec(select(ModelPackage).order_by(col(ModelPackage.name),
                                                           col(ModelPackage.id))))
+    touching = (select(RolloutDevice.rollout_id)
+                .join(Device, col(Device.id) == col(RolloutDevice.device_id))
+                .where(Device.farm_id == who.farm_id))
     rollouts = [rollout_detail(db, r, settings.offline_after_s) for r in db.exec(
-        select(Rollout).order_by(col(Rollout.id).desc()).limit(20))]
+        select(Rollout).where(col(Rollout.id).in_(touching))
+        .order_by(col(Rollout.id).desc()).limit(20))]
     return page(request, "models.html", who, packages=packages, rollouts=rollouts,
                 can_steer=who.is_technician)
 

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 
 from agrifleet.inference.parts import HEALTHY, crop_name, disease_name
 from fleet.dashboard import i18n, texts
-from fleet.dashboard.session import Principal, current
+from fleet.dashboard.session import FARM_COOKIE, Principal, current
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _lock = threading.Lock()
@@ -90,6 +90,10 @@ def page(request: Request, template: str, who: Principal | None, status_code: in
     response = HTMLResponse(html, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Language"] = lang
+    farm = request.query_params.get("farm")
+    if who is not None and farm == str(who.farm_id):
+        response.set_cookie(FARM_COOKIE, farm, max_age=365 * 86400, samesite="lax",
+                            httponly=True)
     chosen = request.query_params.get("lang")
     if chosen in i18n.LANGUAGES:
         response.set_cookie(i18n.LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax",

@@ -8,6 +8,8 @@ from alembic import context
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+from fleet import people as _people  # noqa: F401 - registers tables
+from fleet import rollups as _rollup_tables  # noqa: F401 - registers tables
 from fleet.models import UtcDateTime  # also registers the tables on SQLModel.metadata
 from fleet.registry import tables as _registry_tables  # noqa: F401 - registers tables
 from fleet.rollouts import tables as _rollout_tables  # noqa: F401 - registers tables

@@ -11,7 +11,6 @@ from sqlmodel import Session, select
 
 from agrifleet.manifest import Manifest
 from agrifleet.package import PackageError, check_upgrade, load_public_keys, parse_version
-from fleet.models import ApiToken
 from fleet.registry.checks import check_package
 from fleet.registry.storage import ARCHIVE_NAME, UNPACKED_NAME, PackageStore
 from fleet.registry.tables import ModelPackage
@@ -44,7 +43,7 @@ def find(session: Session, name: str, version: str) -> ModelPackage | None:
 
 
 def publish(settings: FleetSettings, engine: Engine, staging: Path, sha256: str, size: int,
-            token: ApiToken) -> ModelPackage:
+            published_by: str, published_role: str) -> ModelPackage:
     """Check the archive in ``staging`` and register it; PackageError with the reason if not.
 
     The staging folder is moved into the store on success and removed on refusal.
@@ -70,8 +69,8 @@ def publish(settings: FleetSettings, engine: Engine, staging: Path, sha256: str,
                 size=size,
                 model_sha256=manifest.sha256,
                 key_id=manifest.signing.key_id if manifest.signing else "",
-                published_by=token.name or f"token {token.id}",
-                published_role=token.role,
+                published_by=published_by[:128],
+                published_role=published_role,
                 manifest=manifest.model_dump(mode="json"),
             )
             session.add(package)

@@ -30,7 +30,7 @@ def test_routes_need_a_token(api: FleetUnderTest, path: str) -> None:
 def test_viewer_reads_but_cannot_register(api: FleetUnderTest) -> None:
     denied = api.client.post("/api/v1/devices", headers=api.viewer, json={"id": "field-01"})
     assert denied.status_code == 403
-    assert "admin" in denied.json()["detail"]
+    assert "technician" in denied.json()["detail"]
     assert api.get("/api/v1/devices") == []
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from fleet import queries
-from fleet.api.deps import DEVICE_ID, SessionDep
+from fleet.api.deps import DEVICE_ID, CallerDep, SessionDep
 from fleet.api.params import MAX_ID, Limit, Window, name_query
 from fleet.models import DetectionPublic, Message
 
@@ -19,6 +19,7 @@ DetectionId = Annotated[int, Path(ge=1, le=MAX_ID, description="Detection id")]
 @router.get("", summary="Detections, newest first, filtered by device, label and time")
 def list_detections(
     session: SessionDep,
+    caller: CallerDep,
     window: Window,
     device: Annotated[
         str | None, Query(max_length=64, pattern=DEVICE_ID, description="Device id")
@@ -26,12 +27,14 @@ def list_detections(
     label: Annotated[str | None, name_query(128, "Class label")] = None,
     limit: Limit = 100,
 ) -> list[DetectionPublic]:
-    return queries.detections(session, device, label, window.since, window.until, limit)
+    return queries.detections(session, device, label, window.since, window.until, limit,
+                              caller.farm_ids)
 
 
 @router.get("/{detection_id}", responses={404: {"model": Message}}, summary="One detection")
-def get_detection(detection_id: DetectionId, session: SessionDep) -> DetectionPublic:
-    found = queries.detection(session, detection_id)
+def get_detection(detection_id: DetectionId, session: SessionDep,
+                  caller: CallerDep) -> DetectionPublic:
+    found = queries.detection(session, detection_id, caller.farm_ids)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no detection {detection_id}")
     return found
@@ -46,8 +49,9 @@ def get_detection(detection_id: DetectionId, session: SessionDep) -> DetectionPu
     },
     summary="The detection's JPEG thumbnail",
 )
-def get_detection_image(detection_id: DetectionId, session: SessionDep) -> Response:
-    image = queries.detection_image(session, detection_id)
+def get_detection_image(detection_id: DetectionId, session: SessionDep,
+                        caller: CallerDep) -> Response:
+    image = queries.detection_image(session, detection_id, caller.farm_ids)
     if image is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"detection {detection_id} has no image")
     return Response(image, media_type="image/jpeg")

@@ -1,8 +1,8 @@
-"""``GET /metrics``: Prometheus text format (needs a token like every other route)."""
+"""``GET /metrics``: Prometheus text format (needs a service token: it covers every farm)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func
 from sqlmodel import select
@@ -27,8 +27,11 @@ router = APIRouter(
 )
 def metrics(
     request: Request, session: SessionDep, settings: SettingsDep, metrics: MetricsDep,
-    _: CurrentToken,
+    caller: CurrentToken,
 ) -> PlainTextResponse:
+    if caller.farm_ids is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the metrics cover every farm: they need "
+                            "a service token (agrifleet fleet create-token)")
     online = queries.count_online(session, settings.offline_after_s)
     known = session.exec(select(func.count()).select_from(Device)).one()
     ingestor = request.app.state.ingestor

@@ -18,10 +18,18 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet.package import PackageError
-from fleet.api.deps import SessionDep, SettingsDep, TechnicianToken, refuse_unknown_query
+from fleet import audit
+from fleet.api.deps import (
+    AddressDep,
+    SessionDep,
+    SettingsDep,
+    TechnicianToken,
+    bearer_principal,
+    refuse_unknown_query,
+)
 from fleet.api.errors import AUTH_RESPONSES
 from fleet.api.params import NO_NUL
-from fleet.auth import find_token
+from fleet.auth.principal import Principal
 from fleet.models import Message
 from fleet.registry import publish as registry
 from fleet.registry.downloads import BadRange, DownloadCounters, find_download_token, parse_range
@@ -77,8 +85,8 @@ def _public(settings: FleetSettings, p: ModelPackage) -> ModelPackagePublic:
         "schema": {"type": "string", "format": "binary"}}},
         "description": "The package archive, a .tar.gz (agrifleet.package.pack)"}},
 )
-async def publish_model(request: Request, settings: SettingsDep,
-                        token: TechnicianToken) -> ModelPackagePublic:
+async def publish_model(request: Request, settings: SettingsDep, token: TechnicianToken,
+                        address: AddressDep) -> ModelPackagePublic:
     store = PackageStore(settings.data_dir)
     digest, size = hashlib.sha256(), 0
     try:
@@ -102,14 +110,33 @@ async def publish_model(request: Request, settings: SettingsDep,
         raise
     try:
         package = await run_in_threadpool(registry.publish, settings, request.app.state.engine,
-                                          staging, digest.hexdigest(), size, token)
+                                          staging, digest.hexdigest(), size,
+                                          publisher_name(token), token.best_role() or "")
     except registry.VersionConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{exc.reason}: {exc}") from None
     except PackageError as exc:
         raise refusal(exc.reason, str(exc)) from None
     except OSError as exc:
         raise _cannot_store(exc) from None
+    await run_in_threadpool(_audit_publish, request, token, address, package)
     return _public(settings, package)
+
+
+def publisher_name(caller: Principal) -> str:
+    """How a package names who published it: a user's e-mail, or the service token's name."""
+    if caller.user is not None:
+        return caller.user.email
+    token = caller.token_row
+    return (token.name if token is not None and token.name else
+            f"token {token.id if token is not None else '?'}")
+
+
+def _audit_publish(request: Request, caller: Principal, address: str | None,
+                   package: ModelPackage) -> None:
+    with Session(request.app.state.engine) as session:
+        audit.record(session, caller, "model.publish", f"{package.name} {package.version}",
+                     address, sha256=package.sha256, size=package.size, key_id=package.key_id)
+        session.commit()
 
 
 def _cannot_store(exc: OSError) -> HTTPException:
@@ -174,14 +201,15 @@ def _caller(session: Session,
     offer = find_download_token(session, secret)
     if offer is not None:
         return offer.device_id, offer.package_id
-    api = find_token(session, secret)
-    if api is None:
+    try:
+        api = bearer_principal(session, secret)
+    except HTTPException:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired download token",
-                            headers={"WWW-Authenticate": "Bearer"})
-    if api.role not in ("admin", "technician"):
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"downloading packages needs the technician role (token is {api.role})")
-    return f"api:{api.name or api.id}", None
+                            headers={"WWW-Authenticate": "Bearer"}) from None
+    if api.best_role() not in ("admin", "technician"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "downloading packages needs the "
+                            f"technician role (token is {api.best_role()})")
+    return f"api:{publisher_name(api)}", None
 
 
 @download_router.get(

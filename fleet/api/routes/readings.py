@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from fleet import queries
 from fleet.api.deps import DeviceDep, SessionDep
 from fleet.api.params import MAX_BUCKET_S, Limit, Window, name_query
+from fleet.api.plain import as_json
 from fleet.models import Message, ReadingBucket, ReadingPublic
 
 router = APIRouter(prefix="/devices", tags=["readings"])
@@ -34,10 +35,12 @@ def get_readings(
         int | None,
         Query(ge=1, le=MAX_BUCKET_S, description="Downsample into buckets of this many seconds"),
     ] = None,
-) -> list[ReadingPublic] | list[ReadingBucket]:
+) -> Response:
     since, until = window.since, window.until
     if bucket is not None:
-        return queries.reading_buckets(
+        return as_json(queries.reading_buckets(
             session, device.id, sensor, quantity, since, until, limit, bucket
-        )
-    return queries.readings(session, device.id, sensor, quantity, since, until, limit, order)
+        ))  # fmt: skip
+    return as_json(
+        queries.readings(session, device.id, sensor, quantity, since, until, limit, order)
+    )

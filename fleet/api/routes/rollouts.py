@@ -1,4 +1,10 @@
-"""``/api/v1/rollouts``: start a phased rollout, follow it, pause, resume, abort or approve it."""
+"""``/api/v1/rollouts``: start a phased rollout, follow it, pause, resume, abort or approve it.
+
+Scoping: a rollout touches the farms of its devices. A user sees the rollouts that touch one
+of their farms; starting one needs the technician role in every target device's farm (a tag or
+"all" from a user means the matching devices of the farms where they are technician, recorded
+as the device list), and steering one needs it in every farm the rollout touches.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,23 @@ from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from fleet.api.deps import SessionDep, SettingsDep, TechnicianToken
+from fleet import audit
+from fleet.api.deps import AddressDep, CallerDep, SessionDep, SettingsDep, TechnicianToken
 from fleet.api.errors import too_large
 from fleet.api.params import MAX_ID, Limit
 from fleet.api.routes.models import refusal
-from fleet.models import ApiToken, Message
+from fleet.auth.principal import Principal
+from fleet.models import Device, Message
 from fleet.rollouts.engine import RolloutEngine
 from fleet.rollouts.plan import PlanError
-from fleet.rollouts.schemas import RolloutAction, RolloutCreate, RolloutDetail, RolloutPublic
-from fleet.rollouts.tables import Rollout
+from fleet.rollouts.schemas import (
+    RolloutAction,
+    RolloutCreate,
+    RolloutDetail,
+    RolloutPublic,
+    Targets,
+)
+from fleet.rollouts.tables import Rollout, RolloutDevice
 from fleet.rollouts.views import rollout_detail, rollout_public
 
 router = APIRouter(prefix="/rollouts", tags=["rollouts"])
@@ -27,9 +41,52 @@ MAX_ROLLOUT_BODY = 1024 * 1024
 TOO_LARGE = too_large(MAX_ROLLOUT_BODY)
 
 
-def actor(token: ApiToken) -> str:
-    """How the record names a person: the token's name and role."""
-    return f"{token.name or f'token {token.id}'} ({token.role})"
+def actor(caller: Principal) -> str:
+    """How the record names a person: a user's e-mail, or the token's name and role."""
+    if caller.user is not None:
+        return caller.user.email
+    token = caller.token_row
+    name = token.name if token is not None and token.name else f"token {token.id if token else '?'}"
+    return f"{name} ({caller.service_role})"
+
+
+def _touched_farms(session: SessionDep, rollout_id: int) -> set[int]:
+    """The farms of the devices a rollout has."""
+    rows = session.exec(
+        select(Device.farm_id)
+        .join(RolloutDevice, col(RolloutDevice.device_id) == col(Device.id))
+        .where(col(RolloutDevice.rollout_id) == rollout_id)
+    ).all()
+    return set(rows)
+
+
+def _scoped_targets(session: SessionDep, caller: Principal, body: RolloutCreate) -> RolloutCreate:
+    """The request with its targets limited to what the caller may update (see the module)."""
+    allowed = caller.farms_with("technician")
+    if allowed is None:
+        return body
+    seen = caller.farm_ids or set()
+    targets = body.targets
+    if targets.devices is not None:
+        wanted = sorted(set(targets.devices))
+        found = {d.id: d for d in session.exec(select(Device).where(col(Device.id).in_(wanted)))}
+        missing = [d for d in wanted if d not in found or found[d].farm_id not in seen]
+        if missing:
+            raise HTTPException(status.HTTP_404_NOT_FOUND,
+                                f"unknown device(s): {', '.join(missing[:10])}")
+        below = [d for d in wanted if found[d].farm_id not in allowed]
+        if below:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "needs the technician role in the "
+                                f"farm of: {', '.join(below[:10])}")
+        return body
+    query = select(Device).where(col(Device.farm_id).in_(allowed)).order_by(col(Device.id))
+    devices = [d.id for d in session.exec(query)
+               if targets.tag is None or targets.tag in (d.tags or [])]
+    if not devices:
+        raise refusal("no_devices", f"no device of your farms has tag {targets.tag!r}"
+                      if targets.tag else "your farms have no registered devices",
+                      ("body", "targets"))
+    return body.model_copy(update={"targets": Targets(devices=devices)})
 
 
 def _engine(request: Request) -> RolloutEngine:
@@ -48,9 +105,11 @@ def _plan_error(exc: PlanError) -> Exception:
     return HTTPException(exc.status, str(exc))
 
 
-def _get(session: SessionDep, rollout_id: int) -> Rollout:
+def _get(session: SessionDep, rollout_id: int, caller: Principal | None = None) -> Rollout:
+    """The rollout; 404 when there is none, or none of its devices is in the caller's farms."""
     rollout = session.get(Rollout, rollout_id)
-    if rollout is None:
+    seen = caller.farm_ids if caller is not None else None
+    if rollout is None or (seen is not None and not _touched_farms(session, rollout_id) & seen):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rollout {rollout_id}")
     return rollout
 
@@ -66,18 +125,32 @@ def _get(session: SessionDep, rollout_id: int) -> Rollout:
     max_body_size=MAX_ROLLOUT_BODY,
 )
 async def start_rollout(body: RolloutCreate, request: Request, session: SessionDep,
-                        settings: SettingsDep, token: TechnicianToken) -> RolloutDetail:
+                        settings: SettingsDep, token: TechnicianToken,
+                        address: AddressDep) -> RolloutDetail:
+    body = _scoped_targets(session, token, body)
     engine = _engine(request)
     try:
         rid = await run_in_threadpool(engine.create, body, actor(token))
     except PlanError as exc:
         raise _plan_error(exc) from None
+    audit.record(session, token, "rollout.start", f"rollout {rid}", address,
+                 model=body.model, version=body.version,
+                 targets=body.targets.model_dump(exclude_none=True, exclude_defaults=True))
+    session.commit()
     return rollout_detail(session, _get(session, rid), settings.offline_after_s)
 
 
-@router.get("", summary="Rollouts, newest first")
-def list_rollouts(session: SessionDep, limit: Limit = 100) -> list[RolloutPublic]:
-    rows = session.exec(select(Rollout).order_by(col(Rollout.id).desc()).limit(limit)).all()
+@router.get("", summary="Rollouts that touch the caller's farms, newest first")
+def list_rollouts(session: SessionDep, caller: CallerDep,
+                  limit: Limit = 100) -> list[RolloutPublic]:
+    query = select(Rollout)
+    seen = caller.farm_ids
+    if seen is not None:
+        touching = (select(RolloutDevice.rollout_id)
+                    .join(Device, col(Device.id) == col(RolloutDevice.device_id))
+                    .where(col(Device.farm_id).in_(seen)))
+        query = query.where(col(Rollout.id).in_(touching))
+    rows = session.exec(query.order_by(col(Rollout.id).desc()).limit(limit)).all()
     return [rollout_public(session, r) for r in rows]
 
 
@@ -86,9 +159,9 @@ def list_rollouts(session: SessionDep, limit: Limit = 100) -> list[RolloutPublic
     responses={404: {"model": Message, "description": "No such rollout"}},
     summary="One rollout: phases, each device's state and gate figures, reason, actions",
 )
-def get_rollout(rollout_id: RolloutId, session: SessionDep,
+def get_rollout(rollout_id: RolloutId, session: SessionDep, caller: CallerDep,
                 settings: SettingsDep) -> RolloutDetail:
-    return rollout_detail(session, _get(session, rollout_id), settings.offline_after_s)
+    return rollout_detail(session, _get(session, rollout_id, caller), settings.offline_after_s)
 
 
 @router.post(
@@ -109,13 +182,22 @@ async def act(
     session: SessionDep,
     settings: SettingsDep,
     token: TechnicianToken,
+    address: AddressDep,
     body: RolloutAction | None = None,
 ) -> RolloutDetail:
+    _get(session, rollout_id, token)
+    allowed = token.farms_with("technician")
+    if allowed is not None and not _touched_farms(session, rollout_id) <= allowed:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "needs the technician role in every "
+                            "farm the rollout touches")
     engine = _engine(request)
     try:
         await run_in_threadpool(engine.act, rollout_id, action, actor(token),
                                 body.note if body else "")
     except PlanError as exc:
         raise _plan_error(exc) from None
+    audit.record(session, token, f"rollout.{action}", f"rollout {rollout_id}", address,
+                 note=body.note if body else "")
+    session.commit()
     session.expire_all()
     return rollout_detail(session, _get(session, rollout_id), settings.offline_after_s)

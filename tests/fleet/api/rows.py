@@ -1,4 +1,5 @@
-"""Rows put straight into the database, as an older fleet (or a hand with SQL) left them."""
+"""Rows put straight into the database, as an older fleet (or a hand with SQL) left them, and
+counted in the rollups as migration 0009 counts an older fleet's readings."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
+from fleet import rollups
 from fleet.models import Device, LatestReading, Reading
 from fleet.writer import Incoming, Writer
 from tests.fleet.device import batch, detection, event, jpeg_bytes, reading
@@ -49,6 +51,7 @@ def insert_odd_readings(engine: Engine, device_id: str, seq: int = 1000) -> None
                      " '2026-06-01 00:00:00.000000')"),
                 {"d": device_id, "s": seq + 2},
             )  # fmt: skip
+        rollups.rebuild(conn)
 
 
 def insert_infinite_readings(engine: Engine, device_id: str, seq: int = 2000) -> None:
@@ -59,6 +62,7 @@ def insert_infinite_readings(engine: Engine, device_id: str, seq: int = 2000) ->
     with engine.begin() as conn:
         conn.execute(insert(Reading), [{**row, "seq": seq, "value": math.inf},
                                        {**row, "seq": seq + 1, "value": -math.inf}])  # fmt: skip
+        rollups.rebuild(conn)
 
 
 def seed(app: Any, device_id: str = "field-07") -> None:

@@ -15,8 +15,10 @@ from tests.services import free_port
 @contextmanager
 def serving(app: FastAPI) -> Iterator[str]:
     """Run ``app`` (its lifespan too) until the block ends; yields its base URL."""
+    # proxy_headers off, as `agrifleet fleet serve` runs it: the fleet decides whom to trust.
     config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_config=None,
-                            access_log=False, lifespan="on")  # fmt: skip
+                            access_log=False, lifespan="on",
+                            proxy_headers=False)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()

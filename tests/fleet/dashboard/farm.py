@@ -1,5 +1,6 @@
 """A demo farm for the dashboard's tests: two fields of nodes with positions, a week of soil
-readings, detections with thumbnails, a silent sensor, and a viewer and a technician."""
+readings, detections with thumbnails, a silent sensor, a viewer and a technician; and another
+farm, with its own field, node and detection, that neither of them may see."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from fastapi import FastAPI
 from PIL import Image
 from sqlmodel import Session
 
-from fleet.dashboard.session import add_user
-from fleet.models import Detection, Device, Event, LatestReading, Reading
+from fleet.auth.passwords import hash_password
+from fleet.models import DEFAULT_FARM_ID, Detection, Device, Event, LatestReading, Reading
+from fleet.people import Farm, Field_, Membership, User
 
 VIEWER = ("vy@farm.example", "viewer-pass-1")
 TECHNICIAN = ("tam@farm.example", "technician-pass-1")
@@ -24,11 +26,18 @@ NODES = {  # id: (field, lat, lon, online)
     "north-2": ("North", 10.0318, 105.7702, False),
     "river-1": ("River", 10.0400, 105.7800, True),
 }
+OUTLINE = {"type": "Polygon", "coordinates": [[[105.7685, 10.0308], [105.7708, 10.0308],
+                                               [105.7708, 10.0322], [105.7685, 10.0322],
+                                               [105.7685, 10.0308]]]}
+OTHER_NODE, OTHER_FIELD = "hill-9", "Hillside"
 
 
 @dataclass
 class Seeded:
     detection_ids: list[int]
+    fields: dict[str, int]
+    other_detection: int
+    other_field: int
 
 
 def thumbnail(color: tuple[int, int, int]) -> bytes:
@@ -39,15 +48,35 @@ def thumbnail(color: tuple[int, int, int]) -> bytes:
 
 def seed(app: FastAPI, now: datetime | None = None) -> Seeded:
     now = now or datetime.now(UTC)
-    add_user(app, *VIEWER, "viewer")
-    add_user(app, *TECHNICIAN, "technician")
     ids = []
     with Session(app.state.engine) as session:
+        other = Farm(name="Other farm")
+        session.add(other)
+        session.flush()
+        assert other.id is not None
+        for email, password, role in ((*VIEWER, "viewer"), (*TECHNICIAN, "technician")):
+            user = User(email=email, password_hash=hash_password(password))
+            session.add(user)
+            session.flush()
+            assert user.id is not None
+            session.add(Membership(user_id=user.id, farm_id=DEFAULT_FARM_ID, role=role))
+        fields = {}
+        for name, crop in (("North", "tomato"), ("River", "rice")):
+            row = Field_(name=name, crop=crop, farm_id=DEFAULT_FARM_ID,
+                         outline=OUTLINE if name == "North" else None)
+            session.add(row)
+            session.flush()
+            fields[name] = row.id or 0
+        hill = Field_(name=OTHER_FIELD, crop="coffee", farm_id=other.id)
+        session.add(hill)
+        session.flush()
         for device_id, (field, _lat, _lon, online) in NODES.items():
             session.add(Device(id=device_id, name=device_id.replace("-", " ").title(),
-                               online=online,
+                               online=online, farm_id=DEFAULT_FARM_ID, field_id=fields[field],
                                last_seen=now - timedelta(seconds=20 if online else 7200),
-                               health=HEALTH, tags=[f"field:{field}", "soil"]))
+                               health=HEALTH, tags=["soil"]))
+        session.add(Device(id=OTHER_NODE, name="Hill 9", online=True, farm_id=other.id,
+                           field_id=hill.id, last_seen=now, health=HEALTH))
         session.flush()
         seq = 0
         for device_id, (_field, lat, lon, _online) in NODES.items():
@@ -90,5 +119,12 @@ def seed(app: FastAPI, now: datetime | None = None) -> Seeded:
             session.add(det)
             session.flush()
             ids.append(det.id or 0)
+        seq += 1
+        theirs = Detection(device_id=OTHER_NODE, boot_id="b1", seq=seq, ts=now, uptime_s=1,
+                           clock_synced=True, camera="cam0", label="Corn_(maize)___Common_rust_",
+                           confidence=0.97, uncertain=False, top3=[], model_name="leaf-disease",
+                           model_version="1.1.0", model_sha256="0" * 64, inference_ms=40.0,
+                           image_sha256="2" * 64, stored_at=now, thumbnail=thumbnail((200, 0, 0)))
+        session.add(theirs)
         session.commit()
-    return Seeded(ids)
+        return Seeded(ids, fields, theirs.id or 0, hill.id or 0)

@@ -3,13 +3,12 @@ and sees a chart; a technician starts and pauses a rollout that a viewer may not
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-import pytest
-
 from tests.fleet.dashboard.conftest import Site
-from tests.fleet.dashboard.farm import TECHNICIAN, VIEWER
+from tests.fleet.dashboard.farm import OTHER_FIELD, OTHER_NODE, TECHNICIAN, VIEWER
 
 
 def test_pages_need_a_sign_in_and_a_wrong_password_is_refused(site: Site, page: Any) -> None:
@@ -69,7 +68,8 @@ def test_overview_shows_fields_nodes_disease_and_silent_sensors(site: Site, page
 def test_field_map_then_node_with_charts_and_health(site: Site, page: Any) -> None:
     site.login(page)
     page.click("section.field h2 a:text('North')")
-    page.wait_for_url(site.url + "/fields/North")
+    page.wait_for_url(site.url + f"/fields/{site.seeded.fields['North']}")
+    assert page.locator("svg.map polygon.outline").count() == 1
     pins = page.locator("svg.map circle")
     assert pins.count() == 2
     assert page.locator("svg.map circle.pin-off").count() == 1
@@ -154,7 +154,14 @@ def test_pages_update_without_a_reload(site: Site, page: Any) -> None:
     assert page.evaluate("window.__same_document") is True
 
 
-@pytest.mark.skip(reason="farms arrive with issue 10 (h10a): every person sees one farm until "
-                  "then; fleet/dashboard/session.py is the one module to switch")
-def test_nothing_of_another_farm_is_shown() -> None:
-    raise AssertionError("written when farms exist")
+def test_nothing_of_another_farm_is_shown(site: Site, page: Any) -> None:
+    site.login(page, TECHNICIAN)
+    seen = " ".join(page.locator("main").inner_text() for _ in [page.goto(site.url + path)
+                    for path in ("/", "/detections", "/models", "/scouting")])
+    assert OTHER_FIELD not in seen and OTHER_NODE not in seen and "rust" not in seen.lower()
+    for path in (f"/nodes/{OTHER_NODE}", f"/fields/{site.seeded.other_field}"):
+        assert page.goto(site.url + path).status == 404, path
+    image = page.request.get(site.url + f"/api/v1/detections/{site.seeded.other_detection}/image")
+    assert image.status == 404
+    listed = page.request.get(site.url + "/api/v1/devices").json()
+    assert OTHER_NODE not in json.dumps(listed)

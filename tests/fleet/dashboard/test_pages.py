@@ -13,7 +13,7 @@ from tests.fleet.dashboard.farm import TECHNICIAN
 
 PAGES = {
     "overview": "/",
-    "field": "/fields/North",
+    "field": "/fields/1",
     "node": "/nodes/north-1",
     "detections": "/detections",
     "scouting": "/scouting",

@@ -1,0 +1,308 @@
+"""Farms, their fields, people and their roles per farm, sessions, personal tokens, audit log.
+
+Named like the rest of the API: ``FarmBase / FarmCreate / FarmUpdate / Farm / FarmPublic``.
+Secrets (passwords, session cookies, personal tokens) are stored only as hashes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, ConfigDict, StringConstraints
+from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from fleet.models import BigId, UtcDateTime, utcnow
+
+#: The name of the farm (id fleet.models.DEFAULT_FARM_ID) a fresh install and an upgrade have.
+DEFAULT_FARM_NAME = "Default farm"
+
+FarmRole = Literal["viewer", "technician", "admin"]
+#: Each role may do what the ones before it may.
+FARM_ROLES: tuple[FarmRole, ...] = ("viewer", "technician", "admin")
+Language = Literal["vi", "zh", "en"]
+
+#: Text people type: no NUL (PostgreSQL refuses it), no leading or trailing blanks needed.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00]*$",
+                                        strip_whitespace=True)]
+Email = Annotated[str, StringConstraints(
+    min_length=3, max_length=254, strip_whitespace=True, to_lower=True,
+    pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")]
+Password = Annotated[str, StringConstraints(min_length=10, max_length=1024,
+                                            pattern=r"^[^\x00]*$")]
+#: Positions of a GeoJSON outline are [longitude, latitude] in degrees.
+MAX_RING_POSITIONS = 10_000
+
+
+def _check_polygon(value: dict[str, Any]) -> dict[str, Any]:
+    """A GeoJSON Polygon (RFC 7946 §3.1.6): closed rings of 4+ [lon, lat] positions."""
+    if set(value) - {"type", "coordinates"} or value.get("type") != "Polygon":
+        raise ValueError('an outline is a GeoJSON Polygon: {"type": "Polygon", "coordinates": '
+                         "[[[lon, lat], …]]} and nothing else")
+    rings = value.get("coordinates")
+    if not isinstance(rings, list) or not rings or len(rings) > 100:
+        raise ValueError("a Polygon has 1 to 100 linear rings")
+    total = 0
+    for ring in rings:
+        if not isinstance(ring, list) or len(ring) < 4:
+            raise ValueError("each ring of a Polygon has at least 4 positions")
+        total += len(ring)
+        for position in ring:
+            if (not isinstance(position, list) or len(position) not in (2, 3)
+                    or not all(isinstance(x, int | float) and not isinstance(x, bool)
+                               for x in position)):
+                raise ValueError("a position is [longitude, latitude] in degrees")
+            lon, lat = position[0], position[1]
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                raise ValueError(f"position {position} is outside longitude -180..180, "
+                                 "latitude -90..90")
+        if ring[0] != ring[-1]:
+            raise ValueError("each ring of a Polygon ends where it starts")
+    if total > MAX_RING_POSITIONS:
+        raise ValueError(f"an outline has at most {MAX_RING_POSITIONS} positions")
+    return {"type": "Polygon", "coordinates": rings}
+
+
+Outline = Annotated[dict[str, Any], AfterValidator(_check_polygon)]
+
+
+# --- farms -----------------------------------------------------------------------------------
+
+
+class FarmBase(SQLModel):
+    name: str = Field(max_length=128, description="A name people recognise")
+
+
+class FarmCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: Name
+
+
+class FarmUpdate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: Name | None = None
+
+
+class Farm(FarmBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class FarmPublic(FarmBase):
+    id: int
+    created_at: datetime
+
+
+# --- fields ----------------------------------------------------------------------------------
+
+
+class FieldBase(SQLModel):
+    name: str = Field(max_length=128)
+    crop: str = Field(default="", max_length=64, description="What grows there, e.g. coffee")
+
+
+class FieldCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: Name
+    crop: str = Field(default="", max_length=64, schema_extra={"pattern": r"^[^\x00]*$"})
+    outline: Outline | None = Field(default=None, description="A GeoJSON Polygon")
+
+
+class FieldUpdate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: Name | None = None
+    crop: str | None = Field(default=None, max_length=64, schema_extra={"pattern": r"^[^\x00]*$"})
+    outline: Outline | None = None
+
+
+class Field_(FieldBase, table=True):
+    __tablename__ = "field"
+    __table_args__ = (UniqueConstraint("farm_id", "name", name="uq_field_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    farm_id: int = Field(foreign_key="farm.id", index=True)
+    outline: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class FieldPublic(FieldBase):
+    id: int
+    farm_id: int
+    outline: dict[str, Any] | None = None
+    created_at: datetime
+
+
+# --- users and memberships -------------------------------------------------------------------
+
+
+class UserBase(SQLModel):
+    email: str = Field(max_length=254, unique=True, description="Stored lower-case: unique "
+                       "whatever the case it is typed in")
+    language: str | None = Field(default=None, max_length=8,
+                                 description="vi, zh or en for the dashboard; none: the browser's")
+
+
+class UserCreate(SQLModel):
+    """A new person; a farm admin names a farm of theirs and the role the person has there."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    email: Email
+    password: Password
+    language: Language | None = None
+    farm_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                description="Make them a member of this farm")
+    role: FarmRole = "viewer"
+
+
+class UserUpdate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    email: Email | None = None
+    password: Password | None = None
+    language: Language | None = None
+    active: bool | None = Field(default=None, description="An inactive user cannot sign in")
+
+
+class User(UserBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str = Field(max_length=256, description="argon2id")
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class MembershipBase(SQLModel):
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    farm_id: int = Field(foreign_key="farm.id", primary_key=True, index=True)
+    role: str = Field(max_length=16, description="viewer, technician or admin")
+
+
+class MembershipCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    user_id: int = Field(ge=1, le=2**31 - 1)
+    farm_id: int = Field(ge=1, le=2**31 - 1)
+    role: FarmRole
+
+
+class MembershipUpdate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    role: FarmRole
+
+
+class Membership(MembershipBase, table=True):
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class MembershipPublic(MembershipBase):
+    created_at: datetime
+
+
+class UserPublic(UserBase):
+    id: int
+    active: bool
+    created_at: datetime
+    memberships: list[MembershipPublic] = Field(default_factory=list)
+
+
+# --- sessions and personal tokens ------------------------------------------------------------
+
+
+class UserSession(SQLModel, table=True):
+    """A dashboard sign-in: the cookie's SHA-256, whose it is, until when."""
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    address: str | None = Field(default=None, max_length=64)
+
+
+class UserTokenBase(SQLModel):
+    name: str = Field(max_length=128)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class UserTokenCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: Name
+    expires_days: int = Field(default=90, ge=1, le=3660, description="Days it stays valid")
+
+
+class UserToken(UserTokenBase, table=True):
+    """A personal API token; it has its owner's roles. Only its SHA-256 is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class UserTokenPublic(UserTokenBase):
+    id: int
+    user_id: int
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class UserTokenCreated(UserTokenPublic):
+    token: str = Field(description="The secret, shown this once: send it as "
+                       "'Authorization: Bearer <token>'")
+
+
+# --- login throttling ------------------------------------------------------------------------
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed sign-in, by account (``email:…``) and by address (``addr:…``)."""
+
+    __table_args__ = (Index("ix_loginfailure_key_ts", "key", "ts"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    key: str = Field(max_length=300)
+    ts: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+# --- audit log -------------------------------------------------------------------------------
+
+
+class AuditEntryBase(SQLModel):
+    ts: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    actor: str = Field(max_length=300, description="A user's e-mail, or 'token NAME (role)'")
+    action: str = Field(max_length=64, description="e.g. login, login_failed, user.create")
+    target: str = Field(default="", max_length=300, description="What it was done to")
+    address: str | None = Field(default=None, max_length=64, description="The client's IP")
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class AuditEntry(AuditEntryBase, table=True):
+    __table_args__ = (Index("ix_auditentry_ts", "ts"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+
+
+class AuditEntryPublic(AuditEntryBase):
+    id: int
+
+
+# --- who am I --------------------------------------------------------------------------------
+
+
+class Me(SQLModel):
+    kind: Literal["user", "service"] = Field(description="A person, or a service token")
+    name: str = Field(description="The e-mail, or the service token's name and role")
+    user: UserPublic | None = None
+    language: str | None = None
+    role: str | None = Field(default=None, description="A service token's role (all farms)")
+    csrf_token: str | None = Field(
+        default=None, description="Send it as X-CSRF-Token with every unsafe request made "
+        "with the session cookie (it is also in the agrifleet_csrf cookie)")
