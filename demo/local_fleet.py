@@ -263,9 +263,19 @@ class LocalFleet:
             return json.loads(response.read() or b"null")
 
     def _register_devices(self) -> None:
+        import fleet.models
+
+        farm = getattr(fleet.models, "DEFAULT_FARM_ID", 1)
+        # One paddy around the simulated GPS positions (10.03 + 0.01 i, 105.77 + 0.01 i).
+        span = 0.01 * len(self.devices)
+        ring = [[105.765, 10.025], [105.775 + span, 10.025], [105.775 + span, 10.035 + span],
+                [105.765, 10.035 + span], [105.765, 10.025]]
+        paddy = self._api("POST", f"/farms/{farm}/fields", {
+            "name": "Paddy A", "crop": "rice",
+            "outline": {"type": "Polygon", "coordinates": [ring]}})
         for device in self.devices:
             self._api("POST", "/devices", {"id": device, "name": f"Demo field {device[-2:]}",
-                                           "tags": ["field:Paddy-A"]})
+                                           "field_id": paddy["id"]})
 
     def _start_sensors(self) -> dict[str, dict[str, str]]:
         """One soil probe, one SDI-12 probe and one GPS per agent; returns device → paths."""

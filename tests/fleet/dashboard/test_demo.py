@@ -43,5 +43,6 @@ def test_the_demo_prints_the_dashboard_and_sign_ins_that_work(demo: LocalFleet) 
             overview = client.get("/")
             assert overview.status_code == 200, role
             assert "Demo field 01" in overview.text, role  # the demo's live node
+            assert "Paddy A" in overview.text, role  # in the demo farm's field
             me = client.get("/api/v1/auth/me").json()
             assert me["user"]["memberships"][0]["role"] == role
