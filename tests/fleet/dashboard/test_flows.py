@@ -41,6 +41,13 @@ def test_language_is_switched_remembered_and_said_in_html_lang(site: Site, page:
     page.goto(site.url + "/?lang=zh")
     assert page.get_attribute("html", "lang") == "zh"
     assert "个节点中" in page.locator(".field .summary").first.inner_text()
+    other = page.context.browser.new_context()  # another browser: no cookie, English asked
+    try:
+        elsewhere = other.new_page()
+        site.login(elsewhere)
+        assert elsewhere.get_attribute("html", "lang") == "zh"  # the choice kept on the user
+    finally:
+        other.close()
 
 
 def test_accept_language_chooses_before_any_choice(site: Site, browser: Any) -> None:
