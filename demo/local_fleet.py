@@ -113,6 +113,8 @@ class LocalFleet:
         self._stop = threading.Event()
         self.broker_kind = ""
         self.simulators: dict[str, dict[str, Any]] = {}
+        #: role → (email, password) of the demo farm's dashboard sign-ins.
+        self.sign_ins: dict[str, tuple[str, str]] = {}
 
     @property
     def database_url(self) -> str:
@@ -192,7 +194,30 @@ class LocalFleet:
                 why = why.strip()
                 raise StartError(f"agrifleet fleet {step[0]} failed: {why}")
         self.token = done.stdout.strip().splitlines()[-1]
+        self._create_dashboard_users(env)
         self.start_fleet()
+
+    def _create_dashboard_users(self, env: dict[str, str]) -> None:
+        """A viewer and a technician of the demo farm, with fresh passwords, for the dashboard.
+
+        The passwords go to ``create-user`` on its standard input, never as arguments.
+        """
+        import fleet.models
+
+        farm = str(getattr(fleet.models, "DEFAULT_FARM_ID", 1))
+        for role in ("viewer", "technician"):
+            email, password = f"{role}@demo.example.org", secrets.token_urlsafe(12)
+            done = subprocess.run(
+                [sys.executable, "-m", "agrifleet", "fleet", "create-user", email,
+                 "--farm", farm, "--role", role],
+                env=env, input=password + "\n", capture_output=True, text=True)
+            if done.returncode != 0:
+                if "invalid choice" in done.stderr:  # a fleet without users (before issue 10)
+                    log.warning("this fleet has no create-user: no dashboard sign-in")
+                    return
+                why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+                raise StartError(f"agrifleet fleet create-user failed: {why.strip()}")
+            self.sign_ins[role] = (email, password)
 
     def start_fleet(self) -> None:
         """Start (or restart) the fleet service process and wait until it answers."""
@@ -238,8 +263,19 @@ class LocalFleet:
             return json.loads(response.read() or b"null")
 
     def _register_devices(self) -> None:
+        import fleet.models
+
+        farm = getattr(fleet.models, "DEFAULT_FARM_ID", 1)
+        # One paddy around the simulated GPS positions (10.03 + 0.01 i, 105.77 + 0.01 i).
+        span = 0.01 * len(self.devices)
+        ring = [[105.765, 10.025], [105.775 + span, 10.025], [105.775 + span, 10.035 + span],
+                [105.765, 10.035 + span], [105.765, 10.025]]
+        paddy = self._api("POST", f"/farms/{farm}/fields", {
+            "name": "Paddy A", "crop": "rice",
+            "outline": {"type": "Polygon", "coordinates": [ring]}})
         for device in self.devices:
-            self._api("POST", "/devices", {"id": device, "name": f"Demo field {device[-2:]}"})
+            self._api("POST", "/devices", {"id": device, "name": f"Demo field {device[-2:]}",
+                                           "field_id": paddy["id"]})
 
     def _start_sensors(self) -> dict[str, dict[str, str]]:
         """One soil probe, one SDI-12 probe and one GPS per agent; returns device → paths."""
@@ -355,6 +391,9 @@ threads = 1
         return "\n".join(
             [
                 "agrifleet demo is running",
+                f"  dashboard   {self.api_url}/",
+                *[f"  sign in     {role}: {email}  password {password}"
+                  for role, (email, password) in self.sign_ins.items()],
                 f"  fleet API   {self.api_url}/api/v1   (OpenAPI docs: {self.api_url}/docs)",
                 f"  API token   {self.token}",
                 f"  MQTT broker 127.0.0.1:{self.mqtt_port} ({self.broker_kind})",

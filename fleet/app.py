@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet import __version__
-from fleet import logs
+from fleet import dashboard, logs
 from fleet.alerts.evaluate import AlertEvaluator
 from fleet.api.errors import add_handlers
 from fleet.api.main import api_router
@@ -83,6 +83,8 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by fleet.dashboard with local assets: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -98,6 +100,7 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
     app.include_router(models.download_router, prefix="/api/v1")
     app.include_router(auth.login_router, prefix="/api/v1")
     app.include_router(enrolment.public_router, prefix="/api/v1")
+    dashboard.install(app)
     add_handlers(app)
     logs.redact_access_log()
     return app

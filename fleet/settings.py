@@ -129,6 +129,15 @@ class FleetSettings(BaseSettings):
         default=1_000_000_000, ge=1, title="an item whose seq is more than this beyond its boot's "
         "highest received seq is refused, so the gap report stays a count a node could lose"
     )
+    dashboard_timezone: str = Field(
+        default="UTC", min_length=1, max_length=64,
+        title="the IANA time zone the dashboard shows times in, e.g. Asia/Ho_Chi_Minh",
+    )
+    map_tile_url: str | None = Field(
+        default=None,
+        title="a map tile URL template (https://…/{z}/{x}/{y}.png) for the dashboard's field "
+        "maps; unset: maps are drawn from the field outline and node positions only",
+    )
     session_hours: float = Field(default=12, gt=0, le=24 * 90,
                                  title="a dashboard sign-in lasts this many hours")
     cookie_secure: bool = Field(
@@ -270,6 +279,17 @@ class FleetSettings(BaseSettings):
         if address.username or address.password:
             raise ValueError("node_mqtt_url carries no user or password: each node has its own")
         return url
+    @field_validator("dashboard_timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}: use an IANA name such as "
+                             "Asia/Ho_Chi_Minh, Asia/Shanghai or UTC") from None
+        return name
 
     @field_validator("mqtt_url")
     @classmethod

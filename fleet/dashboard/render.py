@@ -1,0 +1,105 @@
+"""Templates in the request's language: one Jinja environment per language, built once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from agrifleet.inference.parts import HEALTHY, crop_name, disease_name
+from fleet.dashboard import i18n, texts
+from fleet.dashboard.session import FARM_COOKIE, Principal, current
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_lock = threading.Lock()
+_envs: dict[str, Environment] = {}
+
+
+def environment(lang: i18n.Lang, timezone: str = "UTC") -> Environment:
+    with _lock:
+        env = _envs.get(f"{lang} {timezone}")
+        if env is None:
+            env = Environment(loader=FileSystemLoader(TEMPLATES),
+                              autoescape=select_autoescape(["html"]),
+                              extensions=["jinja2.ext.i18n"], trim_blocks=True,
+                              lstrip_blocks=True)
+            env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+            env.globals.update(i18n.template_globals(lang, timezone))
+            gettext = i18n.translations(lang).gettext
+            env.globals["code_text"] = lambda table, code: _coded(gettext, table, code)
+            env.globals["label_text"] = lambda label: _label(gettext, label)
+            env.globals["texts"] = texts
+            _envs[f"{lang} {timezone}"] = env
+        return env
+
+
+def _coded(gettext: Any, table: dict[str, str], code: str) -> str:
+    """A code's translated words; an unknown code is shown as itself."""
+    msgid = table.get(code)
+    return str(gettext(msgid)) if msgid else code
+
+
+def _label(gettext: Any, label: str) -> str:
+    """A class label in words: "Tomato · Late blight", translated through the diseases domain."""
+    if label == "uncertain":
+        return str(gettext("Uncertain"))
+    try:
+        from fleet.advice import UnknownLabel, advice_for  # the disease catalog (issue 11 B)
+    except ImportError:
+        pass
+    else:
+        try:
+            advice = advice_for(label)
+        except UnknownLabel:
+            pass
+        else:
+            return f"{gettext(advice.crop_msgid)} · {gettext(advice.disease_msgid)}"
+    disease = disease_name(label)
+    crop = str(gettext(crop_name(label)))
+    words = str(gettext("Healthy")) if disease == HEALTHY else str(gettext(disease))
+    return f"{crop} · {words}"
+
+
+def language(request: Request, who: Principal | None) -> i18n.Lang:
+    return i18n.pick(request.query_params.get("lang"), request.cookies.get(i18n.LANG_COOKIE),
+                     request.headers.get("accept-language"),
+                     who.language if who is not None else None)
+
+
+def page(request: Request, template: str, who: Principal | None, status_code: int = 200,
+         **context: Any) -> HTMLResponse:
+    """The page in the request's language; a ?lang= choice is remembered in a cookie."""
+    lang = language(request, who)
+    env = environment(lang, request.app.state.settings.dashboard_timezone)
+    gettext = i18n.translations(lang).gettext
+    script_texts = {key: str(gettext(msg)) for key, msg in texts.SCRIPT_TEXTS.items()}
+    script_texts.update({f"error_{k}": str(gettext(v)) for k, v in texts.API_ERRORS.items()})
+    html = env.get_template(template).render(
+        request=request, who=who, now=datetime.now(UTC), path=request.url.path,
+        # JSON with "<" escaped cannot end the <script> element it sits in.
+        script_texts=Markup(  # noqa: S704
+            json.dumps(script_texts, ensure_ascii=False).replace("<", "\\u003c")),
+        **context)
+    response = HTMLResponse(html, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Language"] = lang
+    farm = request.query_params.get("farm")
+    if who is not None and farm == str(who.farm_id):
+        response.set_cookie(FARM_COOKIE, farm, max_age=365 * 86400, samesite="lax",
+                            httponly=True)
+    chosen = request.query_params.get("lang")
+    if chosen in i18n.LANGUAGES:
+        response.set_cookie(i18n.LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax",
+                            httponly=True)
+    return response
+
+
+def signed_in(request: Request) -> Principal | None:
+    return current(request)

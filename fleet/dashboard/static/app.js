@@ -1,0 +1,258 @@
+// agrifleet dashboard: light polling, API calls with the session's CSRF token, offline scouting.
+"use strict";
+(function () {
+  const T = JSON.parse(document.getElementById("texts").textContent);
+  const lang = document.documentElement.lang;
+  const main = document.getElementById("main");
+
+  function csrf() {
+    const m = document.cookie.match(/(?:^|;\s*)agrifleet_csrf=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function errorText(status) { return T["error_" + status] || T.error_other; }
+  function say(where, text, bad) {
+    const box = where || document.getElementById("notice");
+    box.textContent = text;
+    box.classList.toggle("error", !!bad);
+  }
+
+  async function api(url, options) {
+    const opts = Object.assign({ credentials: "same-origin" }, options || {});
+    opts.headers = Object.assign({ "X-CSRF-Token": csrf(), "Accept": "application/json" },
+      opts.headers || {});
+    let response;
+    try { response = await fetch(url, opts); } catch (e) { return { ok: false, status: 0 }; }
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    return { ok: response.ok, status: response.status, data: data };
+  }
+  function postJson(url, body) {
+    return api(url, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body) });
+  }
+
+  // -- refresh without reload -----------------------------------------------------------
+  async function refresh() {
+    let response;
+    try { response = await fetch(location.href, { credentials: "same-origin" }); }
+    catch (e) { return; }
+    if (!response.ok || response.redirected) return;
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = doc.getElementById("main");
+    if (!fresh) return;
+    const notice = document.getElementById("notice").textContent;
+    main.innerHTML = fresh.innerHTML;
+    document.getElementById("notice").textContent = notice;
+    loadAlerts();
+  }
+  const every = parseInt(main.dataset.poll || "0", 10);
+  if (every > 0) {
+    setInterval(function () {
+      const busy = document.activeElement && document.activeElement.closest("form, details");
+      if (document.visibilityState === "visible" && !busy) refresh();
+    }, every * 1000);
+  }
+
+  // -- buttons and forms that call the API ----------------------------------------------
+  document.addEventListener("click", async function (event) {
+    const reject = event.target.closest("[data-reject]");
+    if (reject) {
+      const form = reject.closest("li, article").querySelector(".reject-form");
+      form.hidden = !form.hidden;
+      if (!form.hidden) form.querySelector("select").focus();
+      return;
+    }
+    const button = event.target.closest("button[data-api]");
+    if (!button) return;
+    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+    const out = button.closest("li, article, section").querySelector(".result");
+    button.disabled = true;
+    say(out, T.sending);
+    const result = await postJson(button.dataset.api, JSON.parse(button.dataset.body || "{}"));
+    button.disabled = false;
+    if (result.ok) { say(out, T.done); if (button.closest("article")) refresh(); }
+    else say(out, errorText(result.status), true);
+  });
+
+  document.addEventListener("submit", async function (event) {
+    const form = event.target;
+    if (form.dataset.apiForm) {
+      event.preventDefault();
+      const body = {};
+      new FormData(form).forEach(function (v, k) { if (v !== "") body[k] = v; });
+      const out = form.closest("li, article").querySelector(".result");
+      const result = await postJson(form.dataset.apiForm, body);
+      if (result.ok) { say(out, T.done); form.hidden = true; }
+      else say(out, errorText(result.status), true);
+    } else if (form.dataset.rolloutForm) {
+      event.preventDefault();
+      const f = new FormData(form);
+      const parts = String(f.get("package")).split("|");
+      const tag = String(f.get("tag") || "").trim();
+      const phases = String(f.get("phases") || "100").split(/[ ,;]+/).filter(Boolean).map(Number);
+      const result = await postJson(form.dataset.rolloutForm, { model: parts[0], version: parts[1],
+        targets: tag ? { tag: tag } : { all: true }, phases: phases });
+      if (result.ok) refresh(); else say(null, errorText(result.status), true);
+    } else if (form.dataset.scout) {
+      event.preventDefault();
+      scout(form);
+    }
+  });
+
+  // -- alerts, drawn from the alerts API in the page's language ------------------------
+  function word(kind, key) {
+    const tpl = document.getElementById("alert-texts");
+    const el = tpl && tpl.content.querySelector("[data-" + kind + '="' + key + '"]');
+    return el ? el.textContent : key;
+  }
+  function when(iso) {
+    if (!iso) return "";
+    try { return new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "short" })
+      .format(new Date(iso)); } catch (e) { return iso; }
+  }
+  async function loadAlerts() {
+    for (const box of document.querySelectorAll("[data-alerts]")) {
+      const result = await api(box.dataset.alerts);
+      const list = box.querySelector(".alert-list");
+      const empty = box.querySelector("[data-empty]");
+      list.textContent = "";
+      if (!result.ok) { empty.hidden = false; if (result.status !== 404) say(empty, errorText(result.status), true); continue; }
+      const items = Array.isArray(result.data) ? result.data : (result.data && result.data.items) || [];
+      empty.hidden = items.length > 0;
+      for (const a of items) {
+        const li = document.createElement("li");
+        li.id = "alert-" + a.id;
+        const head = document.createElement("strong");
+        head.textContent = word("kind", a.code || a.kind);
+        li.append(head, " · " + (a.device_id || "") + " · ");
+        const state = document.createElement("span");
+        state.className = "badge " + (a.state === "active" ? "off" : "info");
+        state.textContent = word("state", a.state);
+        li.append(state, " " + when(a.last_seen || a.opened_at || a.created_at));
+        if (a.count > 1) li.append(" (" + a.count + " " + word("word", "times") + ")");
+        if (a.acknowledged_by) li.append(" · " + word("word", "by") + " " + a.acknowledged_by);
+        if (box.hasAttribute("data-ack") && a.state === "active") {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.dataset.api = "/api/v1/alerts/" + a.id + "/acknowledge";
+          b.dataset.body = "{}";
+          b.textContent = word("word", "acknowledge");
+          li.append(" ", b);
+        }
+        const out = document.createElement("span");
+        out.className = "result"; out.setAttribute("role", "status");
+        li.append(" ", out);
+        list.append(li);
+      }
+    }
+  }
+  document.addEventListener("click", function (event) {
+    const b = event.target.closest('button[data-api*="/acknowledge"]');
+    if (b) setTimeout(loadAlerts, 400);
+  });
+  loadAlerts();
+
+  // -- scouting: send now, or keep the photo on the phone and send it when back online --
+  const DB = "agrifleet-scouting", STORE = "outbox";
+  function openDb() {
+    return new Promise(function (resolve, reject) {
+      const req = indexedDB.open(DB, 1);
+      req.onupgradeneeded = function () { req.result.createObjectStore(STORE, { keyPath: "client_id" }); };
+      req.onsuccess = function () { resolve(req.result); };
+      req.onerror = function () { reject(req.error); };
+    });
+  }
+  async function store(mode, fn) {
+    const db = await openDb();
+    return new Promise(function (resolve, reject) {
+      const tx = db.transaction(STORE, mode);
+      const req = fn(tx.objectStore(STORE));
+      tx.oncomplete = function () { resolve(req && req.result); db.close(); };
+      tx.onerror = function () { reject(tx.error); db.close(); };
+    });
+  }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    const h = Array.from(b, function (x) { return x.toString(16).padStart(2, "0"); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+  function position() {
+    return new Promise(function (resolve) {
+      if (!navigator.geolocation) return resolve(null);
+      navigator.geolocation.getCurrentPosition(function (p) { resolve(p.coords); },
+        function () { resolve(null); }, { timeout: 2000, maximumAge: 600000 });
+    });
+  }
+  async function send(record) {
+    const body = new FormData();
+    body.append("photo", record.photo, record.name || "leaf.jpg");
+    body.append("client_id", record.client_id);
+    body.append("taken_at", record.taken_at);
+    if (record.field_id) body.append("field_id", record.field_id);
+    if (record.latitude != null) { body.append("latitude", record.latitude); body.append("longitude", record.longitude); }
+    return api("/api/v1/observations", { method: "POST", body: body });
+  }
+  async function showAnswer(data) {
+    const box = document.getElementById("answer");
+    if (!box || !data) return;
+    box.hidden = false;
+    const label = data.label || "";
+    box.querySelector(".answer-label").textContent = data.uncertain ? T.uncertain : label;
+    box.querySelector(".answer-confidence").textContent = data.confidence != null
+      ? T.confidence + ": " + new Intl.NumberFormat(lang, { style: "percent" }).format(data.confidence) : "";
+    const advice = box.querySelector(".answer-advice");
+    advice.textContent = "";
+    const key = data.advice_key === undefined ? label : data.advice_key;
+    if (!key || data.uncertain) return;
+    const result = await api("/api/v1/advice?label=" + encodeURIComponent(key) + "&lang=" + lang);
+    if (!result.ok || !result.data) return;
+    const a = result.data;
+    if (a.crop || a.disease) box.querySelector(".answer-label").textContent = [a.crop, a.disease].filter(Boolean).join(" · ");
+    for (const key of ["what_it_is", "what_to_do"]) {
+      if (a[key]) { const p = document.createElement("p"); p.textContent = a[key]; advice.append(p); }
+    }
+  }
+  async function pending() {
+    const line = document.getElementById("pending");
+    if (!line || !window.indexedDB) return;
+    const n = await store("readonly", function (s) { return s.count(); });
+    line.textContent = n ? T.pending.replace("%(count)s", n) : "";
+  }
+  async function scout(form) {
+    const file = form.querySelector("input[type=file]").files[0];
+    if (!file) return;
+    const coords = await position();
+    const record = { client_id: uuid(), photo: file, name: file.name,
+      taken_at: new Date().toISOString(),
+      field_id: form.querySelector("select") ? form.querySelector("select").value : "",
+      latitude: coords ? coords.latitude : null, longitude: coords ? coords.longitude : null };
+    say(null, T.sending);
+    const result = navigator.onLine ? await send(record) : { ok: false, status: 0 };
+    if (result.ok) { say(null, T.sent); form.reset(); showAnswer(result.data); return; }
+    if (result.status === 0 || result.status >= 500) {
+      await store("readwrite", function (s) { return s.put(record); });
+      say(null, T.queued); form.reset(); pending();
+      return;
+    }
+    say(null, errorText(result.status), true);
+  }
+  let flushing = false;
+  async function flush() {
+    if (flushing || !window.indexedDB || !navigator.onLine) return;
+    flushing = true;
+    try {
+      const records = await store("readonly", function (s) { return s.getAll(); });
+      for (const record of records || []) {
+        const result = await send(record);
+        if (result.status === 0 || result.status >= 500) break;  // still away: try later
+        await store("readwrite", function (s) { return s.delete(record.client_id); });
+        if (result.ok) { say(null, T.sent); showAnswer(result.data); }
+        else say(null, errorText(result.status), true);
+      }
+    } finally { flushing = false; pending(); }
+  }
+  window.addEventListener("online", flush);
+  if (document.querySelector("[data-scout]")) { pending(); flush(); setInterval(flush, 30000); }
+})();

@@ -1,0 +1,120 @@
+"""The dashboard over plain HTTP: pages need a session, the sign-in form and sign-out need their
+CSRF tokens, sign-in never redirects off the site, bad filters and unknown nodes give pages (not
+errors), a browser's API calls need the CSRF header, and /docs and /redoc load nothing from
+a CDN."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fleet.app import create_app
+from fleet.settings import FleetSettings
+from tests.fleet.dashboard.farm import VIEWER, seed
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(FleetSettings(database_url=f"sqlite:///{tmp_path / 'f.db'}",
+                                   data_dir=tmp_path))
+    with TestClient(app, follow_redirects=False) as c:
+        seed(app)
+        yield c
+
+
+def login_token(client: TestClient) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert found is not None
+    return found.group(1)
+
+
+def sign_in(client: TestClient, next_path: str = "/", password: str = VIEWER[1]) -> str:
+    token = login_token(client)
+    body = f"email={VIEWER[0]}&password={password}&csrf_token={token}&next={next_path}"
+    response = client.post("/login", content=body, headers=FORM)
+    return response.headers.get("location", str(response.status_code))
+
+
+@pytest.mark.parametrize("path", ["/", "/fields/1", "/nodes/north-1", "/detections",
+                                  "/scouting", "/alerts", "/models"])
+def test_every_page_sends_a_stranger_to_sign_in(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=")
+
+
+def test_sign_in_needs_the_form_token_and_the_right_password(client: TestClient) -> None:
+    client.get("/login")
+    forged = client.post("/login", headers=FORM,
+                         content=f"email={VIEWER[0]}&password={VIEWER[1]}&csrf_token=forged")
+    assert forged.status_code == 403 and "agrifleet_session" not in forged.cookies
+    assert sign_in(client, password="wrong") == "401"
+    assert sign_in(client, "/detections") == "/detections"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil",
+                                    "javascript:alert(1)"])
+def test_sign_in_never_sends_anyone_off_the_site(client: TestClient, target: str) -> None:
+    assert sign_in(client, target) == "/"
+
+
+def test_sign_out_needs_the_session_csrf_token(client: TestClient) -> None:
+    sign_in(client)
+    assert client.post("/logout", content="csrf_token=nope", headers=FORM).status_code == 403
+    assert client.get("/").status_code == 200
+    csrf = client.cookies.get("agrifleet_csrf")
+    assert client.post("/logout", content=f"csrf_token={csrf}", headers=FORM).status_code == 303
+    assert client.get("/").status_code == 303
+
+
+def test_bad_filters_and_unknown_nodes_are_pages_not_errors(client: TestClient) -> None:
+    sign_in(client)
+    for query in ("min_confidence=lots", "since=yesterday", "until=2026-13-40", "field=nowhere",
+                  "label=%00", "crop=" + "x" * 5000):
+        response = client.get("/detections?" + query)
+        assert response.status_code == 200, query
+    assert client.get("/nodes/north-1?span=forever").status_code == 200
+    assert client.get("/nodes/no-such-node").status_code == 404
+    assert client.get("/fields/999").status_code == 404
+    assert client.get("/fields/nonsense").status_code == 404
+    assert 'lang="en"' in client.get("/nodes/no-such-node").text
+
+
+def test_a_browser_api_call_needs_the_csrf_header(client: TestClient) -> None:
+    sign_in(client)
+    assert client.get("/api/v1/devices").status_code == 200  # reads need no token
+    body = {"id": "x-1"}
+    assert client.post("/api/v1/devices", json=body).status_code == 403
+    wrong = client.post("/api/v1/devices", json=body, headers={"X-CSRF-Token": "nope"})
+    assert wrong.status_code == 403
+    right = client.post("/api/v1/devices", json=body,
+                        headers={"X-CSRF-Token": client.cookies["agrifleet_csrf"]})
+    assert right.status_code == 403 and "CSRF" not in right.json()["detail"]  # a viewer's role
+    client.cookies.clear()
+    assert client.get("/api/v1/devices").status_code == 401
+
+
+def test_api_docs_are_served_with_local_assets(client: TestClient) -> None:
+    for path in ("/docs", "/redoc"):
+        page = client.get(path)
+        assert page.status_code == 200
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert sources and all(s.startswith("/") for s in sources), sources
+        for source in sources:
+            assert client.get(source).status_code == 200, source
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_the_language_choice_is_kept_in_a_cookie(client: TestClient) -> None:
+    response = client.get("/login?lang=zh")
+    assert 'lang="zh"' in response.text and response.headers["content-language"] == "zh"
+    assert response.cookies.get("agrifleet_lang") == "zh"
+    assert 'lang="zh"' in client.get("/login", headers={"Accept-Language": "vi"}).text
+    client.cookies.clear()
+    assert '<html lang="vi">' in client.get("/login", headers={"Accept-Language": "vi"}).text
