@@ -130,6 +130,12 @@ class FleetSettings(BaseSettings):
         "highest received seq is refused, so the gap report stays a count a node could lose"
     )
 
+    mqtt_share_group: str = Field(
+        default="agrifleet-ingest", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        title="the MQTT shared-subscription group of `agrifleet fleet ingest` workers "
+        "($share/<group>/...): the broker spreads device messages over the group's members",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _defaults_from_data_dir(cls, data: Any, info: ValidationInfo) -> Any:
