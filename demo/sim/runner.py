@@ -84,6 +84,7 @@ class _Slice:
         self.errors: list[str] = []
         self.acked_per_s: dict[int, int] = {}
         self.epoch = 0.0
+        self.last_ack = 0.0
 
     # --- connections ----------------------------------------------------------------------
 
@@ -158,7 +159,8 @@ class _Slice:
 
     def _count_acked(self, n: int) -> None:
         if n:
-            second = int(time.time() - self.epoch)
+            self.last_ack = time.time()
+            second = int(self.last_ack - self.epoch)
             self.acked_per_s[second] = self.acked_per_s.get(second, 0) + n
 
     # --- the loop -------------------------------------------------------------------------
@@ -261,7 +263,8 @@ class _Slice:
             stats.latencies.extend(s.latencies)
             backlog += node.backlog
         return {**asdict(stats), "unacked": backlog, "errors": self.errors[:20],
-                "acked_per_s": self.acked_per_s}
+                "acked_per_s": self.acked_per_s,
+                "last_ack_s": self.last_ack - epoch if self.last_ack else None}
 
 
 def _run_slice(options: SimOptions, ids: list[str], seed: int, epoch: float,
@@ -289,7 +292,7 @@ def run_fleet(options: SimOptions) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     # Time for every process to connect its nodes; then all start producing together.
-    epoch = time.time() + 3.0 + len(ids) / 1500
+    epoch = time.time() + 3.0 + len(ids) / 500
     workers = [ctx.Process(target=_run_slice, args=(options, s, n, epoch, out), daemon=True)
                for n, s in enumerate(slices)]  # fmt: skip
     for w in workers:
@@ -314,6 +317,7 @@ def summarise(options: SimOptions, results: list[dict[str, Any]]) -> dict[str, A
     latencies: list[float] = []
     per_s: dict[int, int] = {}
     errors: list[str] = []
+    last = [r["last_ack_s"] for r in results if r.get("last_ack_s")]
     for r in results:
         for k in total:
             total[k] += int(r.get(k, 0))
@@ -333,6 +337,8 @@ def summarise(options: SimOptions, results: list[dict[str, Any]]) -> dict[str, A
         "acknowledged": {"items": total["acked"], "rejected": total["rejected"],
                          "acks": total["acks"], "unacked": total["unacked"]},
         "acked_items_per_s": round(sum(steady) / len(steady), 1) if steady else 0.0,
+        "last_ack_s": round(max(last), 3) if last else None,
+        "acked_items_per_s_to_last_ack": round(total["acked"] / max(last), 1) if last else 0.0,
         "ack_latency_s": {"p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99),
                           "batches": len(latencies)},
         "errors": errors,
