@@ -48,8 +48,14 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     )
     ingest.add_argument("--metrics-host", default="127.0.0.1",
                         help="address of /health and /metrics (127.0.0.1)")
-    ingest.add_argument("--metrics-port", type=int, default=9108,
-                        help="TCP port of /health and /metrics; 0 picks a free one (9108)")
+    ingest.add_argument("--metrics-port", type=int, default=None,
+                        help="TCP port of /health and /metrics; 0 picks a free one (default "
+                        "9100 + N for worker N: 9101, 9102, …; 9100 for a non-numeric id)")
+    ingest.add_argument(
+        "--retire", action="store_true",
+        help="end this worker's MQTT session for good instead of running it (when scaling "
+        "down: the broker stops queueing its share; the nodes resend what it held)",
+    )
     ingest.set_defaults(func=_ingest)
 
     token = sub.add_parser(
@@ -160,6 +166,9 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"agrifleet fleet ingest: invalid --worker {args.worker!r}: 1-32 letters, digits, "
               "_ or -", file=sys.stderr)  # fmt: skip
         return 2
+    if args.metrics_port is None:
+        number = int(args.worker) if args.worker.isdigit() else 0
+        args.metrics_port = 9100 + number if number < 900 else 9100
     if not 0 <= args.metrics_port < 65536:
         print(f"agrifleet fleet ingest: invalid port {args.metrics_port}", file=sys.stderr)
         return 2
@@ -168,6 +177,16 @@ def _ingest(args: argparse.Namespace) -> int:
         print("agrifleet fleet ingest: AGRIFLEET_MQTT_URL is not set: a worker has nothing to "
               "ingest", file=sys.stderr)  # fmt: skip
         return 2
+    if args.retire:
+        from fleet.workers import retire, worker_client_id
+
+        try:
+            retire(settings, args.worker)
+        except (OSError, TimeoutError) as exc:
+            print(f"agrifleet fleet ingest --retire: {exc}", file=sys.stderr)
+            return 1
+        print(f"worker {args.worker}'s session {worker_client_id(settings, args.worker)} ended")
+        return 0
     with _database("ingest", settings) as engine:
         if settings.auto_migrate:
             migrate_once(engine)

@@ -104,6 +104,44 @@ def migrate_once(engine: Engine) -> None:
             conn.commit()
 
 
+def retire(settings: FleetSettings, worker: str, timeout: float = 15.0) -> None:
+    """End worker ``worker``'s session on the broker, for good (scaling down).
+
+    A persistent session stays a member of the share group while its worker is away, and the
+    broker goes on queueing its share of the devices' messages for it. Connecting once under
+    its client id with a clean session ends it; what it held unacknowledged the nodes resend
+    (they keep every item until an ack names it), and the remaining workers store it.
+    """
+    import threading as _threading
+
+    if settings.mqtt_url is None:
+        raise ValueError("retiring a worker needs AGRIFLEET_MQTT_URL")
+    address = parse_mqtt_url(settings.mqtt_url, ca_file=settings.mqtt_ca_file)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                         client_id=worker_client_id(settings, worker), clean_session=True,
+                         protocol=mqtt.MQTTv311)  # fmt: skip
+    configure_client(client, address, settings.mqtt_ca_file)
+    done = _threading.Event()
+    refused: list[str] = []
+
+    def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            refused.append(str(reason))
+        done.set()
+
+    client.on_connect = on_connect
+    client.connect(address.host, address.port, keepalive=settings.mqtt_keepalive_s)
+    client.loop_start()
+    try:
+        if not done.wait(timeout):
+            raise TimeoutError(f"no answer from the broker at {address.safe_url()}")
+        if refused:
+            raise ConnectionRefusedError(f"the broker refused the fleet: {refused[0]}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 class Publisher:
     """A publish-only MQTT connection: the API process's rollout offers when it ingests nothing."""
 
@@ -283,5 +321,5 @@ def run_worker(settings: FleetSettings, engine: Engine, worker: str, host: str, 
     return 0
 
 
-__all__ = ["MIGRATION_LOCK", "Publisher", "SharedWriter", "Worker", "migrate_once",
+__all__ = ["MIGRATION_LOCK", "Publisher", "SharedWriter", "Worker", "migrate_once", "retire",
            "run_worker", "worker_client_id"]

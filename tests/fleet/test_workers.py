@@ -125,6 +125,19 @@ def token(header: dict[str, str]) -> str:
     return header["Authorization"].split(" ", 1)[1]
 
 
+class AckLog:
+    """The seqs a device's acks named stored, accumulated."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self._seqs: set[int] = set()
+
+    def seqs(self) -> set[int]:
+        while not self.device.acks.empty():
+            self._seqs |= acked([self.device.acks.get()])
+        return self._seqs
+
+
 def acked(acks: list[Ack]) -> set[int]:
     seqs: set[int] = set()
     for ack in acks:
@@ -166,15 +179,9 @@ def test_a_killed_worker_loses_nothing_and_stores_nothing_twice(
             t.join(60)
         expected = set(range(BATCHES * PER_BATCH))
 
-        got: dict[str, set[int]] = {d.device_id: set() for d in devices}
-
-        def all_acked() -> bool:
-            for d in devices:
-                while not d.acks.empty():
-                    got[d.device_id] |= acked([d.acks.get()])
-            return all(seqs >= expected for seqs in got.values())
-
-        wait_until(all_acked, timeout=60, what="every item acknowledged")
+        logs = [AckLog(d) for d in devices]
+        wait_until(lambda: all(log.seqs() >= expected for log in logs), timeout=60,
+                   what="every item acknowledged")
         assert second.metric(viewer, "agrifleet_acks_published_total") > 0, "no sharing"
         # Worker 1 came back to what the broker kept in its session while it was dead.
         assert first.metric(viewer, 'agrifleet_messages_ingested_total{topic="messages"}') > 0
@@ -251,3 +258,37 @@ def test_the_api_only_process_ingests_nothing_but_runs_the_rollout_engine(
         wait_until(app.state.publisher.client.is_connected, what="publisher connected")
         assert client.get("/healthz").status_code == 200
     assert app.state.publisher is None and app.state.rollouts is None
+
+
+def test_a_retired_worker_s_session_no_longer_takes_a_share(
+    broker: Broker, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fleet.db'}"
+    with running_fleet(FleetSettings(database_url=url)) as api:
+        api.register("node-r")
+        live, gone = WorkerProcess("1", url, broker), WorkerProcess("2", url, broker)
+        device = Device(broker.add_device("node-r"), "node-r")
+        try:
+            live.start()
+            gone.start()
+            gone.kill()  # its persistent session stays in the share group
+            for seq in range(10):
+                device.publish(batch("node-r", "boot-1", [reading(seq)]))
+            time.sleep(2)
+            log = AckLog(device)
+            held = set(range(10)) - log.seqs()
+            assert held, "the dead worker's session took no share"
+            done = subprocess.run(
+                [sys.executable, "-m", "agrifleet", "fleet", "ingest", "--worker", "2",
+                 "--retire"], env=gone.env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            assert "fleet-test-ingest-2" in done.stdout
+            for seq in range(10, 20):
+                device.publish(batch("node-r", "boot-1", [reading(seq)]))
+            wait_until(lambda: log.seqs() >= set(range(10, 20)),
+                       what="every new batch acknowledged by the live worker")  # fmt: skip
+        finally:
+            device.close()
+            live.stop()
+
