@@ -2,7 +2,7 @@
 # /usr/local/sbin/agrifleet-backup — nightly: the database and the model registry (docs/deploy.md).
 # Safe while the fleet runs. Keep the copies on another machine.
 set -eu
-. /etc/agrifleet/fleet.env
+. "${AGRIFLEET_ENV_FILE:-/etc/agrifleet/fleet.env}"
 DEST=${1:-/var/backups/agrifleet}/$(date -u +%Y-%m-%dT%H%M)
 mkdir -p "$DEST"
 case "$AGRIFLEET_DATABASE_URL" in

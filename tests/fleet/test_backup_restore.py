@@ -1,9 +1,11 @@
-"""Backups as docs/deploy.md makes them — pg_dump / pg_restore on PostgreSQL, sqlite3 .backup on
-SQLite, a tar of the model registry's folder — taken while the fleet runs and restored into a
-fresh database and data folder, give the same API answers (with the same tokens)."""
+"""Backups as docs/deploy.md makes them — docs/deploy/backup.sh: pg_dump on PostgreSQL, sqlite3
+.backup on SQLite, a tar of the model registry's folder — taken while the fleet runs and restored
+as the guide says (pg_restore into a fresh database, the file copied back, the tar unpacked) give
+the same API answers, with the same tokens."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -17,6 +19,8 @@ from tests.fleet.fixtures.fleet_data import fill, snapshot
 from tests.fleet.registry.packages import archive, keypair, package_dir
 from tests.services import Broker, postgres_bindir
 
+SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "backup.sh"
+
 
 def run(*args: str | Path) -> None:
     done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120)
@@ -28,13 +32,17 @@ def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def backup_database(url: str, dest: Path) -> None:
-    if url.startswith("sqlite"):  # the online backup API: consistent while the fleet writes
-        run("sqlite3", url.removeprefix("sqlite:///"), f".backup '{dest}'")
-    else:
-        bindir = postgres_bindir()
-        assert bindir is not None
-        run(bindir / "pg_dump", "--format=custom", f"--file={dest}", libpq(url))
+def backup(url: str, data_dir: Path, dest: Path) -> Path:
+    """Run docs/deploy/backup.sh with an environment file naming the database and data folder;
+    the folder it made."""
+    env_file = dest / "fleet.env"
+    env_file.write_text(f"AGRIFLEET_DATABASE_URL={libpq(url)}\nAGRIFLEET_DATA_DIR={data_dir}\n")
+    done = subprocess.run(["sh", str(SCRIPT), str(dest)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "AGRIFLEET_ENV_FILE": str(env_file)})
+    assert done.returncode == 0, done.stderr
+    (made,) = [p for p in dest.iterdir() if p.is_dir()]
+    assert done.stdout.strip() == f"backup in {made}"
+    return made
 
 
 def restore_database(backup: Path, url: str) -> None:
@@ -74,8 +82,7 @@ def test_a_backup_restored_into_a_fresh_database_answers_the_same(
         assert published.status_code == 201, published.text
         before = snapshot(fleet)
         # Taken while the fleet runs, as a nightly job would.
-        backup_database(database_url, backups / "fleet.backup")
-        run("tar", "-C", data_dir, "-czf", backups / "models.tar.gz", "models")
+        made = backup(database_url, data_dir, backups)
         viewer = fleet.viewer
         for device in fleet.devices:
             device.close()
@@ -83,10 +90,11 @@ def test_a_backup_restored_into_a_fresh_database_answers_the_same(
 
     restored_url = fresh_database(database_url, request, tmp_path)
     Path(tmp_path / "restored").mkdir(exist_ok=True)
-    restore_database(backups / "fleet.backup", restored_url)
+    dump = made / ("fleet.db" if database_url.startswith("sqlite") else "fleet.dump")
+    restore_database(dump, restored_url)
     new_data = tmp_path / "restored-data"
     new_data.mkdir()
-    run("tar", "-C", new_data, "-xzf", backups / "models.tar.gz")
+    run("tar", "-C", new_data, "-xzf", made / "models.tar.gz")
     restored = FleetSettings(database_url=restored_url, data_dir=new_data, model_keys=(pub,))
     with running_fleet(restored) as again:
         again.viewer = viewer  # the old tokens work: their hashes are in the backup
