@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -278,6 +279,7 @@ def main() -> int:
     parser.add_argument("--sim-processes", type=int, default=2)
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the services first
     args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
     results = run(args)
     text = json.dumps(results, indent=2)

@@ -190,7 +190,7 @@ class _Slice:
                 self.pubacks[(index, info.mid)] = (index, first)
 
     def run(self, epoch: float) -> dict[str, Any]:
-        """Until ``duration`` after ``epoch`` (wall clock, shared by the processes), then drain."""
+        """From ``epoch`` (wall clock, shared by the processes) for ``duration``, then drain."""
         o = self.o
         self.epoch = epoch
         for node in self.nodes:
@@ -267,13 +267,20 @@ class _Slice:
                 "last_ack_s": self.last_ack - epoch if self.last_ack else None}
 
 
-def _run_slice(options: SimOptions, ids: list[str], seed: int, epoch: float,
+def _run_slice(options: SimOptions, ids: list[str], seed: int, go: Any, epoch: Any,
                out: Any) -> None:  # fmt: skip
+    """A child process: connect its nodes, say so, wait for the common start, run."""
     try:
         piece = _Slice(options, ids, seed)
         piece.connect()
-        out.put(piece.run(epoch))
     except Exception as exc:  # reported in the summary, never a silent hang
+        out.put({"ready": False, "errors": [f"{type(exc).__name__}: {exc}"]})
+        return
+    out.put({"ready": True})
+    go.wait()
+    try:
+        out.put(piece.run(epoch.value))
+    except Exception as exc:
         out.put({"errors": [f"{type(exc).__name__}: {exc}"]})
 
 
@@ -291,15 +298,28 @@ def run_fleet(options: SimOptions) -> dict[str, Any]:
     slices = [ids[p::processes] for p in range(processes)]
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    # Time for every process to connect its nodes; then all start producing together.
-    epoch = time.time() + 3.0 + len(ids) / 500
-    workers = [ctx.Process(target=_run_slice, args=(options, s, n, epoch, out), daemon=True)
+    go, epoch = ctx.Event(), ctx.Value("d", 0.0)
+    workers = [ctx.Process(target=_run_slice, args=(options, s, n, go, epoch, out), daemon=True)
                for n, s in enumerate(slices)]  # fmt: skip
     for w in workers:
         w.start()
-    results = []
-    deadline = time.monotonic() + (epoch - time.time()) + options.duration + options.drain_s + 60
+    results: list[dict[str, Any]] = []
+    running = 0
+    # Every process connects its nodes first; then all start producing together.
+    connect_deadline = time.monotonic() + 60 + len(ids) / 50
     for _ in workers:
+        try:
+            said = out.get(timeout=max(1.0, connect_deadline - time.monotonic()))
+        except Exception:
+            said = {"errors": ["a simulator process did not connect its nodes in time"]}
+        if said.get("ready"):
+            running += 1
+        else:
+            results.append(said)
+    epoch.value = time.time() + 0.5
+    go.set()
+    deadline = time.monotonic() + options.duration + options.drain_s + 60
+    for _ in range(running):
         try:
             results.append(out.get(timeout=max(1.0, deadline - time.monotonic())))
         except Exception:
