@@ -88,7 +88,17 @@ def workers(count: int, database_url: str, mqtt_url: str, tag: str) -> Iterator[
             line = p.stdout.readline()
             if "ready" not in line:
                 raise RuntimeError(f"an ingest worker did not start: {line!r}")
-        time.sleep(1.0)  # subscribed
+            port = int(line.rsplit(" ", 1)[1])
+            deadline = time.monotonic() + 120
+            while True:  # /health is 200 once connected and subscribed: messages reach it
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health",
+                                                timeout=5):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("an ingest worker did not subscribe") from None
+                    time.sleep(0.2)
         yield
     finally:
         for p in procs:

@@ -55,7 +55,7 @@ class WorkerProcess:
              "--metrics-port", str(self.port)],
             env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
-        wait_until(self.healthy, timeout=30, what=f"worker {self.worker} healthy")
+        wait_until(self.healthy, timeout=90, what=f"worker {self.worker} healthy")
 
     def get(self, path: str, token: str | None = None) -> tuple[int, str]:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
