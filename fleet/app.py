@@ -45,8 +45,13 @@ personal token from `POST /api/v1/tokens`) or the dashboard's session cookie (wi
 """
 
 
-def create_app(settings: FleetSettings | None = None) -> FastAPI:
-    """The FastAPI app; starting it migrates the database and starts MQTT ingestion."""
+def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) -> FastAPI:
+    """The FastAPI app; starting it migrates the database and starts MQTT ingestion.
+
+    ``ingest=False`` (``agrifleet fleet serve --api-only``): ingest workers store the devices'
+    messages; this process serves the API and runs the rollout engine, whose offers go out on
+    a publish-only MQTT connection (:class:`fleet.workers.Publisher`).
+    """
     settings = settings if settings is not None else load_settings()
     engine = make_engine(settings.database_url)
 
@@ -54,7 +59,14 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await run_in_threadpool(upgrade, engine)
-        if settings.mqtt_url is not None:
+        if settings.mqtt_url is not None and not ingest:
+            from fleet.workers import Publisher
+
+            app.state.publisher = Publisher(settings)
+            app.state.publisher.start()
+            app.state.rollouts = RolloutEngine(settings, engine, app.state.publisher.publish)
+            app.state.rollouts.start()
+        elif settings.mqtt_url is not None:
             app.state.ingestor = Ingestor(settings, engine, app.state.metrics)
             app.state.ingestor.start()
             app.state.rollouts = RolloutEngine(settings, engine, app.state.ingestor.publish)
@@ -76,6 +88,9 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
             if app.state.ingestor is not None:
                 await run_in_threadpool(app.state.ingestor.stop)
                 app.state.ingestor = None
+            if app.state.publisher is not None:
+                await run_in_threadpool(app.state.publisher.stop)
+                app.state.publisher = None
             engine.dispose()
 
     app = FastAPI(
@@ -91,6 +106,7 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.ingestor = None
     app.state.rollouts = None
+    app.state.publisher = None
     app.state.downloads = DownloadCounters()
     app.state.alerts = None
     app.state.scout = Scout()

@@ -1,4 +1,5 @@
-"""``agrifleet fleet …``: serve the API with MQTT ingestion, create API tokens, migrate."""
+"""``agrifleet fleet …``: serve the API with MQTT ingestion (or either alone), create API tokens,
+migrate."""
 
 from __future__ import annotations
 
@@ -27,7 +28,36 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (8000)")
+    serve.add_argument(
+        "--api-only", action="store_true",
+        help="serve the API (and run the rollout engine) without ingesting: ingest workers "
+        "(agrifleet fleet ingest) store the devices' messages",
+    )
     serve.set_defaults(func=_serve)
+
+    ingest = sub.add_parser(
+        "ingest",
+        help="run one MQTT ingest worker (no API): N workers share the devices' traffic",
+        description="Run MQTT ingestion alone, as one member of the shared subscription "
+        "$share/<AGRIFLEET_MQTT_SHARE_GROUP>/...; /health and /metrics (a token needed) are "
+        "served on --metrics-port. Run one per --worker id; see docs/deploy.md.",
+    )
+    ingest.add_argument(
+        "--worker", default="1",
+        help="this worker's id (systemd %%i): its MQTT client id is "
+        "<AGRIFLEET_MQTT_CLIENT_ID>-ingest-<id>, so a restart resumes its session (1)",
+    )
+    ingest.add_argument("--metrics-host", default="127.0.0.1",
+                        help="address of /health and /metrics (127.0.0.1)")
+    ingest.add_argument("--metrics-port", type=int, default=None,
+                        help="TCP port of /health and /metrics; 0 picks a free one (default "
+                        "9100 + N for worker N: 9101, 9102, …; 9100 for a non-numeric id)")
+    ingest.add_argument(
+        "--retire", action="store_true",
+        help="end this worker's MQTT session for good instead of running it (when scaling "
+        "down: the broker stops queueing its share; the nodes resend what it held)",
+    )
+    ingest.set_defaults(func=_ingest)
 
     token = sub.add_parser(
         "create-token",
@@ -179,10 +209,54 @@ def _serve(args: argparse.Namespace) -> int:
             upgrade(engine)
         else:
             engine.connect().close()
+    app = create_app(settings, ingest=not getattr(args, "api_only", False))
     # proxy_headers off: the fleet itself decides whom to believe (AGRIFLEET_TRUSTED_PROXIES).
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
-                proxy_headers=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=False)
     return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from fleet.workers import WORKER_ID, migrate_once, run_worker
+
+    if not WORKER_ID.match(args.worker):
+        print(f"agrifleet fleet ingest: invalid --worker {args.worker!r}: 1-32 letters, digits, "
+              "_ or -", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.metrics_port is None:
+        number = int(args.worker) if args.worker.isdigit() else 0
+        args.metrics_port = 9100 + number if number < 900 else 9100
+    if not 0 <= args.metrics_port < 65536:
+        print(f"agrifleet fleet ingest: invalid port {args.metrics_port}", file=sys.stderr)
+        return 2
+    settings = _settings()
+    if settings.mqtt_url is None:
+        print("agrifleet fleet ingest: AGRIFLEET_MQTT_URL is not set: a worker has nothing to "
+              "ingest", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.retire:
+        from fleet.workers import retire, worker_client_id
+
+        try:
+            retire(settings, args.worker)
+        except (OSError, TimeoutError) as exc:
+            print(f"agrifleet fleet ingest --retire: {exc}", file=sys.stderr)
+            return 1
+        print(f"worker {args.worker}'s session {worker_client_id(settings, args.worker)} ended")
+        return 0
+    with _database("ingest", settings) as engine:
+        if settings.auto_migrate:
+            migrate_once(engine)
+        else:
+            engine.connect().close()
+        try:
+            return run_worker(settings, engine, args.worker, args.metrics_host,
+                              args.metrics_port,
+                              ready=lambda port: print(f"ingest worker {args.worker} ready; "
+                                                       f"metrics on port {port}", flush=True))
+        except OSError as exc:  # the metrics port is taken
+            print(f"agrifleet fleet ingest: cannot listen on {args.metrics_host}:"
+                  f"{args.metrics_port}: {exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+            return 1
 
 
 def _create_token(args: argparse.Namespace) -> int:

@@ -12,6 +12,13 @@ The fleet announces itself on the retained ``{prefix}/_fleet/status``: online at
 and, by last will, when it dies; nodes resend what awaits an ack as soon as they see it come
 back, including after a broker restart that lost what they had sent before the fleet was
 subscribed again.
+
+Several ingest workers (``agrifleet fleet ingest``, :mod:`fleet.workers`) share the device
+traffic through one MQTT shared subscription, ``$share/<group>/<filter>``: the broker hands each
+message to one member of the group. Each worker keeps a persistent session under its own client
+id, so what a killed worker had taken but not acknowledged waits in its session until it comes
+back under the same id (Mosquitto 2 does not hand it to another member); storage is idempotent,
+so what a node resends in the meantime is stored once and acknowledged again.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import logging
 import queue
 import secrets
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -39,13 +47,26 @@ from fleet.metrics import Metrics
 from fleet.settings import FleetSettings
 from fleet.writer import Incoming, Writer
 
+#: ``writer_factory(engine, metrics, prefix, send_ack, release, future_tolerance_s,
+#: max_seq_jump)``: the writer class, or one that coordinates with other workers.
+WriterFactory = Callable[..., Writer]
+
 log = logging.getLogger(__name__)
 
 
 class Ingestor:
     """Subscribes to every device's messages and status; owns the MQTT client and the writer."""
 
-    def __init__(self, settings: FleetSettings, engine: Engine, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        settings: FleetSettings,
+        engine: Engine,
+        metrics: Metrics,
+        *,
+        client_id: str | None = None,
+        share_group: str | None = None,
+        writer_factory: WriterFactory = Writer,
+    ) -> None:
         if settings.mqtt_url is None:
             raise ValueError("ingestion needs AGRIFLEET_MQTT_URL")
         self.settings = settings
@@ -54,8 +75,14 @@ class Ingestor:
         #: New at every start of the fleet: nodes tell a restarted fleet by it.
         self.instance = secrets.token_hex(8)
         self.inbox: queue.Queue[Incoming] = queue.Queue(maxsize=settings.queue_max_messages)
-        self.writer = Writer(engine, metrics, self.prefix, self._send_ack, self._release,
-                             settings.future_tolerance_s, settings.max_seq_jump)  # fmt: skip
+        #: The session's client id: one per worker, fixed, so a restart finds its session.
+        self.client_id = client_id or settings.mqtt_client_id
+        #: ``$share/<group>/`` before every device filter when several workers share the load.
+        self.share_group = share_group
+        self.writer = writer_factory(
+            engine, metrics, self.prefix, self._send_ack, self._release,
+            settings.future_tolerance_s, settings.max_seq_jump,
+        )  # fmt: skip
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._connected = threading.Event()
@@ -67,7 +94,7 @@ class Ingestor:
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.settings.mqtt_client_id,
+            client_id=self.client_id,
             clean_session=False,  # the broker keeps our QoS 1 messages while we restart
             protocol=mqtt.MQTTv311,
             manual_ack=True,  # PUBACK after commit: see _release
@@ -84,6 +111,23 @@ class Ingestor:
     @property
     def queue_depth(self) -> int:
         return self.inbox.qsize()
+
+    @property
+    def connected(self) -> bool:
+        """Connected and subscribed to the device topics."""
+        return self._connected.is_set()
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """The filters this ingestor subscribes to (shared ones when it is a worker)."""
+        filters = fleet_subscriptions(self.prefix)
+        if self.share_group is None:
+            return filters
+        return [f"$share/{self.share_group}/{topic}" for topic in filters]
+
+    @property
+    def writer_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         """Start the writer thread and connect (retrying in the background)."""
@@ -133,7 +177,7 @@ class Ingestor:
             log.warning("MQTT broker refused the fleet: %s", reason)
             return
         self._session += 1
-        client.subscribe([(topic, 1) for topic in fleet_subscriptions(self.prefix)])
+        client.subscribe([(topic, 1) for topic in self.subscriptions])
         client.publish(self._fleet_topic, self._fleet_status("online"), qos=1, retain=True)
         log.info("connected to the MQTT broker at %s", self.address.safe_url())
 

@@ -195,6 +195,12 @@ class FleetSettings(BaseSettings):
         title="a scouting photo larger than this many bytes is refused (413)",
     )
 
+    mqtt_share_group: str = Field(
+        default="agrifleet-ingest", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        title="the MQTT shared-subscription group of `agrifleet fleet ingest` workers "
+        "($share/<group>/...): the broker spreads device messages over the group's members",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _defaults_from_data_dir(cls, data: Any, info: ValidationInfo) -> Any:
