@@ -27,6 +27,7 @@ from fleet.metrics import Metrics
 from fleet.migrate import upgrade
 from fleet.registry.downloads import DownloadCounters
 from fleet.registry.storage import PackageStore
+from fleet.retention import Pruner
 from fleet.rollouts.engine import RolloutEngine
 from fleet.settings import FleetSettings, load_settings
 
@@ -58,9 +59,14 @@ def create_app(settings: FleetSettings | None = None) -> FastAPI:
         else:
             log.warning("AGRIFLEET_MQTT_URL is not set: serving the API without ingestion")
         PackageStore(settings.data_dir).clean_incoming()
+        pruner = Pruner(engine, settings.retention_days) if settings.retention_days else None
+        if pruner is not None:
+            pruner.start()
         try:
             yield
         finally:
+            if pruner is not None:
+                await run_in_threadpool(pruner.stop)
             if app.state.rollouts is not None:
                 await run_in_threadpool(app.state.rollouts.stop)
                 app.state.rollouts = None

@@ -129,6 +129,10 @@ class FleetSettings(BaseSettings):
         default=1_000_000_000, ge=1, title="an item whose seq is more than this beyond its boot's "
         "highest received seq is refused, so the gap report stays a count a node could lose"
     )
+    retention_days: int | None = Field(
+        default=None, ge=1, title="raw readings dated more than this many days ago are deleted "
+        "(hourly and daily rollups are kept); unset keeps everything"
+    )
 
     @model_validator(mode="before")
     @classmethod
