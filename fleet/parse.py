@@ -51,7 +51,8 @@ from agrifleet.contract import (
 def _time_text(_source: Any, _handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
     """The text of a UTC date-time from 2020 on, matched by pydantic-core; parse_message turns
     it into the datetime the annotation names, once per distinct text."""
-    return core_schema.str_schema(strict=True, pattern=_UTC_TEXT)
+    return core_schema.str_schema(strict=True, pattern=_UTC_TEXT,
+                                  serialization=core_schema.simple_ser_schema("datetime"))
 
 
 #: What a synchronised node sends (agrifleet's outbox writes isoformat() of an aware UTC time).

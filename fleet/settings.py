@@ -200,6 +200,10 @@ class FleetSettings(BaseSettings):
         title="the MQTT shared-subscription group of `agrifleet fleet ingest` workers "
         "($share/<group>/...): the broker spreads device messages over the group's members",
     )
+    retention_days: int | None = Field(
+        default=None, ge=1, title="raw readings dated more than this many days ago are deleted "
+        "(hourly and daily rollups are kept); unset keeps everything"
+    )
 
     @model_validator(mode="before")
     @classmethod

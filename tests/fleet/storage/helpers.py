@@ -1,0 +1,46 @@
+"""What the rollup tables hold, and what they should hold computed straight from raw rows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlmodel import SQLModel
+
+from fleet import rollups
+
+
+def stored_rollups(engine: Engine, width: int) -> dict[tuple[str, str, str, datetime], tuple]:
+    """(device, sensor, quantity, bucket) → (count, sum, min, max) as the rollup table holds."""
+    t = rollups.table(width)
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.device_id, t.c.sensor, t.c.quantity, t.c.bucket,
+                                   t.c.count, t.c.sum, t.c.min, t.c.max)).all()  # fmt: skip
+    return {(d, s, q, b): (n, total, low, high) for d, s, q, b, n, total, low, high in rows}
+
+
+def raw_rollups(engine: Engine, width: int) -> dict[tuple[str, str, str, datetime], tuple]:
+    """The same, computed here from every raw reading (a plain loop, not fleet's code)."""
+    reading = SQLModel.metadata.tables["reading"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(reading.c.device_id, reading.c.sensor, reading.c.quantity,
+                                   reading.c.ts, reading.c.value)).all()  # fmt: skip
+    values: dict[tuple[str, str, str, datetime], list[float]] = defaultdict(list)
+    for dev, sensor, quantity, ts, value in rows:
+        epoch = int(ts.timestamp() // 1)
+        values[(dev, sensor, quantity, datetime.fromtimestamp(epoch - epoch % width, UTC))].append(
+            value
+        )
+    return {k: (len(v), sum(v), min(v), max(v)) for k, v in values.items()}
+
+
+def assert_rollups_match_raw(engine: Engine) -> None:
+    for width in rollups.WIDTHS:
+        have, want = stored_rollups(engine, width), raw_rollups(engine, width)
+        assert have.keys() == want.keys(), width
+        for key, (n, total, low, high) in want.items():
+            got: Any = have[key]
+            assert got[0] == n and got[2] == low and got[3] == high, (width, key, got)
+            assert abs(got[1] - total) <= 1e-9 * max(1.0, abs(total)), (width, key, got)
