@@ -363,6 +363,9 @@ def _create_user(args: argparse.Namespace) -> int:
                          role=args.role)
             session.commit()
             print(user.id)
+    return 0
+
+
 # --- enrolment (fleet/enrolment.py) ---------------------------------------------------------
 
 

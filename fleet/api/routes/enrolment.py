@@ -9,14 +9,22 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from fleet.api.deps import DeviceDep, SessionDep, SettingsDep, TechnicianToken, refuse_unknown_query
+from fleet.api.deps import (
+    DeviceDep,
+    SessionDep,
+    SettingsDep,
+    TechnicianToken,
+    client_address,
+    refuse_unknown_query,
+)
 from fleet.api.errors import UNAVAILABLE, too_large
 from fleet.api.params import MAX_BODY_BYTES
+from fleet.auth.principal import Principal
 from fleet.broker_accounts import BrokerAccounts, BrokerUnavailable
 from fleet.enrolment import AttemptLimiter, EnrolAnswer, EnrolmentError, EnrolRequest, issue_code
 from fleet.enrolment import enrol as enrol_node
 from fleet.enrolment import revoke as revoke_device
-from fleet.models import Message
+from fleet.models import Device, Message
 
 router = APIRouter(prefix="/devices", tags=["enrolment"])
 #: Outside the token-protected router: the code is the node's only credential.
@@ -41,12 +49,17 @@ class RevokedPublic(BaseModel):
         description="False when the fleet has no broker (AGRIFLEET_MQTT_URL unset)")
 
 
-def _actor(token: TechnicianToken) -> str:
-    return f"token:{token.id}:{token.name}" if token.name else f"token:{token.id}"
+def _actor(caller: Principal, device: Device) -> str:
+    """The caller's name for the audit log, once its technician role in the device's farm is
+    checked (a technician of another farm does not even learn the device exists: 404 first)."""
+    if not caller.may("technician", device.farm_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"needs the technician role in farm {device.farm_id}")
+    return caller.label
 
 
 def _address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    return client_address(request)
 
 
 def _accounts(request: Request) -> BrokerAccounts:
@@ -63,7 +76,8 @@ def _accounts(request: Request) -> BrokerAccounts:
 def create_enrolment_code(token: TechnicianToken, device: DeviceDep, session: SessionDep,
                           settings: SettingsDep, request: Request) -> EnrolmentCodePublic:
     try:
-        code, expires = issue_code(session, device, settings, _accounts(request), _actor(token),
+        code, expires = issue_code(session, device, settings, _accounts(request),
+                                   _actor(token, device),
                                    _address(request))
     except BrokerUnavailable as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY,
@@ -80,7 +94,7 @@ def create_enrolment_code(token: TechnicianToken, device: DeviceDep, session: Se
 def revoke(token: TechnicianToken, device: DeviceDep, session: SessionDep,
            request: Request) -> RevokedPublic:
     try:
-        deleted = revoke_device(session, device, _accounts(request), _actor(token),
+        deleted = revoke_device(session, device, _accounts(request), _actor(token, device),
                                 _address(request))
     except BrokerUnavailable as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY,
