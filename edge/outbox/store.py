@@ -236,6 +236,9 @@ class Outbox:
             self._dropping = True
             message = full_message(self.max_bytes, self._evicted_now, self._refused_now)
             full = self._event("warning", "outbox_full", message, stamp)
+            # As important as the most important item it reports dropped, so it can make room
+            # among them: a full outbox of detections must not refuse the news that it is full.
+            full.priority = min(self._evicted_now | self._refused_now | {full.priority})
             held.append(full)
             log.warning("%s", message)
             seqs.append(full.seq if self._insert(full) else None)
