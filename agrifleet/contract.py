@@ -26,9 +26,17 @@ not items, and carry no sequence number.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 CONTRACT_VERSION: Literal[1] = 1
 DEFAULT_PREFIX = "agrifleet"
@@ -151,6 +159,16 @@ class Detection(_Item):
     # Optional, so nodes from before the crop/disease split are still accepted.
     crop: DetectionPart | None = Field(default=None, description="The crop alone")
     disease: DetectionPart | None = Field(default=None, description="The disease alone")
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_parts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``"crop": null``: a detection without parts reads as it did before them (the
+        same bytes, so an older fleet accepts it and outbox budgets are unchanged)."""
+        data: dict[str, Any] = handler(self)
+        for part in ("crop", "disease"):
+            if data.get(part, 0) is None:
+                del data[part]
+        return data
 
 
 class Event(_Item):

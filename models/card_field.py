@@ -237,7 +237,10 @@ def _leave_field_out(fe: dict[str, Any]) -> list[str]:
     if not lfo:
         return []
     f = lfo["field"]
-    return ["**Leave-field-out.** A second model, trained the same way but with no field "
+    warning = ([] if lfo.get("trained_without_field", True) else [
+        "**Warning:** the model given as leave-field-out does not record training without "
+        "field photos, so the figure below is not a leave-field-out figure.", ""])
+    return [*warning, "**Leave-field-out.** A second model, trained the same way but with no field "
             f"photo ({lfo.get('version') or lfo['model']}), on all {f['count']} maize field "
             f"photos: top-1 **{_pct(f['top1'])}**, disease right "
             f"**{_pct(f['farm']['disease']['top1'])}**, answered "

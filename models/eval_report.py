@@ -155,11 +155,16 @@ def _leave_field_out(model: Path, field: list[Photo], options: EvalOptions) -> d
     """The leave-field-out model on every field photo (it trained on none of them)."""
     loaded = load_model(model)
     _check_classes(field, loaded.labels)
+    excluded = (loaded.manifest.training.get("settings", {}).get("exclude_field")
+                if loaded.manifest else None)
+    if excluded is not True:
+        print(f"leave-field-out: WARNING {model} does not record training without field "
+              "photos (model train --exclude-field): its figure is not a leave-field-out one")
     tflite = TFLiteModel(loaded.path, options.threads)
     figures = _photo_set("leave-field-out field all", field, loaded, tflite, options, False)
     return {"model": str(loaded.path),
             "version": loaded.manifest.version if loaded.manifest else None,
-            "field": figures}
+            "trained_without_field": excluded is True, "field": figures}
 
 
 def run_eval(options: EvalOptions) -> dict[str, Any]:

@@ -28,6 +28,8 @@ def _parts(crop: str, crop_conf: float, disease: str, disease_conf: float) -> di
 def test_the_contract_takes_both_shapes_and_refuses_bad_parts() -> None:
     old = Detection.model_validate(detection(0))
     assert old.crop is None and old.disease is None
+    # Without parts it serialises as before them: no "crop": null for an older fleet to refuse.
+    assert "crop" not in old.model_dump_json() and "disease" not in old.model_dump()
     new = Detection.model_validate(detection(1) | _parts("uncertain", 0.41, "Late blight", 0.93))
     assert new.disease is not None and new.disease.name == "Late blight"
     assert new.crop is not None and new.crop.uncertain

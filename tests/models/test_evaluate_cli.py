@@ -132,6 +132,8 @@ def test_leave_field_out_model_is_measured_on_every_field_photo_and_floors_are_p
     # Every field photo, whatever its split, and a quarter of them labelled as it answers.
     assert lfo["field"]["count"] == 4 and lfo["field"]["top1"] == 0.25
     assert lfo["model"] == str(other / "model.tflite")
+    assert lfo["trained_without_field"] is False  # no manifest says so
+    assert "not a leave-field-out one" in out
     assert lfo["field"]["farm"]["disease"]["count"] == 4
     floors = {f["name"]: f for f in saved["floors"]}
     assert floors["leave-field-out field top-1"]["value"] == 0.25

@@ -67,6 +67,8 @@ def test_one_command_makes_a_signed_package_with_report_selftest_and_card(
     assert run_selftest(trained).ok
     card = (trained / "MODEL_CARD.md").read_text()
     assert "## Evaluation that predicts the field" in card and "**Leave-field-out.**" in card
+    # 1.1.0 trained on field photos: a stand-in here, and the card says it is none.
+    assert "is not a leave-field-out figure" in card
     assert "| | 1.0.0 | 1.1.0 | 2.0.0 |" in card
     assert "| multiply-adds per photo | 17.6 M | 270.0 M | 270.0 M |" in card
     assert "Raspberry Pi 4" in card and "estimated" in card
