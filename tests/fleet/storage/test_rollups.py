@@ -23,6 +23,7 @@ READINGS = "/api/v1/devices/field-a/readings"
 
 class Node:
     def __init__(self, api: FleetUnderTest) -> None:
+        """The real writer on the test's database and metrics, keeping the acks it sends."""
         self.acks: list[Ack] = []
         self.writer = Writer(api.app.state.engine, api.app.state.metrics, "agrifleet",
                              lambda _dev, ack: self.acks.append(ack))  # fmt: skip
@@ -63,6 +64,13 @@ def test_rollups_equal_the_raw_rows_and_a_redelivered_batch_adds_nothing(
     assert_rollups_match_raw(engine)
     total = sum(n for n, *_ in stored_rollups(engine, 86400).values())
     assert total == 350  # 300 of field-a, 50 of field-b: nothing counted twice
+    with engine.connect() as conn:  # nor stored twice (COPY and staging on PostgreSQL)
+        assert conn.execute(text("SELECT count(*) FROM reading")).scalar() == 350
+        assert conn.execute(text(
+            "SELECT count(*) FROM (SELECT DISTINCT device_id, boot_id, seq FROM reading) k"
+        )).scalar() == 350  # fmt: skip
+    # 200 resent alone, 400 twice in one transaction, 200 beside the new batch.
+    assert api.metric('agrifleet_items_duplicate_total{kind="reading"}') == 800
 
 
 def test_a_clock_correction_moves_the_reading_to_its_bucket(api: FleetUnderTest) -> None:
