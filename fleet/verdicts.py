@@ -90,14 +90,19 @@ def _precision(confirmed: int, rejected: int) -> float | None:
     return None if total == 0 else round(confirmed / total, 4)
 
 
-def field_precision(session: Session, model: str, version: str) -> FieldPrecision:
+def field_precision(session: Session, model: str, version: str,
+                    farm_ids: set[int] | None = None) -> FieldPrecision:
+    """Verdicts on the model version's detections, of ``farm_ids``' devices when given."""
+    from fleet.queries import in_farms
+
     confirmed = func.sum(case((col(DetectionVerdict.verdict) == "confirmed", 1), else_=0))
     rejected = func.sum(case((col(DetectionVerdict.verdict) == "rejected", 1), else_=0))
     rows = session.exec(
         select(Detection.label, confirmed, rejected)
         .join(Detection, col(Detection.id) == col(DetectionVerdict.detection_id))
         .where(col(DetectionVerdict.model_name) == model,
-               col(DetectionVerdict.model_version) == version)
+               col(DetectionVerdict.model_version) == version,
+               *in_farms(Detection.device_id, farm_ids))
         .group_by(col(Detection.label)).order_by(col(Detection.label))
     ).all()
     by_label = [LabelPrecision(label=label, confirmed=int(c or 0), rejected=int(r or 0),

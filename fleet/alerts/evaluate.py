@@ -91,6 +91,7 @@ def _new_detections(session: Session, rule: AlertRule) -> Conditions:
         where.append(col(Detection.label) == rule.label)
     if rule.device_id is not None:
         where.append(col(Detection.device_id) == rule.device_id)
+    where += _in_rule_farm(rule, Detection.device_id)
     rows = session.execute(
         select_columns(col(Detection.id), col(Detection.device_id), col(Detection.label),
                        col(Detection.confidence), col(Detection.ts))
@@ -141,7 +142,15 @@ def _state_conditions(session: Session, rule: AlertRule, now: datetime,
 
 
 def _device_filter(rule: AlertRule) -> list[ColumnElement[bool]]:
-    return [] if rule.device_id is None else [col(Device.id) == rule.device_id]
+    return ([] if rule.device_id is None else [col(Device.id) == rule.device_id]) + (
+        [] if rule.farm_id is None else [col(Device.farm_id) == rule.farm_id])
+
+
+def _in_rule_farm(rule: AlertRule, device_id: Any) -> list[ColumnElement[bool]]:
+    """A farm's rule watches only that farm's devices (a fleet-wide rule: every device)."""
+    if rule.farm_id is None:
+        return []
+    return [col(device_id).in_(select(Device.id).where(col(Device.farm_id) == rule.farm_id))]
 
 
 def _in_range(rule: AlertRule, value: Any) -> ColumnElement[bool]:
@@ -163,6 +172,7 @@ def _out_of_range(session: Session, rule: AlertRule) -> Conditions:
         where.append(col(LatestReading.sensor) == rule.sensor)
     if rule.device_id is not None:
         where.append(col(LatestReading.device_id) == rule.device_id)
+    where += _in_rule_farm(rule, LatestReading.device_id)
     where.append(~_in_range(rule, col(LatestReading.value)))
     found: Conditions = {}
     for latest in session.exec(select(LatestReading).where(*where)).all():

@@ -39,6 +39,10 @@ class AlertRuleBase(SQLModel):
     name: str = Field(default="", max_length=128, schema_extra={"pattern": _TEXT},
                       description="A name people recognise")
     enabled: bool = Field(default=True)
+    farm_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                description="Only this farm's devices; without it every farm "
+                                "(made with a service token); the device's farm when device_id "
+                                "is given")
     device_id: DeviceId | None = Field(default=None, description="Only this device (else all)")
     label: str | None = Field(default=None, max_length=128, schema_extra={"pattern": _TEXT},
                               description="disease: only this class label (else any disease)")

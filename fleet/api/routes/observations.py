@@ -24,12 +24,14 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet.inference.preprocess import ImageError
-from fleet.api.deps import CurrentToken, SessionDep
+from fleet.api.deps import CallerDep, CurrentToken, SessionDep
 from fleet.api.errors import too_large, validation_error
 from fleet.api.params import MAX_ID, Limit, Moment, Offset, Window, name_query
 from fleet.api.routes.rollouts import actor
-from fleet.models import Message
+from fleet.auth.principal import Principal
+from fleet.models import DEFAULT_FARM_ID, Message
 from fleet.observations import Observation, ObservationPublic, PhotoStore, public, reencode
+from fleet.people import Field_
 from fleet.scouting import Scout, active_model
 from fleet.settings import FleetSettings
 
@@ -46,9 +48,37 @@ def _refused(reason: str, msg: str, loc: tuple[str, ...] = ("body", "photo")) ->
     return validation_error(loc, f"{reason}: {msg}", None)
 
 
+def _farm_for(session: Session, caller: Principal, field_id: int | None,
+              farm_id: int | None) -> int:
+    """The farm an observation is stored in: its field's, else the one named, else the caller's
+    only farm (a service token: the default farm); 404 for a field or farm not the caller's."""
+    if field_id is not None:
+        field = session.get(Field_, field_id)
+        if field is None or caller.role_in(field.farm_id) is None or (
+                farm_id is not None and farm_id != field.farm_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no field {field_id}")
+        return field.farm_id
+    if farm_id is not None:
+        if caller.role_in(farm_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no farm {farm_id}")
+        return farm_id
+    farms = caller.farm_ids
+    if farms is None:
+        return DEFAULT_FARM_ID
+    if len(farms) != 1:
+        raise validation_error(("body", "farm_id"), "you are in several farms: name the "
+                               "field_id or farm_id the photo belongs to", None)
+    return next(iter(farms))
+
+
+def _in_callers_farms(caller: Principal) -> list[Any]:
+    farms = caller.farm_ids
+    return [] if farms is None else [col(Observation.farm_id).in_(farms)]
+
+
 def _store(request: Request, data: bytes, client_id: str, taken_at: datetime,
            field_id: int | None, latitude: float | None, longitude: float | None,
-           by: str) -> tuple[ObservationPublic, bool]:
+           by: str, farm_id: int) -> tuple[ObservationPublic, bool]:
     """Classify and store (in a worker thread); the observation and whether it is new."""
     settings: FleetSettings = request.app.state.settings
     scout: Scout = request.app.state.scout
@@ -67,7 +97,8 @@ def _store(request: Request, data: bytes, client_id: str, taken_at: datetime,
     name = store.save(photo)
     manifest = classifier.manifest
     row = Observation(
-        client_id=client_id, field_id=field_id, latitude=latitude, longitude=longitude,
+        client_id=client_id, farm_id=farm_id, field_id=field_id, latitude=latitude,
+        longitude=longitude,
         taken_at=taken_at, taken_by=by, label=prediction.label,
         confidence=round(prediction.confidence, 4), uncertain=prediction.uncertain,
         best=prediction.best,
@@ -119,6 +150,8 @@ async def create_observation(
     taken_at: Annotated[Moment | None, Form(description="When it was taken (ISO 8601); "
                                             "default: now")] = None,
     field_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+    farm_id: Annotated[int | None, Form(ge=1, le=2**31 - 1, description="Without a field: "
+                                        "the farm (default: the caller's only farm)")] = None,
     latitude: Annotated[float | None, Form(ge=-90, le=90)] = None,
     longitude: Annotated[float | None, Form(ge=-180, le=180)] = None,
 ) -> ObservationPublic:
@@ -137,8 +170,10 @@ async def create_observation(
     if not data:
         raise _refused("empty", "the photo has no bytes")
     when = taken_at or datetime.now(UTC)
+    with Session(request.app.state.engine) as session:
+        farm = _farm_for(session, token, field_id, farm_id)
     stored, new = await run_in_threadpool(_store, request, data, str(client_id), when,
-                                          field_id, latitude, longitude, actor(token))
+                                          field_id, latitude, longitude, actor(token), farm)
     if not new:
         response.status_code = status.HTTP_200_OK
     return stored
@@ -147,13 +182,14 @@ async def create_observation(
 @router.get("", summary="Observations, newest first, filtered by field, label and time taken")
 def list_observations(
     session: SessionDep,
+    caller: CallerDep,
     window: Window,
     field: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Field id")] = None,
     label: Annotated[str | None, name_query(128, "Class label")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[ObservationPublic]:
-    query = select(Observation)
+    query = select(Observation).where(*_in_callers_farms(caller))
     if window.since is not None:
         query = query.where(col(Observation.taken_at) >= window.since)
     if window.until is not None:
@@ -167,16 +203,17 @@ def list_observations(
     return [public(r) for r in rows]
 
 
-def _get(session: Session, observation_id: int) -> Observation:
+def _get(session: Session, observation_id: int, caller: Principal) -> Observation:
     row = session.get(Observation, observation_id)
-    if row is None:
+    if row is None or (caller.farm_ids is not None and row.farm_id not in caller.farm_ids):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no observation {observation_id}")
     return row
 
 
 @router.get("/{observation_id}", responses=NOT_FOUND, summary="One observation")
-def get_observation(observation_id: ObservationId, session: SessionDep) -> ObservationPublic:
-    return public(_get(session, observation_id))
+def get_observation(observation_id: ObservationId, session: SessionDep,
+                    caller: CallerDep) -> ObservationPublic:
+    return public(_get(session, observation_id, caller))
 
 
 JPEG: Responses = {200: {"content": {"image/jpeg": {}}, "description": "JPEG"}, **NOT_FOUND}
@@ -185,8 +222,8 @@ JPEG: Responses = {200: {"content": {"image/jpeg": {}}, "description": "JPEG"}, 
 @router.get("/{observation_id}/photo", response_class=FileResponse, responses=JPEG,
             summary="The stored photo (re-encoded JPEG, at most 2048 px)")
 def get_photo(observation_id: ObservationId, request: Request,
-              session: SessionDep) -> FileResponse:
-    row = _get(session, observation_id)
+              session: SessionDep, caller: CallerDep) -> FileResponse:
+    row = _get(session, observation_id, caller)
     path = PhotoStore(request.app.state.settings.data_dir).path(row.photo_path)
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"observation {observation_id}'s photo "
@@ -197,8 +234,8 @@ def get_photo(observation_id: ObservationId, request: Request,
 @router.get("/{observation_id}/thumbnail", response_class=FileResponse, responses=JPEG,
             summary="Its thumbnail (JPEG, at most 320 px)")
 def get_thumbnail(observation_id: ObservationId, request: Request,
-                  session: SessionDep) -> FileResponse:
-    row = _get(session, observation_id)
+                  session: SessionDep, caller: CallerDep) -> FileResponse:
+    row = _get(session, observation_id, caller)
     path = PhotoStore(request.app.state.settings.data_dir).thumb_path(row.photo_path)
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"observation {observation_id}'s "

@@ -9,12 +9,12 @@ from fastapi import APIRouter, HTTPException, Path, status
 from sqlmodel import Session
 
 from agrifleet.manifest import LABELS_NAME
-from fleet.api.deps import CurrentToken, SessionDep
+from fleet.api.deps import CallerDep, CurrentToken, SessionDep
 from fleet.api.errors import too_large, validation_error
 from fleet.api.params import MAX_BODY_BYTES, MAX_ID
 from fleet.api.routes.models import NameParam, VersionParam
 from fleet.api.routes.rollouts import actor
-from fleet.models import Detection, Message
+from fleet.models import Detection, Device, Message
 from fleet.registry.publish import find
 from fleet.verdicts import (
     FieldPrecision,
@@ -56,7 +56,8 @@ def model_labels(session: Session, name: str, version: str) -> list[str] | None:
 def post_verdict(detection_id: DetectionId, body: VerdictCreate, session: SessionDep,
                  token: CurrentToken) -> VerdictPublic:
     detection = session.get(Detection, detection_id)
-    if detection is None:
+    device = None if detection is None else session.get(Device, detection.device_id)
+    if detection is None or device is None or token.role_in(device.farm_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no detection {detection_id}")
     if body.label is not None:
         labels = model_labels(session, detection.model_name, detection.model_version)
@@ -76,6 +77,6 @@ def post_verdict(detection_id: DetectionId, body: VerdictCreate, session: Sessio
     summary="How often people confirmed this model version's detections: "
     "confirmed / (confirmed + rejected), overall and per label",
 )
-def get_field_precision(name: NameParam, version: VersionParam,
-                        session: SessionDep) -> FieldPrecision:
-    return field_precision(session, name, version)
+def get_field_precision(name: NameParam, version: VersionParam, session: SessionDep,
+                        caller: CallerDep) -> FieldPrecision:
+    return field_precision(session, name, version, caller.farm_ids)

@@ -7,12 +7,17 @@ any answer."""
 
 from __future__ import annotations
 
+import io
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlmodel import Session
 
+from fleet.alerts.tables import CODES, Alert, AlertRule
 from fleet.models import DEFAULT_FARM_ID
 from fleet.people import Field_
 from fleet.registry.tables import ModelPackage
@@ -23,7 +28,8 @@ from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import detection, event, jpeg_bytes, reading
 
 #: Routes anyone may call: signing in is how one gets credentials.
-PUBLIC = {("post", "/api/v1/auth/login"), ("get", "/healthz")}
+PUBLIC = {("post", "/api/v1/auth/login"), ("get", "/healthz"),
+          ("post", "/api/v1/enrol")}  # a node's one-time code is its only credential
 #: What farm Bravo's objects are called; none of these may reach a user of farm Alpha.
 BRAVO_MARKERS = ("dev-bravo", "Farm Bravo", "bravo.example", "bravo-field", "bravo-maker")
 
@@ -56,6 +62,20 @@ VIEWER = {
     "delete /api/v1/memberships/{user_id}/{farm_id}": 404,
     "get /api/v1/tokens": 200, "post /api/v1/tokens": 201, "delete /api/v1/tokens/{token_id}": 404,
     "get /api/v1/audit": 403, "get /metrics": 403,
+    "post /api/v1/devices/{device_id}/enrolment-code": 403,
+    "post /api/v1/devices/{device_id}/revoke": 403,
+    "get /api/v1/alerts": 200, "get /api/v1/alerts/{alert_id}": 200,
+    "post /api/v1/alerts/{alert_id}/acknowledge": 200, "post /api/v1/alerts/{alert_id}/clear": 403,
+    "get /api/v1/alert-rules": 200, "post /api/v1/alert-rules": 403,
+    "get /api/v1/alert-rules/{rule_id}": 200, "patch /api/v1/alert-rules/{rule_id}": 403,
+    "delete /api/v1/alert-rules/{rule_id}": 403,
+    "post /api/v1/detections/{detection_id}/verdict": 200,
+    "get /api/v1/models/{name}/{version}/field-precision": 200,
+    "get /api/v1/observations": 200, "post /api/v1/observations": 422,  # (no photo sent)
+    "get /api/v1/observations/{observation_id}": 200,
+    "get /api/v1/observations/{observation_id}/photo": 200,
+    "get /api/v1/observations/{observation_id}/thumbnail": 200,
+    "get /api/v1/advice": 422,  # (no label asked)
 }
 #: Bodies that name a farm's object: with Bravo's, a user of Alpha gets a 404.
 SCOPED_BODIES = {"post /api/v1/devices", "post /api/v1/users", "post /api/v1/memberships",
@@ -114,6 +134,8 @@ def _body(op: str, farm: Farm) -> dict[str, Any] | None:
                                      "role": "viewer"},
         "patch /api/v1/memberships/{user_id}/{farm_id}": {"role": "viewer"},
         "post /api/v1/tokens": {"name": "walker"},
+        "post /api/v1/detections/{detection_id}/verdict": {"verdict": "confirmed"},
+        "patch /api/v1/alert-rules/{rule_id}": {"name": "renamed rule"},
     }
     return bodies.get(op)
 
@@ -144,11 +166,36 @@ def _farm(fleet: FleetUnderTest, farm_id: int, name: str, domain: str,
         session.commit()
         field_id, rollout_id = field.id, rollout.id
     detection_id = fleet.get("/api/v1/detections", device=device)[0]["id"]
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        rule = AlertRule(name=f"{name.lower()}-rule", kind="offline", farm_id=farm_id,
+                         created_by=f"{name.lower()}-maker")
+        session.add(rule)
+        session.flush()
+        alert = Alert(rule_id=rule.id or 0, kind="offline", code=CODES["offline"], params={},
+                      device_id=device, farm_id=farm_id, condition="offline",
+                      open_key=f"{rule.id}/{device}/offline", state="active",
+                      first_seen=now, last_seen=now)
+        session.add(alert)
+        session.commit()
+        rule_id, alert_id = rule.id, alert.id
+    scouted = fleet.client.post(
+        "/api/v1/observations", headers=fleet.admin,
+        files={"photo": ("leaf.jpg", _leaf_photo(), "image/jpeg")},
+        data={"client_id": str(uuid.uuid4()), "farm_id": str(farm_id)})
+    assert scouted.status_code == 201, scouted.text
     token_id, _ = personal_token(engine, users["admin"], name=f"{name.lower()}-token")
     params = {"device_id": device, "detection_id": detection_id, "farm_id": farm_id,
               "field_id": field_id, "user_id": users["technician"], "token_id": token_id,
-              "rollout_id": rollout_id, "action": "pause", "name": "leaf", "version": "1.0.0"}
+              "rollout_id": rollout_id, "action": "pause", "name": "leaf", "version": "1.0.0",
+              "alert_id": alert_id, "rule_id": rule_id, "observation_id": scouted.json()["id"]}
     return Farm(params=params, device=device, farm_id=farm_id), users
+
+
+def _leaf_photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (96, 96), (40, 160, 60)).save(out, format="JPEG")
+    return out.getvalue()
 
 
 @pytest.fixture
