@@ -120,7 +120,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         "expiry; with --qr-dir also a QR code PNG per device.",
     )
     batch.add_argument("csv", type=Path, metavar="CSV", help="devices.csv")
-    batch.add_argument("--farm", metavar="FARM_ID", help="the farm the devices belong to")
+    batch.add_argument("--farm", metavar="FARM_ID", type=int,
+                       help="the farm the devices belong to (default: the default farm, 1)")
     batch.add_argument("--qr-dir", type=Path, metavar="DIR", help="write <id>.png QR codes here")
     batch.set_defaults(func=_create_devices)
 
@@ -441,7 +442,7 @@ def _create_devices(args: argparse.Namespace) -> int:
     from fleet.broker_accounts import BrokerAccounts
     from fleet.enrolment import issue_code
     from fleet.migrate import upgrade
-    from fleet.models import Device
+    from fleet.models import DEFAULT_FARM_ID, Device
 
     try:
         rows = _read_devices_csv(args.csv)
@@ -452,24 +453,25 @@ def _create_devices(args: argparse.Namespace) -> int:
     except (ValueError, UnicodeDecodeError) as exc:
         print(f"agrifleet fleet create-devices: {exc}", file=sys.stderr)
         return 2
-    if args.farm is not None and "farm_id" not in Device.model_fields:
-        print("agrifleet fleet create-devices: this fleet has no farms yet; leave out --farm",
-              file=sys.stderr)
-        return 2
     settings = _settings()
     with _database("create-devices", settings) as engine:
         upgrade(engine)
         with Session(engine) as session:
+            from fleet.people import Farm
+
+            farm_id = DEFAULT_FARM_ID if args.farm is None else args.farm
+            if session.get(Farm, farm_id) is None:
+                print(f"agrifleet fleet create-devices: no farm {farm_id} (create one with "
+                      "agrifleet fleet create-farm NAME)", file=sys.stderr)
+                return 1
             taken = [d for d, _, _ in rows if session.get(Device, d) is not None]
             if taken:
                 print(f"agrifleet fleet create-devices: already registered: {', '.join(taken)} "
                       "(nothing was created)", file=sys.stderr)
                 return 1
             for device_id, name, tags in rows:
-                device = Device(id=device_id, name=name, tags=sorted(set(tags)))
-                if args.farm is not None:
-                    setattr(device, "farm_id", args.farm)  # noqa: B010 - farms are optional
-                session.add(device)
+                session.add(Device(id=device_id, name=name, tags=sorted(set(tags)),
+                                   farm_id=farm_id))
             session.commit()
             accounts = BrokerAccounts(settings)
             for device_id, _, _ in rows:

@@ -100,11 +100,17 @@ def enrol_command(code: str, fleet_url: str | None) -> str:
 
 def audit(session: Session | None, actor: str, action: str, target: str, address: str | None,
           **details: Any) -> None:
-    """Record a security action (who, what, on what, from where); never a secret in ``details``.
-    Same call as ``fleet.audit.record``; until that table exists the record is a log line."""
+    """Record a security action (who, what, on what, from where) in the audit log and commit it
+    (enrolment calls it after its own commit, or just before refusing); never a secret in
+    ``details``. Without a session (no database at hand) it is a log line only."""
     audit_log.info(json.dumps({"ts": datetime.now(UTC).isoformat(), "actor": actor,
                                "action": action, "target": target, "address": address,
                                **details}, default=str))
+    if session is not None:
+        from fleet.audit import record
+
+        record(session, actor, action, target, address, **details)
+        session.commit()
 
 
 def _now() -> datetime:

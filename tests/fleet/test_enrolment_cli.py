@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import sqlalchemy
 
 AGRIFLEET = [sys.executable, "-m", "agrifleet", "fleet"]
@@ -71,12 +70,20 @@ def test_a_code_with_its_qr_image_then_a_revocation(tmp_path: Path) -> None:
     assert "no broker configured" in revoked.stdout
     assert devices(tmp_path)[0][1] is not None
 
-def test_farms_are_refused_while_the_fleet_has_none(tmp_path: Path) -> None:
-    from fleet.models import Device
-
-    if "farm_id" in Device.model_fields:
-        pytest.skip("this fleet has farms: --farm is covered with them")
+def test_devices_go_to_the_farm_named_and_an_unknown_farm_is_refused(tmp_path: Path) -> None:
     csv = tmp_path / "devices.csv"
     csv.write_text("field-06,West\n")
-    farm = run(tmp_path, "create-devices", str(csv), "--farm", "1")
-    assert farm.returncode == 2 and "no farms" in farm.stderr
+    unknown = run(tmp_path, "create-devices", str(csv), "--farm", "7")
+    assert unknown.returncode == 1 and "no farm 7" in unknown.stderr
+    assert devices(tmp_path) == []  # nothing was created
+    farm = run(tmp_path, "create-farm", "Hilltop")
+    assert farm.returncode == 0, farm.stderr
+    created = run(tmp_path, "create-devices", str(csv), "--farm", farm.stdout.strip())
+    assert created.returncode == 0, created.stderr
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'fleet.db'}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.text("SELECT id, farm_id FROM device")).all()
+    finally:
+        engine.dispose()
+    assert [(r[0], r[1]) for r in rows] == [("field-06", int(farm.stdout))]
