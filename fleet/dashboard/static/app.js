@@ -44,6 +44,7 @@
     main.innerHTML = fresh.innerHTML;
     document.getElementById("notice").textContent = notice;
     loadAlerts();
+    loadPrecision();
   }
   const every = parseInt(main.dataset.poll || "0", 10);
   if (every > 0) {
@@ -151,6 +152,18 @@
     if (b) setTimeout(loadAlerts, 400);
   });
   loadAlerts();
+
+  // -- field precision per model version: confirmed / (confirmed + rejected) --------------
+  async function loadPrecision() {
+    for (const cell of document.querySelectorAll("[data-precision]")) {
+      const result = await api(cell.dataset.precision);
+      if (!result.ok || !result.data || result.data.precision == null) continue;
+      const d = result.data;
+      cell.textContent = new Intl.NumberFormat(lang, { style: "percent" }).format(d.precision)
+        + " (" + d.confirmed + "/" + (d.confirmed + d.rejected) + ")";
+    }
+  }
+  loadPrecision();
 
   // -- scouting: send now, or keep the photo on the phone and send it when back online --
   const DB = "agrifleet-scouting", STORE = "outbox";

@@ -118,3 +118,15 @@ def test_the_language_choice_is_kept_in_a_cookie(client: TestClient) -> None:
     assert 'lang="zh"' in client.get("/login", headers={"Accept-Language": "vi"}).text
     client.cookies.clear()
     assert '<html lang="vi">' in client.get("/login", headers={"Accept-Language": "vi"}).text
+
+
+def test_repeated_wrong_passwords_are_throttled_like_the_api_login(client: TestClient) -> None:
+    answers = [sign_in(client, password=f"wrong-{i}") for i in range(6)]
+    assert answers[:5] == ["401"] * 5 and answers[5] == "429"
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    refused = client.post("/login", headers=FORM, content=(
+        f"email={VIEWER[0]}&password={VIEWER[1]}&csrf_token={token.group(1)}"))
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert "Too many attempts" in refused.text
