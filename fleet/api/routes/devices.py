@@ -52,7 +52,7 @@ router = APIRouter(prefix="/devices", tags=["devices"])
     summary="Register a device in a farm so the fleet accepts its messages (technician)",
     max_body_size=MAX_BODY_BYTES,
 )
-def register_device(body: DeviceCreate, session: SessionDep, caller: CallerDep,
+def register_device(caller: TechnicianToken, body: DeviceCreate, session: SessionDep,
                     address: AddressDep) -> Device:
     farm_id = body.farm_id if body.farm_id is not None else DEFAULT_FARM_ID
     _require_technician(session, caller, farm_id, named=body.farm_id is not None)
