@@ -74,7 +74,7 @@ def test_scouting_sends_a_photo_now_and_one_taken_offline_when_back_online(
     page.set_input_files("#photo", leaf(tmp_path))
     page.click("#scout button[type=submit]")
     page.locator("#notice:text('Saved on this phone')").wait_for()
-    assert "1" in page.locator("#pending").inner_text()
+    expect(page.locator("#pending")).to_have_text("Photos waiting to be sent: 1")
     assert len(api_get(site, "/api/v1/observations")) == before  # nothing reached the fleet
     page.context.set_offline(False)
     # Back online the page sends the kept photo, then empties the line (an empty element is
