@@ -5,7 +5,9 @@ quantities per poll, spread over a season) and ``--detections`` detections (100k
 chunks (binary COPY on PostgreSQL, executemany on SQLite), counts the rollups from them, then
 times the API in-process (FastAPI's TestClient, a viewer token): GET /devices, a device's
 hourly and daily buckets for the whole season, a 15-minute chart of one week (raw rows), its
-latest 1,000 raw readings, and the detections list; p50 and p95 of ``--requests`` each.
+latest 1,000 raw readings, and the detections list; then the dashboard's pages signed in as a
+viewer (overview, a node with a week and with the season of charts, the detections gallery);
+p50 and p95 of ``--requests`` each. The season ends at the present.
 
     nice -n 10 .venv/bin/python -m benchmarks.dataset [--postgres] [--readings 10000000]
         [--devices 1000] [--detections 100000] [--requests 50]
@@ -38,7 +40,10 @@ from fleet.models import Device
 from fleet.rows import READING_COLUMNS, SQLITE_TIME
 from fleet.store import _STAGING_TYPES
 
-SEASON_START = datetime(2026, 3, 1, tzinfo=UTC)
+#: The season ends now (the hour before), so the dashboard's "last week" and "last hour"
+#: charts, which end at the present, show data.
+SEASON_START = (datetime.now(UTC) - timedelta(days=120)).replace(minute=0, second=0,
+                                                                   microsecond=0)
 CHUNK = 50_000
 
 
@@ -149,17 +154,47 @@ def measure(url: str, requests: int) -> dict[str, tuple[float, float]]:
             "readings, latest 1,000 raw": ("/api/v1/devices/dev-0007/readings", {}),
             "detections, latest 100": ("/api/v1/detections", {"limit": 100}),
         }  # fmt: skip
-        for name, (path, params) in routes.items():
+        # The dashboard's pages, signed in as a viewer of the farm (a session cookie).
+        pages: dict[str, tuple[str, dict[str, Any]]] = {
+            "page: overview": ("/", {}),
+            "page: node, a week of charts": ("/nodes/dev-0007", {"span": "week"}),
+            "page: node, the season": ("/nodes/dev-0007", {"span": "season"}),
+            "page: detections gallery": ("/detections", {}),
+        }
+        _sign_in(app, client)
+        for name, (path, params) in {**routes, **pages}.items():
             times = []
             for _ in range(requests):
                 began = time.perf_counter()
-                response = client.get(path, params=params, headers=headers)
+                response = client.get(path, params=params,
+                                      headers={} if name.startswith("page:") else headers)
                 times.append((time.perf_counter() - began) * 1000)
                 if response.status_code != 200:
                     raise RuntimeError(f"{name}: {response.status_code} {response.text[:200]}")
             times.sort()
             out[name] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
     return out
+
+
+def _sign_in(app: Any, client: Any) -> None:
+    """A viewer of the default farm (where the dataset's devices are), signed in."""
+    from sqlmodel import Session
+
+    from fleet.auth.passwords import hash_password
+    from fleet.models import DEFAULT_FARM_ID
+    from fleet.people import Membership, User
+
+    password = "benchmark viewer password"  # noqa: S105 - a throw-away benchmark account
+    with Session(app.state.engine) as session:
+        user = User(email="bench@farm.example", password_hash=hash_password(password))
+        session.add(user)
+        session.flush()
+        session.add(Membership(user_id=user.id or 0, farm_id=DEFAULT_FARM_ID, role="viewer"))
+        session.commit()
+    answer = client.post("/api/v1/auth/login",
+                         json={"email": "bench@farm.example", "password": password})
+    if answer.status_code != 200:
+        raise RuntimeError(f"sign-in: {answer.status_code} {answer.text[:200]}")
 
 
 def run(url: str, devices: int, readings: int, detections: int, requests: int) -> dict[str, Any]:
