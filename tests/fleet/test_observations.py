@@ -52,7 +52,11 @@ def _photos(fleet: FleetUnderTest) -> list[Path]:
 
 def test_a_photo_is_classified_stored_and_answered_with_advice(
         scouting: FleetUnderTest) -> None:
-    response = _send(scouting, RUST.read_bytes(), field_id="3", latitude="10.762622",
+    made = scouting.client.post("/api/v1/farms/1/fields", headers=scouting.admin,
+                                json={"name": "orchard", "crop": "apple"})
+    assert made.status_code == 201, made.text
+    field = made.json()["id"]
+    response = _send(scouting, RUST.read_bytes(), field_id=str(field), latitude="10.762622",
                      longitude="106.660172", taken_at="2026-06-01T08:30:00+07:00")
     assert response.status_code == 201, response.text
     answer = response.json()
@@ -62,7 +66,8 @@ def test_a_photo_is_classified_stored_and_answered_with_advice(
     assert answer["model_name"] == "leaf-disease" and answer["model_version"] == "1.1.0"
     assert answer["crop"]["best"] == "Apple" and answer["disease"]["best"] == "Cedar apple rust"
     assert answer["advice_key"] == (None if answer["uncertain"] else label)
-    assert answer["field_id"] == 3 and answer["latitude"] == pytest.approx(10.762622)
+    assert answer["field_id"] == field
+    assert answer["latitude"] == pytest.approx(10.762622)
     assert answer["taken_at"] == "2026-06-01T01:30:00Z"
     assert answer["taken_by"].endswith("(viewer)")
 
@@ -74,8 +79,8 @@ def test_a_photo_is_classified_stored_and_answered_with_advice(
     assert answer["photo_bytes"] == len(photo.content) and answer["width"] == 40
     assert len(_photos(scouting)) == 2
     assert scouting.get(f"/api/v1/observations/{answer['id']}") == answer
-    assert scouting.get("/api/v1/observations", field=3) == [answer]
-    assert scouting.get("/api/v1/observations", field=4) == []
+    assert scouting.get("/api/v1/observations", field=field) == [answer]
+    assert scouting.get("/api/v1/observations", field=field + 1) == []
     assert scouting.get("/api/v1/observations", label=answer["label"]) == [answer]
 
 
