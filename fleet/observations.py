@@ -22,6 +22,7 @@ from PIL import Image
 from sqlalchemy import JSON, BigInteger, Index
 from sqlmodel import Field, SQLModel
 
+from agrifleet.inference.parts import disease_name
 from agrifleet.inference.preprocess import open_image
 from fleet.models import BigId, UtcDateTime, utcnow
 
@@ -67,8 +68,9 @@ class Observation(ObservationBase, table=True):
 
 class ObservationPublic(ObservationBase):
     id: int
-    advice_key: str | None = Field(description="The label to ask /api/v1/advice about (null "
-                                   "when the answer is uncertain)")
+    advice_key: str | None = Field(description="The label to ask /api/v1/advice about: the "
+                                   "answer, or its most likely class when only the crop is "
+                                   "uncertain; null when the disease is uncertain too")
     photo_url: str
     thumbnail_url: str
 
@@ -76,10 +78,22 @@ class ObservationPublic(ObservationBase):
 def public(row: Observation) -> ObservationPublic:
     assert row.id is not None
     return ObservationPublic.model_validate(row, update={
-        "advice_key": None if row.uncertain else row.label,
+        "advice_key": advice_key(row),
         "photo_url": f"/api/v1/observations/{row.id}/photo",
         "thumbnail_url": f"/api/v1/observations/{row.id}/thumbnail",
     })
+
+
+def advice_key(row: ObservationBase) -> str | None:
+    """The class whose advice fits the answer: the answer itself, or, when the disease is clear
+    and only the crop is not ("late blight, crop uncertain"), the most likely class, which has
+    that disease; None when the disease is uncertain."""
+    if not row.uncertain:
+        return row.label
+    disease = row.disease or {}
+    if disease.get("uncertain") is False and disease_name(row.best) == disease.get("name"):
+        return row.best
+    return None
 
 
 @dataclass(frozen=True)

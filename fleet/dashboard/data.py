@@ -15,6 +15,7 @@ from fleet import queries
 from fleet.dashboard.session import Principal
 from fleet.models import Detection, Device, DevicePublic, Event
 from fleet.people import Field_
+from fleet.verdicts import DetectionVerdict
 
 #: Detections newer than this count as "found in the last days" on the overview.
 RECENT_DISEASE = timedelta(days=7)
@@ -141,6 +142,16 @@ def detections(session: Session, who: Principal, *, device_ids: list[str] | None
         query = query.where(col(Detection.ts) < until)
     # The thumbnail column is not loaded: the gallery links to the image route.
     return list(session.exec(query.limit(limit)).all())
+
+
+def verdicts(session: Session, detections: list[Detection]) -> dict[int, DetectionVerdict]:
+    """The verdicts already given on these detections, by detection id."""
+    ids = [d.id for d in detections if d.id is not None]
+    if not ids:
+        return {}
+    rows = session.exec(select(DetectionVerdict)
+                        .where(col(DetectionVerdict.detection_id).in_(ids))).all()
+    return {v.detection_id: v for v in rows}
 
 
 def labels(session: Session, device_ids: list[str]) -> list[str]:

@@ -208,7 +208,8 @@ def detections_page(request: Request, who: Who, db: SessionDep,
     all_labels = data.labels(db, [n.device.id for f in fields for n in f.nodes])
     crops = sorted({label.partition("___")[0] for label in all_labels if "___" in label})
     return page(request, "detections.html", who, detections=found, fields=fields,
-                labels=all_labels, crops=crops, q=q, all_labels=model_labels())
+                verdicts=data.verdicts(db, found), labels=all_labels, crops=crops, q=q,
+                all_labels=model_labels())
 
 
 @router.get("/scouting")

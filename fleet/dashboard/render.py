@@ -35,6 +35,7 @@ def environment(lang: i18n.Lang, timezone: str = "UTC") -> Environment:
             gettext = i18n.translations(lang).gettext
             env.globals["code_text"] = lambda table, code: _coded(gettext, table, code)
             env.globals["label_text"] = lambda label: _label(gettext, label)
+            env.globals["answer_text"] = lambda d: _answer(gettext, d)
             env.globals["texts"] = texts
             _envs[f"{lang} {timezone}"] = env
         return env
@@ -65,6 +66,19 @@ def _label(gettext: Any, label: str) -> str:
     crop = str(gettext(crop_name(label)))
     words = str(gettext("Healthy")) if disease == HEALTHY else str(gettext(disease))
     return f"{crop} · {words}"
+
+
+def _answer(gettext: Any, d: Any) -> str:
+    """What a detection says in words: its class, or, when the class is uncertain but the
+    disease is clear (the same disease on two crops), "Late blight · crop uncertain"."""
+    disease = getattr(d, "disease", None)
+    if d.uncertain and disease and getattr(d, "disease_uncertain", None) is False:
+        for candidate in d.top3 or []:
+            label = str(candidate.get("label", ""))
+            if disease_name(label) == disease:
+                words = _label(gettext, label).split(" · ")[-1]
+                return f"{words} · {gettext('crop uncertain')}"
+    return _label(gettext, d.label)
 
 
 def language(request: Request, who: Principal | None) -> i18n.Lang:

@@ -83,4 +83,5 @@ SCRIPT_TEXTS: dict[str, str] = {
     "done": N_("Done."),
     "confidence": N_("Confidence"),
     "uncertain": N_("The model is not sure. Take another photo closer to the leaf."),
+    "crop_uncertain": N_("crop uncertain"),
 }

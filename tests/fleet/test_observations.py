@@ -65,7 +65,8 @@ def test_a_photo_is_classified_stored_and_answered_with_advice(
     assert abs(answer["confidence"] - confidence) <= 0.04
     assert answer["model_name"] == "leaf-disease" and answer["model_version"] == "1.1.0"
     assert answer["crop"]["best"] == "Apple" and answer["disease"]["best"] == "Cedar apple rust"
-    assert answer["advice_key"] == (None if answer["uncertain"] else label)
+    disease_clear = answer["disease"]["uncertain"] is False
+    assert answer["advice_key"] == (label if not answer["uncertain"] or disease_clear else None)
     assert answer["field_id"] == field
     assert answer["latitude"] == pytest.approx(10.762622)
     assert answer["taken_at"] == "2026-06-01T01:30:00Z"
@@ -147,3 +148,26 @@ def test_a_tiny_image_and_anonymous_senders_are_refused(scouting: FleetUnderTest
                                ).status_code == 404
     assert scouting.client.get("/api/v1/observations/5/photo", headers=scouting.viewer
                                ).status_code == 404
+
+
+def _answer(label: str, best: str, disease: dict[str, Any]) -> Any:
+    from fleet.observations import ObservationBase
+
+    return ObservationBase.model_construct(label=label, uncertain=label == "uncertain",
+                                           best=best, disease=disease)
+
+
+def test_the_advice_key_is_the_answer_or_the_likely_class_when_only_the_crop_is_unsure() -> None:
+    from fleet.observations import advice_key
+
+    blight = {"name": "Late blight", "confidence": 0.9, "uncertain": False}
+    assert advice_key(_answer("Tomato___Late_blight", "Tomato___Late_blight", blight)) == \
+        "Tomato___Late_blight"
+    # "late blight, crop uncertain": the advice of the most likely class, which has that disease
+    assert advice_key(_answer("uncertain", "Potato___Late_blight", blight)) == \
+        "Potato___Late_blight"
+    # the most likely class has another disease than the clear one: no advice to give
+    assert advice_key(_answer("uncertain", "Potato___Early_blight", blight)) is None
+    assert advice_key(_answer("uncertain", "Potato___Late_blight",
+                              {**blight, "uncertain": True})) is None
+    assert advice_key(_answer("uncertain", "Potato___Late_blight", {})) is None

@@ -212,17 +212,20 @@
     if (!box || !data) return;
     box.hidden = false;
     const label = data.label || "";
-    box.querySelector(".answer-label").textContent = data.uncertain ? T.uncertain : label;
+    // Only the crop unsure: the disease is still said (with its advice), "crop uncertain" beside it.
+    const cropOnly = data.uncertain && data.advice_key;
+    box.querySelector(".answer-label").textContent = cropOnly ? T.crop_uncertain : data.uncertain ? T.uncertain : label;
     box.querySelector(".answer-confidence").textContent = data.confidence != null
       ? T.confidence + ": " + new Intl.NumberFormat(lang, { style: "percent" }).format(data.confidence) : "";
     const advice = box.querySelector(".answer-advice");
     advice.textContent = "";
     const key = data.advice_key === undefined ? label : data.advice_key;
-    if (!key || data.uncertain) return;
+    if (!key) return;
     const result = await api("/api/v1/advice?label=" + encodeURIComponent(key) + "&lang=" + lang);
     if (!result.ok || !result.data) return;
     const a = result.data;
-    if (a.crop || a.disease) box.querySelector(".answer-label").textContent = [a.crop, a.disease].filter(Boolean).join(" · ");
+    if (cropOnly) box.querySelector(".answer-label").textContent = [a.disease, T.crop_uncertain].filter(Boolean).join(" · ");
+    else if (a.crop || a.disease) box.querySelector(".answer-label").textContent = [a.crop, a.disease].filter(Boolean).join(" · ");
     for (const key of ["what_it_is", "what_to_do"]) {
       if (a[key]) { const p = document.createElement("p"); p.textContent = a[key]; advice.append(p); }
     }

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from fleet.app import create_app
+from fleet.models import Detection
 from fleet.settings import FleetSettings
 from tests.fleet.dashboard.farm import VIEWER, seed
 
@@ -130,3 +133,32 @@ def test_repeated_wrong_passwords_are_throttled_like_the_api_login(client: TestC
         f"email={VIEWER[0]}&password={VIEWER[1]}&csrf_token={token.group(1)}"))
     assert refused.status_code == 429 and "Retry-After" in refused.headers
     assert "Too many attempts" in refused.text
+
+
+def test_the_gallery_says_given_verdicts_and_a_disease_whose_crop_is_uncertain(
+        client: TestClient) -> None:
+    app = client.app
+    now = datetime.now(UTC)
+    with Session(app.state.engine) as session:  # type: ignore[attr-defined]
+        session.add(Detection(
+            device_id="north-1", boot_id="b2", seq=1, ts=now, uptime_s=1, clock_synced=True,
+            camera="cam0", label="uncertain", confidence=0.48, uncertain=True,
+            top3=[{"label": "Potato___Late_blight", "confidence": 0.48},
+                  {"label": "Tomato___Late_blight", "confidence": 0.44}],
+            crop="Potato", crop_confidence=0.5, crop_uncertain=True,
+            disease="Late blight", disease_confidence=0.92, disease_uncertain=False,
+            model_name="leaf-disease", model_version="2.0.0", model_sha256="0" * 64,
+            inference_ms=40.0, image_sha256="3" * 64, stored_at=now))
+        session.commit()
+    sign_in(client)
+    headers = {"X-CSRF-Token": client.cookies["agrifleet_csrf"]}
+    page = client.get("/detections?lang=en").text
+    assert "Late blight · crop uncertain" in page
+    assert "Confirmed by" not in page and "Rejected by" not in page
+    first = int(re.findall(r'id="det-(\d+)"', page)[-1])  # the oldest: Tomato late blight
+    given = client.post(f"/api/v1/detections/{first}/verdict", headers=headers,
+                        json={"verdict": "rejected", "label": "Tomato___Early_blight"})
+    assert given.status_code in (200, 201), given.text
+    page = client.get("/detections").text
+    assert f"Rejected by {VIEWER[0]}: Tomato · Early blight" in page
+    assert "作物不确定" in client.get("/detections?lang=zh").text
