@@ -20,6 +20,8 @@ from fleet.verdicts import DetectionVerdict
 #: Detections newer than this count as "found in the last days" on the overview.
 RECENT_DISEASE = timedelta(days=7)
 UNASSIGNED = ""
+#: Nodes per field on the overview (a co-operative's field may hold hundreds).
+OVERVIEW_NODES = 25
 
 
 @dataclass
@@ -40,6 +42,11 @@ class FieldSummary:
     @property
     def online(self) -> int:
         return sum(1 for n in self.nodes if n.device.online)
+
+    def at_a_glance(self, limit: int = OVERVIEW_NODES) -> list[NodeRow]:
+        """The nodes the overview lists: those that need a look (offline, a sensor not
+        answering) first, then the others, at most ``limit``; the field's page lists all."""
+        return sorted(self.nodes, key=lambda n: (n.device.online and not n.sensors_down,))[:limit]
 
 
 def devices(session: Session, who: Principal, offline_after_s: int) -> list[DevicePublic]:
@@ -119,6 +126,29 @@ def fields(session: Session, who: Principal, offline_after_s: int,
         summary.nodes.append(NodeRow(d, down.get(d.id, [])))
         for label, n in sick.get(d.id, {}).items():
             summary.diseases[label] = summary.diseases.get(label, 0) + n
+    return sorted(by_id.values(), key=lambda f: (f.id is None, f.name.lower()))
+
+
+@dataclass
+class FieldChoice:
+    """A field of the gallery's filter and its devices; ``id`` None for the nodes in no field."""
+
+    id: int | None
+    name: str
+    device_ids: list[str] = dataclasses.field(default_factory=list)
+
+
+def field_choices(session: Session, who: Principal) -> list[FieldChoice]:
+    """The farm's fields with the ids of their devices, by name, the nodes in no field last:
+    two plain queries, for pages that need no node's state."""
+    if not who.farm_id:
+        return []
+    by_id = {f.id: FieldChoice(f.id, f.name) for f in
+             session.exec(select(Field_).where(Field_.farm_id == who.farm_id))}
+    for device_id, field_id in session.exec(select(Device.id, Device.field_id)
+                                            .where(Device.farm_id == who.farm_id)):
+        by_id.setdefault(field_id if field_id in by_id else None,
+                         FieldChoice(None, UNASSIGNED)).device_ids.append(device_id)
     return sorted(by_id.values(), key=lambda f: (f.id is None, f.name.lower()))
 
 

@@ -188,16 +188,16 @@ def _date(value: str | None) -> datetime | None:
 
 
 @router.get("/detections")
-def detections_page(request: Request, who: Who, db: SessionDep,
-                    settings: SettingsDep) -> Response:
+def detections_page(request: Request, who: Who, db: SessionDep) -> Response:
     q = request.query_params
-    fields = data.fields(db, who, settings.offline_after_s)
-    ids = [n.device.id for f in fields for n in f.nodes]
+    fields = data.field_choices(db, who)
+    every = [i for f in fields for i in f.device_ids]
+    ids = every
     chosen_field = q.get("field")
     if chosen_field:
         wanted = None if chosen_field == "-" else (
             int(chosen_field) if chosen_field.isdigit() else -1)
-        ids = [n.device.id for f in fields if f.id == wanted for n in f.nodes]
+        ids = [i for f in fields if f.id == wanted for i in f.device_ids]
     since, until = _date(q.get("since")), _date(q.get("until"))
     if until is not None:
         until += timedelta(days=1)
@@ -205,7 +205,7 @@ def detections_page(request: Request, who: Who, db: SessionDep,
                             crop=q.get("crop") or None,
                             min_confidence=_float(q.get("min_confidence"), 0, 1),
                             since=since, until=until)
-    all_labels = data.labels(db, [n.device.id for f in fields for n in f.nodes])
+    all_labels = data.labels(db, every)
     crops = sorted({label.partition("___")[0] for label in all_labels if "___" in label})
     return page(request, "detections.html", who, detections=found, fields=fields,
                 verdicts=data.verdicts(db, found), labels=all_labels, crops=crops, q=q,

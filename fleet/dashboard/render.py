@@ -34,7 +34,9 @@ def environment(lang: i18n.Lang, timezone: str = "UTC") -> Environment:
             env.globals.update(i18n.template_globals(lang, timezone))
             gettext = i18n.translations(lang).gettext
             env.globals["code_text"] = lambda table, code: _coded(gettext, table, code)
-            env.globals["label_text"] = lambda label: _label(gettext, label)
+            words: dict[str, str] = {}  # a page names the same labels many times
+            env.globals["label_text"] = lambda label: words.get(label) or words.setdefault(
+                label, _label(gettext, label))
             env.globals["answer_text"] = lambda d: _answer(gettext, d)
             env.globals["texts"] = texts
             _envs[f"{lang} {timezone}"] = env

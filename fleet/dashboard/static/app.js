@@ -60,7 +60,10 @@
     if (reject) {
       const form = reject.closest("li, article").querySelector(".reject-form");
       form.hidden = !form.hidden;
-      if (!form.hidden) form.querySelector("select").focus();
+      const select = form.querySelector("select");
+      const every = document.getElementById("all-labels");
+      if (every && !select.dataset.filled) { select.append(every.content.cloneNode(true)); select.dataset.filled = "1"; }
+      if (!form.hidden) select.focus();
       return;
     }
     const button = event.target.closest("button[data-api]");

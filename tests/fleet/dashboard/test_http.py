@@ -162,3 +162,27 @@ def test_the_gallery_says_given_verdicts_and_a_disease_whose_crop_is_uncertain(
     page = client.get("/detections").text
     assert f"Rejected by {VIEWER[0]}: Tomato · Early blight" in page
     assert "作物不确定" in client.get("/detections?lang=zh").text
+
+
+def test_the_overview_lists_a_big_fields_nodes_needing_a_look_first_and_links_to_all(
+        client: TestClient) -> None:
+    from fleet.dashboard.data import OVERVIEW_NODES
+    from fleet.models import DEFAULT_FARM_ID, Device
+
+    app = client.app
+    now = datetime.now(UTC)
+    with Session(app.state.engine) as session:  # type: ignore[attr-defined]
+        for i in range(OVERVIEW_NODES + 5):  # into "River", which has one node
+            session.add(Device(id=f"paddy-{i:02d}", name=f"Paddy {i:02d}", online=i != 29,
+                               farm_id=DEFAULT_FARM_ID, field_id=2, last_seen=now))
+        session.commit()
+    sign_in(client)
+    page = client.get("/?lang=en").text
+    river = page[page.index(">River<"):]
+    river = river[:river.index("</section>")]
+    rows = re.findall(r'<a href="/nodes/([^"]+)"', river)
+    assert len(rows) == OVERVIEW_NODES
+    assert rows[0] == "paddy-29"  # the offline one first
+    assert f"All {OVERVIEW_NODES + 6} nodes of this field" in river
+    field = client.get("/fields/2").text
+    assert len(set(re.findall(r'href="/nodes/(paddy-\d+)"', field))) == OVERVIEW_NODES + 5
