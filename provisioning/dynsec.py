@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import secrets
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from agrifleet.contract import FLEET_USER, device_topics, prefix_filter
-from provisioning.mosquitto import find_mosquitto, wait_for_port
+from provisioning.mosquitto import MosquittoProcess
 from provisioning.tls import TlsFiles
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
@@ -188,40 +187,19 @@ class DynsecConfig:
         return self.conf_path
 
 
-class DynsecBroker:
+class DynsecBroker(MosquittoProcess):
     """A Mosquitto process with the dynamic security plugin (tests, a local install)."""
 
-    def __init__(self, config: DynsecConfig) -> None:
-        self.config = config
-        self.process: subprocess.Popen[bytes] | None = None
+    config: DynsecConfig
 
-    @property
-    def port(self) -> int:
-        return self.config.port
+    def __init__(self, config: DynsecConfig) -> None:
+        super().__init__(config)
+        self.config = config
 
     @property
     def fleet_url(self) -> str:
         scheme = "mqtts" if self.config.tls else "mqtt"
         return f"{scheme}://{FLEET_USER}:{self.config.fleet_password}@127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        exe = find_mosquitto()
-        if exe is None:
-            raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
-        conf = self.config.write()
-        self.process = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
 
 
 class DynsecError(RuntimeError):

@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from provisioning.acl import FLEET_USER, device_acl, fleet_acl
 from provisioning.tls import TlsFiles
@@ -121,30 +122,27 @@ def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> 
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
-class MosquittoBroker:
-    """A Mosquitto process run from a :class:`MosquittoConfig`; users can be added live."""
+class BrokerConfig(Protocol):
+    """What a Mosquitto process needs of its configuration."""
 
-    def __init__(self, config: MosquittoConfig) -> None:
+    port: int
+
+    def write(self) -> Path:
+        """Write the conf file (and what it names); return its path."""
+        ...
+
+
+class MosquittoProcess:
+    """A Mosquitto process run from a :class:`BrokerConfig`: started, waited for, stopped
+    (terminate, then kill after 5 s)."""
+
+    def __init__(self, config: BrokerConfig) -> None:
         self.config = config
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def port(self) -> int:
         return self.config.port
-
-    def add_user(self, user: str, password: str | None = None) -> str:
-        """Create (or keep) a user; returns its password. Mosquitto reloads on SIGHUP."""
-        if user not in self.config.users:
-            self.config.users[user] = password or secrets.token_urlsafe(18)
-            self.config.write_passwords()
-            if self.process is not None:
-                self.process.send_signal(signal.SIGHUP)
-                time.sleep(0.2)
-        return self.config.users[user]
-
-    def url_for(self, user: str) -> str:
-        scheme = "mqtts" if self.config.tls else "mqtt"
-        return f"{scheme}://{user}:{self.config.users[user]}@127.0.0.1:{self.port}"
 
     def start(self) -> None:
         exe = find_mosquitto()
@@ -169,3 +167,29 @@ class MosquittoBroker:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class MosquittoBroker(MosquittoProcess):
+    """A Mosquitto process run from a :class:`MosquittoConfig` (a password file and ACLs);
+    users can be added live."""
+
+    config: MosquittoConfig
+
+    def __init__(self, config: MosquittoConfig) -> None:
+        super().__init__(config)
+        self.config = config
+
+    def add_user(self, user: str, password: str | None = None) -> str:
+        """Create (or keep) a user; returns its password. Mosquitto reloads on SIGHUP."""
+        if user not in self.config.users:
+            self.config.users[user] = password or secrets.token_urlsafe(18)
+            self.config.write_passwords()
+            if self.process is not None:
+                self.process.send_signal(signal.SIGHUP)
+                time.sleep(0.2)
+        return self.config.users[user]
+
+    def url_for(self, user: str) -> str:
+        scheme = "mqtts" if self.config.tls else "mqtt"
+        return f"{scheme}://{user}:{self.config.users[user]}@127.0.0.1:{self.port}"
+
