@@ -1,13 +1,14 @@
 """Rollout at scale: one model rolled out in phases to simulated nodes over flaky links.
 
 Starts its own Mosquitto (one user per node) and the fleet (uvicorn in a thread, SQLite in a
-temp dir), publishes a signed 1.2.0 package, registers the nodes, then runs light nodes in a
-few processes: each a paho client with its own credentials that announces 1.1.0 in its status,
-takes its retained offer, downloads the package over HTTP resuming with ``Range`` after its
-link drops at a random byte (and sometimes drops its MQTT connection and takes the retained
-offer again), checks the sha256, and reports every update state as Update items. Reports the
-time from ``POST /rollouts`` to ``completed`` and the bytes the fleet served per node (its own
-``/metrics`` counters) against the package size (floor: at most 1.05x).
+temp dir), publishes a signed 1.2.0 package (the base model, 1.1.0, re-versioned), registers the
+nodes, then runs light nodes in a few processes: each a paho client with its own credentials
+that announces 1.1.0 in its status, takes its retained offer, downloads the package over HTTP
+resuming with ``Range`` after its link drops at a random byte (and sometimes drops its MQTT
+connection and takes the retained offer again), checks the sha256, and reports every update
+state as Update items. Reports the time from ``POST /rollouts`` to ``completed`` and the bytes
+the fleet served per node (its own ``/metrics`` counters) against the package size (floor: at
+most 1.05x).
 
     .venv/bin/python -m benchmarks.rollout [--nodes 200] [--processes 4] [--drop 0.3]
 """
@@ -174,14 +175,14 @@ def _nodes_process(nodes: list[tuple[str, str]], port: int, old: dict[str, str],
 
 
 def _package(tmp: Path, key: Path) -> bytes:
-    """The shipped model as a signed 1.2.0, packed."""
+    """The base model (tests/base_model.py) as a signed 1.2.0, packed."""
     import shutil
 
     from agrifleet.package import pack, sign_package
-    from models.shipped import default_model_dir
+    from tests.base_model import BASE_MODEL_DIR
 
     folder = tmp / "leaf-disease-1.2.0"
-    shutil.copytree(default_model_dir(), folder, ignore=shutil.ignore_patterns(
+    shutil.copytree(BASE_MODEL_DIR, folder, ignore=shutil.ignore_patterns(
         "model_float.tflite", "confusion_*.png", "manifest.sig"))
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest.update(version="1.2.0", float_reference=None, files=[], signing=None)
@@ -219,10 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     from fleet.app import create_app
     from fleet.auth import create_token
     from fleet.settings import FleetSettings
-    from models.shipped import default_model_dir
+    from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 
-    sha = read_manifest(default_model_dir()).sha256
-    old = {"name": "leaf-disease", "version": "1.1.0", "sha256": sha}
+    sha = read_manifest(BASE_MODEL_DIR).sha256
+    old = {"name": "leaf-disease", "version": BASE_VERSION, "sha256": sha}
     new = {"name": "leaf-disease", "version": "1.2.0", "sha256": sha}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                 enumerate(share)]
             for w in workers:
                 w.start()
-            time.sleep(2)  # the nodes' statuses arrive (they name 1.1.0)
+            time.sleep(2)  # the nodes' statuses arrive (they name the base version)
             body = {"model": "leaf-disease", "version": "1.2.0", "targets": {"all": True},
                     "phases": [int(p) for p in args.phases.split(",")], "min_devices": 5,
                     "max_failure_pct": 5}

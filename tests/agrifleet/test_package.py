@@ -1,7 +1,8 @@
 """A signed package verifies only when intact, trusted, current and newer; anything else is refused.
 
 Every refusal the fleet's registry and the node's updater must give is checked here on a real
-copy of the shipped model, signed with keys made for the test.
+copy of the base model (1.1.0, with its float reference), signed with keys made for the test; a
+bumped copy of the shipped default is an upgrade of it.
 """
 
 from __future__ import annotations
@@ -29,17 +30,19 @@ from agrifleet.package import (
     sign_package,
     verify_package,
 )
-from models.shipped import default_model_dir, models_root
+from models.shipped import DEFAULT_VERSION, default_model_dir, models_root
+from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 
 SHIPPED = default_model_dir()
-pytestmark = pytest.mark.skipif(not (SHIPPED / "manifest.json").is_file(),
-                                reason="no shipped model")
+pytestmark = pytest.mark.skipif(not (BASE_MODEL_DIR / "manifest.json").is_file(),
+                                reason="no base model")
 
 
-def copy_package(dest: Path, *, with_float: bool = False) -> Path:
-    """A private copy of the shipped model folder (without the 4 MiB float model by default)."""
+def copy_package(dest: Path, *, with_float: bool = False, source: Path = BASE_MODEL_DIR) -> Path:
+    """A private copy of a model folder, the base model by default (without the 4 MiB float
+    model unless ``with_float``)."""
     skip = set() if with_float else {"model_float.tflite"}
-    shutil.copytree(SHIPPED, dest, ignore=lambda _d, names: [n for n in names if n in skip])
+    shutil.copytree(source, dest, ignore=lambda _d, names: [n for n in names if n in skip])
     return dest
 
 
@@ -234,11 +237,13 @@ def test_labels_must_match_the_manifest(tmp_path: Path, keys: tuple[Path, Path])
 def test_a_bumped_copy_of_the_shipped_model_is_a_valid_upgrade(
     tmp_path: Path, keys: tuple[Path, Path], trusted: dict
 ) -> None:
-    pkg = copy_package(tmp_path / "1.1.1", with_float=True)
-    set_version(pkg, "1.1.1")
+    major, minor, patch = DEFAULT_VERSION.split(".")
+    bumped = f"{major}.{minor}.{int(patch) + 1}"
+    pkg = copy_package(tmp_path / bumped, with_float=True, source=SHIPPED)
+    set_version(pkg, bumped)
     sign_package(pkg, keys[0])
     new = verify_package(pkg, trusted)
-    assert new.version == "1.1.1"
+    assert new.version == bumped
     check_upgrade(new, read_manifest(SHIPPED))
 
 
@@ -266,7 +271,7 @@ def test_receive_package_unpacks_verifies_and_checks_the_upgrade(
     sign_package(pkg, keys[0])
     archive = tmp_path / "pkg.tar.gz"
     pack(pkg, archive)
-    current = read_manifest(SHIPPED)
+    current = read_manifest(BASE_MODEL_DIR)
     got = receive_package(archive, tmp_path / "in", trusted, current=current)
     assert got.version == "1.2.0" and (tmp_path / "in" / "model.tflite").is_file()
     newer = got.model_copy(update={"version": "1.3.0"})
@@ -280,7 +285,7 @@ def test_receive_package_unpacks_verifies_and_checks_the_upgrade(
 
 
 def _manifest(name: str = "leaf-disease", version: str = "1.1.0") -> Manifest:
-    return read_manifest(SHIPPED).model_copy(update={"name": name, "version": version})
+    return read_manifest(BASE_MODEL_DIR).model_copy(update={"name": name, "version": version})
 
 
 @pytest.mark.parametrize(("new", "current", "reason"), [
@@ -326,7 +331,7 @@ def test_an_archive_made_with_gnu_tar_is_accepted(signed: Path, trusted: dict,
                                                   tmp_path: Path) -> None:
     archive = tmp_path / "by-hand.tar.gz"
     subprocess.run(["tar", "-C", str(signed), "-czf", str(archive), "."], check=True)
-    assert receive_package(archive, tmp_path / "in", trusted).version == "1.1.0"
+    assert receive_package(archive, tmp_path / "in", trusted).version == BASE_VERSION
 
 
 def test_an_archive_with_a_leading_folder_says_so(signed: Path, trusted: dict,

@@ -1,6 +1,9 @@
 """Phased model rollouts over real agents (`agrifleet edge run` processes), a real broker, the
 real fleet and real HTTP downloads: phases wait for the gate, the error limit lets one failed
 self-test through and halts at the next, and a model that disagrees in shadow pauses the rollout.
+
+The demo's agents run the shipped default model (their cameras name none): the package rolled
+out is a copy of it with a version above the shipped one.
 """
 
 from __future__ import annotations
@@ -20,14 +23,19 @@ import pytest
 from agrifleet.contract import Batch, ModelOffer, Update
 from agrifleet.package import generate_keypair, sign_package
 from demo.local_fleet import LocalFleet, LocalFleetOptions
+from models.shipped import DEFAULT_VERSION, default_model_dir
 from provisioning.acl import FLEET_USER
 from tests.agrifleet.inference.conftest import leaf_jpeg
+from tests.base_model import newer_than_shipped
 from tests.e2e.conftest import FAST_AGENT, wait_until
 from tests.edge.updater.conftest import copy_model, edit_manifest, permute_labels
 from tests.services import free_port
 
 #: The self-test of a node whose TFLite runtime is broken fails (as a bad interpreter build would).
 BROKEN_RUNTIME = {"AGRIFLEET_TFLITE_RUNTIME": "broken-build"}
+
+#: The version rolled out: newer than the shipped model the agents start with.
+NEW = newer_than_shipped()
 
 
 class Wire:
@@ -141,8 +149,6 @@ retry_max_s = 1.0
 
 def package(tmp_path: Path, version: str, signing: tuple[Path, Path], *,
             worse: bool = False) -> Path:
-    from models.shipped import default_model_dir
-
     pkg = copy_model(default_model_dir(), tmp_path / "packages" / version)
     edit_manifest(pkg, version=version)
     if worse:
@@ -192,11 +198,11 @@ def test_a_phased_rollout_waits_for_each_phase_lets_one_failure_through_and_halt
     # and field-07 (phase 3) fail their self-test; at most 1 failure is allowed.
     fleet = rollout_fleet(10, broken=("field-02", "field-07"))
     _online(fleet)
-    cli("model", "publish", str(package(tmp_path, "1.2.0", signing)))
+    cli("model", "publish", str(package(tmp_path, NEW, signing)))
     wire = Wire(fleet)
     photos = Photos(fleet)
     try:
-        rollout = cli("rollout", "start", "--model", "leaf-disease", "--version", "1.2.0",
+        rollout = cli("rollout", "start", "--model", "leaf-disease", "--version", NEW,
                       "--all", "--phases", "10,40,100", "--max-failures", "1",
                       "--shadow-images", "2")
         final = wait_until(lambda: (s := status(rollout))["state"] in ("halted", "completed")
@@ -227,18 +233,18 @@ def test_a_phased_rollout_waits_for_each_phase_lets_one_failure_through_and_halt
         assert offered is None or offered > phase2_done, later
     # the fleet shows each updated node's active model
     detail = json.loads(_get(fleet, "/devices/field-01"))
-    assert detail["model"]["version"] == "1.2.0" and len(detail["model"]["sha256"]) == 64
-    assert json.loads(_get(fleet, "/devices/field-02"))["model"]["version"] == "1.1.0"
+    assert detail["model"]["version"] == NEW and len(detail["model"]["sha256"]) == 64
+    assert json.loads(_get(fleet, "/devices/field-02"))["model"]["version"] == DEFAULT_VERSION
 
 
 def test_a_model_that_disagrees_in_shadow_pauses_the_rollout_with_the_reason(
         rollout_fleet: Any, tmp_path: Path, signing: tuple[Path, Path]):
     fleet = rollout_fleet(2)
     _online(fleet)
-    cli("model", "publish", str(package(tmp_path, "1.2.0", signing, worse=True)))
+    cli("model", "publish", str(package(tmp_path, NEW, signing, worse=True)))
     photos = Photos(fleet)
     try:
-        rollout = cli("rollout", "start", "--model", "leaf-disease", "--version", "1.2.0",
+        rollout = cli("rollout", "start", "--model", "leaf-disease", "--version", NEW,
                       "--all", "--phases", "50,100", "--shadow-images", "3",
                       "--min-agreement", "0.9")
         final = wait_until(lambda: (s := status(rollout))["state"] != "running" and s, 240,
@@ -250,4 +256,4 @@ def test_a_model_that_disagrees_in_shadow_pauses_the_rollout_with_the_reason(
     first = devices(final)["field-01"]
     assert first["state"] == "failed" and first["gate"]["agreement"] < 0.9
     assert devices(final)["field-02"]["state"] == "pending", "the next phase waits"
-    assert json.loads(_get(fleet, "/devices/field-01"))["model"]["version"] == "1.1.0"
+    assert json.loads(_get(fleet, "/devices/field-01"))["model"]["version"] == DEFAULT_VERSION

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from fleet.settings import FleetSettings
-from models.shipped import default_model_dir
+from models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 
 SELFTEST = default_model_dir() / "selftest"
@@ -63,7 +63,7 @@ def test_a_photo_is_classified_stored_and_answered_with_advice(
     label, confidence = _recorded(RUST.name)
     assert answer["best"] == label == "Apple___Cedar_apple_rust"
     assert abs(answer["confidence"] - confidence) <= 0.04
-    assert answer["model_name"] == "leaf-disease" and answer["model_version"] == "1.1.0"
+    assert (answer["model_name"], answer["model_version"]) == (DEFAULT_NAME, DEFAULT_VERSION)
     assert answer["crop"]["best"] == "Apple" and answer["disease"]["best"] == "Cedar apple rust"
     disease_clear = answer["disease"]["uncertain"] is False
     assert answer["advice_key"] == (label if not answer["uncertain"] or disease_clear else None)

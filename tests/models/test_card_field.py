@@ -13,16 +13,19 @@ import pytest
 from agrifleet.manifest import read_manifest
 from models.card_field import RECORDED, comparison, earlier_versions, headline
 from models.shipped import default_model_dir
+from tests.base_model import BASE_MODEL_DIR
 
 
 def _version(root: Path, version: str, field_predicting: dict[str, object] | None) -> Path:
-    shipped = default_model_dir()
-    if not (shipped / "eval_report.json").is_file():
-        pytest.skip("no shipped model report")
+    """A folder of ``version`` made from the base model's (1.1.0: its figures are the ones
+    recorded)."""
+    base = BASE_MODEL_DIR
+    if not (base / "eval_report.json").is_file():
+        pytest.skip("no base model report")
     folder = root / version
     folder.mkdir(parents=True)
     for name in ("manifest.json", "labels.txt", "eval_report.json"):
-        shutil.copyfile(shipped / name, folder / name)
+        shutil.copyfile(base / name, folder / name)
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["version"] = version
     (folder / "manifest.json").write_text(json.dumps(manifest))

@@ -14,9 +14,12 @@ import pytest
 from agrifleet.cli import main
 from models.shipped import default_model_dir
 from tests.agrifleet.inference.conftest import leaf_jpeg
+from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 
+#: predict and eval run the shipped model; the package commands work on copies of the base model.
 needs_model = pytest.mark.skipif(
-    not (default_model_dir() / "manifest.json").is_file(), reason="no shipped model"
+    not all((d / "manifest.json").is_file() for d in (default_model_dir(), BASE_MODEL_DIR)),
+    reason="no shipped or base model",
 )
 
 
@@ -108,7 +111,8 @@ def test_training_pipeline_exports_and_packages(tmp_path: Path) -> None:
 
 
 def _package_copy(dest: Path) -> Path:
-    shutil.copytree(default_model_dir(), dest,
+    """A copy of the base model folder (without its float reference)."""
+    shutil.copytree(BASE_MODEL_DIR, dest,
                     ignore=shutil.ignore_patterns("model_float.tflite"))
     return dest
 
@@ -129,7 +133,7 @@ def test_keygen_sign_verify_from_the_command_line(tmp_path: Path,
     assert "signed" in capsys.readouterr().out and (pkg / "manifest.sig").is_file()
     assert main(["model", "verify", str(pkg), "--key", str(keys / "signing.pub")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("OK leaf-disease 1.1.0") and "images as recorded" in out
+    assert out.startswith(f"OK leaf-disease {BASE_VERSION}") and "images as recorded" in out
 
 
 @needs_model
@@ -138,13 +142,13 @@ def test_verify_an_archive_and_an_upgrade(tmp_path: Path,
     from agrifleet.package import generate_keypair, pack, sign_package
 
     key, pub = generate_keypair(tmp_path / "keys")
-    pkg = _package_copy(tmp_path / "1.1.0")
+    pkg = _package_copy(tmp_path / BASE_VERSION)
     sign_package(pkg, key)
     archive = tmp_path / "pkg.tar.gz"
     pack(pkg, archive)
     assert main(["model", "verify", str(archive), "--key", str(pub), "--no-selftest"]) == 0
     assert main(["model", "verify", str(archive), "--key", str(pub),
-                 "--current", str(default_model_dir())]) == 1
+                 "--current", str(BASE_MODEL_DIR)]) == 1
     assert "REFUSED (same_version)" in capsys.readouterr().out.splitlines()[-1]
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from models.compute_cost import PI4_REFERENCE_MULTIPLY_ADDS, cost, multiply_adds, pi4_latency_ms
-from models.shipped import default_model_dir
 from tests.agrifleet.inference.conftest import DATA
+from tests.base_model import BASE_MODEL_DIR
 
 
 def test_the_tiny_model_costs_what_its_two_layers_cost_by_hand() -> None:
@@ -16,11 +16,11 @@ def test_the_tiny_model_costs_what_its_two_layers_cost_by_hand() -> None:
     assert multiply_adds(DATA / "tiny_32px.tflite") == 8 * 8 * 4 * 3 * 3 * 3 + 31 * 4
 
 
-def test_the_shipped_model_counts_its_four_views() -> None:
-    path = default_model_dir() / "model.tflite"
+def test_a_real_model_counts_its_four_views() -> None:
+    path = BASE_MODEL_DIR / "model.tflite"
     if not path.is_file():
-        pytest.skip("no shipped model")
-    # 67.5 M per view (docs/models.md), 4 mirrored views in one batch.
+        pytest.skip("no base model")
+    # 1.1.0: 67.5 M per view (docs/models.md), 4 mirrored views in one batch.
     assert multiply_adds(path) == 4 * 67_506_624
 
 

@@ -13,19 +13,20 @@ import pytest
 from agrifleet.cli import main
 from agrifleet.inference.selftest import read_answers, run_selftest
 from agrifleet.package import generate_keypair, load_public_keys, verify_package
-from models.shipped import default_model_dir
 from tests.agrifleet.inference.conftest import leaf_jpeg
+from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 
 LABELS = ("Tomato___healthy", "Tomato___Late_blight", "Potato___Late_blight")
 
 
 @pytest.fixture
 def trained(tmp_path: Path) -> Path:
-    """The shipped folder copied as version 2.0.0, as model train would leave it."""
-    if not (default_model_dir() / "manifest.json").is_file():
-        pytest.skip("no shipped model")
+    """The base model folder (1.1.0, whose figures the card states) copied as version 2.0.0,
+    as model train would leave it."""
+    if not (BASE_MODEL_DIR / "manifest.json").is_file():
+        pytest.skip("no base model")
     dest = tmp_path / "leaf-disease" / "2.0.0"
-    shutil.copytree(default_model_dir(), dest, ignore=shutil.ignore_patterns(
+    shutil.copytree(BASE_MODEL_DIR, dest, ignore=shutil.ignore_patterns(
         "model_float.tflite", "selftest", "MODEL_CARD.md"))
     manifest = json.loads((dest / "manifest.json").read_text())
     manifest["version"] = "2.0.0"
@@ -49,17 +50,17 @@ def test_one_command_makes_a_signed_package_with_report_selftest_and_card(
     field = _photos(tmp_path / "field", 6, 1000)
     key, pub = generate_keypair(tmp_path / "keys")
     code = main(["model", "release", str(trained), "--data", str(lab), "--field", str(field),
-                 "--leave-field-out", str(default_model_dir()), "--key", str(key),
+                 "--leave-field-out", str(BASE_MODEL_DIR), "--key", str(key),
                  "--no-sweep", "--out-of-scope", "1", "--threads", "1", "--check-floors"])
     out = capsys.readouterr().out
-    assert code == 1  # a shipped-model copy on generated leaves misses floors, and says so
+    assert code == 1  # a base-model copy on generated leaves misses floors, and says so
     assert "FAIL  " in out and "floors: " in out
     report = json.loads((trained / "eval_report.json").read_text())
     assert {"int8", "float", "field_predicting"} <= set(report)  # train's figures are kept
     fp = report["field_predicting"]
     assert fp["model"] == "leaf-disease/2.0.0/model.tflite"
     assert fp["leave_field_out"]["field"]["count"] == 6 * len(LABELS)  # every field photo
-    assert fp["leave_field_out"]["model"] == "1.1.0/model.tflite"
+    assert fp["leave_field_out"]["model"] == f"{BASE_VERSION}/model.tflite"
     assert fp["cost"]["multiply_adds"] == 270_026_496
     assert {f["name"] for f in fp["floors"]} >= {"lab test top-1", "int8 file size"}
     answers = read_answers(trained)

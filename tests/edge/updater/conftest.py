@@ -1,5 +1,6 @@
-"""Fixtures for the updater's tests: signing keys, signed packages of the shipped model, an HTTP
-server serving their archives, and an updater over a real data dir."""
+"""Fixtures for the updater's tests: signing keys, signed packages of the base model (1.1.0, what
+the node runs before an update), an HTTP server serving their archives, and an updater over a
+real data dir."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ import pytest
 from agrifleet.contract import ModelOffer
 from agrifleet.manifest import LABELS_NAME, MANIFEST_NAME
 from agrifleet.package import generate_keypair, pack, sign_package
-from models.shipped import default_model_dir
+from tests.base_model import BASE_MODEL_DIR
 from tests.edge.updater.package_server import TOKEN, PackageServer, package_server
 
-#: Files of the shipped folder that are not part of a package.
+#: Files of a model folder that are not part of a package.
 NOT_PACKAGED = {"model_float.tflite", "manifest.sig"}
 
 
@@ -42,10 +43,12 @@ def other_keys(tmp_path: Path) -> Keys:
 
 
 @pytest.fixture
-def shipped() -> Path:
-    path = default_model_dir()
+def base_model() -> Path:
+    """The model folder the node runs before an update: the base model, not the shipped default,
+    so that the packages offered (1.2.0, ...) are upgrades."""
+    path = BASE_MODEL_DIR
     if not (path / "manifest.json").is_file():
-        pytest.skip(f"no shipped model at {path}")
+        pytest.skip(f"no base model at {path}")
     return path
 
 
@@ -94,8 +97,8 @@ MakePackage = Callable[..., Package]
 
 
 @pytest.fixture
-def make_package(tmp_path: Path, shipped: Path, keys: Keys) -> MakePackage:
-    """Build a signed package of the shipped model at ``version``; ``edit(dir)`` runs before
+def make_package(tmp_path: Path, base_model: Path, keys: Keys) -> MakePackage:
+    """Build a signed package of the base model at ``version``; ``edit(dir)`` runs before
     signing, ``after(dir)`` after signing (to tamper with it), and ``key`` signs instead."""
     counter = iter(range(1000))
 
@@ -103,7 +106,7 @@ def make_package(tmp_path: Path, shipped: Path, keys: Keys) -> MakePackage:
              after: Callable[[Path], None] | None = None, key: Path | None = None,
              sign: bool = True, expires_days: int = 30, **manifest: Any) -> Package:
         n = next(counter)
-        pkg = copy_model(shipped, tmp_path / f"pkg-{n}" / version)
+        pkg = copy_model(base_model, tmp_path / f"pkg-{n}" / version)
         edit_manifest(pkg, version=version, **manifest)
         if edit is not None:
             edit(pkg)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from edge.updater.state import StateFile
+from tests.base_model import BASE_VERSION
 from tests.edge.updater.conftest import Keys, MakePackage, offer_for
 from tests.edge.updater.package_server import PackageServer
 from tests.edge.updater.rig import Rig
@@ -38,9 +39,9 @@ def _start_and_kill(config: Path, log: Path, wanted: str) -> None:
 
 
 def test_an_agent_that_crashes_in_trial_rolls_back_by_itself(
-        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        tmp_path: Path, keys: Keys, base_model: Path, make_package: MakePackage,
         server: PackageServer):
-    rig = Rig(tmp_path / "node", [keys.pub], shipped)
+    rig = Rig(tmp_path / "node", [keys.pub], base_model)
     rig.boot().handle(offer_for(server, make_package("1.2.0"), rollout_id=5))  # switched
     assert StateFile(rig.data_dir / "updates").load().trial is not None
     config = tmp_path / "agent.toml"
@@ -54,6 +55,11 @@ url = "mqtt://127.0.0.1:{free_port()}"
 [updates]
 trusted_keys = ["{keys.pub}"]
 max_trial_starts = 2
+[[cameras]]  # on the rig's model (without one the agent would run the shipped default)
+type = "folder"
+name = "leafcam"
+path = "{rig.photos}"
+model = "{base_model}"
 """)
     log = tmp_path / "agent.log"
     _start_and_kill(config, log, "in trial: start 2 of at most 2")  # the switch was start 1
@@ -71,4 +77,4 @@ max_trial_starts = 2
         bodies = [json.loads(b) for (b,) in db.execute(
             "SELECT body FROM items WHERE kind = 'update' ORDER BY seq")]
     assert [b["state"] for b in bodies] == ["rolled_back"]
-    assert bodies[0]["active"]["version"] == "1.1.0" and bodies[0]["rollout_id"] == 5
+    assert bodies[0]["active"]["version"] == BASE_VERSION and bodies[0]["rollout_id"] == 5

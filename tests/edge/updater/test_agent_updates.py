@@ -10,7 +10,9 @@ import paho.mqtt.client as mqtt
 
 from agrifleet.contract import ModelOffer, Status, Update, offer_topic
 from edge.agent import Agent
+from models.shipped import DEFAULT_VERSION
 from tests.agrifleet.inference.conftest import leaf_jpeg
+from tests.base_model import BASE_MODEL_DIR, BASE_VERSION, newer_than_shipped
 from tests.edge.conftest import MakeConfig, running
 from tests.edge.fleet_acker import FleetAcker, wait_until
 from tests.edge.updater.conftest import Keys, MakePackage, offer_for
@@ -34,11 +36,16 @@ def publish_offer(broker: Broker, device: str, offer: ModelOffer | None) -> None
     client.loop_stop()
 
 
-def _camera(tmp_path: Path) -> tuple[Path, dict[str, object]]:
+def _camera(tmp_path: Path, model: Path | None = BASE_MODEL_DIR) -> tuple[Path, dict[str, object]]:
+    """A folder camera on the base model (the packages offered are newer than it), or with
+    ``model=None`` on the shipped default as out of the box."""
     photos = tmp_path / "photos"
     photos.mkdir()
-    return photos, {"type": "folder", "name": "leafcam", "path": str(photos), "poll_s": 0.1,
-                    "settle_s": 0, "report_healthy": True}
+    camera: dict[str, object] = {"type": "folder", "name": "leafcam", "path": str(photos),
+                                 "poll_s": 0.1, "settle_s": 0, "report_healthy": True}
+    if model is not None:
+        camera["model"] = str(model)
+    return photos, camera
 
 
 def _updates(fleet: FleetAcker) -> list[Update]:
@@ -81,16 +88,16 @@ def test_an_agent_installs_an_offered_model_and_reports_it_through_the_outbox(
     status = _last_status(fleet)
     assert status is not None and status.health is not None
     assert status.health.previous_model is not None
-    assert status.health.previous_model.version == "1.1.0"
+    assert status.health.previous_model.version == BASE_VERSION
     assert (tmp_path / "field-07" / "models" / "leaf-disease" / "1.2.0" / "model.tflite").is_file()
 
 
 def test_an_agent_without_updates_ignores_offers(
         broker: Broker, fleet: FleetAcker, make_config: MakeConfig, tmp_path: Path,
         make_package: MakePackage, server: PackageServer):
-    photos, camera = _camera(tmp_path)
+    photos, camera = _camera(tmp_path, model=None)  # the shipped model, out of the box
     config = make_config(broker.add_device("field-08"), device_id="field-08", cameras=[camera])
-    publish_offer(broker, "field-08", offer_for(server, make_package("1.2.0")))
+    publish_offer(broker, "field-08", offer_for(server, make_package(newer_than_shipped())))
     with running(Agent(config, boot_id="boot-1")):
         (photos / "leaf.jpg").write_bytes(leaf_jpeg())
         wait_until(lambda: any(i.kind == "detection" for i in fleet.items()), what="a detection")
@@ -99,7 +106,7 @@ def test_an_agent_without_updates_ignores_offers(
     assert server.requests == []
     status = _last_status(fleet)
     assert status is not None and status.health is not None and status.health.model is not None
-    assert status.health.model.version == "1.1.0" and status.health.previous_model is None
+    assert status.health.model.version == DEFAULT_VERSION and status.health.previous_model is None
 
 
 def test_the_fleet_learns_the_outcome_of_an_update_made_while_it_was_down(

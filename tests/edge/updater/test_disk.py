@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.base_model import BASE_VERSION
 from tests.edge.updater.conftest import Keys, MakePackage, offer_for
 from tests.edge.updater.package_server import PackageServer
 from tests.edge.updater.rig import Rig
@@ -29,23 +30,23 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_disk_too_small_for_the_update_is_refused_before_the_download(
-        small_disk: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        small_disk: Path, keys: Keys, base_model: Path, make_package: MakePackage,
         server: PackageServer):
     (small_disk / "ballast").write_bytes(bytes(6 * 1024 * 1024))
-    rig = Rig(small_disk / "node", [keys.pub], shipped)
+    rig = Rig(small_disk / "node", [keys.pub], base_model)
     updater = rig.boot()
     updater.handle(offer_for(server, make_package("1.2.0")))
     assert rig.states() == ["failed"]
     assert (rig.updates[0].reason or "").startswith("disk:")
     assert server.requests == []
     active = updater.active()
-    assert active is not None and active.version == "1.1.0"
+    assert active is not None and active.version == BASE_VERSION
 
 
 def test_a_disk_that_fills_up_during_the_download_fails_the_update_cleanly(
-        small_disk: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        small_disk: Path, keys: Keys, base_model: Path, make_package: MakePackage,
         server: PackageServer):
-    rig = Rig(small_disk / "node", [keys.pub], shipped, max_kbps=2000)
+    rig = Rig(small_disk / "node", [keys.pub], base_model, max_kbps=2000)
     package = make_package("1.2.0")
     updater = rig.start()
     try:
@@ -65,4 +66,4 @@ def test_a_disk_that_fills_up_during_the_download_fails_the_update_cleanly(
     assert "No space left" in (final.reason or ""), final.reason
     assert not part.exists()
     active = updater.active()
-    assert active is not None and active.version == "1.1.0"
+    assert active is not None and active.version == BASE_VERSION

@@ -12,14 +12,15 @@ import pytest
 
 from edge.updater import download
 from edge.updater.state import Job, StateFile, UpdaterState
+from tests.base_model import BASE_VERSION
 from tests.edge.updater.conftest import Keys, MakePackage, offer_for
 from tests.edge.updater.package_server import TOKEN, PackageServer
 from tests.edge.updater.rig import Rig
 
 
 @pytest.fixture
-def rig(tmp_path: Path, keys: Keys, shipped: Path) -> Iterator[Rig]:
-    rig = Rig(tmp_path / "node", [keys.pub], shipped)
+def rig(tmp_path: Path, keys: Keys, base_model: Path) -> Iterator[Rig]:
+    rig = Rig(tmp_path / "node", [keys.pub], base_model)
     yield rig
     rig.stop()
 
@@ -64,9 +65,9 @@ def test_a_partial_download_left_by_a_killed_node_is_resumed_after_a_restart(
 
 
 def test_a_withdrawn_offer_stops_the_download_and_removes_the_partial_file(
-        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        tmp_path: Path, keys: Keys, base_model: Path, make_package: MakePackage,
         server: PackageServer):
-    rig = Rig(tmp_path / "slow", [keys.pub], shipped, max_kbps=800)  # 100 kB/s
+    rig = Rig(tmp_path / "slow", [keys.pub], base_model, max_kbps=800)  # 100 kB/s
     package = make_package("1.2.0")
     updater = rig.start()
     try:
@@ -78,7 +79,7 @@ def test_a_withdrawn_offer_stops_the_download_and_removes_the_partial_file(
         state = StateFile(rig.data_dir / "updates").load()
         assert state.job is None and state.current is None
         assert not any(u.state in ("verifying", "failed", "active") for u in rig.updates)
-        assert updater.active() is not None and updater.active().version == "1.1.0"  # type: ignore[union-attr]
+        assert updater.active() is not None and updater.active().version == BASE_VERSION  # type: ignore[union-attr]
     finally:
         rig.stop()
 
@@ -108,18 +109,18 @@ def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(
 
 
 def test_an_https_fleet_with_a_private_ca_needs_the_ca_file(
-        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage):
+        tmp_path: Path, keys: Keys, base_model: Path, make_package: MakePackage):
     from provisioning.tls import make_broker_certificates
     from tests.edge.updater.package_server import package_server
 
     tls = make_broker_certificates(tmp_path / "tls", hosts=("127.0.0.1",))
     package = make_package("1.2.0")
     with package_server(tls) as https:
-        plain = Rig(tmp_path / "no-ca", [keys.pub], shipped)
+        plain = Rig(tmp_path / "no-ca", [keys.pub], base_model)
         plain.boot().handle(offer_for(https, package))
         assert plain.states() == ["downloading", "failed"]
         assert "ca_file" in (plain.updates[-1].reason or "")
-        trusting = Rig(tmp_path / "ca", [keys.pub], shipped, ca_file=tls.ca_file)
+        trusting = Rig(tmp_path / "ca", [keys.pub], base_model, ca_file=tls.ca_file)
         trusting.boot().handle(offer_for(https, package))
         assert trusting.states()[-1] not in ("failed", "rolled_back"), trusting.updates[-1]
         assert https.bytes_served == package.size

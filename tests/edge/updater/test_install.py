@@ -15,20 +15,21 @@ import pytest
 
 from agrifleet.manifest import read_manifest
 from edge.updater.state import StateFile
+from tests.base_model import BASE_VERSION
 from tests.edge.updater.conftest import Keys, MakePackage, Package, offer_for
 from tests.edge.updater.package_server import PackageServer
 from tests.edge.updater.rig import Rig
 
 
 @pytest.fixture
-def rig(tmp_path: Path, keys: Keys, shipped: Path) -> Iterator[Rig]:
-    rig = Rig(tmp_path / "node", [keys.pub], shipped)
+def rig(tmp_path: Path, keys: Keys, base_model: Path) -> Iterator[Rig]:
+    rig = Rig(tmp_path / "node", [keys.pub], base_model)
     yield rig
     rig.stop()
 
 
 def test_a_signed_newer_package_is_installed_and_confirmed_by_the_first_classification(
-        rig: Rig, make_package: MakePackage, server: PackageServer, shipped: Path):
+        rig: Rig, make_package: MakePackage, server: PackageServer, base_model: Path):
     package = make_package("1.2.0")
     updater = rig.start()
     old = updater.active()
@@ -104,7 +105,7 @@ REFUSALS: dict[str, tuple[str, dict[str, Any]]] = {
     "expired": ("expired", {}),
     "other model name": ("wrong_model", {"name": "other-model"}),
     "older version": ("downgrade", {"version": "1.0.0"}),
-    "same version": ("same_version", {"version": "1.1.0"}),
+    "same version": ("same_version", {"version": BASE_VERSION}),
     "dot-dot path": ("unsafe_archive", {"evil": _add_file("../escape.txt")}),
     "absolute path": ("unsafe_archive", {"evil": _add_file("/tmp/escape.txt")}),
     "link": ("unsafe_archive", {"evil": _add_link}),
@@ -113,7 +114,7 @@ REFUSALS: dict[str, tuple[str, dict[str, Any]]] = {
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_a_bad_package_is_refused_and_the_node_stays_on_its_model(
-        case: str, rig: Rig, make_package: MakePackage, server: PackageServer, shipped: Path,
+        case: str, rig: Rig, make_package: MakePackage, server: PackageServer, base_model: Path,
         other_keys: Keys, tmp_path: Path):
     expected, how = REFUSALS[case]
     how = dict(how)
@@ -155,7 +156,7 @@ def test_a_bad_package_is_refused_and_the_node_stays_on_its_model(
     assert not (tmp_path / "escape.txt").exists() and not Path("/tmp/escape.txt").exists()
     assert not list((rig.data_dir / "updates").glob("staging-*"))
     rig.photo()  # and the camera still works with the old model
-    assert rig.worker is not None and rig.worker.classifier.manifest.version == "1.1.0"
+    assert rig.worker is not None and rig.worker.classifier.manifest.version == BASE_VERSION
 
 
 def test_a_package_whose_selftest_fails_is_refused(
@@ -180,7 +181,7 @@ def test_a_package_whose_selftest_fails_is_refused(
 def test_a_rollback_offer_of_the_model_the_node_runs_is_active_at_once_without_a_download(
         rig: Rig, make_package: MakePackage, server: PackageServer):
     updater = rig.boot()
-    updater.handle(offer_for(server, make_package("1.1.0"), rollback=True))
+    updater.handle(offer_for(server, make_package(BASE_VERSION), rollback=True))
     assert rig.states() == ["active"]
     assert server.requests == []
 

@@ -11,14 +11,15 @@ import pytest
 from agrifleet.contract import GateLimits, ModelOffer
 from agrifleet.inference.classifier import Classifier
 from edge.updater.state import StateFile
+from tests.base_model import BASE_VERSION
 from tests.edge.updater.conftest import Keys, MakePackage, offer_for, permute_labels
 from tests.edge.updater.package_server import PackageServer
 from tests.edge.updater.rig import Rig
 
 
 @pytest.fixture
-def rig(tmp_path: Path, keys: Keys, shipped: Path) -> Iterator[Rig]:
-    rig = Rig(tmp_path / "node", [keys.pub], shipped, max_trial_starts=2)
+def rig(tmp_path: Path, keys: Keys, base_model: Path) -> Iterator[Rig]:
+    rig = Rig(tmp_path / "node", [keys.pub], base_model, max_trial_starts=2)
     yield rig
     rig.stop()
 
@@ -45,15 +46,15 @@ def test_a_model_below_the_agreement_limit_is_not_switched_to_and_the_gate_figur
     assert final.gate is not None and final.gate.images == 4
     assert final.gate.agreement < 0.9
     assert final.reason is not None and "agreement" in final.reason and "0.9" in final.reason
-    assert final.active is not None and final.active.version == "1.1.0"
+    assert final.active is not None and final.active.version == BASE_VERSION
     assert rig.slot.view().model_dir is None and rig.slot.view().candidate_dir is None
     assert rig.models_on_disk() == []
     rig.photo()
-    assert rig.worker is not None and rig.worker.classifier.manifest.version == "1.1.0"
+    assert rig.worker is not None and rig.worker.classifier.manifest.version == BASE_VERSION
 
 
 def test_a_crash_loop_after_a_switch_rolls_back_to_the_previous_model(
-        rig: Rig, make_package: MakePackage, server: PackageServer, shipped: Path):
+        rig: Rig, make_package: MakePackage, server: PackageServer, base_model: Path):
     offer = _switched(rig, make_package, server)
     for _ in range(rig.config.max_trial_starts - 1):  # restarts that die before confirming
         rig.boot()
@@ -65,9 +66,9 @@ def test_a_crash_loop_after_a_switch_rolls_back_to_the_previous_model(
     (rolled,) = [u for u in rig.updates if u.state == "rolled_back"]
     assert rolled.version == "1.2.0" and rolled.reason is not None
     assert "crash loop" in rolled.reason
-    assert rolled.active is not None and rolled.active.version == "1.1.0"
+    assert rolled.active is not None and rolled.active.version == BASE_VERSION
     assert rig.slot.view().model_dir is None
-    assert updater.active() is not None and updater.active().version == "1.1.0"  # type: ignore[union-attr]
+    assert updater.active() is not None and updater.active().version == BASE_VERSION  # type: ignore[union-attr]
     state = StateFile(rig.data_dir / "updates").load()
     assert state.current is None and state.trial is None
     assert state.last is not None and state.last.state == "rolled_back"
@@ -101,11 +102,11 @@ def test_a_damaged_current_model_at_start_sends_the_node_back_to_the_previous_on
     assert "damaged" in (rig.updates[-1].reason or "")
     assert rig.slot.view().model_dir is None
     rig.photo()
-    assert rig.worker is not None and rig.worker.classifier.manifest.version == "1.1.0"
+    assert rig.worker is not None and rig.worker.classifier.manifest.version == BASE_VERSION
 
 
 def test_a_model_that_fails_to_load_in_the_camera_is_rolled_back(
-        rig: Rig, make_package: MakePackage, server: PackageServer, shipped: Path):
+        rig: Rig, make_package: MakePackage, server: PackageServer, base_model: Path):
     _switched(rig, make_package, server)
     rig.boot()
     Classifier.load(rig.data_dir / "models/leaf-disease/1.2.0")  # it loads now
@@ -118,7 +119,7 @@ def test_a_model_that_fails_to_load_in_the_camera_is_rolled_back(
     assert "failed to load" in (rig.updates[-1].reason or "")
     assert rig.slot.view().model_dir is None
     rig.photo()
-    assert rig.worker is not None and rig.worker.classifier.manifest.version == "1.1.0"
+    assert rig.worker is not None and rig.worker.classifier.manifest.version == BASE_VERSION
 
 
 def test_a_start_removes_what_a_killed_update_left_behind(
@@ -133,9 +134,9 @@ def test_a_start_removes_what_a_killed_update_left_behind(
 
 
 def test_a_switch_on_a_node_without_photos_is_confirmed_by_uptime(
-        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        tmp_path: Path, keys: Keys, base_model: Path, make_package: MakePackage,
         server: PackageServer):
-    rig = Rig(tmp_path / "quiet", [keys.pub], shipped, confirm_after_s=0.2)
+    rig = Rig(tmp_path / "quiet", [keys.pub], base_model, confirm_after_s=0.2)
     rig.start()
     try:
         rig.offer(offer_for(server, make_package("1.2.0")))
@@ -146,9 +147,9 @@ def test_a_switch_on_a_node_without_photos_is_confirmed_by_uptime(
 
 
 def test_a_new_offer_replaces_the_one_under_way(
-        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        tmp_path: Path, keys: Keys, base_model: Path, make_package: MakePackage,
         server: PackageServer):
-    rig = Rig(tmp_path / "node2", [keys.pub], shipped, max_kbps=800)
+    rig = Rig(tmp_path / "node2", [keys.pub], base_model, max_kbps=800)
     slow = make_package("1.2.0")
     rig.start()
     try:
@@ -168,13 +169,13 @@ def test_a_new_offer_replaces_the_one_under_way(
 
 
 def test_a_node_without_cameras_skips_the_shadow_period_unless_the_offer_sets_limits(
-        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        tmp_path: Path, keys: Keys, base_model: Path, make_package: MakePackage,
         server: PackageServer):
     from edge.updater import Updater
 
-    rig = Rig(tmp_path / "blind", [keys.pub], shipped)
+    rig = Rig(tmp_path / "blind", [keys.pub], base_model)
     rig.boot()
-    updater = Updater(rig.config, rig.data_dir, rig.emit, rig.slot, shipped, cameras=False)
+    updater = Updater(rig.config, rig.data_dir, rig.emit, rig.slot, base_model, cameras=False)
     updater.boot()
     package = make_package("1.2.0")
     updater.handle(offer_for(server, package, rollout_id=1, shadow_images=5,

@@ -38,16 +38,16 @@ def _start_once(data_dir: Path, spec: dict[str, object]) -> tuple[str, str]:
 
 
 def test_sigkill_at_random_moments_always_leaves_a_loadable_old_or_new_model(
-        tmp_path: Path, keys: Keys, shipped: Path, make_package: MakePackage,
+        tmp_path: Path, keys: Keys, base_model: Path, make_package: MakePackage,
         server: PackageServer):
     package = make_package("1.2.0")
     new_sha = read_manifest(package.dir).sha256
-    old_sha = read_manifest(shipped).sha256
+    old_sha = read_manifest(base_model).sha256
     offer = offer_for(server, package, shadow_images=3)
     data_dir = tmp_path / "node"
     log = tmp_path / "updates.jsonl"
     spec = {
-        "data_dir": str(data_dir), "log": str(log), "configured": str(shipped),
+        "data_dir": str(data_dir), "log": str(log), "configured": str(base_model),
         "photos": str(tmp_path / "photos"), "offer": json.loads(offer.model_dump_json()),
         "config": {"trusted_keys": [str(keys.pub)], "max_kbps": 12000, "retry_min_s": 0.05,
                    "retry_max_s": 0.2, "max_trial_starts": 1000},

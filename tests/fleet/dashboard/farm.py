@@ -16,11 +16,13 @@ from sqlmodel import Session
 from fleet.auth.passwords import hash_password
 from fleet.models import DEFAULT_FARM_ID, Detection, Device, Event, LatestReading, Reading
 from fleet.people import Farm, Field_, Membership, User
+from tests.base_model import BASE_VERSION
 
 VIEWER = ("vy@farm.example", "viewer-pass-1")
 TECHNICIAN = ("tam@farm.example", "technician-pass-1")
+#: The nodes run the base model; the site publishes a 1.2.0 made from it to roll out.
 HEALTH = {"outbox_depth": 3, "disk_free_bytes": 5_400_000_000, "cpu_temp_c": 51.5,
-          "model": {"name": "leaf-disease", "version": "1.1.0", "sha256": "0" * 64}}
+          "model": {"name": "leaf-disease", "version": BASE_VERSION, "sha256": "0" * 64}}
 NODES = {  # id: (field, lat, lon, online)
     "north-1": ("North", 10.0312, 105.7690, True),
     "north-2": ("North", 10.0318, 105.7702, False),
@@ -113,7 +115,7 @@ def seed(app: FastAPI, now: datetime | None = None) -> Seeded:
                             camera="cam0", label=label, confidence=conf, uncertain=False,
                             top3=[{"label": label, "confidence": conf},
                                   {"label": "Tomato___Septoria_leaf_spot", "confidence": 0.05}],
-                            model_name="leaf-disease", model_version="1.1.0",
+                            model_name="leaf-disease", model_version=BASE_VERSION,
                             model_sha256="0" * 64, inference_ms=40.0, image_sha256="1" * 64,
                             stored_at=now, thumbnail=thumbnail((40 * i, 140, 60)))
             session.add(det)
@@ -123,7 +125,7 @@ def seed(app: FastAPI, now: datetime | None = None) -> Seeded:
         theirs = Detection(device_id=OTHER_NODE, boot_id="b1", seq=seq, ts=now, uptime_s=1,
                            clock_synced=True, camera="cam0", label="Corn_(maize)___Common_rust_",
                            confidence=0.97, uncertain=False, top3=[], model_name="leaf-disease",
-                           model_version="1.1.0", model_sha256="0" * 64, inference_ms=40.0,
+                           model_version=BASE_VERSION, model_sha256="0" * 64, inference_ms=40.0,
                            image_sha256="2" * 64, stored_at=now, thumbnail=thumbnail((200, 0, 0)))
         session.add(theirs)
         session.commit()

@@ -1,4 +1,5 @@
-"""Test packages made from the shipped model: a copy with another version, signed by a test key."""
+"""Test packages made from the base model (1.1.0, not the shipped default): a copy with another
+version, signed by a test key."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from agrifleet.package import generate_keypair, pack, sign_package
-from models.shipped import default_model_dir
+from tests.base_model import BASE_MODEL_DIR
 
 #: What a copy leaves out: the float benchmark model and evaluation pictures (size only).
 SKIP = ("model_float.tflite", "confusion_*.png", "manifest.sig")
@@ -20,8 +21,8 @@ def keypair(folder: Path) -> tuple[Path, Path]:
 
 def package_dir(dest: Path, version: str, key: Path | None, *, name: str | None = None,
                 labels: list[str] | None = None, expires_days: int = 30) -> Path:
-    """A copy of the shipped model as ``version`` (signed with ``key`` unless None)."""
-    shutil.copytree(default_model_dir(), dest, ignore=shutil.ignore_patterns(*SKIP))
+    """A copy of the base model as ``version`` (signed with ``key`` unless None)."""
+    shutil.copytree(BASE_MODEL_DIR, dest, ignore=shutil.ignore_patterns(*SKIP))
     manifest = json.loads((dest / "manifest.json").read_text())
     manifest.update(version=version, float_reference=None, files=[], signing=None)
     if name is not None:

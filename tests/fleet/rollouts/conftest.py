@@ -1,5 +1,6 @@
 """Rollout fixtures: a fleet with MQTT and a published package, devices that look online and
-run 1.1.0, node reports written as the writer stores them, and a watcher of retained offers."""
+run the base model (1.1.0), node reports written as the writer stores them, and a watcher of
+retained offers."""
 
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ from fleet.auth import create_token
 from fleet.models import Device, ModelUpdate
 from fleet.rollouts.engine import RolloutEngine
 from fleet.settings import FleetSettings
-from models.shipped import default_model_dir
+from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.registry.conftest import Keys, keys  # noqa: F401 - the session fixture
 from tests.fleet.registry.packages import archive, package_dir
 from tests.services import Broker
 
-MODEL_SHA = read_manifest(default_model_dir()).sha256
-OLD = {"name": "leaf-disease", "version": "1.1.0", "sha256": MODEL_SHA}
+MODEL_SHA = read_manifest(BASE_MODEL_DIR).sha256
+OLD = {"name": "leaf-disease", "version": BASE_VERSION, "sha256": MODEL_SHA}
 NEW = {"name": "leaf-disease", "version": "1.2.0", "sha256": MODEL_SHA}
 
 
@@ -146,13 +147,13 @@ class Fleet:
 @pytest.fixture
 def published(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> dict[str, bytes]:  # noqa: F811
     folder = tmp_path_factory.mktemp("packages")
-    return {v: archive(package_dir(folder / v, v, keys.key)) for v in ("1.1.0", "1.2.0")}
+    return {v: archive(package_dir(folder / v, v, keys.key)) for v in (BASE_VERSION, "1.2.0")}
 
 
 @pytest.fixture
 def rollouts(tmp_path: Path, broker: Broker, keys: Keys, database_url: str,  # noqa: F811
              published: dict[str, bytes]) -> Iterator[Fleet]:
-    """The fleet on SQLite and on PostgreSQL, with 1.1.0 and 1.2.0 published."""
+    """The fleet on SQLite and on PostgreSQL, with the base version (1.1.0) and 1.2.0 published."""
     settings = FleetSettings(
         database_url=database_url, mqtt_url=broker.fleet_url,
         mqtt_client_id=f"fleet-{secrets.token_hex(4)}", data_dir=tmp_path / "data",
@@ -163,7 +164,7 @@ def rollouts(tmp_path: Path, broker: Broker, keys: Keys, database_url: str,  # n
         assert fleet.app.state.ingestor.wait_connected(10)
         token = create_token(fleet.app.state.engine, "technician", "tess")
         tech = {"Authorization": f"Bearer {token}"}
-        for version in ("1.1.0", "1.2.0"):
+        for version in (BASE_VERSION, "1.2.0"):
             response = fleet.client.post("/api/v1/models", content=published[version],
                                          headers={**tech, "Content-Type": "application/gzip"})
             assert response.status_code == 201, response.text

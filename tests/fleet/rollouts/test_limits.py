@@ -4,6 +4,7 @@ a shadow figure past the gate pauses with the limit and the devices; approval wa
 
 from __future__ import annotations
 
+from tests.base_model import BASE_VERSION
 from tests.fleet.rollouts.conftest import OLD, Fleet, offers_at_broker
 
 IDS = [f"d{i:02d}" for i in range(10)]
@@ -53,12 +54,13 @@ def test_halt_with_rollback_offers_the_previous_version(rollouts: Fleet) -> None
     assert status["state"] == "halted"
     offers = offers_at_broker(rollouts.broker)
     back = offers["a"]
-    assert back is not None and back.rollback and back.version == "1.1.0"
+    assert back is not None and back.rollback and back.version == BASE_VERSION
     assert offers.get("b") is None  # failed and still on its old model: nothing to undo
-    rollouts.report(rid, "a", "active", version="1.1.0", active=OLD)
+    rollouts.report(rid, "a", "active", version=BASE_VERSION, active=OLD)
     status = rollouts.status(rid)
     assert rollouts.states(status)["a"] == "rolled_back"
-    assert any(e["action"] == "rollback" and "a: offered leaf-disease 1.1.0" in e["detail"]
+    assert any(e["action"] == "rollback"
+               and f"a: offered leaf-disease {BASE_VERSION}" in e["detail"]
                for e in status["events"])
 
 

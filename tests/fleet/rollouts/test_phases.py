@@ -4,6 +4,7 @@ and a finished rollout leaves no offer retained at the broker."""
 
 from __future__ import annotations
 
+from tests.base_model import BASE_VERSION
 from tests.fleet.rollouts.conftest import OLD, Fleet, offers_at_broker
 
 IDS = [f"d{i:02d}" for i in range(10)]
@@ -57,7 +58,7 @@ def test_active_with_another_model_is_a_failure_not_a_success(rollouts: Fleet) -
     status = rollouts.status(rid)
     device = status["devices"][0]
     assert device["state"] == "failed"
-    assert "reported active but runs leaf-disease 1.1.0" in device["reason"]
+    assert f"reported active but runs leaf-disease {BASE_VERSION}" in device["reason"]
     assert rollouts.states(status)["b"] == "pending"  # no success in phase 1: no advance
 
 
@@ -78,7 +79,7 @@ def test_refused_rollouts_say_why(rollouts: Fleet) -> None:
         ({**base, "targets": {"devices": ["nope"]}}, 404, "unknown device"),
         ({**base, "version": "7.0.0", "targets": {"all": True}}, 404, "no package"),
         ({**base, "targets": {"devices": ["x"]}}, 422, "wrong_model"),
-        ({**base, "version": "1.1.0", "targets": {"devices": ["a"]}}, 422, "downgrade"),
+        ({**base, "version": BASE_VERSION, "targets": {"devices": ["a"]}}, 422, "downgrade"),
         ({**base, "targets": {"devices": ["a"]}, "phases": [50, 20, 100]}, 422, "phases"),
         ({**base, "targets": {"tag": "t", "all": True}}, 422, "exactly one"),
     ]
