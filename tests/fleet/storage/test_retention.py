@@ -36,11 +36,11 @@ def test_old_readings_go_in_batches_newer_ones_and_rollups_stay(api: FleetUnderT
     now = _store_ages(api.app, [400, 100, 31, 29, 1, 0, 400, 100])
     engine = api.app.state.engine
     days = stored_rollups(engine, 86400)
-    assert retention.prune(engine, 30, now=now, batch=2) == 5
+    assert retention.prune(engine, 30, now=now, batch=2).deleted == 5
     assert sorted(r["seq"] for r in api.get(READINGS)) == [3, 4, 5]
     assert stored_rollups(engine, 86400) == days  # the season chart keeps last year
     assert sum(b["count"] for b in api.get(READINGS, bucket=86400)) == 8
-    assert retention.prune(engine, 30, now=now) == 0
+    assert retention.prune(engine, 30, now=now) == retention.Pruned()
 
 
 def test_the_fleet_thread_deletes_what_is_old_at_start(database_url: str) -> None:
