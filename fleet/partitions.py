@@ -67,7 +67,8 @@ def is_partition(name: str) -> bool:
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic's ``include_name``: autogenerate leaves out the partitions, no migration's."""
+    """Alembic's ``include_name``: autogenerate leaves the partitions out (no migration makes
+    them)."""
     return not (type_ == "table" and name is not None and is_partition(name))
 
 
@@ -131,7 +132,7 @@ def _create(engine: Engine, month: datetime) -> bool:
             moved = conn.exec_driver_sql(
                 f"WITH moved AS (DELETE FROM {DEFAULT} WHERE ts >= %s AND ts < %s "  # noqa: S608
                 f"RETURNING {_COLUMNS}) INSERT INTO {name} ({_COLUMNS}) SELECT {_COLUMNS} "
-                "FROM moved", (start, end),
+                "FROM moved", (month, next_month(month)),
             ).rowcount  # fmt: skip
             conn.exec_driver_sql(
                 f"ALTER TABLE {PARENT} ATTACH PARTITION {name} "
@@ -180,8 +181,10 @@ def prepare(engine: Engine) -> None:
     try:
         ensure(engine)
     except Exception as exc:  # the retention thread tries again; readings go to the default
-        log.warning("partitions: could not make this month's and the next ones' (%s); "
-                    "readings outside them are stored in %s meanwhile", exc, DEFAULT)  # fmt: skip
+        cause = getattr(exc, "orig", None) or exc
+        log.warning("partitions: could not make this month's and the next ones' (%s: %s); "
+                    "readings outside them are stored in %s meanwhile", type(cause).__name__,
+                    str(cause).strip().split("\n")[0][:200], DEFAULT)  # fmt: skip
 
 
 def _lock(conn: Connection) -> None:

@@ -2,8 +2,9 @@
 or in reading_default when no month's partition holds its time (a clock far off); the upkeep
 makes this month's and the next three months' partitions, and nothing more when it runs again
 or in two processes at once; a month whose readings already wait in reading_default gets its
-partition all the same, with those readings moved into it under their ids. SQLite has one plain
-table and nothing to partition."""
+partition all the same, with those readings moved into it under their ids; a writer starting
+while the database is away says so and starts. SQLite has one plain table and nothing to
+partition."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from fleet import partitions
+from fleet.db import make_engine
 from fleet.partitions import month_of, next_month, partition_name
 from tests.fleet.device import reading
 from tests.fleet.storage.helpers import (
@@ -25,7 +27,7 @@ from tests.fleet.storage.helpers import (
     store,
     where_stored,
 )
-from tests.services import Postgres
+from tests.services import Postgres, free_port
 
 
 @pytest.fixture
@@ -138,5 +140,18 @@ def test_on_sqlite_there_is_nothing_to_partition(tmp_path: Path) -> None:
             assert not partitions.partitioned(conn)
             kinds = conn.execute(text("SELECT type FROM sqlite_master WHERE name = 'reading'"))
             assert kinds.scalars().all() == ["table"]
+    finally:
+        engine.dispose()
+
+
+def test_a_writer_starting_while_postgresql_is_away_starts_all_the_same(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/fleet")
+    try:
+        with caplog.at_level("WARNING", logger="fleet.partitions"):
+            partitions.prepare(engine)
+        (logged,) = [r.getMessage() for r in caplog.records]
+        assert "OperationalError" in logged and "reading_default" in logged
     finally:
         engine.dispose()
