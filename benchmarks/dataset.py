@@ -33,7 +33,7 @@ from sqlmodel import SQLModel
 from benchmarks.ingest import record
 from benchmarks.record import commit, machine
 from benchmarks.storage import QUANTITIES
-from fleet import rollups
+from fleet import partitions, rollups
 from fleet.db import make_engine
 from fleet.migrate import upgrade
 from fleet.models import Device
@@ -201,6 +201,8 @@ def run(url: str, devices: int, readings: int, detections: int, requests: int) -
     machine_text = machine()
     engine = make_engine(url)
     upgrade(engine)
+    # PostgreSQL: the season's monthly partitions, as a fleet running through it made them.
+    partitions.ensure(engine, SEASON_START, ahead=5)
     took = load(engine, devices, readings, detections)
     engine.dispose()
     return {

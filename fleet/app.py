@@ -28,7 +28,7 @@ from fleet.metrics import Metrics
 from fleet.migrate import upgrade
 from fleet.registry.downloads import DownloadCounters
 from fleet.registry.storage import PackageStore
-from fleet.retention import Pruner
+from fleet.retention import Pruner, needed
 from fleet.rollouts.engine import RolloutEngine
 from fleet.scouting import Scout
 from fleet.settings import FleetSettings, load_settings
@@ -77,7 +77,8 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
         PackageStore(settings.data_dir).clean_incoming()
         app.state.alerts = AlertEvaluator(settings, engine)
         app.state.alerts.start()
-        pruner = Pruner(engine, settings.retention_days) if settings.retention_days else None
+        days = settings.retention_days  # and, on PostgreSQL, the coming months' partitions
+        pruner = Pruner(engine, days) if needed(engine, days) else None
         if pruner is not None:
             pruner.start()
         try:

@@ -2,8 +2,10 @@
 
 - The same content again is a resend (a lost ack): silent, acknowledged.
 - Only ``ts`` and ``clock_synced`` differ, the stored copy unsynchronised and the new one
-  synchronised: the node corrected the time of an item in flight (see edge/outbox.py
+  synchronised: the node corrected the time of an item in flight (see edge/outbox/store.py
   ``correct_clock``); the stored item takes the corrected time.
+- Only those differ the other way round, the stored copy synchronised: a late redelivery of the
+  item as it was before that correction (a batch a crashed worker held): a resend, stale.
 - Anything else is a conflict: the stored item stays, the new one is rejected in the ack (the
   node keeps it in its dead letters), counted, logged and recorded as a ``duplicate_conflict``
   event on the device.
@@ -94,6 +96,8 @@ def sort_resends(
                         out.moved.append((dev, have[sensor], have[quantity], have[ts_at],
                                           item.ts))  # fmt: skip
                     continue
+                if set(differs) <= _CLOCK and have[synced_at] and not content[synced_at]:
+                    continue  # the copy from before the correction: the stored one stays
                 out.conflicts.append(Conflict(message, kind, dev, boot, seq, differs))
         store.correct_times(conn, kind, fixes)
         out.corrected += len(fixes)

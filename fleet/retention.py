@@ -1,19 +1,28 @@
 """Retention: raw readings older than ``AGRIFLEET_RETENTION_DAYS`` are deleted, the rollups kept.
 
 Unset (the default), everything is kept. Set, a thread of the fleet deletes, once an hour,
-readings whose device time lies more than that many days before now, in batches of their own
-short transactions so ingestion and the API never wait long. The hourly and daily rollups
+readings whose device time lies more than that many days before now. On PostgreSQL, whose
+readings are partitioned by month (fleet/partitions.py), the partitions of months that ended
+before the cutoff are dropped whole; what is left older than the cutoff (in the month the cutoff
+falls in, or in the default partition) is deleted in batches of their own short transactions,
+as on SQLite, so ingestion and the API never wait long. The hourly and daily rollups
 (fleet/rollups.py) stay: charts by hour or day go on showing past seasons.
+
+On PostgreSQL the same thread also makes the coming months' partitions at each pass, retention
+set or not.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, select
 from sqlmodel import SQLModel
+
+from fleet import partitions
 
 log = logging.getLogger(__name__)
 
@@ -23,25 +32,42 @@ BATCH = 10_000
 EVERY_S = 3600.0
 
 
-def prune(engine: Engine, days: int, now: datetime | None = None, batch: int = BATCH) -> int:
-    """Delete the readings dated before ``now - days``; returns how many."""
+@dataclass
+class Pruned:
+    """What one pass of retention removed."""
+
+    #: Monthly partitions dropped whole (PostgreSQL).
+    partitions: list[str] = field(default_factory=list)
+    #: Readings deleted one batch at a time.
+    deleted: int = 0
+
+
+def prune(engine: Engine, days: int, now: datetime | None = None, batch: int = BATCH) -> Pruned:
+    """Drop the partitions of months before ``now - days``, then delete the older readings left."""
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    out = Pruned(partitions.drop_before(engine, cutoff))
     reading = SQLModel.metadata.tables["reading"]
     oldest = select(reading.c.id).where(reading.c.ts < cutoff).limit(batch)
-    deleted = 0
     while True:
         with engine.begin() as conn:
             ids = conn.execute(oldest).scalars().all()
             if not ids:
-                return deleted
-            conn.execute(delete(reading).where(reading.c.id.in_(ids)))
-        deleted += len(ids)
+                return out
+            # The time as well: PostgreSQL then looks in the old partitions only.
+            conn.execute(delete(reading).where(reading.c.id.in_(ids), reading.c.ts < cutoff))
+        out.deleted += len(ids)
+
+
+def needed(engine: Engine, days: int | None) -> bool:
+    """Whether the fleet runs the thread: retention is set, or there are partitions to make."""
+    return days is not None or engine.dialect.name == "postgresql"
 
 
 class Pruner:
-    """The thread that runs :func:`prune` every ``every_s`` seconds until stopped."""
+    """The thread that, every ``every_s`` seconds until stopped, makes the coming months'
+    partitions (PostgreSQL) and, when ``days`` is set, runs :func:`prune`."""
 
-    def __init__(self, engine: Engine, days: int, every_s: float = EVERY_S) -> None:
+    def __init__(self, engine: Engine, days: int | None, every_s: float = EVERY_S) -> None:
         self.engine = engine
         self.days = days
         self.every_s = every_s
@@ -55,12 +81,22 @@ class Pruner:
         self._stop.set()
         self._thread.join(30)
 
+    def run_once(self) -> Pruned:
+        partitions.ensure(self.engine)
+        if self.days is None:
+            return Pruned()
+        done = prune(self.engine, self.days)
+        if done.partitions:
+            log.info("retention: dropped the partitions %s (readings older than %d days)",
+                     ", ".join(done.partitions), self.days)  # fmt: skip
+        if done.deleted:
+            log.info("retention: deleted %d readings older than %d days", done.deleted, self.days)
+        return done
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                n = prune(self.engine, self.days)
-                if n:
-                    log.info("retention: deleted %d readings older than %d days", n, self.days)
+                self.run_once()
             except Exception:  # the database may be away; try again at the next pass
-                log.exception("retention: could not delete old readings")
+                log.exception("retention: could not make partitions or delete old readings")
             self._stop.wait(self.every_s)

@@ -6,6 +6,16 @@ Readings, the bulk of the traffic, skip SQLAlchemy's per-row work: on PostgreSQL
 CONFLICT DO NOTHING RETURNING``; on SQLite they go in multi-row ``INSERT … RETURNING``
 statements. Either way the database says which rows were new, so the rollups count each reading
 once however often its batch is delivered.
+
+On PostgreSQL readings are partitioned by month of ``ts`` (fleet/partitions.py), and a unique
+constraint there must hold the partition key: ``uq_reading_item`` is (device, boot, seq, ts),
+which alone would store again a reading whose time a clock correction changed since. So the
+insert keeps (device, boot, seq) unique itself: it locks the rows of the readings' devices
+first (in id order, as fleet/workers.py does), so that two transactions storing one device's
+readings run one after the other, the second seeing what the first stored; then it leaves out
+every staged reading whose (device, boot, seq) is stored already, in any partition. A seq above
+the highest stored of its boot is new without looking further (what live traffic and backlogs
+send), only the others are looked up one by one; the constraint still catches an equal copy.
 """
 
 from __future__ import annotations
@@ -41,6 +51,22 @@ _STAGING = (
 _STAGING_TYPES = ("text", "text", "int8", "timestamptz", "float8", "bool", "bool", "text", "text",
                   "float8", "text", "timestamptz")  # fmt: skip
 _COLUMNS = ", ".join(READING_COLUMNS)
+#: The devices' rows locked before their readings are stored (see the module's docstring).
+_LOCK_DEVICES_PG = "SELECT id FROM device WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
+#: Staged readings not stored yet, into ``reading``. ``top`` is the highest seq stored of each
+#: boot (one index probe per partition and boot); a seq at or below it is looked up in every
+#: partition. A scalar subquery with LIMIT, never ``NOT EXISTS``: that one the planner may turn
+#: into a hash (anti-)join that reads the whole table.
+_INSERT_PG = (  # only our column names are formatted in
+    "WITH boots AS MATERIALIZED (SELECT b.device_id, b.boot_id, (SELECT max(r.seq) FROM reading "  # noqa: S608
+    "r WHERE r.device_id = b.device_id AND r.boot_id = b.boot_id) AS top FROM (SELECT DISTINCT "
+    "device_id, boot_id FROM reading_in) b) "
+    f"INSERT INTO reading ({_COLUMNS}) SELECT {', '.join('s.' + c for c in READING_COLUMNS)} "
+    "FROM reading_in s JOIN boots b ON b.device_id = s.device_id AND b.boot_id = s.boot_id "
+    "WHERE b.top IS NULL OR s.seq > b.top OR (SELECT 1 FROM reading r WHERE r.device_id = "
+    "s.device_id AND r.boot_id = s.boot_id AND r.seq = s.seq LIMIT 1) IS NULL "
+    "ON CONFLICT DO NOTHING RETURNING device_id, boot_id, seq"
+)
 _LATEST_PG = (
     "INSERT INTO latestreading AS t (device_id, sensor, quantity, value, unit, ts, boot_id, seq) "
     "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], "
@@ -66,19 +92,16 @@ class Store:
         self.sqlite_time = dialect == "sqlite"  # SQLite stores times as text
         self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
         self._count_by_returning = dialect == "postgresql"
-        # Readings go straight to the driver's executemany as tuples, skipping SQLAlchemy's
-        # per-row parameter processing (most of the cost at 10k readings/s).
+        # Readings go straight to the driver as tuples, skipping SQLAlchemy's per-row
+        # parameter processing (most of the cost at 10k readings/s): check their columns.
         positional = (
             engine.dialect if dialect == "sqlite" else psycopg_dialect.dialect(paramstyle="format")
         )
-        compiled = (
-            self._insert(self.items["reading"])
-            .on_conflict_do_nothing()
-            .compile(dialect=positional, column_keys=list(READING_COLUMNS), for_executemany=True)
+        compiled = self._insert(self.items["reading"]).compile(
+            dialect=positional, column_keys=list(READING_COLUMNS), for_executemany=True
         )
         if tuple(compiled.positiontup or ()) != READING_COLUMNS:
             raise RuntimeError(f"unexpected reading columns {compiled.positiontup}")
-        self._reading_sql = str(compiled)
         self._sqlite_sql: dict[int, str] = {}
 
     def insert_readings(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
@@ -107,10 +130,8 @@ class Store:
                 copy.set_types(_STAGING_TYPES)  # binary: a tenth of the text format's work
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(
-                f"INSERT INTO reading ({_COLUMNS}) SELECT {_COLUMNS} FROM reading_in "  # noqa: S608
-                "ON CONFLICT DO NOTHING RETURNING device_id, boot_id, seq"
-            )
+            cursor.execute(_LOCK_DEVICES_PG, (sorted({row[0] for row in rows}),))
+            cursor.execute(_INSERT_PG)
             # A second call in the same transaction finds the first one's rows stored already.
             return list(cursor.fetchall())
 
@@ -134,9 +155,9 @@ class Store:
         """Bulk INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
         if not rows:
             return 0
-        table = self.items[kind]
         if kind == "reading":  # tuples in READING_COLUMNS order
-            return int(conn.exec_driver_sql(self._reading_sql, rows).rowcount)
+            return len(self.insert_readings(conn, rows))
+        table = self.items[kind]
         stmt = self._insert(table).on_conflict_do_nothing()
         if self._count_by_returning:  # psycopg reports no row count for executemany
             return len(conn.execute(stmt.returning(table.c.id), rows).all())

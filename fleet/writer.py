@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, device_from_topic, seq_ranges
-from fleet import gaps, rollups
+from fleet import gaps, partitions, rollups
 from fleet.conflicts import Conflict, Resends, conflict_events, sort_resends
 from fleet.metrics import Metrics
 from fleet.models import utcnow
@@ -140,6 +140,7 @@ class Writer:
         self, inbox: queue.Queue[Incoming], stop: threading.Event, max_messages: int = 2000
     ) -> None:
         """Drain ``inbox`` until ``stop`` is set and the inbox is empty."""
+        partitions.prepare(self.engine)  # this month's and the next ones' (PostgreSQL)
         while True:
             try:
                 first = inbox.get(timeout=0.2)

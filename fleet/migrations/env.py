@@ -15,6 +15,7 @@ from fleet import rollups as _rollup_tables  # noqa: F401 - registers tables
 from fleet import verdicts as _verdicts  # noqa: F401 - registers tables
 from fleet.alerts import tables as _alert_tables  # noqa: F401 - registers tables
 from fleet.models import UtcDateTime  # also registers the tables on SQLModel.metadata
+from fleet.partitions import include_name
 from fleet.registry import tables as _registry_tables  # noqa: F401 - registers tables
 from fleet.rollouts import tables as _rollout_tables  # noqa: F401 - registers tables
 
@@ -45,6 +46,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             render_item=render_item,
+            include_name=include_name,  # not the readings' partitions
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -337,6 +337,22 @@ def test_an_exact_resend_is_silent_and_a_clock_correction_is_applied(
         assert session.exec(select(Event)).all() == []
 
 
+def test_the_copy_from_before_a_clock_correction_is_a_silent_resend(api: FleetUnderTest) -> None:
+    _register(api, "field-a")
+    node = Node(api)
+    unsynced = reading(1, ts=datetime(1970, 1, 1, 0, 1, tzinfo=UTC)) | {"clock_synced": False}
+    corrected = reading(1, ts=T0 + timedelta(seconds=1))
+    node.send("field-a", [reading(0), unsynced])
+    node.send("field-a", [corrected])
+    # A worker that crashed holding the first batch gets it again from the broker, late.
+    assert node.send("field-a", [reading(0), unsynced]) == Ack(boot_id="b1", ranges=[(0, 1)])
+    assert api.metric("agrifleet_conflicts_total") == 0
+    assert api.get("/api/v1/devices/field-a/events") == []
+    with Session(api.app.state.engine) as session:
+        (stored,) = session.exec(select(Reading).where(Reading.seq == 1)).all()
+        assert stored.clock_synced and stored.ts == T0 + timedelta(seconds=1)
+
+
 def test_detections_events_and_updates_tell_resends_from_conflicts_too(
     api: FleetUnderTest,
 ) -> None:
