@@ -104,7 +104,14 @@ class Sdi12Probe:
             _wake(port)
             port.write(cmd)
             port.flush()
-            raw = self.line.read_line(port, time.monotonic() + self.timeout, protocol.seven_bit)
+            deadline = time.monotonic() + self.timeout
+            raw = self.line.read_line(port, deadline, protocol.seven_bit)
+            # A bare "a<CR><LF>" is a late service request of an earlier measurement (one that
+            # failed, say), never the answer to a measure, verify or identify command (a data
+            # page with no values may be just "a"): skip it there.
+            stale = f"{self.address}\r\n".encode()
+            while raw == stale and body[:1] in ("M", "C", "V", "I"):
+                raw = self.line.read_line(port, deadline, protocol.seven_bit)
             if not raw:
                 raise SensorError(f"sdi12 {self.port}: no reply to {cmd.decode()}")
             try:

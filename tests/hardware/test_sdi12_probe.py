@@ -56,6 +56,17 @@ def test_a_probe_announcing_more_values_than_it_sends_is_refused() -> None:
         probe.close()
 
 
+def test_a_late_service_request_before_a_measure_reply_is_skipped() -> None:
+    # "0<CR><LF>": the service request of an earlier measurement, arriving after it failed
+    script = [(b"0M!", b"0\r\n00002\r\n"), (b"0D0!", b"0+1.5+2.5\r\n")]
+    with ScriptedPeer(script) as peer:
+        probe = Sdi12Probe(peer.path, timeout=1.0)
+        try:
+            assert [m.value for m in probe.read()][:2] == [1.5, 2.5]
+        finally:
+            probe.close()
+
+
 def test_reads_the_acclima_profile_through_the_link(sdi12_sim: Sdi12Simulator) -> None:
     probe = Sdi12Probe(sdi12_sim.link, profile="acclima-tdr", timeout=0.5)
     try:
