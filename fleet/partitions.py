@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
+from fleet.rows import READING_COLUMNS
+
 log = logging.getLogger(__name__)
 
 #: Months after the current one that already have their partition.
@@ -43,8 +45,8 @@ PG_PRIMARY_KEY = ("id", "ts")
 _MONTHLY = re.compile(r"^reading_p(\d{4})_(\d{2})$")
 #: PostgreSQL's "lock not available" (lock_timeout reached).
 _LOCK_NOT_AVAILABLE = "55P03"
-_COLUMNS = ("device_id, boot_id, seq, ts, uptime_s, clock_synced, sensor, quantity, value, "
-            "unit, id, stored_at, future")  # fmt: skip
+#: Every column of a reading row, moved as it is out of the default partition.
+_COLUMNS = ", ".join((*READING_COLUMNS, "id"))
 
 
 def month_of(ts: datetime) -> datetime:
