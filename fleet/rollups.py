@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Table, and_, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Field, SQLModel
 
+from fleet import staging
 from fleet.models import UtcDateTime
 
 #: Bucket width in seconds → rollup table name.
@@ -94,9 +94,34 @@ def aggregate(
     return {3600: hourly, 86400: daily}
 
 
+#: The buckets of a transaction on PostgreSQL, staged for both tables (fleet/staging.py).
+_STAGING = (("width", "int8"), ("device_id", "text"), ("sensor", "text"), ("quantity", "text"),
+            ("bucket", "timestamptz"), ("count", "int8"), ("sum", "float8"), ("min", "float8"),
+            ("max", "float8"))  # fmt: skip
+_ADD_PG = (  # only our own table names are formatted in
+    'INSERT INTO {table} AS t (device_id, sensor, quantity, bucket, "count", "sum", "min", "max") '
+    'SELECT device_id, sensor, quantity, bucket, "count", "sum", "min", "max" FROM rollup_in '
+    'WHERE width = %s ON CONFLICT (device_id, sensor, quantity, bucket) DO UPDATE SET '
+    '"count" = t."count" + excluded."count", "sum" = t."sum" + excluded."sum", '
+    '"min" = least(t."min", excluded."min"), "max" = greatest(t."max", excluded."max")'
+)
+
+
 def add(conn: Connection, deltas: dict[int, dict[BucketKey, Aggregate]]) -> None:
     """Add the aggregates to the rollup tables (one upsert per table)."""
-    postgres = conn.dialect.name == "postgresql"
+    if not any(deltas.values()):
+        return
+    if conn.dialect.name == "postgresql":
+        staging.stage(conn, "rollup_in", _STAGING, (
+            (width, dev, sensor, quantity, datetime.fromtimestamp(start, UTC), int(agg[0]),
+             agg[1], agg[2], agg[3])
+            for width, buckets in deltas.items()
+            for (dev, sensor, quantity, start), agg in buckets.items()
+        ))  # fmt: skip
+        for width, buckets in deltas.items():
+            if buckets:
+                conn.exec_driver_sql(_ADD_PG.format(table=WIDTHS[width]), (width,))
+        return
     for width, buckets in deltas.items():
         if not buckets:
             continue
@@ -107,16 +132,14 @@ def add(conn: Connection, deltas: dict[int, dict[BucketKey, Aggregate]]) -> None
              "sum": agg[1], "min": agg[2], "max": agg[3]}
             for (dev, sensor, quantity, start), agg in buckets.items()
         ]  # fmt: skip
-        ins: Any = (postgresql.insert if postgres else sqlite.insert)(t)
-        pick = func.least if postgres else func.min  # SQLite's two-argument min() is scalar
-        top = func.greatest if postgres else func.max
+        ins = sqlite.insert(t)
         stmt = ins.on_conflict_do_update(
             index_elements=[t.c.device_id, t.c.sensor, t.c.quantity, t.c.bucket],
-            set_={
+            set_={  # SQLite's two-argument min() and max() are scalar
                 "count": t.c.count + ins.excluded["count"],
                 "sum": t.c.sum + ins.excluded["sum"],
-                "min": pick(t.c.min, ins.excluded["min"]),
-                "max": top(t.c.max, ins.excluded["max"]),
+                "min": func.min(t.c.min, ins.excluded["min"]),
+                "max": func.max(t.c.max, ins.excluded["max"]),
             },
         )
         for start in range(0, len(rows), 500):

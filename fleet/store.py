@@ -20,6 +20,7 @@ send), only the others are looked up one by one; the constraint still catches an
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlmodel import SQLModel
 
-from fleet import gaps
+from fleet import gaps, staging
 from fleet.parse import CheckedStatus, Reading
 from fleet.rows import READING_COLUMNS, BootKey, Rows, SeriesKey
 
@@ -41,15 +42,10 @@ _TABLES = {"reading": "reading", "detection": "detection", "event": "event",
 _CHUNK = 500
 #: Reading rows per SQLite statement: 12 parameters each, under SQLite's 32,766.
 _SQLITE_ROWS = 2000
-#: PostgreSQL's staging table for readings: private to the session, emptied at each commit
-#: (a rolled-back transaction takes its rows, or its creation, with it).
-_STAGING = (
-    "CREATE TEMP TABLE IF NOT EXISTS reading_in (device_id text, boot_id text, seq bigint, "
-    "ts timestamptz, uptime_s float8, clock_synced boolean, future boolean, sensor text, "
-    "quantity text, value float8, unit text, stored_at timestamptz) ON COMMIT DELETE ROWS"
-)
-_STAGING_TYPES = ("text", "text", "int8", "timestamptz", "float8", "bool", "bool", "text", "text",
-                  "float8", "text", "timestamptz")  # fmt: skip
+#: PostgreSQL's staging table for readings (fleet/staging.py), columns as READING_COLUMNS.
+_READING_STAGING = tuple(zip(READING_COLUMNS, (
+    "text", "text", "int8", "timestamptz", "float8", "bool", "bool", "text", "text", "float8",
+    "text", "timestamptz"), strict=True))  # fmt: skip
 _COLUMNS = ", ".join(READING_COLUMNS)
 #: The devices' rows locked before their readings are stored (see the module's docstring).
 _LOCK_DEVICES_PG = "SELECT id FROM device WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
@@ -67,13 +63,25 @@ _INSERT_PG = (  # only our column names are formatted in
     "s.device_id AND r.boot_id = s.boot_id AND r.seq = s.seq LIMIT 1) IS NULL "
     "ON CONFLICT DO NOTHING RETURNING device_id, boot_id, seq"
 )
+_LATEST_STAGING = (("device_id", "text"), ("sensor", "text"), ("quantity", "text"),
+                   ("value", "float8"), ("unit", "text"), ("ts", "timestamptz"),
+                   ("boot_id", "text"), ("seq", "int8"))  # fmt: skip
 _LATEST_PG = (
     "INSERT INTO latestreading AS t (device_id, sensor, quantity, value, unit, ts, boot_id, seq) "
-    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], "
-    "%s::timestamptz[], %s::text[], %s::bigint[]) "
+    "SELECT device_id, sensor, quantity, value, unit, ts, boot_id, seq FROM latest_in "
     "ON CONFLICT (device_id, sensor, quantity) DO UPDATE SET value = excluded.value, "
     "unit = excluded.unit, ts = excluded.ts, boot_id = excluded.boot_id, seq = excluded.seq "
     "WHERE excluded.ts >= t.ts"
+)
+_BOOT_STAGING = (("device_id", "text"), ("boot_id", "text"), ("first_seen", "timestamptz"),
+                 ("last_seen", "timestamptz"), ("received", "int8"), ("highest_seq", "int8"),
+                 ("ranges", "text"))  # fmt: skip
+_BOOTS_PG = (
+    "INSERT INTO deviceboot (device_id, boot_id, first_seen, last_seen, received, highest_seq, "
+    "ranges) SELECT device_id, boot_id, first_seen, last_seen, received, highest_seq, "
+    "ranges::json FROM boot_in ON CONFLICT (device_id, boot_id) DO UPDATE SET "
+    "last_seen = excluded.last_seen, received = excluded.received, "
+    "highest_seq = excluded.highest_seq, ranges = excluded.ranges"
 )
 
 
@@ -123,13 +131,9 @@ class Store:
         return sorted(first[(dev, boot, seq)] for dev, boot, seq in new)
 
     def _insert_postgres(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[Any]:
+        staging.stage(conn, "reading_in", _READING_STAGING, rows)
         driver: Any = conn.connection.dbapi_connection
         with driver.cursor() as cursor:
-            cursor.execute(_STAGING)
-            with cursor.copy(f"COPY reading_in ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(_STAGING_TYPES)  # binary: a tenth of the text format's work
-                for row in rows:
-                    copy.write_row(row)
             cursor.execute(_LOCK_DEVICES_PG, (sorted({row[0] for row in rows}),))
             cursor.execute(_INSERT_PG)
             # A second call in the same transaction finds the first one's rows stored already.
@@ -227,14 +231,12 @@ class Store:
     ) -> None:
         if not latest:
             return
-        if not self.sqlite_time:  # one statement, whatever the number of series
-            columns: list[list[Any]] = [[], [], [], [], [], [], [], []]
-            for (dev, sensor, quantity), (ts, r, boot) in latest.items():
-                for column, value in zip(
-                    columns, (dev, sensor, quantity, r.value, r.unit, ts, boot, r.seq), strict=True
-                ):
-                    column.append(value)
-            conn.exec_driver_sql(_LATEST_PG, tuple(columns))
+        if not self.sqlite_time:  # one COPY and one statement, whatever the number of series
+            staging.stage(conn, "latest_in", _LATEST_STAGING, (
+                (dev, sensor, quantity, r.value, r.unit, ts, boot, r.seq)
+                for (dev, sensor, quantity), (ts, r, boot) in latest.items()
+            ))  # fmt: skip
+            conn.exec_driver_sql(_LATEST_PG)
             return
         t = self.t_latest
         ins = self._insert(t)
@@ -290,6 +292,13 @@ class Store:
                     "ranges": ranges,
                 }
             )
+        if not self.sqlite_time:
+            staging.stage(conn, "boot_in", _BOOT_STAGING, (
+                (v["device_id"], v["boot_id"], v["first_seen"], v["last_seen"], v["received"],
+                 v["highest_seq"], json.dumps(v["ranges"])) for v in values
+            ))  # fmt: skip
+            conn.exec_driver_sql(_BOOTS_PG)
+            return updated
         t = self.t_boot
         ins = self._insert(t)
         stmt = ins.on_conflict_do_update(
@@ -305,10 +314,9 @@ class Store:
         seen = sorted(rows.devices - set(rows.statuses))
         now = rows.now
         if seen:
-            conn.execute(
-                update(t).where(t.c.id == bindparam("b_id")).values(last_seen=bindparam("b_now")),
-                [{"b_id": dev, "b_now": now} for dev in seen],
-            )
+            for start in range(0, len(seen), _CHUNK):  # one statement per chunk: all seen now
+                conn.execute(update(t).where(t.c.id.in_(seen[start : start + _CHUNK]))
+                             .values(last_seen=now))  # fmt: skip
         for dev, c in rows.statuses.items():
             self._apply_status(conn, dev, c, now)
 
