@@ -2,20 +2,20 @@
 latest readings, boots' received seqs, device state, and the fleet's own events.
 
 Readings, the bulk of the traffic, skip SQLAlchemy's per-row work: on PostgreSQL they are
-``COPY``-ed into a session-private staging table and moved with one ``INSERT … SELECT … ON
-CONFLICT DO NOTHING RETURNING``; on SQLite they go in multi-row ``INSERT … RETURNING``
-statements. Either way the database says which rows were new, so the rollups count each reading
-once however often its batch is delivered.
+``COPY``-ed (fleet/staging.py); on SQLite they go in multi-row ``INSERT … RETURNING`` statements.
+Either way the store knows which rows were new, so the rollups count each reading once however
+often its batch is delivered.
 
 On PostgreSQL readings are partitioned by month of ``ts`` (fleet/partitions.py), and a unique
 constraint there must hold the partition key: ``uq_reading_item`` is (device, boot, seq, ts),
 which alone would store again a reading whose time a clock correction changed since. So the
 insert keeps (device, boot, seq) unique itself: it locks the rows of the readings' devices
 first (in id order, as fleet/workers.py does), so that two transactions storing one device's
-readings run one after the other, the second seeing what the first stored; then it leaves out
-every staged reading whose (device, boot, seq) is stored already, in any partition. A seq above
-the highest stored of its boot is new without looking further (what live traffic and backlogs
-send), only the others are looked up one by one; the constraint still catches an equal copy.
+readings run one after the other, the second seeing what the first stored; then it reads the
+highest seq stored of each boot. A reading above it is new (what live traffic and backlogs
+send): those are ``COPY``-ed straight into the partitions. The others (resends, mostly) are
+staged and moved by one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` that looks each
+up in every partition; the constraint still catches an equal copy.
 """
 
 from __future__ import annotations
@@ -49,6 +49,14 @@ _READING_STAGING = tuple(zip(READING_COLUMNS, (
 _COLUMNS = ", ".join(READING_COLUMNS)
 #: The devices' rows locked before their readings are stored (see the module's docstring).
 _LOCK_DEVICES_PG = "SELECT id FROM device WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
+#: The highest seq stored of each (device, boot): one index probe per partition and boot.
+_TOPS_PG = (
+    "SELECT b.device_id, b.boot_id, (SELECT max(r.seq) FROM reading r WHERE r.device_id = "
+    "b.device_id AND r.boot_id = b.boot_id) FROM unnest(%s::text[], %s::text[]) AS "
+    "b(device_id, boot_id)"
+)
+#: Readings above their boot's highest stored seq go straight in: nothing can clash with them.
+_COPY_READINGS = f"COPY reading ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 #: Staged readings not stored yet, into ``reading``. ``top`` is the highest seq stored of each
 #: boot (one index probe per partition and boot); a seq at or below it is looked up in every
 #: partition. A scalar subquery with LIMIT, never ``NOT EXISTS``: that one the planner may turn
@@ -131,13 +139,29 @@ class Store:
         return sorted(first[(dev, boot, seq)] for dev, boot, seq in new)
 
     def _insert_postgres(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[Any]:
-        staging.stage(conn, "reading_in", _READING_STAGING, rows)
         driver: Any = conn.connection.dbapi_connection
+        boots = sorted({(row[0], row[1]) for row in rows})
         with driver.cursor() as cursor:
-            cursor.execute(_LOCK_DEVICES_PG, (sorted({row[0] for row in rows}),))
-            cursor.execute(_INSERT_PG)
-            # A second call in the same transaction finds the first one's rows stored already.
-            return list(cursor.fetchall())
+            cursor.execute(_LOCK_DEVICES_PG, (sorted({dev for dev, _ in boots}),))
+            cursor.execute(_TOPS_PG, ([dev for dev, _ in boots], [boot for _, boot in boots]))
+            tops = {(dev, boot): top for dev, boot, top in cursor.fetchall()}
+        fresh: list[tuple[Any, ...]] = []
+        maybe: list[tuple[Any, ...]] = []
+        for row in rows:
+            top = tops.get((row[0], row[1]))
+            (fresh if top is None or row[2] > top else maybe).append(row)
+        new: list[Any] = [row[:3] for row in fresh]
+        if fresh:  # above the boot's highest stored seq: new, straight into the partitions
+            with driver.cursor() as cursor, cursor.copy(_COPY_READINGS) as copy:
+                copy.set_types([kind for _, kind in _READING_STAGING])
+                for row in fresh:
+                    copy.write_row(row)
+        if maybe:  # resends, mostly: each looked up
+            staging.stage(conn, "reading_in", _READING_STAGING, maybe)
+            with driver.cursor() as cursor:
+                cursor.execute(_INSERT_PG)
+                new.extend(cursor.fetchall())
+        return new
 
     def _insert_sqlite(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[Any]:
         new: list[Any] = []
