@@ -193,19 +193,17 @@ class Ingestor:
             log.info("MQTT connection lost (%s); reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        incoming = Incoming(message.topic, b"", message.mid, message.qos, self._session)
-        if message.topic == self._fleet_topic:  # our own announcement (the status filter has it)
-            self._release([incoming])
-            return
+        topic = message.topic  # paho decodes the topic at every access
         payload = message.payload
-        if len(payload) > MAX_PAYLOAD_BYTES:  # counted here: never hold it in memory longer
-            self.writer.refuse_oversized(message.topic, len(payload))
-            self._release([incoming])
+        if topic == self._fleet_topic or len(payload) > MAX_PAYLOAD_BYTES:
+            if topic != self._fleet_topic:  # counted here: never hold it in memory longer
+                self.writer.refuse_oversized(topic, len(payload))
+            # Our own announcement (the status filter has it), or refused: released at once.
+            self._release([Incoming(topic, b"", message.mid, message.qos, self._session)])
             return
         # Blocks when the writer is far behind, which slows the broker down instead of
         # growing without bound.
-        self.inbox.put(Incoming(message.topic, bytes(payload), message.mid, message.qos,
-                                self._session))
+        self.inbox.put(Incoming(topic, bytes(payload), message.mid, message.qos, self._session))
 
     def publish(self, topic: str, payload: bytes, retain: bool) -> None:
         """Publish with QoS 1 on the fleet's connection (paho queues it while disconnected)."""
