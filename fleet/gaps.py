@@ -10,9 +10,16 @@ FIRST_SEQ = 0
 
 def merge_ranges(ranges: Iterable[Iterable[int]], seqs: Iterable[int]) -> list[list[int]]:
     """Sorted, merged inclusive ranges covering ``ranges`` and ``seqs``."""
-    spans = sorted([*([int(a), int(b)] for a, b in ranges), *([s, s] for s in set(seqs))])
+    old = [[int(a), int(b)] for a, b in ranges]
+    new = sorted(set(seqs))
+    if new and new[-1] - new[0] == len(new) - 1:  # one run of seqs: what a batch holds
+        if not old or new[0] > old[-1][1] + 1:  # past every range (live traffic, backlogs)
+            return [*old, [new[0], new[-1]]]
+        if new[0] >= old[-1][0]:  # overlapping or extending the last range
+            old[-1][1] = max(old[-1][1], new[-1])
+            return old
     out: list[list[int]] = []
-    for first, last in spans:
+    for first, last in sorted([*old, *([s, s] for s in new)]):
         if out and first <= out[-1][1] + 1:
             out[-1][1] = max(out[-1][1], last)
         else:

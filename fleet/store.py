@@ -21,7 +21,7 @@ up in every partition; the constraint still catches an equal copy.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, func, select, tuple_, update
@@ -81,6 +81,11 @@ _LATEST_PG = (
     "unit = excluded.unit, ts = excluded.ts, boot_id = excluded.boot_id, seq = excluded.seq "
     "WHERE excluded.ts >= t.ts"
 )
+_LOAD_BOOTS_PG = (
+    "SELECT device_id, boot_id, first_seen, ranges FROM deviceboot WHERE (device_id, boot_id) "
+    "IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+)
+_SEEN_PG = "UPDATE device SET last_seen = %s WHERE id = ANY(%s)"
 _BOOT_STAGING = (("device_id", "text"), ("boot_id", "text"), ("first_seen", "timestamptz"),
                  ("last_seen", "timestamptz"), ("received", "int8"), ("highest_seq", "int8"),
                  ("ranges", "text"))  # fmt: skip
@@ -279,6 +284,13 @@ class Store:
     def load_boots(self, conn: Connection, keys: list[BootKey]) -> dict[BootKey, BootState]:
         t = self.t_boot
         found: dict[BootKey, BootState] = {}
+        if not self.sqlite_time and keys:  # one statement of fixed text: arrays, not IN lists
+            result = conn.exec_driver_sql(
+                _LOAD_BOOTS_PG, ([dev for dev, _ in keys], [boot for _, boot in keys])
+            )
+            for dev, boot, first_seen, ranges in result:
+                found[(dev, boot)] = (first_seen.astimezone(UTC), ranges)
+            return found
         for start in range(0, len(keys), _CHUNK):
             rows = conn.execute(
                 select(t.c.device_id, t.c.boot_id, t.c.first_seen, t.c.ranges).where(
@@ -337,7 +349,9 @@ class Store:
         t = self.t_device
         seen = sorted(rows.devices - set(rows.statuses))
         now = rows.now
-        if seen:
+        if seen and not self.sqlite_time:
+            conn.exec_driver_sql(_SEEN_PG, (now, seen))
+        elif seen:
             for start in range(0, len(seen), _CHUNK):  # one statement per chunk: all seen now
                 conn.execute(update(t).where(t.c.id.in_(seen[start : start + _CHUNK]))
                              .values(last_seen=now))  # fmt: skip

@@ -36,7 +36,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import sqlmodel
-from sqlalchemy import Connection, Engine, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, func, text
 from sqlmodel import Session
 
 from agrifleet.mqtt import configure_client, parse_mqtt_url
@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: A worker id names its MQTT session and its log lines: systemd's instance name (%i).
 WORKER_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+#: The devices of a transaction, locked before anything is written (fixed text: an array).
+_LOCK_DEVICES = "SELECT id FROM device WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
 #: The key of the PostgreSQL advisory lock that lets one process at a time migrate.
 MIGRATION_LOCK = 0x61677269_6D696772  # "agrimigr"
 
@@ -68,14 +70,8 @@ class SharedWriter(Writer):
 
     def _write(self, conn: Connection, rows: Rows) -> Any:
         if conn.dialect.name == "postgresql" and rows.devices:
-            t = self.store.t_device
-            ids = sorted(rows.devices)
             # ORDER BY before FOR UPDATE: every worker locks in the same order.
-            conn.execute(
-                select(t.c.id).where(t.c.id.in_(bindparam("ids", expanding=True)))
-                .order_by(t.c.id).with_for_update(),
-                {"ids": ids},
-            )  # fmt: skip
+            conn.exec_driver_sql(_LOCK_DEVICES, (sorted(rows.devices),))
         return super()._write(conn, rows)
 
     def _boots_for(self, conn: Connection, rows: Rows) -> dict[BootKey, BootState]:
