@@ -46,8 +46,8 @@ PHOTOS_PER_CLASS = 10
 MIN_PHOTOS = 3
 MEDIAN_METHOD = ("per class, the pixel-wise median of the class's fixed sample of lab test photos "
                "(test_sample.txt), each fitted to the model's input size, scaled to "
-               "{side} px (Lanczos; another of 32-64 px, then mirrored, where the answer at "
-               "{side} px is not clear), PNG")
+               "{side} px (Lanczos; another of 32-64 px, then mirrored, then turned a quarter, "
+               "where the answer at {side} px is not clear), PNG")
 
 
 def slug(label: str) -> str:
@@ -89,9 +89,12 @@ def median_image(photos: Iterable[Path], size: int) -> Image.Image:
 
 def _clear_png(classifier: Classifier, reference: Classifier | None, img: Image.Image,
                sides: Iterable[int], tolerance: float) -> bytes | None:
-    """The first size (then mirrored) at which the image is a fair test (see ``unclear``)."""
+    """The first size (then mirrored, then turned) at which the image is a fair test (see
+    ``unclear``). A model averaging mirrored views answers a mirrored image alike; turned a
+    quarter, the leaf is seen anew."""
     mirrored = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    for candidate, side in [(im, s) for im in (img, mirrored) for s in sides]:
+    turned = img.transpose(Image.Transpose.ROTATE_90)
+    for candidate, side in [(im, s) for im in (img, mirrored, turned) for s in sides]:
         data = _png(candidate, side)
         pixels = preprocess(data, classifier.size)
         probs, _ = classifier.probabilities(pixels)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFAULT_NAME = "leaf-disease"
-DEFAULT_VERSION = "1.1.0"
+DEFAULT_VERSION = "2.0.0"
 
 
 def models_root() -> Path:

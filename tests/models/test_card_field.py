@@ -61,5 +61,6 @@ def test_without_an_eval_report_the_manifest_figures_are_used() -> None:
     figures = headline(None, manifest)
     assert figures["lab_top1"] == manifest.metrics["int8"]["test"]["top1"]
     assert figures["size_bytes"] == manifest.size_bytes
-    assert figures["train_seconds"] == manifest.training["train_seconds"]
+    runs = [*manifest.training.get("previous_runs", []), manifest.training]  # a fine-tune's too
+    assert figures["train_seconds"] == sum(r["train_seconds"] for r in runs)
     assert figures["lfo_top1"] is None

@@ -15,20 +15,34 @@ from agrifleet.inference.selftest import SELFTEST_DIR, images_in, read_answers, 
 from models.selftest import class_median_selftest, images_selftest, median_image, slug
 from models.shipped import default_model_dir
 from tests.agrifleet.inference.conftest import leaf_jpeg
+from tests.base_model import BASE_MODEL_DIR
 
 SHIPPED = default_model_dir()
 
 
-@pytest.fixture
-def package(tmp_path: Path) -> Path:
-    if not (SHIPPED / "manifest.json").is_file():
-        pytest.skip("no shipped model")
+def _copy(model_dir: Path, tmp_path: Path) -> Path:
+    if not (model_dir / "manifest.json").is_file():
+        pytest.skip(f"no model in {model_dir}")
     dest = tmp_path / "pkg"
-    shutil.copytree(SHIPPED, dest, ignore=shutil.ignore_patterns("model_float.tflite"))
+    shutil.copytree(model_dir, dest, ignore=shutil.ignore_patterns("model_float.tflite"))
     return dest
 
 
-def test_given_images_become_a_selftest_that_passes(package: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    """A copy of the shipped model."""
+    return _copy(SHIPPED, tmp_path)
+
+
+@pytest.fixture
+def base_package(tmp_path: Path) -> Path:
+    """A copy of 1.1.0, which names the generated leaves clearly: the shipped model, trained on
+    non-leaf images with a uniform target, calls these drawings uncertain, as it should."""
+    return _copy(BASE_MODEL_DIR, tmp_path)
+
+
+def test_given_images_become_a_selftest_that_passes(base_package: Path, tmp_path: Path) -> None:
+    package = base_package
     labels = read_answers(package).images
     photos = tmp_path / "photos" / "Tomato___healthy"
     photos.mkdir(parents=True)
@@ -42,7 +56,8 @@ def test_given_images_become_a_selftest_that_passes(package: Path, tmp_path: Pat
     assert run_selftest(package).ok
 
 
-def test_class_medians_from_a_small_photo_folder(package: Path, tmp_path: Path) -> None:
+def test_class_medians_from_a_small_photo_folder(base_package: Path, tmp_path: Path) -> None:
+    package = base_package
     labels = read_answers(package).images
     data = tmp_path / "photos"
     counts = {"Tomato___healthy": 4, "Apple___healthy": 3, "Grape___healthy": 2}
