@@ -105,8 +105,9 @@ def render(model_dir: Path) -> str:
         "`eval_report.json`.",
         "",
         *([f"**Not yet at the project's bar** of 97 % on lab photos (it reaches "
-           f"{_pct(i8['test']['top1'])}): training had to fit in under an hour on two shared "
-           "CPU cores. Use it as a first opinion and confirm diseases by eye.", ""]
+           f"{_pct(i8['test']['top1'])}): it was trained for {minutes:.0f} minutes on two CPU "
+           "cores and needs a longer run or a wider network. Use it as a first opinion and "
+           "confirm diseases by eye.", ""]
           if i8["test"]["top1"] < 0.97 else []),
         "## Where it is known to fail",
         "- **Lab versus field.** PlantVillage photos show one detached leaf on a plain grey "
