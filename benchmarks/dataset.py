@@ -38,7 +38,7 @@ from fleet.db import make_engine
 from fleet.migrate import upgrade
 from fleet.models import Device
 from fleet.rows import READING_COLUMNS, SQLITE_TIME
-from fleet.store import _STAGING_TYPES
+from fleet.store import READING_PG_TYPES
 
 #: The season ends now (the hour before), so the dashboard's "last week" and "last hour"
 #: charts, which end at the present, show data.
@@ -90,7 +90,7 @@ def load(engine: Engine, devices: int, readings: int, detections: int) -> dict[s
                 with driver.cursor() as cursor, cursor.copy(
                     f"COPY reading ({columns}) FROM STDIN (FORMAT BINARY)"
                 ) as copy:
-                    copy.set_types(_STAGING_TYPES)
+                    copy.set_types(READING_PG_TYPES)
                     for row in chunk:
                         copy.write_row(row)
             else:

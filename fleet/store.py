@@ -42,10 +42,11 @@ _TABLES = {"reading": "reading", "detection": "detection", "event": "event",
 _CHUNK = 500
 #: Reading rows per SQLite statement: 12 parameters each, under SQLite's 32,766.
 _SQLITE_ROWS = 2000
-#: PostgreSQL's staging table for readings (fleet/staging.py), columns as READING_COLUMNS.
-_READING_STAGING = tuple(zip(READING_COLUMNS, (
-    "text", "text", "int8", "timestamptz", "float8", "bool", "bool", "text", "text", "float8",
-    "text", "timestamptz"), strict=True))  # fmt: skip
+#: PostgreSQL types of READING_COLUMNS, for binary COPY (also benchmarks/dataset.py).
+READING_PG_TYPES = ("text", "text", "int8", "timestamptz", "float8", "bool", "bool", "text",
+                    "text", "float8", "text", "timestamptz")  # fmt: skip
+#: PostgreSQL's staging table for readings (fleet/staging.py).
+_READING_STAGING = tuple(zip(READING_COLUMNS, READING_PG_TYPES, strict=True))
 _COLUMNS = ", ".join(READING_COLUMNS)
 #: The devices' rows locked before their readings are stored (see the module's docstring).
 _LOCK_DEVICES_PG = "SELECT id FROM device WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
@@ -158,7 +159,7 @@ class Store:
         new: list[Any] = [row[:3] for row in fresh]
         if fresh:  # above the boot's highest stored seq: new, straight into the partitions
             with driver.cursor() as cursor, cursor.copy(_COPY_READINGS) as copy:
-                copy.set_types([kind for _, kind in _READING_STAGING])
+                copy.set_types(READING_PG_TYPES)
                 for row in fresh:
                     copy.write_row(row)
         if maybe:  # resends, mostly: each looked up
