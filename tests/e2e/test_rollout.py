@@ -25,7 +25,6 @@ from agrifleet.package import generate_keypair, sign_package
 from demo.local_fleet import LocalFleet, LocalFleetOptions
 from models.shipped import DEFAULT_VERSION, default_model_dir
 from provisioning.acl import FLEET_USER
-from tests.agrifleet.inference.conftest import leaf_jpeg
 from tests.base_model import newer_than_shipped
 from tests.e2e.conftest import FAST_AGENT, wait_until
 from tests.edge.updater.conftest import copy_model, edit_manifest, permute_labels
@@ -81,7 +80,9 @@ class Wire:
 
 
 class Photos:
-    """Drops a synthetic leaf photo into every agent's camera folder, over and over."""
+    """Drops a leaf image into every agent's camera folder, over and over: the shipped model's
+    self-test images, which it answers clearly (it calls generated drawings of leaves
+    uncertain, and two models that both say uncertain agree)."""
 
     def __init__(self, fleet: LocalFleet) -> None:
         self._fleet = fleet
@@ -90,12 +91,13 @@ class Photos:
         self._thread.start()
 
     def _run(self) -> None:
+        images = sorted((default_model_dir() / "selftest").glob("*.png"))
         n = 0
         while not self._stop.wait(0.5):
             for device in self._fleet.devices:
                 folder = self._fleet.options.workdir / device / "camera"
-                if len(list(folder.glob("*.jpg"))) < 3:
-                    (folder / f"leaf-{n}.jpg").write_bytes(leaf_jpeg(seed=n % 5))
+                if len(list(folder.glob("*.png"))) < 3:
+                    (folder / f"leaf-{n}.png").write_bytes(images[n % len(images)].read_bytes())
             n += 1
 
     def stop(self) -> None:
