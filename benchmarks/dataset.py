@@ -33,12 +33,12 @@ from sqlmodel import SQLModel
 from benchmarks.ingest import record
 from benchmarks.record import commit, machine
 from benchmarks.storage import QUANTITIES
-from fleet import partitions, rollups
+from fleet import partitions, rollups, staging
 from fleet.db import make_engine
 from fleet.migrate import upgrade
 from fleet.models import Device
 from fleet.rows import READING_COLUMNS, SQLITE_TIME
-from fleet.store import READING_PG_TYPES
+from fleet.store import READING_PG_COLUMNS
 
 #: The season ends now (the hour before), so the dashboard's "last week" and "last hour"
 #: charts, which end at the present, show data.
@@ -86,13 +86,7 @@ def load(engine: Engine, devices: int, readings: int, detections: int) -> dict[s
     for chunk in _chunks(_reading_rows(devices, readings)):
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
-                driver: Any = conn.connection.dbapi_connection
-                with driver.cursor() as cursor, cursor.copy(
-                    f"COPY reading ({columns}) FROM STDIN (FORMAT BINARY)"
-                ) as copy:
-                    copy.set_types(READING_PG_TYPES)
-                    for row in chunk:
-                        copy.write_row(row)
+                staging.copy_rows(conn, "reading", READING_PG_COLUMNS, chunk)
             else:
                 marks = ", ".join(["?"] * len(READING_COLUMNS))
                 conn.exec_driver_sql(

@@ -18,19 +18,26 @@ from sqlalchemy import Connection
 Columns = Sequence[tuple[str, str]]
 
 
-def stage(conn: Connection, name: str, columns: Columns, rows: Iterable[Sequence[Any]]) -> None:
-    """Put ``rows`` (values in ``columns`` order) into the temporary table ``name``.
+def copy_rows(conn: Connection, table: str, columns: Columns,
+              rows: Iterable[Sequence[Any]]) -> None:
+    """Binary ``COPY`` of ``rows`` (values in ``columns`` order) into ``table``.
 
     Only our own table and column names are formatted into the SQL; the values go through COPY.
     """
     driver: Any = conn.connection.dbapi_connection
     names = ", ".join(column for column, _ in columns)
-    with driver.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {name} "
-            f"({', '.join(f'{c} {t}' for c, t in columns)}) ON COMMIT DELETE ROWS"
-        )
-        with cursor.copy(f"COPY {name} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([kind for _, kind in columns])  # binary: a tenth of text's work
-            for row in rows:
-                copy.write_row(row)
+    with driver.cursor() as cursor, cursor.copy(
+        f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types([kind for _, kind in columns])  # binary: a tenth of text's work
+        for row in rows:
+            copy.write_row(row)
+
+
+def stage(conn: Connection, name: str, columns: Columns, rows: Iterable[Sequence[Any]]) -> None:
+    """Put ``rows`` (values in ``columns`` order) into the temporary table ``name``."""
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {name} "
+        f"({', '.join(f'{c} {t}' for c, t in columns)}) ON COMMIT DELETE ROWS"
+    )
+    copy_rows(conn, name, columns, rows)

@@ -42,11 +42,11 @@ _TABLES = {"reading": "reading", "detection": "detection", "event": "event",
 _CHUNK = 500
 #: Reading rows per SQLite statement: 12 parameters each, under SQLite's 32,766.
 _SQLITE_ROWS = 2000
-#: PostgreSQL types of READING_COLUMNS, for binary COPY (also benchmarks/dataset.py).
-READING_PG_TYPES = ("text", "text", "int8", "timestamptz", "float8", "bool", "bool", "text",
+#: PostgreSQL types of READING_COLUMNS, for binary COPY.
+_READING_PG_TYPES = ("text", "text", "int8", "timestamptz", "float8", "bool", "bool", "text",
                     "text", "float8", "text", "timestamptz")  # fmt: skip
-#: PostgreSQL's staging table for readings (fleet/staging.py).
-_READING_STAGING = tuple(zip(READING_COLUMNS, READING_PG_TYPES, strict=True))
+#: READING_COLUMNS with their PostgreSQL types (fleet/staging.py).
+READING_PG_COLUMNS = tuple(zip(READING_COLUMNS, _READING_PG_TYPES, strict=True))
 _COLUMNS = ", ".join(READING_COLUMNS)
 #: The devices' rows locked before their readings are stored (see the module's docstring).
 _LOCK_DEVICES_PG = "SELECT id FROM device WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
@@ -56,8 +56,6 @@ _TOPS_PG = (
     "b.device_id AND r.boot_id = b.boot_id) FROM unnest(%s::text[], %s::text[]) AS "
     "b(device_id, boot_id)"
 )
-#: Readings above their boot's highest stored seq go straight in: nothing can clash with them.
-_COPY_READINGS = f"COPY reading ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 #: Staged readings not stored yet, into ``reading``. ``top`` is the highest seq stored of each
 #: boot (one index probe per partition and boot); a seq at or below it is looked up in every
 #: partition. A scalar subquery with LIMIT, never ``NOT EXISTS``: that one the planner may turn
@@ -158,12 +156,9 @@ class Store:
             (fresh if top is None or row[2] > top else maybe).append(row)
         new: list[Any] = [row[:3] for row in fresh]
         if fresh:  # above the boot's highest stored seq: new, straight into the partitions
-            with driver.cursor() as cursor, cursor.copy(_COPY_READINGS) as copy:
-                copy.set_types(READING_PG_TYPES)
-                for row in fresh:
-                    copy.write_row(row)
+            staging.copy_rows(conn, "reading", READING_PG_COLUMNS, fresh)
         if maybe:  # resends, mostly: each looked up
-            staging.stage(conn, "reading_in", _READING_STAGING, maybe)
+            staging.stage(conn, "reading_in", READING_PG_COLUMNS, maybe)
             with driver.cursor() as cursor:
                 cursor.execute(_INSERT_PG)
                 new.extend(cursor.fetchall())
