@@ -11,8 +11,8 @@ from pathlib import Path
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
-    """Register ``train``, ``eval``, ``predict`` and the package commands (``keygen``, ``sign``,
-    ``verify``, ``selftest``) under ``agrifleet model``."""
+    """Register ``train``, ``eval``, ``release``, ``thresholds``, ``predict`` and the package
+    commands (``keygen``, ``sign``, ``verify``, ``selftest``) under ``agrifleet model``."""
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
 
     t = sub.add_parser(
@@ -114,6 +114,22 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
                    help="sweep only the first N photos of each class (default 0: all)")
     r.set_defaults(func=_release)
+
+    h = sub.add_parser(
+        "thresholds", help="choose a model folder's confidence thresholds again, in place",
+        description="Run both .tflite files of a model folder on its validation photos and "
+        "choose the per-class thresholds again: the strictest precision target that still "
+        "answers the given share of the lab validation photos. Rewrites manifest.json and "
+        "the train-time figures of eval_report.json; run model release afterwards (card, "
+        "self-test, signature).",
+    )
+    h.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="the model folder")
+    h.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
+    h.add_argument("--field", type=Path, help="field photos (same class names)")
+    h.add_argument("--coverage", type=float, default=None, metavar="SHARE",
+                   help="share of lab validation photos to answer (default 0.955)")
+    h.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
+    h.set_defaults(func=_thresholds)
 
     p = sub.add_parser(
         "predict", help="classify image files with the shipped model",
@@ -280,6 +296,29 @@ def _release(args: argparse.Namespace) -> int:
         print(f"agrifleet model release: {exc}")
         return 2
     return 1 if args.check_floors and floors_missed(report) else 0
+
+
+def _thresholds(args: argparse.Namespace) -> int:
+    from agrifleet.inference.preprocess import ImageError
+    from agrifleet.manifest import ModelError
+    from models.evaluate import LAB_COVERAGE
+    from models.model_folder import rethreshold
+    from models.train import collect
+
+    coverage = LAB_COVERAGE if args.coverage is None else args.coverage
+    if not 0.0 < coverage <= 1.0:
+        print(f"agrifleet model thresholds: --coverage must be in (0, 1], not {coverage}")
+        return 2
+    try:
+        _, lab, fld = collect(args.data, args.field)
+        manifest = rethreshold(args.model_dir, lab, fld, args.threads, coverage)
+    except (ImageError, ModelError, ValueError, OSError) as exc:
+        print(f"agrifleet model thresholds: {exc}")
+        return 2
+    print(f"wrote {args.model_dir / 'manifest.json'}: {manifest.metrics['threshold_rule']}")
+    if manifest.signing is not None:
+        print("the folder was signed: sign it again (model release --key, or model sign)")
+    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:

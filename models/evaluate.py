@@ -157,6 +157,54 @@ def choose_thresholds(
     return chosen
 
 
+#: Share of the lab validation photos the thresholds must answer (the coverage floor is 95 %;
+#: half a point more, so a test set drawn the same way still clears it).
+LAB_COVERAGE = 0.955
+#: Precision targets tried for the per-class thresholds, strictest first.
+PRECISION_TARGETS: tuple[float, ...] = tuple(round(0.99 - 0.005 * i, 3) for i in range(19))
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """The per-class thresholds a model ships with, and how they were chosen."""
+
+    thresholds: dict[str, float]
+    target_precision: float
+    lab_coverage: float
+
+    @property
+    def rule(self) -> str:
+        return (f"per class, the lowest confidence reaching {self.target_precision:.1%} "
+                "precision on validation, within [0.35, 0.90] (0.5 for classes rarely "
+                "predicted); the precision target is the strictest of 99 %, 98.5 %, ... 90 % at "
+                f"which at least {LAB_COVERAGE:.1%} of the lab validation photos are answered "
+                f"({self.lab_coverage:.1%})")
+
+
+def choose_operating_point(
+    probs: np.ndarray, truth: np.ndarray, labels: Sequence[str], lab: np.ndarray,
+    coverage: float = LAB_COVERAGE,
+) -> OperatingPoint:
+    """Thresholds at the strictest precision target that still answers ``coverage`` of the lab
+    validation photos (``lab`` marks them among ``probs``).
+
+    A farm manager wants an answer for nearly every clear photo and "uncertain" for the rest:
+    a stricter target says "uncertain" more often, also on clear lab photos. So the target is
+    as strict as the coverage allows; when even 90 % does not reach it, 90 % is used (and the
+    coverage floor is then reported as missed).
+    """
+    lab = np.asarray(lab, dtype=bool)
+    point = None
+    for target in PRECISION_TARGETS:
+        thresholds = choose_thresholds(probs, truth, labels, target_precision=target)
+        answered = evaluate(probs[lab], truth[lab], labels, thresholds).covered
+        point = OperatingPoint(thresholds, target, answered)
+        if answered >= coverage:
+            break
+    assert point is not None
+    return point
+
+
 def confusion_png(evaluation: Evaluation, labels: Sequence[str], path: Path, title: str) -> bool:
     """Draw the confusion matrix (row-normalised) to ``path``; False if matplotlib is absent."""
     try:

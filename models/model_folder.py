@@ -11,6 +11,7 @@ import logging
 import shutil
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,16 @@ from agrifleet.manifest import (
     Manifest,
     SplitInfo,
     TensorSpec,
+    read_manifest,
     sha256_file,
     write_manifest,
 )
 from models.evaluate import (
+    LAB_COVERAGE,
     Evaluation,
+    OperatingPoint,
     TFLiteModel,
-    choose_thresholds,
+    choose_operating_point,
     confusion_png,
     evaluate,
     format_summary,
@@ -75,6 +79,69 @@ def pixels_and_truth(
     return load_pixels(photos, size, threads), truth
 
 
+def _sets(lab: list[Photo], field: list[Photo]) -> dict[str, list[Photo]]:
+    """The photo sets a model folder is measured on (validation: lab photos first)."""
+    return {
+        "val": [p for p in lab + field if p.split == "val"],
+        "test": [p for p in lab if p.split == "test"],
+        "field_test": [p for p in field if p.split == "test"],
+        "test_sample": fixed_sample(lab),
+        "field_sample": fixed_sample(field),
+    }
+
+
+@dataclass
+class Measured:
+    """Both .tflite files of a model on every set, at the chosen operating point."""
+
+    labels: list[str]
+    sets: dict[str, list[Photo]]
+    point: OperatingPoint
+    results: dict[str, dict[str, Evaluation]]
+    int8: TFLiteModel
+
+    @property
+    def report(self) -> dict[str, dict[str, Any]]:
+        return {kind: {s: report_dict(e) for s, e in by_set.items()}
+                for kind, by_set in self.results.items()}
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return {**{kind: {s: e.summary() for s, e in by_set.items()}
+                   for kind, by_set in self.results.items()},
+                "threshold_rule": self.point.rule}
+
+
+def measure(
+    int8_file: Path, float_file: Path, lab: list[Photo], field: list[Photo],
+    labels: list[str], threads: int = 2, coverage: float = LAB_COVERAGE,
+) -> Measured:
+    """Run both files on every set, choose the thresholds on validation, evaluate."""
+    int8 = TFLiteModel(int8_file, threads)
+    flt = TFLiteModel(float_file, threads)
+    sets = _sets(lab, field)
+    probs: dict[str, dict[str, np.ndarray]] = {"int8": {}, "float": {}}
+    truth: dict[str, np.ndarray] = {}
+    for set_name, members in sets.items():
+        pixels, truth[set_name] = pixels_and_truth(members, labels, int8.size, threads)
+        probs["int8"][set_name] = int8.predict(pixels)
+        probs["float"][set_name] = flt.predict(pixels)
+        log.info("evaluated %s (%d photos)", set_name, len(members))
+    lab_val = np.array([p.split == "val" for p in lab]).sum()
+    is_lab = np.arange(len(sets["val"])) < lab_val
+    point = choose_operating_point(probs["int8"]["val"], truth["val"], labels, is_lab, coverage)
+    results = {
+        kind: {s: evaluate(probs[kind][s], truth[s], labels, point.thresholds) for s in sets}
+        for kind in probs
+    }
+    for kind, by_set in results.items():
+        for set_name, e in by_set.items():
+            print(format_summary(f"{kind:5} {set_name}", e))
+    print(f"thresholds: {point.target_precision:.1%} precision target, lab validation photos "
+          f"answered {point.lab_coverage:.1%}")
+    return Measured(labels, sets, point, results, int8)
+
+
 def package(
     train_dir: Path, lab: list[Photo], field: list[Photo], dest: Path,
     name: str, version: str, threads: int = 2,
@@ -82,72 +149,33 @@ def package(
     """Evaluate the run in ``train_dir`` and write the model folder ``dest``; its manifest."""
     meta = json.loads((train_dir / "training.json").read_text(encoding="utf-8"))
     labels: list[str] = meta["labels"]
-    photos = lab + field
-    digest = split_hash(photos)
-    if digest != meta["split_hash"]:
-        raise ValueError(f"the data's split hash {digest[:12]} differs from the training "
-                         f"run's {meta['split_hash'][:12]}: not the data it was trained on")
-    int8 = TFLiteModel(train_dir / "model.tflite", threads)
-    flt = TFLiteModel(train_dir / "model_float.tflite", threads)
-    size = int8.size
-    sets = {
-        "val": [p for p in photos if p.split == "val"],
-        "test": [p for p in lab if p.split == "test"],
-        "field_test": [p for p in field if p.split == "test"],
-        "test_sample": fixed_sample(lab),
-        "field_sample": fixed_sample(field),
-    }
-    probs: dict[str, dict[str, np.ndarray]] = {"int8": {}, "float": {}}
-    truth: dict[str, np.ndarray] = {}
-    for set_name, members in sets.items():
-        pixels, truth[set_name] = pixels_and_truth(members, labels, size, threads)
-        probs["int8"][set_name] = int8.predict(pixels)
-        probs["float"][set_name] = flt.predict(pixels)
-        log.info("evaluated %s (%d photos)", set_name, len(members))
-    thresholds = choose_thresholds(probs["int8"]["val"], truth["val"], labels)
-    results: dict[str, dict[str, Evaluation]] = {
-        kind: {s: evaluate(probs[kind][s], truth[s], labels, thresholds) for s in sets}
-        for kind in probs
-    }
-    for kind, by_set in results.items():
-        for set_name, e in by_set.items():
-            print(format_summary(f"{kind:5} {set_name}", e))
+    digest = _same_split(lab + field, meta["split_hash"], "training run's")
+    m = measure(train_dir / "model.tflite", train_dir / "model_float.tflite", lab, field,
+                labels, threads)
 
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(train_dir / "model.tflite", dest / "model.tflite")
     shutil.copyfile(train_dir / "model_float.tflite", dest / "model_float.tflite")
-    confusion_png(results["int8"]["test"], labels, dest / "confusion_test.png",
-                  "int8 model, lab test split")
-    confusion_png(results["int8"]["field_test"], labels, dest / "confusion_field_test.png",
-                  "int8 model, field test split")
+    _write_reports(dest, m)
     counts = {
         source: dict(sorted(Counter(p.split for p in group).items()))
         for source, group in (("lab", lab), ("field", field))
     }
-    report = {kind: {s: report_dict(e) for s, e in by_set.items()}
-              for kind, by_set in results.items()}
     (dest / SAMPLE_NAME).write_text(
         "".join(f"{src}\t{p.key}\n" for src, key in (("lab", "test_sample"),
                                                     ("field", "field_sample"))
-                for p in sets[key]), encoding="utf-8")
-    (dest / "eval_report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    size_bytes = (dest / "model.tflite").stat().st_size
+                for p in m.sets[key]), encoding="utf-8")
     manifest = Manifest(
         name=name,
         version=version,
         sha256=sha256_file(dest / "model.tflite"),
-        size_bytes=size_bytes,
-        input=_tensor(int8.input),
-        output=_tensor(int8.output),
+        size_bytes=(dest / "model.tflite").stat().st_size,
+        input=_tensor(m.int8.input),
+        output=_tensor(m.int8.output),
         labels=labels,
-        thresholds=thresholds,
+        thresholds=m.point.thresholds,
         healthy_labels=[lb for lb in labels if lb.endswith("healthy")],
-        metrics={
-            "int8": {s: e.summary() for s, e in results["int8"].items()},
-            "float": {s: e.summary() for s, e in results["float"].items()},
-            "threshold_rule": "lowest confidence reaching 97% precision on validation, "
-                              "within [0.35, 0.90]; 0.5 for classes rarely predicted",
-        },
+        metrics=m.metrics,
         split=SplitInfo(hash=digest, method=SPLIT_METHOD, counts=counts),
         training={k: meta[k] for k in ("settings", "train_seconds", "total_seconds",
                                        "parameters", "tensorflow", "previous_runs",
@@ -157,6 +185,50 @@ def package(
     write_manifest(dest, manifest)
     check_floors(manifest)
     return manifest
+
+
+def rethreshold(
+    model_dir: Path, lab: list[Photo], field: list[Photo], threads: int = 2,
+    coverage: float = LAB_COVERAGE,
+) -> Manifest:
+    """Choose a model folder's thresholds again (same files, same split), in place.
+
+    Rewrites the manifest's thresholds and figures and the figures ``train`` wrote into
+    ``eval_report.json``; the rest of the report (``model release``'s) is kept, so run
+    ``release`` again afterwards for the card and the self-test.
+    """
+    manifest = read_manifest(model_dir)
+    if manifest.float_reference is None:
+        raise ValueError(f"{model_dir} has no float reference model to measure beside int8")
+    _same_split(lab + field, manifest.split.hash, "model's")
+    m = measure(model_dir / manifest.file, model_dir / manifest.float_reference, lab, field,
+                manifest.labels, threads, coverage)
+    _write_reports(model_dir, m)
+    updated = manifest.model_copy(update={"thresholds": m.point.thresholds,
+                                          "metrics": m.metrics})
+    write_manifest(model_dir, updated)
+    return updated
+
+
+def _same_split(photos: list[Photo], expected: str, whose: str) -> str:
+    digest = split_hash(photos)
+    if digest != expected:
+        raise ValueError(f"the data's split hash {digest[:12]} differs from the {whose} "
+                         f"{expected[:12]}: not the data it was trained on")
+    return digest
+
+
+def _write_reports(dest: Path, m: Measured) -> None:
+    """The confusion matrices and the train-time part of ``eval_report.json`` (a release's
+    ``field_predicting`` part, when there is one, is kept)."""
+    confusion_png(m.results["int8"]["test"], m.labels, dest / "confusion_test.png",
+                  "int8 model, lab test split")
+    confusion_png(m.results["int8"]["field_test"], m.labels, dest / "confusion_field_test.png",
+                  "int8 model, field test split")
+    path = dest / "eval_report.json"
+    kept = {k: v for k, v in (json.loads(path.read_text("utf-8")) if path.is_file()
+                              else {}).items() if k not in m.report}
+    path.write_text(json.dumps({**m.report, **kept}, indent=1) + "\n", encoding="utf-8")
 
 
 def check_floors(manifest: Manifest) -> list[str]:

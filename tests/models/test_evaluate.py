@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from models.evaluate import (
+    PRECISION_TARGETS,
+    choose_operating_point,
     choose_thresholds,
     confusion_png,
     evaluate,
@@ -60,6 +62,55 @@ def test_rarely_predicted_class_keeps_the_default() -> None:
     probs = np.eye(3)[[0, 0, 0, 0, 0, 0]]
     t = choose_thresholds(probs, np.zeros(6, int), LABELS)
     assert t["B___blight"] == 0.5 and t["A___healthy"] == 0.35
+
+
+def _graded(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions whose confidence says how often they are right."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 3, n)
+    confidence = rng.uniform(0.34, 1.0, n)
+    pred = np.where(rng.uniform(0, 1, n) < confidence ** 0.2, truth, (truth + 1) % 3)
+    probs = np.full((n, 3), 0.0)
+    probs[np.arange(n), pred] = confidence
+    return probs, truth
+
+
+def test_operating_point_is_the_strictest_target_that_answers_enough_lab_photos() -> None:
+    probs, truth = _graded(600, 1)
+    lab = np.ones(600, bool)
+
+    def answered(target: float) -> float:
+        t = choose_thresholds(probs, truth, LABELS, target_precision=target)
+        return evaluate(probs, truth, LABELS, t).covered
+
+    wanted = answered(0.95)
+    assert answered(0.99) < wanted < answered(0.9)  # the data leaves a choice to make
+    point = choose_operating_point(probs, truth, LABELS, lab, coverage=wanted)
+    assert point.target_precision >= 0.95 and point.lab_coverage >= wanted
+    assert point.thresholds == choose_thresholds(probs, truth, LABELS, point.target_precision)
+    for target in PRECISION_TARGETS:  # every stricter target answers too few
+        if target > point.target_precision:
+            assert answered(target) < wanted
+    assert f"{point.target_precision:.1%} precision" in point.rule
+
+
+def test_only_lab_photos_count_for_the_coverage() -> None:
+    probs, truth = _graded(400, 2)
+    doubtful = np.tile([[0.34, 0.33, 0.33]], (400, 1))  # field photos it never answers
+    both = np.vstack([probs, doubtful])
+    lab = np.arange(800) < 400
+    t = choose_thresholds(probs, truth, LABELS, target_precision=0.95)
+    wanted = evaluate(probs, truth, LABELS, t).covered
+    with_field = choose_operating_point(both, np.concatenate([truth, truth]), LABELS, lab, wanted)
+    assert with_field.target_precision >= 0.95  # half of all photos unanswered does not matter
+    assert with_field.lab_coverage >= wanted
+
+
+def test_a_coverage_no_target_reaches_falls_back_to_the_loosest() -> None:
+    probs = np.tile([[0.34, 0.33, 0.33]], (50, 1))  # never sure of anything
+    point = choose_operating_point(probs, np.zeros(50, int), LABELS, np.ones(50, bool), 0.95)
+    assert point.target_precision == PRECISION_TARGETS[-1] == 0.9
+    assert point.lab_coverage < 0.95
 
 
 def test_confusion_png_is_written(tmp_path: Path) -> None:
