@@ -115,8 +115,14 @@ class Measured:
 def measure(
     int8_file: Path, float_file: Path, lab: list[Photo], field: list[Photo],
     labels: list[str], threads: int = 2, coverage: float = LAB_COVERAGE,
+    trained_on_field: bool = True,
 ) -> Measured:
-    """Run both files on every set, choose the thresholds on validation, evaluate."""
+    """Run both files on every set, choose the thresholds on validation, evaluate.
+
+    A model trained without field photos (the leave-field-out model) has its thresholds chosen
+    on the lab validation photos only, so nothing of the field photos it is measured on
+    reaches it.
+    """
     int8 = TFLiteModel(int8_file, threads)
     flt = TFLiteModel(float_file, threads)
     sets = _sets(lab, field)
@@ -128,8 +134,10 @@ def measure(
         probs["float"][set_name] = flt.predict(pixels)
         log.info("evaluated %s (%d photos)", set_name, len(members))
     lab_val = np.array([p.split == "val" for p in lab]).sum()
-    is_lab = np.arange(len(sets["val"])) < lab_val
-    point = choose_operating_point(probs["int8"]["val"], truth["val"], labels, is_lab, coverage)
+    chosen_on = slice(None) if trained_on_field else slice(0, lab_val)
+    is_lab = (np.arange(len(sets["val"])) < lab_val)[chosen_on]
+    point = choose_operating_point(probs["int8"]["val"][chosen_on], truth["val"][chosen_on],
+                                   labels, is_lab, coverage)
     results = {
         kind: {s: evaluate(probs[kind][s], truth[s], labels, point.thresholds) for s in sets}
         for kind in probs
@@ -151,7 +159,7 @@ def package(
     labels: list[str] = meta["labels"]
     digest = _same_split(lab + field, meta["split_hash"], "training run's")
     m = measure(train_dir / "model.tflite", train_dir / "model_float.tflite", lab, field,
-                labels, threads)
+                labels, threads, trained_on_field=not meta["settings"].get("exclude_field"))
 
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(train_dir / "model.tflite", dest / "model.tflite")
@@ -201,8 +209,9 @@ def rethreshold(
     if manifest.float_reference is None:
         raise ValueError(f"{model_dir} has no float reference model to measure beside int8")
     _same_split(lab + field, manifest.split.hash, "model's")
+    excluded = manifest.training.get("settings", {}).get("exclude_field") is True
     m = measure(model_dir / manifest.file, model_dir / manifest.float_reference, lab, field,
-                manifest.labels, threads, coverage)
+                manifest.labels, threads, coverage, trained_on_field=not excluded)
     _write_reports(model_dir, m)
     updated = manifest.model_copy(update={"thresholds": m.point.thresholds,
                                           "metrics": m.metrics})

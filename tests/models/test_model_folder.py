@@ -84,3 +84,32 @@ def test_a_coverage_outside_0_to_1_is_one_line(
                  "--coverage", coverage])
     assert code == 2
     assert "--coverage must be in (0, 1]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("excluded", [False, True])
+def test_a_model_trained_without_field_photos_gets_thresholds_from_lab_photos_only(
+    folder: Path, tmp_path: Path, excluded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import models.model_folder as model_folder
+
+    lab = _photos(tmp_path / "lab", 14, 0)
+    field = _photos(tmp_path / "field", 10, 1000)
+    _trained_on(folder, lab, field)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["training"]["settings"]["exclude_field"] = excluded
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    seen: list[int] = []
+    real = model_folder.choose_operating_point
+
+    def spy(probs, truth, labels, lab_mask, coverage):  # type: ignore[no-untyped-def]
+        seen.append(len(probs))
+        assert lab_mask.all() or not excluded
+        return real(probs, truth, labels, lab_mask, coverage)
+
+    monkeypatch.setattr(model_folder, "choose_operating_point", spy)
+    _, lab_photos, field_photos = collect(lab, field)
+    model_folder.rethreshold(folder, lab_photos, field_photos, threads=1)
+    lab_val = sum(p.split == "val" for p in lab_photos)
+    field_val = sum(p.split == "val" for p in field_photos)
+    assert field_val > 0
+    assert seen == [lab_val if excluded else lab_val + field_val]
