@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,7 +102,7 @@ def test_a_model_trained_without_field_photos_gets_thresholds_from_lab_photos_on
     seen: list[int] = []
     real = model_folder.choose_operating_point
 
-    def spy(probs, truth, labels, lab_mask, coverage):  # type: ignore[no-untyped-def]
+    def spy(probs: Any, truth: Any, labels: Any, lab_mask: Any, coverage: float) -> Any:
         seen.append(len(probs))
         assert lab_mask.all() or not excluded
         return real(probs, truth, labels, lab_mask, coverage)
