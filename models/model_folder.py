@@ -26,7 +26,6 @@ from agrifleet.manifest import (
     write_manifest,
 )
 from models.evaluate import (
-    LAB_COVERAGE,
     Evaluation,
     OperatingPoint,
     TFLiteModel,
@@ -114,7 +113,7 @@ class Measured:
 
 def measure(
     int8_file: Path, float_file: Path, lab: list[Photo], field: list[Photo],
-    labels: list[str], threads: int = 2, coverage: float = LAB_COVERAGE,
+    labels: list[str], threads: int = 2, coverage: float | None = None,
     trained_on_field: bool = True,
 ) -> Measured:
     """Run both files on every set, choose the thresholds on validation, evaluate.
@@ -197,7 +196,7 @@ def package(
 
 def rethreshold(
     model_dir: Path, lab: list[Photo], field: list[Photo], threads: int = 2,
-    coverage: float = LAB_COVERAGE,
+    coverage: float | None = None,
 ) -> Manifest:
     """Choose a model folder's thresholds again (same files, same split), in place.
 

@@ -30,7 +30,7 @@ from agrifleet.package import (
     sign_package,
     verify_package,
 )
-from models.shipped import DEFAULT_VERSION, default_model_dir, models_root
+from models.shipped import DEFAULT_VERSION, default_model_dir, models_root, release_public_key
 from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 
 SHIPPED = default_model_dir()
@@ -245,6 +245,12 @@ def test_a_bumped_copy_of_the_shipped_model_is_a_valid_upgrade(
     new = verify_package(pkg, trusted)
     assert new.version == bumped
     check_upgrade(new, read_manifest(SHIPPED))
+
+
+def test_the_shipped_model_is_signed_by_the_release_key_in_the_repository() -> None:
+    manifest = verify_package(SHIPPED, load_public_keys([release_public_key()]))
+    assert manifest.version == DEFAULT_VERSION and manifest.signing is not None
+    assert manifest.signing.key_id == json.loads((SHIPPED / "manifest.sig").read_text())["key_id"]
 
 
 SHIPPED_FOLDERS = sorted(p.parent for p in models_root().glob("*/*/manifest.json"))

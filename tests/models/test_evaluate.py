@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from models.evaluate import (
+    PRECISION_TARGET,
     PRECISION_TARGETS,
     choose_operating_point,
     choose_thresholds,
@@ -92,6 +93,15 @@ def test_operating_point_is_the_strictest_target_that_answers_enough_lab_photos(
         if target > point.target_precision:
             assert answered(target) < wanted
     assert f"{point.target_precision:.1%} precision" in point.rule
+
+
+def test_without_a_coverage_the_thresholds_use_the_fixed_target() -> None:
+    probs, truth = _graded(600, 3)
+    point = choose_operating_point(probs, truth, LABELS, np.ones(600, bool))
+    assert point.target_precision == PRECISION_TARGET == 0.97 and point.coverage is None
+    assert point.thresholds == choose_thresholds(probs, truth, LABELS)
+    assert point.lab_coverage == evaluate(probs, truth, LABELS, point.thresholds).covered
+    assert "97.0% precision" in point.rule and "strictest" not in point.rule
 
 
 def test_only_lab_photos_count_for_the_coverage() -> None:
