@@ -132,7 +132,7 @@ def measure(
         probs["int8"][set_name] = int8.predict(pixels)
         probs["float"][set_name] = flt.predict(pixels)
         log.info("evaluated %s (%d photos)", set_name, len(members))
-    lab_val = np.array([p.split == "val" for p in lab]).sum()
+    lab_val = sum(p.split == "val" for p in lab)
     chosen_on = slice(None) if trained_on_field else slice(0, lab_val)
     is_lab = (np.arange(len(sets["val"])) < lab_val)[chosen_on]
     point = choose_operating_point(probs["int8"]["val"][chosen_on], truth["val"][chosen_on],
@@ -163,7 +163,7 @@ def package(
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(train_dir / "model.tflite", dest / "model.tflite")
     shutil.copyfile(train_dir / "model_float.tflite", dest / "model_float.tflite")
-    _write_reports(dest, m)
+    _write_reports(dest, m, keep_release=False)
     counts = {
         source: dict(sorted(Counter(p.split for p in group).items()))
         for source, group in (("lab", lab), ("field", field))
@@ -211,7 +211,7 @@ def rethreshold(
     excluded = manifest.training.get("settings", {}).get("exclude_field") is True
     m = measure(model_dir / manifest.file, model_dir / manifest.float_reference, lab, field,
                 manifest.labels, threads, coverage, trained_on_field=not excluded)
-    _write_reports(model_dir, m)
+    _write_reports(model_dir, m, keep_release=True)
     updated = manifest.model_copy(update={"thresholds": m.point.thresholds,
                                           "metrics": m.metrics})
     write_manifest(model_dir, updated)
@@ -226,17 +226,19 @@ def _same_split(photos: list[Photo], expected: str, whose: str) -> str:
     return digest
 
 
-def _write_reports(dest: Path, m: Measured) -> None:
-    """The confusion matrices and the train-time part of ``eval_report.json`` (a release's
-    ``field_predicting`` part, when there is one, is kept)."""
+def _write_reports(dest: Path, m: Measured, keep_release: bool) -> None:
+    """The confusion matrices and the train-time part of ``eval_report.json``; with
+    ``keep_release`` the rest of an existing report (a release's ``field_predicting``) stays."""
     confusion_png(m.results["int8"]["test"], m.labels, dest / "confusion_test.png",
                   "int8 model, lab test split")
     confusion_png(m.results["int8"]["field_test"], m.labels, dest / "confusion_field_test.png",
                   "int8 model, field test split")
     path = dest / "eval_report.json"
-    kept = {k: v for k, v in (json.loads(path.read_text("utf-8")) if path.is_file()
-                              else {}).items() if k not in m.report}
-    path.write_text(json.dumps({**m.report, **kept}, indent=1) + "\n", encoding="utf-8")
+    report = m.report
+    if keep_release and path.is_file():
+        old = json.loads(path.read_text("utf-8"))
+        report |= {k: v for k, v in old.items() if k not in report}
+    path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
 
 
 def check_floors(manifest: Manifest) -> list[str]:
