@@ -190,7 +190,12 @@ class GateFigures(_Payload):
     """How a model under test behaved in shadow beside the current one on the node's photos."""
 
     images: int = Field(ge=0, description="Live photos both models classified")
-    agreement: float = Field(ge=0, le=1, description="Share of photos with the same answer")
+    agreement: float = Field(ge=0, le=1, description="Share of the photos either model answered "
+                             "(not 'uncertain') on which both gave the same answer")
+    answered: int | None = Field(default=None, ge=0, description="Photos either model answered "
+                                 "(what agreement is out of); absent from older nodes")
+    both_answered: float | None = Field(default=None, ge=0, le=1, description="Share of the "
+                                        "photos both models answered")
     mean_confidence: float = Field(ge=0, le=1, description="The new model's mean top-1 confidence")
     uncertain_rate: float = Field(ge=0, le=1, description="Share the new model called uncertain")
     latency_ms: float = Field(ge=0, description="The new model's median inference time")

@@ -56,6 +56,21 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    "background (0.5)")
     t.add_argument("--limit-per-class", type=int, help="at most this many photos per class "
                    "and split (a quick trial run)")
+    tr = t.add_argument_group(
+        "pretrained backbone (the recipe of 3.0.0)",
+        "With --backbone the network starts from ImageNet weights shipped in a registry "
+        "package (models/pretrained.py); the blocks up to --freeze-through are frozen and "
+        "their features cached in the run folder, the rest is fine-tuned on lab photos, field "
+        "photos and their leaf crops (field/boxes.tsv). A stopped run resumes from the run "
+        "folder.")
+    tr.add_argument("--backbone", choices=["efficientnet-lite0", "mobilenet-v2"],
+                    help="start from this ImageNet-pretrained network")
+    tr.add_argument("--freeze-through", type=int, metavar="BLOCK",
+                    help="last frozen block (default 12 of 0-15)")
+    tr.add_argument("--cached-views", type=int, metavar="N",
+                    help="augmented views cached per training photo (default 4)")
+    tr.add_argument("--lab-per-view", type=int, metavar="N",
+                    help="lab photos per cached view (default 4000)")
     t.set_defaults(func=_train)
 
     e = sub.add_parser(
@@ -205,10 +220,35 @@ def _add_package_commands(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from models.card import write_card
     from models.model_folder import check_floors, package
-    from models.train import TrainSettings, collect, train
+    from models.train import collect
 
     out: Path = args.out
     work: Path = args.work or out.with_name(out.name + "-run")
+    if args.backbone:
+        from models.transfer import TransferSettings, train_transfer
+
+        chosen = {"backbone": args.backbone, "size": args.size, "epochs": args.epochs,
+                  "threads": args.threads, "seed": args.seed,
+                  "learning_rate": args.learning_rate, "outliers": args.outliers,
+                  "composite_share": args.composite_share,
+                  "limit_per_class": args.limit_per_class,
+                  "freeze_through": args.freeze_through, "views": args.cached_views,
+                  "lab_per_view": args.lab_per_view}
+        train_transfer(args.data, work, args.field,
+                       TransferSettings(**{k: v for k, v in chosen.items() if v is not None}))
+    else:
+        _train_from_scratch(args, work)
+    _, lab, fld = collect(args.data, args.field)
+    manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads)
+    write_card(out)
+    _make_selftest(out, args.data)
+    print(f"wrote {out} (sha256 {manifest.sha256[:12]}…); sign it with agrifleet model sign")
+    return 1 if check_floors(manifest) else 0
+
+
+def _train_from_scratch(args: argparse.Namespace, work: Path) -> None:
+    from models.train import TrainSettings, train
+
     knobs = {k: getattr(args, k) for k in ("size", "width", "epochs", "threads", "seed",
                                            "learning_rate", "augmentation", "views",
                                            "exclude_field", "outliers", "composite_share",
@@ -216,12 +256,6 @@ def _train(args: argparse.Namespace) -> int:
     settings = TrainSettings(**{k: v for k, v in knobs.items() if v is not None},
                              init=str(args.init) if args.init else None)
     train(args.data, work, args.field, settings)
-    _, lab, fld = collect(args.data, args.field)
-    manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads)
-    write_card(out)
-    _make_selftest(out, args.data)
-    print(f"wrote {out} (sha256 {manifest.sha256[:12]}…); sign it with agrifleet model sign")
-    return 1 if check_floors(manifest) else 0
 
 
 def _make_selftest(out: Path, data: Path) -> None:

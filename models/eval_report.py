@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from agrifleet.manifest import Manifest, read_manifest
 from models.evaluate import (
     TFLiteModel,
@@ -26,7 +28,7 @@ from models.evaluate import (
     per_class_table,
     report_dict,
 )
-from models.split import FIELD_FRACTIONS, LAB_FRACTIONS, Photo, split_folder, split_hash
+from models.split import LAB_FRACTIONS, Photo, split_field, split_folder, split_hash
 
 REPORT_NAME = "eval_report.json"
 
@@ -48,6 +50,18 @@ class EvalOptions:
     per_class: bool = True
     #: Sweep at most this many photos per class (the first by file name); 0: all of them.
     sweep_per_class: int = 0
+    #: A fine-tuning run folder (models.transfer): adds leave-one-crop-out from its pixels.
+    run: Path | None = None
+    #: With ``run``: also compare the backbones by linear probes.
+    compare_backbones: bool = False
+
+
+def _run_settings(run: Path) -> dict[str, Any]:
+    import json
+
+    meta = json.loads((run / "training.json").read_text(encoding="utf-8"))
+    settings: dict[str, Any] = meta["settings"]
+    return settings
 
 
 @dataclass(frozen=True)
@@ -94,8 +108,25 @@ def _photo_set(
     from models.sweep import format_sweep
     from models.sweep import sweep as run_sweep
 
+    pixels, truth = pixels_and_truth(chosen, loaded.labels, tflite.size, options.threads)
+    out = _figures(name, pixels, truth, loaded, tflite, options)
+    if sweep:
+        def step(size: int, quality: int, top1: float) -> None:
+            print(f"  sweep {name}: {size} px, JPEG q{quality}: top-1 {top1:.1%}", flush=True)
+
+        keep = sweep_subset(chosen, options.sweep_per_class)
+        out["sweep"] = run_sweep([chosen[i].path for i in keep], truth[keep], tflite.predict,
+                                 tflite.size, threads=options.threads, on_step=step)
+        print(format_sweep(name, out["sweep"]))
+    return out
+
+
+def _figures(
+    name: str, pixels: np.ndarray, truth: np.ndarray, loaded: LoadedModel, tflite: TFLiteModel,
+    options: EvalOptions,
+) -> dict[str, Any]:
+    """Top-1, per class and per crop, the farm figures and a confusion matrix of one set."""
     labels, thresholds = loaded.labels, loaded.thresholds
-    pixels, truth = pixels_and_truth(chosen, labels, tflite.size, options.threads)
     probs = tflite.predict(pixels)
     result = evaluate(probs, truth, labels, thresholds)
     print(format_summary(name, result))
@@ -105,18 +136,40 @@ def _photo_set(
     out["farm"] = farm_figures(probs, truth, labels, thresholds, **loaded.parts)
     print(format_farm(name, out["farm"]))
     print(format_risk_coverage(name, out["farm"]["risk_coverage"]))
-    if sweep:
-        def step(size: int, quality: int, top1: float) -> None:
-            print(f"  sweep {name}: {size} px, JPEG q{quality}: top-1 {top1:.1%}", flush=True)
-
-        keep = sweep_subset(chosen, options.sweep_per_class)
-        out["sweep"] = run_sweep([chosen[i].path for i in keep], truth[keep], tflite.predict,
-                                 tflite.size, threads=options.threads, on_step=step)
-        print(format_sweep(name, out["sweep"]))
+    out["per_crop"] = per_crop_top1(probs, truth, labels)
+    print(f"{name} per crop: " + ", ".join(f"{k} {v['top1']:.1%} ({v['photos']})"
+                                         for k, v in out["per_crop"].items()))
     png = options.report / f"confusion_{name.replace(' ', '_')}.png"
     if confusion_png(result, labels, png, f"{loaded.path.name}, {name}"):
         print(f"confusion matrix: {png}")
     return out
+
+
+def per_crop_top1(probs: np.ndarray, truth: np.ndarray, labels: list[str]
+                  ) -> dict[str, dict[str, float | int]]:
+    """Top-1 over the photos of each crop (the part of the class name before ``___``)."""
+    from models.probe import crop_of
+
+    crops = np.array([crop_of(labels[t]) for t in truth])
+    right = probs.argmax(1) == truth
+    return {c: {"photos": int(np.sum(crops == c)),
+                "top1": round(float(right[crops == c].mean()), 4)}
+            for c in sorted(set(crops.tolist()))}
+
+
+def _leaf_crops(
+    loaded: LoadedModel, tflite: TFLiteModel, field: list[Photo], options: EvalOptions
+) -> dict[str, Any] | None:
+    """The leaf crops (field/boxes.tsv) of the chosen field photos, as a set of their own."""
+    from models.leaf_crops import load_crops, read_boxes
+
+    assert options.field is not None
+    crops, pixels = load_crops(read_boxes(options.field, field), tflite.size)
+    if not crops:
+        return None
+    index = {lb: i for i, lb in enumerate(loaded.labels)}
+    truth = np.array([index[c.label] for c in crops], np.int64)
+    return _figures(f"leaf crops {options.split}", pixels, truth, loaded, tflite, options)
 
 
 def sweep_subset(photos: list[Photo], per_class: int) -> list[int]:
@@ -174,7 +227,7 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
 
     loaded = load_model(options.model)
     lab = split_folder(options.data, LAB_FRACTIONS)
-    fld = split_folder(options.field, FIELD_FRACTIONS) if options.field else []
+    fld = split_field(options.field) if options.field else []
     _check_classes(lab + fld, loaded.labels)
     if loaded.manifest and options.split != "all":
         same = split_hash(lab + fld) == loaded.manifest.split.hash
@@ -192,6 +245,17 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
         if chosen:
             report[name] = _photo_set(f"{name} {options.split}", chosen, loaded, tflite,
                                       options, options.sweep)
+    if fld and options.field is not None:
+        crops = _leaf_crops(loaded, tflite,
+                            [p for p in fld if options.split in ("all", p.split)], options)
+        if crops is not None:
+            report["field_crops"] = crops
+    if options.run is not None and options.field is not None:
+        from models.transfer import TransferSettings
+        from models.transfer_eval import run_probes
+
+        report.update(run_probes(options.run, options.data, options.field, TransferSettings(
+            **_run_settings(options.run)), compare=options.compare_backbones))
     if options.out_of_scope > 0:
         backgrounds = [p for p in fld if options.split in ("all", p.split)]
         report["out_of_scope"] = _out_of_scope(loaded, tflite, backgrounds, options)

@@ -1,13 +1,14 @@
-"""The floors of issue 9, checked on an ``agrifleet model eval`` report: PASS, FAIL or not
-measured, one line each.
+"""The floors of issue 19 (model 3), checked on an ``agrifleet model eval`` report: PASS, FAIL
+or not measured, one line each.
 
-- own held-out lab split top-1 ≥ 98 %, and at every size of the sweep within 1.5 points of the
-  best size (at each JPEG quality);
-- leave-field-out field top-1 ≥ 60 % and disease-level ≥ 70 %;
-- confidently wrong on field photos ≤ 10 % of the photos; coverage on lab photos ≥ 95 %;
-- out-of-scope images answered with a known class ≤ 10 % (stricter than "as a known
-  disease": a wall called "Tomato healthy" misleads too);
-- the int8 file at most 2 MB and 300 M multiply-adds per photo.
+- field test split, whole photos: top-1 ≥ 60 % over the field classes, every crop ≥ 45 %;
+  single-leaf crops of the test photos ≥ 70 %; confidently wrong ≤ 10 % and answered ≥ 70 % of
+  the field photos;
+- leave-one-crop-out mean top-1 ≥ 35 %;
+- own held-out lab split top-1 ≥ 98 %, answered ≥ 95 %, and at every size of the sweep within
+  1.5 points of the best size (at each JPEG quality);
+- out-of-scope images answered as a known disease ≤ 5 %;
+- the int8 file at most 5 MB and 400 M multiply-adds per photo (test-time views included).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-MAX_BYTES = 2 * 1024 * 1024
-MAX_MULTIPLY_ADDS = 300_000_000
+MAX_BYTES = 5 * 1024 * 1024
+MAX_MULTIPLY_ADDS = 400_000_000
 
 
 @dataclass(frozen=True)
@@ -76,22 +77,32 @@ def worst_size_gap(sweep: dict[str, Any] | None) -> float | None:
     return max(values) if values else None
 
 
+def worst_crop(report: dict[str, Any]) -> float | None:
+    """The lowest per-crop top-1 on the field photos."""
+    per_crop = _get(report, "field", "per_crop")
+    return min(v["top1"] for v in per_crop.values()) if per_crop else None
+
+
 def floors(report: dict[str, Any]) -> list[Floor]:
     """Every floor, measured on ``report`` (an ``agrifleet model eval`` report)."""
     return [
-        Floor("lab test top-1", _get(report, "lab", "top1"), 0.98, True),
-        Floor("sweep: largest gap of a size below the best size",
-              worst_size_gap(_get(report, "lab", "sweep")), 0.015, False),
-        Floor("leave-field-out field top-1",
-              _get(report, "leave_field_out", "field", "top1"), 0.60, True),
-        Floor("leave-field-out field disease-level top-1",
-              _get(report, "leave_field_out", "field", "farm", "disease", "top1"), 0.70, True),
+        Floor("field test top-1", _get(report, "field", "top1"), 0.60, True),
+        Floor("field test top-1 of the worst crop", worst_crop(report), 0.45, True),
+        Floor("leaf crops of the field test photos top-1",
+              _get(report, "field_crops", "top1"), 0.70, True),
         Floor("field photos answered and wrong (confidently wrong)",
               _get(report, "field", "farm", "label", "confidently_wrong"), 0.10, False),
+        Floor("field photos answered (coverage)",
+              _get(report, "field", "farm", "label", "coverage"), 0.70, True),
+        Floor("leave-one-crop-out mean top-1",
+              _get(report, "leave_crop_out", "mean_top1"), 0.35, True),
+        Floor("lab test top-1", _get(report, "lab", "top1"), 0.98, True),
         Floor("lab photos answered (coverage)",
               _get(report, "lab", "farm", "label", "coverage"), 0.95, True),
-        Floor("out-of-scope images answered with a known class",
-              _get(report, "out_of_scope", "answered"), 0.10, False),
+        Floor("sweep: largest gap of a size below the best size",
+              worst_size_gap(_get(report, "lab", "sweep")), 0.015, False),
+        Floor("out-of-scope images answered as a known disease",
+              _get(report, "out_of_scope", "answered_as_disease"), 0.05, False),
         Floor("int8 file size", _get(report, "cost", "size_bytes"), MAX_BYTES, False, "MiB"),
         Floor("multiply-adds per photo", _get(report, "cost", "multiply_adds"),
               MAX_MULTIPLY_ADDS, False, "M"),

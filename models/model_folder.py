@@ -54,7 +54,8 @@ def fixed_sample(photos: Sequence[Photo], per_class: int = SAMPLE_PER_CLASS) -> 
         chosen.extend(mine[:per_class])
     return chosen
 SPLIT_METHOD = (
-    f"per class, photos whose 64-bit dHash differ by <= {NEAR_DUP_BITS} bits are grouped; "
+    f"photos whose 64-bit dHash differ by <= {NEAR_DUP_BITS} bits are grouped (lab photos per "
+    "class, field photos across classes); "
     "sha256('agrifleet-split-v1:' + smallest file name in group) picks the split; "
     f"lab fractions {LAB_FRACTIONS}, field fractions {FIELD_FRACTIONS} (train, val, test)"
 )

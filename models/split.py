@@ -102,17 +102,34 @@ def split_of(group: str, fractions: tuple[float, float, float]) -> str:
 
 
 def split_folder(
-    root: Path, fractions: tuple[float, float, float] = LAB_FRACTIONS, *, dedup: bool = True
+    root: Path, fractions: tuple[float, float, float] = LAB_FRACTIONS, *, dedup: bool = True,
+    across_classes: bool = False,
 ) -> list[Photo]:
-    """Every photo under ``root`` with its label, group and split."""
+    """Every photo under ``root`` with its label, group and split.
+
+    With ``across_classes`` near-duplicates are grouped over the whole folder, not class by
+    class: a photo filed under two classes (scraped field sets have them) lands in one split.
+    """
+    listed = list_photos(root)
+    if across_classes and dedup:
+        flat = [(label, p) for label, paths in listed.items() for p in paths]
+        groups = near_duplicate_groups([p for _, p in flat])
+        return [Photo(path=p, label=label, split=split_of(g, fractions), group=g)
+                for (label, p), g in zip(flat, groups, strict=True)]
     photos: list[Photo] = []
-    for label, paths in list_photos(root).items():
+    for label, paths in listed.items():
         groups = near_duplicate_groups(paths) if dedup else [p.name for p in paths]
         photos.extend(
             Photo(path=p, label=label, split=split_of(g, fractions), group=g)
             for p, g in zip(paths, groups, strict=True)
         )
     return photos
+
+
+def split_field(root: Path) -> list[Photo]:
+    """Field photos with their splits: :data:`FIELD_FRACTIONS`, near-copies grouped across
+    classes."""
+    return split_folder(root, FIELD_FRACTIONS, across_classes=True)
 
 
 def split_hash(photos: Iterable[Photo]) -> str:

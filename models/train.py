@@ -22,9 +22,9 @@ import numpy as np
 
 from agrifleet.inference.preprocess import preprocess
 from models.split import (
-    FIELD_FRACTIONS,
     LAB_FRACTIONS,
     Photo,
+    split_field,
     split_folder,
     split_hash,
     write_split,
@@ -70,7 +70,7 @@ def collect(data: Path, field_dir: Path | None) -> tuple[list[str], list[Photo],
     """Labels (sorted lab class folders), lab photos and field photos with their splits."""
     lab = split_folder(data, LAB_FRACTIONS)
     labels = sorted({p.label for p in lab})
-    fld = split_folder(field_dir, FIELD_FRACTIONS) if field_dir else []
+    fld = split_field(field_dir) if field_dir else []
     unknown = {p.label for p in fld} - set(labels)
     if unknown:
         raise ValueError(f"field classes not among the lab classes: {sorted(unknown)}")

@@ -64,6 +64,8 @@ class ShadowRun:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._agree = 0
+        self._either = 0
+        self._both = 0
         self._confidence: list[float] = []
         self._uncertain = 0
         self._latency: list[float] = []
@@ -73,7 +75,13 @@ class ShadowRun:
         with self._changed:
             if len(self._confidence) >= self.wanted:
                 return
-            self._agree += int(current.label == candidate.label)
+            # Two "uncertain" answers are no agreement: the new model would not be tested on
+            # exactly the photos the old one could not read.
+            either = not (current.uncertain and candidate.uncertain)
+            both = not current.uncertain and not candidate.uncertain
+            self._either += int(either)
+            self._both += int(both)
+            self._agree += int(both and current.label == candidate.label)
             self._confidence.append(candidate.confidence)
             self._uncertain += int(candidate.uncertain)
             self._latency.append(candidate.inference_ms)
@@ -102,7 +110,9 @@ class ShadowRun:
             n = len(self._confidence)
             return GateFigures(
                 images=n,
-                agreement=round(self._agree / n, 4) if n else 0.0,
+                agreement=round(self._agree / self._either, 4) if self._either else 0.0,
+                answered=self._either,
+                both_answered=round(self._both / n, 4) if n else 0.0,
                 mean_confidence=round(statistics.fmean(self._confidence), 4) if n else 0.0,
                 uncertain_rate=round(self._uncertain / n, 4) if n else 0.0,
                 latency_ms=round(statistics.median(self._latency), 2) if n else 0.0,
