@@ -102,6 +102,13 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="exit 1 when the model misses a floor (they are always printed)")
     e.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
                    help="sweep only the first N photos of each class (faster; default 0: all)")
+    e.add_argument("--run", type=Path, metavar="RUN_DIR",
+                   help="the model's fine-tuning run folder (model train --backbone): adds "
+                   "leave-one-crop-out, a softmax head on its frozen features trained without "
+                   "each crop's field photos and tested on them")
+    e.add_argument("--compare-backbones", action="store_true",
+                   help="with --run: also compare EfficientNet-Lite0 (whole and cut after "
+                   "block 12) and MobileNetV2 by the same head on the field photos")
     e.set_defaults(func=_eval)
 
     r = sub.add_parser(
@@ -128,6 +135,13 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="exit 1 when the model misses a floor")
     r.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
                    help="sweep only the first N photos of each class (default 0: all)")
+    r.add_argument("--run", type=Path, metavar="RUN_DIR",
+                   help="the model's fine-tuning run folder (model train --backbone): adds "
+                   "leave-one-crop-out, a softmax head on its frozen features trained without "
+                   "each crop's field photos and tested on them")
+    r.add_argument("--compare-backbones", action="store_true",
+                   help="with --run: also compare EfficientNet-Lite0 (whole and cut after "
+                   "block 12) and MobileNetV2 by the same head on the field photos")
     r.set_defaults(func=_release)
 
     h = sub.add_parser(
@@ -239,7 +253,8 @@ def _train(args: argparse.Namespace) -> int:
     else:
         _train_from_scratch(args, work)
     _, lab, fld = collect(args.data, args.field)
-    manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads)
+    manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads,
+                       keep_float=not args.backbone)
     write_card(out)
     _make_selftest(out, args.data)
     print(f"wrote {out} (sha256 {manifest.sha256[:12]}…); sign it with agrifleet model sign")
@@ -303,7 +318,8 @@ def _run_eval(args: argparse.Namespace) -> int:
         model=args.model or default_model_dir(), data=args.data, field=args.field,
         split=args.split, report=args.report, threads=args.threads, sweep=not args.no_sweep,
         out_of_scope=args.out_of_scope, seed=args.seed, leave_field_out=args.leave_field_out,
-        sweep_per_class=args.sweep_per_class)
+        sweep_per_class=args.sweep_per_class, run=args.run,
+        compare_backbones=args.compare_backbones)
     try:
         report = run_eval(options)
     except UnknownClasses as exc:
@@ -327,7 +343,8 @@ def _release(args: argparse.Namespace) -> int:
             model_dir=args.model_dir, data=args.data, field=args.field,
             leave_field_out=args.leave_field_out, key=args.key, threads=args.threads,
             sweep=not args.no_sweep, out_of_scope=args.out_of_scope,
-            expires_days=args.expires_days, sweep_per_class=args.sweep_per_class))
+            expires_days=args.expires_days, sweep_per_class=args.sweep_per_class,
+            run=args.run, compare_backbones=args.compare_backbones))
     except (ImageError, ModelError, PackageError, ValueError, OSError) as exc:
         print(f"agrifleet model release: {exc}")
         return 2

@@ -152,9 +152,13 @@ def measure(
 
 def package(
     train_dir: Path, lab: list[Photo], field: list[Photo], dest: Path,
-    name: str, version: str, threads: int = 2,
+    name: str, version: str, threads: int = 2, keep_float: bool = True,
 ) -> Manifest:
-    """Evaluate the run in ``train_dir`` and write the model folder ``dest``; its manifest."""
+    """Evaluate the run in ``train_dir`` and write the model folder ``dest``; its manifest.
+
+    With ``keep_float`` False the float model (13 MB for a pretrained backbone) stays in the
+    run folder and the manifest names no float reference.
+    """
     meta = json.loads((train_dir / "training.json").read_text(encoding="utf-8"))
     labels: list[str] = meta["labels"]
     digest = _same_split(lab + field, meta["split_hash"], "training run's")
@@ -163,7 +167,8 @@ def package(
 
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(train_dir / "model.tflite", dest / "model.tflite")
-    shutil.copyfile(train_dir / "model_float.tflite", dest / "model_float.tflite")
+    if keep_float:
+        shutil.copyfile(train_dir / "model_float.tflite", dest / "model_float.tflite")
     _write_reports(dest, m, keep_release=False)
     counts = {
         source: dict(sorted(Counter(p.split for p in group).items()))
@@ -188,7 +193,7 @@ def package(
         training={k: meta[k] for k in ("settings", "train_seconds", "total_seconds",
                                        "parameters", "tensorflow", "previous_runs",
                                        "train_seconds_total") if k in meta},
-        float_reference="model_float.tflite",
+        float_reference="model_float.tflite" if keep_float else None,
     )
     write_manifest(dest, manifest)
     check_floors(manifest)

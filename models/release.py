@@ -42,6 +42,8 @@ class ReleaseOptions:
     out_of_scope: int = 40
     expires_days: int = 365
     sweep_per_class: int = 0
+    run: Path | None = None
+    compare_backbones: bool = False
 
 
 def merge_report(model_dir: Path, report: dict[str, Any]) -> Path:
@@ -67,7 +69,8 @@ def release(options: ReleaseOptions) -> dict[str, Any]:
             model=model_dir, data=options.data, field=options.field, split="test",
             report=Path(tmp), threads=options.threads, sweep=options.sweep,
             out_of_scope=options.out_of_scope, leave_field_out=options.leave_field_out,
-            per_class=False, sweep_per_class=options.sweep_per_class))
+            per_class=False, sweep_per_class=options.sweep_per_class, run=options.run,
+            compare_backbones=options.compare_backbones))
     # Paths of this machine mean nothing in a shipped folder: keep the folder names only.
     report["model"] = f"{manifest.name}/{manifest.version}/{manifest.file}"
     if "leave_field_out" in report:

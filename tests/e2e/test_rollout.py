@@ -23,10 +23,11 @@ import pytest
 from agrifleet.contract import Batch, ModelOffer, Update
 from agrifleet.package import generate_keypair, sign_package
 from demo.local_fleet import LocalFleet, LocalFleetOptions
-from models.shipped import DEFAULT_VERSION, default_model_dir
+from models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir, models_root
 from provisioning.acl import FLEET_USER
 from tests.base_model import newer_than_shipped
 from tests.e2e.conftest import FAST_AGENT, wait_until
+from tests.e2e.dropping_proxy import DroppingProxy
 from tests.edge.updater.conftest import copy_model, edit_manifest, permute_labels
 from tests.services import free_port
 
@@ -116,10 +117,12 @@ def rollout_fleet(tmp_path: Path, signing: tuple[Path, Path],
     """Start a fleet with n agents that take offers; yields a function(n) → LocalFleet."""
     started: list[LocalFleet] = []
 
-    def make(agents: int, broken: tuple[str, ...] = ()) -> LocalFleet:
-        port = free_port()
+    def make(agents: int, broken: tuple[str, ...] = (), camera_model: Path | None = None,
+             updates_extra: str = "", public_url: str | None = None,
+             port: int | None = None) -> LocalFleet:
+        port = port or free_port()
         monkeypatch.setenv("AGRIFLEET_MODEL_KEYS", str(signing[1]))
-        monkeypatch.setenv("AGRIFLEET_PUBLIC_URL", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("AGRIFLEET_PUBLIC_URL", public_url or f"http://127.0.0.1:{port}")
         monkeypatch.setenv("AGRIFLEET_DATA_DIR", str(tmp_path / "fleet-data"))
         monkeypatch.setenv("AGRIFLEET_ROLLOUT_TICK_S", "0.5")
         updates = f"""
@@ -127,10 +130,14 @@ def rollout_fleet(tmp_path: Path, signing: tuple[Path, Path],
 trusted_keys = ["{signing[1]}"]
 retry_min_s = 0.2
 retry_max_s = 1.0
+{updates_extra}
 """
+        # Lines before the first section header belong to the agents' [[cameras]] table.
+        camera = f'model = "{camera_model}"\n' if camera_model else ""
         fleet = LocalFleet(LocalFleetOptions(
             workdir=tmp_path / "fleet", port=port, agents=agents, broker="mosquitto",
-            feed_images=False, sensor_interval_s=30, agent_extra_toml=FAST_AGENT + updates))
+            feed_images=False, sensor_interval_s=30,
+            agent_extra_toml=camera + FAST_AGENT + updates))
         started.append(fleet)
         fleet.start()
         for device in broken:  # restart these agents with a broken TFLite runtime
@@ -259,3 +266,40 @@ def test_a_model_that_disagrees_in_shadow_pauses_the_rollout_with_the_reason(
     assert first["state"] == "failed" and first["gate"]["agreement"] < 0.9
     assert devices(final)["field-02"]["state"] == "pending", "the next phase waits"
     assert json.loads(_get(fleet, "/devices/field-01"))["model"]["version"] == DEFAULT_VERSION
+
+
+def test_nodes_move_from_the_previous_model_to_the_shipped_one_over_a_capped_link_that_drops(
+        rollout_fleet: Any, tmp_path: Path, signing: tuple[Path, Path]):
+    """The upgrade a farm makes: nodes on 2.0.0 take the shipped default (3.0.0, about three
+    times larger) with a bandwidth cap, and a download that the link cuts mid-way resumes."""
+    previous = models_root() / DEFAULT_NAME / "2.0.0"
+    assert DEFAULT_VERSION != "2.0.0", "the shipped default is the upgrade"
+    package_dir = copy_model(default_model_dir(), tmp_path / "packages" / DEFAULT_VERSION)
+    sign_package(package_dir, signing[0], expires_days=30)
+    size = (package_dir / "model.tflite").stat().st_size
+    assert size > 2 * (previous / "model.tflite").stat().st_size
+    fleet_port = free_port()
+    proxy = DroppingProxy(fleet_port, drop_after=size // 3)
+    try:
+        fleet = rollout_fleet(2, camera_model=previous, updates_extra="max_kbps = 16000",
+                              public_url=proxy.url, port=fleet_port)
+        _online(fleet)
+        for device in fleet.devices:
+            assert json.loads(_get(fleet, f"/devices/{device}"))["model"]["version"] == "2.0.0"
+        cli("model", "publish", str(package_dir))
+        photos = Photos(fleet)
+        try:
+            rollout = cli("rollout", "start", "--model", DEFAULT_NAME, "--version",
+                          DEFAULT_VERSION, "--all", "--phases", "100", "--shadow-images", "2")
+            final = wait_until(lambda: (s := status(rollout))["state"] != "running" and s, 300,
+                               "the rollout to finish")
+        finally:
+            photos.stop()
+    finally:
+        proxy.stop()
+    assert final["state"] == "completed", final
+    for device in fleet.devices:
+        model = json.loads(_get(fleet, f"/devices/{device}"))["model"]
+        assert model["version"] == DEFAULT_VERSION, (device, model)
+    assert proxy.drops >= 1, "the link was cut once"
+    assert proxy.ranged(), "the cut download resumed with a Range request"

@@ -68,3 +68,24 @@ def test_adding_a_photo_moves_no_other_photo(tmp_path: Path) -> None:
     _photo(root / "Crop___disease_0" / "ffffffffffffffff.jpg", seed=999)
     after = {p.key: p.split for p in split_folder(root)}
     assert {k: after[k] for k in before} == before
+
+
+def test_field_near_copies_filed_under_two_classes_land_in_one_split(tmp_path: Path) -> None:
+    from models.split import split_field
+
+    root = _dataset(tmp_path / "field", classes=2, per_class=12)
+    first = sorted((root / "Crop___disease_0").iterdir())
+    # the same photo, re-encoded a touch brighter, filed under the other class too
+    for i, src in enumerate(first):
+        _photo(root / "Crop___disease_1" / f"copy{i:012d}.jpg", seed=int(i), shift=2)
+        _photo(src, seed=int(i))
+    photos = {(p.label, p.path.name): p for p in split_field(root)}
+    for i, src in enumerate(first):
+        original = photos[("Crop___disease_0", src.name)]
+        copy = photos[("Crop___disease_1", f"copy{i:012d}.jpg")]
+        assert copy.group == original.group
+        assert copy.split == original.split
+    per_class = {(p.label, p.path.name): p.group for p in split_folder(root)}
+    assert any(per_class[("Crop___disease_1", f"copy{i:012d}.jpg")]
+               != per_class[("Crop___disease_0", src.name)] for i, src in enumerate(first)), \
+        "per class, the copies would have been grouped apart"
