@@ -105,6 +105,62 @@ def resident_memory(model_dir: Path, image: Path) -> tuple[float, float]:
     return base, loaded
 
 
+AGENT_CONFIG = """\
+device_id = "bench-01"
+data_dir = "{home}"
+[clock]
+synced = "always"
+[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+password = "unused"
+[[cameras]]
+type = "folder"
+name = "leafcam"
+path = "{home}/camera"
+after = "delete"
+model = "{model}"
+threads = 2
+"""
+
+
+def agent_memory(model_dir: Path, image: Path, timeout_s: float = 120.0) -> dict[str, float]:
+    """The whole field agent (``agrifleet edge run``) with the model loaded and one photo
+    classified: its resident memory now and at its peak, in MB. The broker address is a closed
+    port: the agent keeps its outbox and retries, as it would offline."""
+    import socket
+    import tempfile
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="agrifleet-bench-") as tmp:
+        home = Path(tmp)
+        (home / "camera").mkdir()
+        config = home / "agent.toml"
+        config.write_text(AGENT_CONFIG.format(home=home, port=port, model=model_dir))
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        agent = subprocess.Popen([sys.executable, "-m", "agrifleet", "edge", "run", "--config",
+                                  str(config)], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, env=env)
+        try:
+            time.sleep(3)
+            photo = home / "camera" / image.name
+            photo.write_bytes(image.read_bytes())
+            deadline = time.monotonic() + timeout_s
+            while photo.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if photo.exists():
+                raise SystemExit("the agent did not classify the photo in time")
+            time.sleep(2)
+            status = Path(f"/proc/{agent.pid}/status").read_text().splitlines()
+            kb = {line.split(":")[0]: int(line.split()[1]) for line in status
+                  if line.startswith(("VmRSS", "VmHWM"))}
+        finally:
+            agent.terminate()
+            agent.wait(30)
+    return {"agent_rss_mb": kb["VmRSS"] / 1024, "agent_peak_rss_mb": kb["VmHWM"] / 1024}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: shipped)")
@@ -130,6 +186,9 @@ def main() -> None:
                   f"p99 {figures['p99_ms']:.1f} ms  (invoke p50 {figures['invoke_p50_ms']:.1f} ms)")
     base, loaded = resident_memory(model_dir, images[0])
     print(f"resident memory: {base:.0f} MB before loading, {loaded:.0f} MB with the model loaded")
+    agent = agent_memory(model_dir, images[0])
+    print(f"field agent with the model loaded: {agent['agent_rss_mb']:.0f} MB resident "
+          f"(peak {agent['agent_peak_rss_mb']:.0f} MB)")
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit(),
@@ -139,6 +198,7 @@ def main() -> None:
         "latency": rows,
         "rss_base_mb": base,
         "rss_loaded_mb": loaded,
+        **agent,
     }
     print(json.dumps(result, indent=1))
     if args.record:

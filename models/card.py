@@ -223,7 +223,11 @@ def _benchmark_section(b: dict[str, Any]) -> list[str]:
         "",
         f"Resident memory of a process with the int8 model loaded: "
         f"{b['rss_loaded_mb']:.0f} MB ({b['rss_base_mb']:.0f} MB before loading it; "
-        f"Python, numpy, Pillow and the runtime included).",
+        f"Python, numpy, Pillow and the runtime included)."
+        + (f" The whole field agent (`agrifleet edge run`, a folder camera, offline) with the "
+           f"model loaded and a photo classified: {b['agent_rss_mb']:.0f} MB resident, "
+           f"{b['agent_peak_rss_mb']:.0f} MB at its peak (a Raspberry Pi Zero 2 W has 512 MB)."
+           if "agent_rss_mb" in b else ""),
         "",
     ]
 
