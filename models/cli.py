@@ -71,6 +71,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                     help="augmented views cached per training photo (default 4)")
     tr.add_argument("--lab-per-view", type=int, metavar="N",
                     help="lab photos per cached view (default 4000)")
+    t.add_argument("--field-weight", type=float, default=1.0, metavar="W",
+                   help="thresholds: count each field validation photo W times in the "
+                   "precision (default 1)")
     t.set_defaults(func=_train)
 
     e = sub.add_parser(
@@ -159,6 +162,12 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     h.add_argument("--coverage", type=float, default=None, metavar="SHARE",
                    help="share of lab validation photos to answer, e.g. 0.955 (default: the "
                    "fixed 97 %% precision target)")
+    h.add_argument("--field-weight", type=float, default=1.0, metavar="W",
+                   help="count each field validation photo W times in the precision (default "
+                   "1; the lab photos outnumber the field ones)")
+    h.add_argument("--float", type=Path, metavar="FILE", dest="float_file",
+                   help="the float model to measure beside int8 (default: the folder's float "
+                   "reference; a pretrained model keeps it in its run folder)")
     h.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
     h.set_defaults(func=_thresholds)
 
@@ -254,7 +263,7 @@ def _train(args: argparse.Namespace) -> int:
         _train_from_scratch(args, work)
     _, lab, fld = collect(args.data, args.field)
     manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads,
-                       keep_float=not args.backbone)
+                       keep_float=not args.backbone, field_weight=args.field_weight)
     write_card(out)
     _make_selftest(out, args.data)
     print(f"wrote {out} (sha256 {manifest.sha256[:12]}…); sign it with agrifleet model sign")
@@ -363,7 +372,8 @@ def _thresholds(args: argparse.Namespace) -> int:
         return 2
     try:
         _, lab, fld = collect(args.data, args.field)
-        manifest = rethreshold(args.model_dir, lab, fld, args.threads, coverage)
+        manifest = rethreshold(args.model_dir, lab, fld, args.threads, coverage,
+                               args.field_weight, args.float_file)
     except (ImageError, ModelError, ValueError, OSError) as exc:
         print(f"agrifleet model thresholds: {exc}")
         return 2

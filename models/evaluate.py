@@ -136,13 +136,15 @@ PRECISION_TARGET = 0.97
 def choose_thresholds(
     probs: np.ndarray, truth: np.ndarray, labels: Sequence[str],
     target_precision: float = PRECISION_TARGET, floor: float = 0.35, ceiling: float = 0.9,
-    default: float = 0.5,
+    default: float = 0.5, weights: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Per class, the lowest confidence at which its predictions reach ``target_precision``.
 
-    Chosen on validation photos. A class never predicted there keeps ``default``; one that never
-    reaches the target gets ``ceiling``.
+    Chosen on validation photos, each counted with its ``weight`` (default 1) in the precision.
+    A class never predicted there keeps ``default``; one that never reaches the target gets
+    ``ceiling``.
     """
+    w = np.ones(len(truth)) if weights is None else np.asarray(weights, dtype=float)
     pred = probs.argmax(axis=1)
     confidence = probs.max(axis=1)
     grid = np.round(np.arange(floor, ceiling + 1e-9, 0.05), 2)
@@ -155,7 +157,7 @@ def choose_thresholds(
         chosen[label] = float(ceiling)
         for t in grid:
             keep = mine & (confidence >= t)
-            if keep.any() and (truth[keep] == c).mean() >= target_precision:
+            if keep.any() and w[keep & (truth == c)].sum() / w[keep].sum() >= target_precision:
                 chosen[label] = float(t)
                 break
     return chosen
@@ -174,12 +176,16 @@ class OperatingPoint:
     lab_coverage: float
     #: The share of lab validation photos asked for, or None for the fixed target.
     coverage: float | None = None
+    #: How many times each field validation photo counts in the precision.
+    field_weight: float = 1.0
 
     @property
     def rule(self) -> str:
+        weighted = (f", each field photo counted {self.field_weight:g} times"
+                    if self.field_weight != 1.0 else "")
         rule = (f"per class, the lowest confidence reaching {self.target_precision:.1%} "
-                "precision on validation, within [0.35, 0.90] (0.5 for classes rarely "
-                "predicted)")
+                f"precision on validation{weighted}, within [0.35, 0.90] (0.5 for classes "
+                "rarely predicted)")
         if self.coverage is None:
             return f"{rule}; lab validation photos answered {self.lab_coverage:.1%}"
         return (f"{rule}; the precision target is the strictest of 99 %, 98.5 %, ... 90 % at "
@@ -189,7 +195,7 @@ class OperatingPoint:
 
 def choose_operating_point(
     probs: np.ndarray, truth: np.ndarray, labels: Sequence[str], lab: np.ndarray,
-    coverage: float | None = None,
+    coverage: float | None = None, field_weight: float = 1.0,
 ) -> OperatingPoint:
     """Per-class thresholds at :data:`PRECISION_TARGET`, or, given ``coverage``, at the
     strictest precision target that still answers that share of the lab validation photos
@@ -199,13 +205,18 @@ def choose_operating_point(
     never saw in a field, most of those wrongly (measured on the leave-field-out model: see
     docs/models.md), so the shipped default is the fixed target. When even 90 % does not reach
     ``coverage``, 90 % is used.
+
+    ``field_weight`` counts each field photo (not ``lab``) that many times in the precision, so
+    a few hundred field validation photos weigh against thousands of lab ones.
     """
     lab = np.asarray(lab, dtype=bool)
+    weights = np.where(lab, 1.0, field_weight)
     point = None
     for target in (PRECISION_TARGET,) if coverage is None else PRECISION_TARGETS:
-        thresholds = choose_thresholds(probs, truth, labels, target_precision=target)
+        thresholds = choose_thresholds(probs, truth, labels, target_precision=target,
+                                       weights=weights)
         answered = evaluate(probs[lab], truth[lab], labels, thresholds).covered
-        point = OperatingPoint(thresholds, target, answered, coverage)
+        point = OperatingPoint(thresholds, target, answered, coverage, field_weight)
         if coverage is None or answered >= coverage:
             break
     assert point is not None

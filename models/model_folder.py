@@ -115,7 +115,7 @@ class Measured:
 def measure(
     int8_file: Path, float_file: Path, lab: list[Photo], field: list[Photo],
     labels: list[str], threads: int = 2, coverage: float | None = None,
-    trained_on_field: bool = True,
+    trained_on_field: bool = True, field_weight: float = 1.0,
 ) -> Measured:
     """Run both files on every set, choose the thresholds on validation, evaluate.
 
@@ -137,7 +137,7 @@ def measure(
     chosen_on = slice(None) if trained_on_field else slice(0, lab_val)
     is_lab = (np.arange(len(sets["val"])) < lab_val)[chosen_on]
     point = choose_operating_point(probs["int8"]["val"][chosen_on], truth["val"][chosen_on],
-                                   labels, is_lab, coverage)
+                                   labels, is_lab, coverage, field_weight)
     results = {
         kind: {s: evaluate(probs[kind][s], truth[s], labels, point.thresholds) for s in sets}
         for kind in probs
@@ -153,6 +153,7 @@ def measure(
 def package(
     train_dir: Path, lab: list[Photo], field: list[Photo], dest: Path,
     name: str, version: str, threads: int = 2, keep_float: bool = True,
+    field_weight: float = 1.0,
 ) -> Manifest:
     """Evaluate the run in ``train_dir`` and write the model folder ``dest``; its manifest.
 
@@ -163,7 +164,8 @@ def package(
     labels: list[str] = meta["labels"]
     digest = _same_split(lab + field, meta["split_hash"], "training run's")
     m = measure(train_dir / "model.tflite", train_dir / "model_float.tflite", lab, field,
-                labels, threads, trained_on_field=not meta["settings"].get("exclude_field"))
+                labels, threads, trained_on_field=not meta["settings"].get("exclude_field"),
+                field_weight=field_weight)
 
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(train_dir / "model.tflite", dest / "model.tflite")
@@ -202,7 +204,7 @@ def package(
 
 def rethreshold(
     model_dir: Path, lab: list[Photo], field: list[Photo], threads: int = 2,
-    coverage: float | None = None,
+    coverage: float | None = None, field_weight: float = 1.0, float_file: Path | None = None,
 ) -> Manifest:
     """Choose a model folder's thresholds again (same files, same split), in place.
 
@@ -211,12 +213,16 @@ def rethreshold(
     ``release`` again afterwards for the card and the self-test.
     """
     manifest = read_manifest(model_dir)
-    if manifest.float_reference is None:
-        raise ValueError(f"{model_dir} has no float reference model to measure beside int8")
+    if float_file is None and manifest.float_reference is not None:
+        float_file = model_dir / manifest.float_reference
+    if float_file is None:
+        raise ValueError(f"{model_dir} has no float reference model to measure beside int8 "
+                         "(give the training run's model_float.tflite)")
     _same_split(lab + field, manifest.split.hash, "model's")
     excluded = manifest.training.get("settings", {}).get("exclude_field") is True
-    m = measure(model_dir / manifest.file, model_dir / manifest.float_reference, lab, field,
-                manifest.labels, threads, coverage, trained_on_field=not excluded)
+    m = measure(model_dir / manifest.file, float_file, lab, field,
+                manifest.labels, threads, coverage, trained_on_field=not excluded,
+                field_weight=field_weight)
     _write_reports(model_dir, m, keep_release=True)
     updated = manifest.model_copy(update={"thresholds": m.point.thresholds,
                                           "metrics": m.metrics})

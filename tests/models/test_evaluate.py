@@ -59,6 +59,21 @@ def test_thresholds_reach_the_target_precision_on_validation() -> None:
     assert all(0.35 <= v <= 0.9 for v in t.values())
 
 
+def test_weighted_field_photos_raise_a_threshold_the_lab_alone_would_keep_low() -> None:
+    # 100 lab photos called A at 0.6, all right; field photos called A: 3 wrong at 0.6, 7 right
+    # at 0.85. Pooled, A is 97.3 % precise from 0.35 on; with each field photo counted ten
+    # times, only above 0.6 is it precise enough.
+    confidence = np.r_[np.full(100, 0.6), np.full(3, 0.6), np.full(7, 0.85)]
+    probs = np.zeros((110, 3))
+    probs[:, 0] = confidence
+    truth = np.r_[np.zeros(100, int), np.ones(3, int), np.zeros(7, int)]
+    is_lab = np.r_[np.ones(100, bool), np.zeros(10, bool)]
+    plain = choose_operating_point(probs, truth, LABELS, is_lab)
+    weighted = choose_operating_point(probs, truth, LABELS, is_lab, field_weight=10.0)
+    assert plain.thresholds["A___healthy"] == 0.35
+    assert weighted.thresholds["A___healthy"] == 0.65
+
+
 def test_rarely_predicted_class_keeps_the_default() -> None:
     probs = np.eye(3)[[0, 0, 0, 0, 0, 0]]
     t = choose_thresholds(probs, np.zeros(6, int), LABELS)

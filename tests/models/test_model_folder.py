@@ -102,10 +102,11 @@ def test_a_model_trained_without_field_photos_gets_thresholds_from_lab_photos_on
     seen: list[int] = []
     real = model_folder.choose_operating_point
 
-    def spy(probs: Any, truth: Any, labels: Any, lab_mask: Any, coverage: float) -> Any:
+    def spy(probs: Any, truth: Any, labels: Any, lab_mask: Any, coverage: float,
+            field_weight: float = 1.0) -> Any:
         seen.append(len(probs))
         assert lab_mask.all() or not excluded
-        return real(probs, truth, labels, lab_mask, coverage)
+        return real(probs, truth, labels, lab_mask, coverage, field_weight)
 
     monkeypatch.setattr(model_folder, "choose_operating_point", spy)
     _, lab_photos, field_photos = collect(lab, field)

@@ -39,7 +39,7 @@ def _photos(root: Path, per_class: int, seed: int) -> Path:
         (root / label).mkdir(parents=True)
         for i in range(per_class):
             (root / label / f"{seed + 97 * c + i:016x}.jpg").write_bytes(
-                leaf_jpeg((180, 160), seed=seed + 31 * c + i, spots=6 * c + 4))
+                leaf_jpeg((180, 160), seed=seed + 31 * c + i, spots=6 * c + 4, vary=True))
     return root
 
 

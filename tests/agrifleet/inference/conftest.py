@@ -58,15 +58,21 @@ def edit_manifest(model_dir: Path, **changes: object) -> None:
     path.write_text(json.dumps(data))
 
 
-def leaf_jpeg(size: tuple[int, int] = (320, 240), seed: int = 0, spots: int = 12) -> bytes:
-    """A synthetic leaf photo: a green ellipse with brown spots on a grey background."""
+def leaf_jpeg(size: tuple[int, int] = (320, 240), seed: int = 0, spots: int = 12,
+              vary: bool = False) -> bytes:
+    """A synthetic leaf photo: a green ellipse with brown spots on a grey background; with
+    ``vary`` the leaf's outline and the background's shade differ by seed (photos that the
+    split's near-duplicate hash tells apart)."""
     from PIL import ImageDraw
 
     rng = np.random.default_rng(seed)
-    img = Image.new("RGB", size, (128, 128, 120))
+    shape = np.random.default_rng(seed + 7919).uniform(-0.12, 0.12, 4) if vary else np.zeros(4)
+    grey = int(np.random.default_rng(seed + 104729).integers(60, 200)) if vary else 128
+    img = Image.new("RGB", size, (grey, grey, grey - 8))
     draw = ImageDraw.Draw(img)
     w, h = size
-    draw.ellipse((w * 0.15, h * 0.1, w * 0.85, h * 0.9), fill=(60, 140, 50))
+    draw.ellipse((w * (0.15 + shape[0]), h * (0.1 + shape[1]), w * (0.85 + shape[2]),
+                  h * (0.9 + shape[3])), fill=(60, 140, 50))
     for _ in range(spots):
         x, y = rng.uniform(0.3, 0.7) * w, rng.uniform(0.25, 0.75) * h
         r = rng.uniform(2, 8)
