@@ -74,6 +74,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--field-weight", type=float, default=1.0, metavar="W",
                    help="thresholds: count each field validation photo W times in the "
                    "precision (default 1)")
+    t.add_argument("--coverage", type=float, default=None, metavar="SHARE",
+                   help="thresholds: the strictest precision target that still answers this "
+                   "share of the lab validation photos (default: the fixed 97 %% target)")
     t.set_defaults(func=_train)
 
     e = sub.add_parser(
@@ -263,7 +266,8 @@ def _train(args: argparse.Namespace) -> int:
         _train_from_scratch(args, work)
     _, lab, fld = collect(args.data, args.field)
     manifest = package(work, lab, fld, out, args.name, args.version or out.name, args.threads,
-                       keep_float=not args.backbone, field_weight=args.field_weight)
+                       keep_float=not args.backbone, field_weight=args.field_weight,
+                       coverage=args.coverage)
     write_card(out)
     _make_selftest(out, args.data)
     print(f"wrote {out} (sha256 {manifest.sha256[:12]}…); sign it with agrifleet model sign")

@@ -140,7 +140,7 @@ class FrozenPart:
     def __init__(self, frozen: Any, path: Path, threads: int):
         import tensorflow as tf
 
-        if not path.is_file():
+        if not path.is_file():  # ``frozen`` may be None when the file is there
             converter = tf.lite.TFLiteConverter.from_keras_model(frozen)
             path.write_bytes(converter.convert())
         from agrifleet.inference.runtime import load_interpreter

@@ -30,7 +30,13 @@ from agrifleet.package import (
     sign_package,
     verify_package,
 )
-from models.shipped import DEFAULT_VERSION, default_model_dir, models_root, release_public_key
+from models.shipped import (
+    DEFAULT_VERSION,
+    default_model_dir,
+    models_root,
+    release_public_key,
+    release_public_keys,
+)
 from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 
 SHIPPED = default_model_dir()
@@ -247,10 +253,18 @@ def test_a_bumped_copy_of_the_shipped_model_is_a_valid_upgrade(
     check_upgrade(new, read_manifest(SHIPPED))
 
 
-def test_the_shipped_model_is_signed_by_the_release_key_in_the_repository() -> None:
+def test_the_shipped_model_is_signed_by_the_current_release_key_in_the_repository() -> None:
     manifest = verify_package(SHIPPED, load_public_keys([release_public_key()]))
     assert manifest.version == DEFAULT_VERSION and manifest.signing is not None
     assert manifest.signing.key_id == json.loads((SHIPPED / "manifest.sig").read_text())["key_id"]
+
+
+def test_every_signed_shipped_version_verifies_with_a_release_key() -> None:
+    keys = load_public_keys(release_public_keys())
+    signed = [p.parent for p in models_root().glob("*/*/manifest.sig")]
+    assert SHIPPED in signed
+    for folder in signed:
+        assert verify_package(folder, keys).signing is not None
 
 
 SHIPPED_FOLDERS = sorted(p.parent for p in models_root().glob("*/*/manifest.json"))
