@@ -47,7 +47,8 @@ MIN_PHOTOS = 3
 MEDIAN_METHOD = ("per class, the pixel-wise median of the class's fixed sample of lab test photos "
                "(test_sample.txt), each fitted to the model's input size, scaled to "
                "{side} px (Lanczos; another of 32-64 px, then mirrored, then turned a quarter, "
-               "where the answer at {side} px is not clear), PNG")
+               "where the answer at {side} px is not clear; one of the photos where the "
+               "median is never clear), PNG")
 
 
 def slug(label: str) -> str:
@@ -106,16 +107,24 @@ def _clear_png(classifier: Classifier, reference: Classifier | None, img: Image.
 
 def write_selftest(pkg_dir: Path, images: Mapping[str, tuple[Image.Image, str | None]], *,
                    side: int = SIDE, tolerance: float = TOLERANCE, method: str = "",
-                   runtime: str | None = None) -> Answers:
-    """Replace ``selftest/`` with these images (name → (image, class it shows)) and answers."""
+                   runtime: str | None = None,
+                   fallbacks: Mapping[str, list[Image.Image]] | None = None) -> Answers:
+    """Replace ``selftest/`` with these images (name → (image, class it shows)) and answers;
+    an image whose answer is never clear is replaced by the first clear one of its
+    ``fallbacks``."""
     pkg_dir = Path(pkg_dir)
     classifier = Classifier.load(pkg_dir, threads=2, runtime=runtime)
     reference = reference_classifier(classifier)
     chosen: dict[str, bytes] = {}
     made_from: dict[str, str] = {}
     for name, (img, label) in images.items():
-        data = _clear_png(classifier, reference, img,
-                          (side, *(s for s in OTHER_SIDES if s != side)), tolerance)
+        sides = (side, *(s for s in OTHER_SIDES if s != side))
+        data = _clear_png(classifier, reference, img, sides, tolerance)
+        for other in (fallbacks or {}).get(name, []) if data is None else []:
+            data = _clear_png(classifier, reference, other, sides, tolerance)
+            if data is not None:
+                log.info("self-test image %s: the median is never clear, one photo is", name)
+                break
         if data is None:
             log.warning("self-test image %s skipped: the model's answer is never clear", name)
             continue
@@ -140,13 +149,17 @@ def class_median_selftest(pkg_dir: Path, data_dir: Path, *, side: int = SIDE,
     if not photos:
         raise ValueError(f"{data_dir}: no photos in folders named after the model's classes")
     images: dict[str, tuple[Image.Image, str | None]] = {}
+    fallbacks: dict[str, list[Image.Image]] = {}
     for i, label in enumerate(manifest.labels):
         if len(photos.get(label, [])) < MIN_PHOTOS:
             log.warning("no self-test image for %s: fewer than %d photos", label, MIN_PHOTOS)
             continue
-        images[f"{i:02d}-{slug(label)}.png"] = (median_image(photos[label], manifest.size), label)
+        name = f"{i:02d}-{slug(label)}.png"
+        images[name] = (median_image(photos[label], manifest.size), label)
+        fallbacks[name] = [Image.fromarray(fit_square(open_image(p), manifest.size))
+                           for p in photos[label]]
     return write_selftest(pkg_dir, images, side=side, runtime=runtime,
-                          method=MEDIAN_METHOD.format(side=side))
+                          method=MEDIAN_METHOD.format(side=side), fallbacks=fallbacks)
 
 
 def images_selftest(pkg_dir: Path, files: Iterable[Path], *, side: int = SIDE,

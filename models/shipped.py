@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFAULT_NAME = "leaf-disease"
-DEFAULT_VERSION = "2.0.0"
+DEFAULT_VERSION = "3.0.0"
 #: The public halves of the keys the project signs its shipped model packages with, oldest
 #: first (the private halves are kept offline by the maintainers, never in the repository):
 #: 2.0.0 is signed with the first, 3.0.0 with the second.

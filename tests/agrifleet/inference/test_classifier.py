@@ -24,7 +24,7 @@ def test_shipped_manifest_matches_the_file(shipped_dir: Path) -> None:
     manifest = read_manifest(shipped_dir)
     model = shipped_dir / manifest.file
     assert sha256_file(model) == manifest.sha256
-    assert model.stat().st_size == manifest.size_bytes <= 2 * 1024 * 1024
+    assert model.stat().st_size == manifest.size_bytes <= 5 * 1024 * 1024  # the budget: 5 MiB
     assert (shipped_dir / "labels.txt").read_text().splitlines() == manifest.labels
     assert len(manifest.labels) == 31 and set(manifest.thresholds) == set(manifest.labels)
     assert manifest.input.dtype == "int8" and manifest.output.dtype == "int8"
