@@ -445,7 +445,7 @@ threads = 1
                 shutil.copyfile(source, partial)
                 partial.rename(camera / f"{int(time.time() * 1000)}{source.suffix.lower()}")
 
-    def practice(self) -> Practice | None:
+    def walkthrough(self) -> Practice | None:
         """What the README's rollout walkthrough needs from this run (with ``practice``)."""
         if self.signing is None:
             return None
@@ -459,7 +459,7 @@ threads = 1
                         version=next_version(read_manifest(model).version))
 
     def banner(self) -> str:
-        practice = self.practice()
+        practice = self.walkthrough()
         return "\n".join(
             [
                 "agrifleet demo is running",
