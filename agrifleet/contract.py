@@ -241,6 +241,11 @@ class Health(_Payload):
     previous_model: ModelRef | None = Field(
         default=None, description="The model kept for rollback"
     )
+    takes_offers: bool | None = Field(
+        default=None,
+        description="Whether the node takes the fleet's model offers (an [updates] section in "
+        "its config); unset by agents older than this field",
+    )
     degraded: dict[str, str] = Field(
         default_factory=dict,
         description="code → message for each way the node is not working normally "

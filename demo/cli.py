@@ -28,6 +28,11 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workdir", type=Path, default=None, help="keep the demo's files here")
     parser.add_argument(
+        "--backfill-days", type=float, default=120.0, metavar="DAYS",
+        help="past soil readings each node starts with, so every chart range has a curve "
+        "(120: a season; 0: none)",
+    )
+    parser.add_argument(
         "--duration", type=float, default=None,
         help="stop after this many seconds (default: at Ctrl-C)",
     )
@@ -49,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536 or not 0 <= args.mqtt_port < 65536:
         print("agrifleet demo: ports are 1..65535", file=sys.stderr)
         return 2
+    if not 0 <= args.backfill_days <= 366:
+        print("agrifleet demo: --backfill-days is 0..366", file=sys.stderr)
+        return 2
     if args.agents < 1:
         print("agrifleet demo: --agents must be 1 or more", file=sys.stderr)
         return 2
@@ -61,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
             agents=args.agents,
             broker=args.broker,
             images=args.images,
+            practice=True,
+            backfill_days=args.backfill_days,
+            alert_rules=True,
         )
         demo = LocalFleet(options)
         stopping = threading.Event()

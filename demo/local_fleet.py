@@ -37,6 +37,7 @@ from provisioning.mosquitto import (
 )
 
 if TYPE_CHECKING:
+    from demo.walkthrough import Practice
     from provisioning.embedded_broker import EmbeddedBroker
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,12 @@ class LocalFleetOptions:
     sensor_interval_s: float = 5.0
     database_url: str | None = None  # default: SQLite in workdir
     agent_extra_toml: str = ""  # appended to every agent's config (tests tune the outbox)
+    #: A fleet to practise a rollout on (agrifleet demo): its own signing key, which the fleet
+    #: and the nodes trust; nodes that take offers; a technician's token; the README's
+    #: walkthrough in the banner (demo/walkthrough.py).
+    practice: bool = False
+    backfill_days: float = 0.0  # days of past soil readings per node (demo/backfill.py)
+    alert_rules: bool = False  # start with the demo's alert rules (demo/alert_rules.py)
 
 
 class StartError(RuntimeError):
@@ -106,6 +113,9 @@ class LocalFleet:
             self.users[device] = secrets.token_urlsafe(18)
         self.mqtt_port = options.mqtt_port or free_port()
         self.token = ""
+        self.technician_token = ""
+        #: (signing.key, signing.pub) of this run, with ``practice``.
+        self.signing: tuple[Path, Path] | None = None
         self._stack = ExitStack()
         self.fleet: subprocess.Popen[bytes] | None = None
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
@@ -135,12 +145,39 @@ class LocalFleet:
             raise StartError(
                 f"cannot create the work folder {self.options.workdir}: {exc.strerror}"
             ) from None
+        if self.options.practice:
+            from demo.walkthrough import make_keys
+
+            self.signing = make_keys(self.options.workdir)
         self._start_broker()
         self._start_fleet()
         self._register_devices()
+        if self.options.alert_rules:
+            from demo.alert_rules import create_alert_rules
+
+            create_alert_rules(self._api)
+        backfilling = self._start_backfill()
         sensors = self._start_sensors()
         self._start_agents(sensors)
         self._start_image_feeder()
+        if backfilling is not None:
+            backfilling.join()
+
+    def _start_backfill(self) -> threading.Thread | None:
+        """Past readings for every node, sent while the rest starts (demo/backfill.py)."""
+        if self.options.backfill_days <= 0:
+            return None
+        from demo.backfill import backfill
+
+        def run() -> None:
+            try:
+                backfill(self.devices, self.options.backfill_days, self.mqtt_port, self.users)
+            except (OSError, ValueError) as exc:  # the charts start empty; the demo runs on
+                log.warning("no past readings for the charts: %s", exc)
+
+        thread = threading.Thread(target=run, name="backfill", daemon=True)
+        thread.start()
+        return thread
 
     def stop(self) -> None:
         self._stop.set()
@@ -182,18 +219,28 @@ class LocalFleet:
         env = dict(os.environ)
         env["AGRIFLEET_DATABASE_URL"] = self.database_url
         env["AGRIFLEET_MQTT_URL"] = self._mqtt_url(FLEET_USER)
+        if self.signing is not None:
+            from demo.walkthrough import fleet_settings
+
+            env.update(fleet_settings(self.signing[1], self.api_url, self.options.workdir))
         return env
 
     def _start_fleet(self) -> None:
         env = self._fleet_env()
         command = [sys.executable, "-m", "agrifleet", "fleet"]
-        for step in (["migrate"], ["create-token", "--role", "admin"]):
+        steps = [["migrate"], ["create-token", "--role", "admin", "--name", "demo-admin"]]
+        if self.options.practice:
+            steps.append(["create-token", "--role", "technician", "--name", "demo-technician"])
+        tokens = []
+        for step in steps:
             done = subprocess.run([*command, *step], env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
                 why = why.strip()
                 raise StartError(f"agrifleet fleet {step[0]} failed: {why}")
-        self.token = done.stdout.strip().splitlines()[-1]
+            tokens.append(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "")
+        self.token = tokens[1]
+        self.technician_token = tokens[2] if self.options.practice else ""
         self._create_dashboard_users(env)
         self.start_fleet()
 
@@ -333,12 +380,20 @@ name = "leafcam"
 path = "{home / 'camera'}"
 after = "delete"
 threads = 1
-{self.options.agent_extra_toml}
+{self._updates_toml()}{self.options.agent_extra_toml}
 """
         path = home / "agent.toml"
         path.write_text(config)
         path.chmod(0o600)  # it holds the device's password
         return path
+
+    def _updates_toml(self) -> str:
+        """With ``practice``: the node takes offers signed by this run's or the release key."""
+        if self.signing is None:
+            return ""
+        from demo.walkthrough import updates_toml
+
+        return updates_toml(self.signing[1])
 
     def _start_agents(self, sensors: dict[str, dict[str, str]]) -> None:
         for device in self.devices:
@@ -367,8 +422,11 @@ threads = 1
             return
         folder = self.options.images or default_images()
         if folder is None:
-            log.info("no leaf photos found; pass --images DIR to see detections")
-            return
+            from models.shipped import default_model_dir
+
+            folder = default_model_dir() / "selftest"
+            log.info("no leaf photos found: the nodes' cameras get the shipped model's self-test "
+                     "images (one small photo per class); pass --images DIR for real photos")
         images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not images:
             log.warning("no .jpg/.png photos under %s", folder)
@@ -387,7 +445,21 @@ threads = 1
                 shutil.copyfile(source, partial)
                 partial.rename(camera / f"{int(time.time() * 1000)}{source.suffix.lower()}")
 
+    def walkthrough(self) -> Practice | None:
+        """What the README's rollout walkthrough needs from this run (with ``practice``)."""
+        if self.signing is None:
+            return None
+        from agrifleet.manifest import read_manifest
+        from demo.walkthrough import Practice, next_version
+        from models.shipped import default_model_dir
+
+        model = default_model_dir()
+        return Practice(fleet_url=self.api_url, technician_token=self.technician_token,
+                        keys=self.signing[0].parent, model=model,
+                        version=next_version(read_manifest(model).version))
+
     def banner(self) -> str:
+        practice = self.walkthrough()
         return "\n".join(
             [
                 "agrifleet demo is running",
@@ -395,12 +467,15 @@ threads = 1
                 *[f"  sign in     {role}: {email}  password {password}"
                   for role, (email, password) in self.sign_ins.items()],
                 f"  fleet API   {self.api_url}/api/v1   (OpenAPI docs: {self.api_url}/docs)",
-                f"  API token   {self.token}",
+                f"  API token   {self.token}  (admin)",
+                *([f"  API token   {self.technician_token}  (technician)"]
+                  if self.technician_token else []),
                 f"  MQTT broker 127.0.0.1:{self.mqtt_port} ({self.broker_kind})",
                 f"  devices     {', '.join(self.devices)}",
                 f"  files       {self.options.workdir}",
                 "  try:        curl -H 'Authorization: Bearer "
                 f"{self.token}' {self.api_url}/api/v1/devices",
+                *(practice.banner_lines() if practice is not None else []),
                 "Ctrl-C stops everything.",
             ]
         )

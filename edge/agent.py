@@ -230,7 +230,8 @@ class Agent:
         """The probe's health with the model the cameras run and the one kept for rollback."""
         if self.health is None:
             return None
-        health = self.health.collect()
+        health = self.health.collect().model_copy(
+            update={"takes_offers": self.updater is not None})
         if self.updater is not None:
             return health.model_copy(update={"model": self.updater.active(),
                                              "previous_model": self.updater.previous()})

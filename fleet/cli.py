@@ -62,7 +62,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     token = sub.add_parser(
         "create-token",
         help="print a new API token",
-        description="Print a new API token; only its hash is stored, so keep the output.",
+        description="Print a new API token; only its hash is stored, so keep the output. "
+        "It is stored in the fleet's database (AGRIFLEET_DATABASE_URL, else fleet.db in "
+        "AGRIFLEET_DATA_DIR), which it names on standard error; a database that does not "
+        "exist yet is refused unless --create.",
     )
     token.add_argument(
         "--role", required=True, choices=("admin", "technician", "viewer"),
@@ -70,6 +73,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         "viewer may only read",
     )
     token.add_argument("--name", default="", help="who or what the token is for")
+    token.add_argument("--create", action="store_true",
+                       help="create the database (and its tables) if there is none yet")
     token.set_defaults(func=_create_token)
 
     farm = sub.add_parser(
@@ -263,11 +268,45 @@ def _ingest(args: argparse.Namespace) -> int:
 def _create_token(args: argparse.Namespace) -> int:
     from fleet.auth import create_token
     from fleet.migrate import upgrade
+    from fleet.settings import mask_url
 
-    with _database("create-token", _settings()) as engine:
+    settings = _settings()
+    where = mask_url(settings.database_url)
+    if not args.create and _sqlite_file_missing(settings.database_url):
+        return _no_database(where)
+    with _database("create-token", settings) as engine:
+        if not args.create and not _has_fleet_tables(engine):
+            return _no_database(where)
         upgrade(engine)
         print(create_token(engine, args.role, args.name))
+    print(f"agrifleet fleet create-token: a {args.role} token stored in {where}",
+          file=sys.stderr)
     return 0
+
+
+def _no_database(where: str) -> int:
+    print(f"agrifleet fleet create-token: there is no fleet database at {where} yet: run it "
+          "with the fleet's settings (AGRIFLEET_DATABASE_URL or AGRIFLEET_DATA_DIR; `agrifleet "
+          "demo` prints its own tokens), or pass --create to start a new, empty one",
+          file=sys.stderr)
+    return 1
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    """True for an SQLite URL whose file does not exist (opening it would create it)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return False
+    return not Path(parsed.database).exists()
+
+
+def _has_fleet_tables(engine: Engine) -> bool:
+    """Whether the database was ever migrated (it has Alembic's version table)."""
+    from sqlalchemy import inspect
+
+    return inspect(engine).has_table("alembic_version")
 
 
 def _migrate(_: argparse.Namespace) -> int:

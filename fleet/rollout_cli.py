@@ -37,7 +37,8 @@ def request(args: argparse.Namespace, method: str, path: str, body: bytes | None
     token = args.token or os.environ.get("AGRIFLEET_TOKEN") or ""
     if not base.startswith(("http://", "https://")):
         raise FleetError("no fleet address: pass --fleet http://host:8000 or set "
-                         "AGRIFLEET_FLEET_URL")
+                         "AGRIFLEET_FLEET_URL (agrifleet demo prints an export line that sets "
+                         "it and AGRIFLEET_TOKEN)")
     if not token:
         raise FleetError("no API token: pass --token or set AGRIFLEET_TOKEN")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type,
@@ -156,6 +157,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                         "its phases, every device's state and gate figures.")
     st.add_argument("id", type=int, help="the rollout id that start printed")
     st.add_argument("--json", action="store_true", help="print the API's JSON")
+    st.add_argument("--wait", action="store_true",
+                    help="follow it until it stops running (completed, paused, halted or "
+                    "aborted), printing each change; exit 0 only when completed")
     _connection(st)
     st.set_defaults(func=_run(_status))
 
@@ -219,6 +223,8 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    if not rows:
+        print("no rollouts")
     for r in rows:
         counts = ", ".join(f"{n} {s}" for s, n in r["counts"].items())
         print(f"{r['id']:>5}  {r['model']} {r['version']:<9} {r['state']:<9} {counts}"
@@ -226,25 +232,61 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Seconds between two looks at a rollout with ``status --wait``.
+WAIT_POLL_S = 2.0
+
+
 def _status(args: argparse.Namespace) -> int:
     r = request(args, "GET", f"/api/v1/rollouts/{args.id}")
+    if args.wait:
+        return _follow(args, r)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    print(f"rollout {r['id']}: {r['model']} {r['version']} {r['state']}"
-          + (f" — {r['reason']}" if r["reason"] else ""))
+    print(_status_text(r))
+    return 0
+
+
+def _follow(args: argparse.Namespace, r: dict[str, Any]) -> int:
+    """Print the rollout whenever it changes until it no longer runs; 0 when completed."""
+    import time
+
+    shown = ""
+    while True:
+        text = json.dumps(r, indent=2) if args.json else _status_text(r)
+        if text != shown:
+            print(text, flush=True)
+            shown = text
+        if r["state"] != "running":
+            return 0 if r["state"] == "completed" else 1
+        time.sleep(WAIT_POLL_S)
+        r = request(args, "GET", f"/api/v1/rollouts/{args.id}")
+
+
+def _status_text(r: dict[str, Any]) -> str:
+    """``rollout status`` of one rollout: its state and reason, phases, devices."""
+    lines = [f"rollout {r['id']}: {r['model']} {r['version']} {r['state']}"
+             + (f" — {r['reason']}" if r["reason"] else "")]
+    deaf = [d["device_id"] for d in r["devices"]
+            if d.get("takes_offers") is False and d["state"] not in ("active", "failed",
+                                                                     "rolled_back")]
+    if deaf:
+        lines.append(f"  {len(deaf)} device(s) do not take model offers: {', '.join(deaf[:10])}"
+                     " (no [updates] section in their agent config; see docs/edge.md)")
     for p in r["phases"]:
-        print(f"  phase {p['index'] + 1} ({p['percent']}%, {p['devices']} devices): {p['state']}, "
-              f"{p['active']} active, {p['failed']} failed, {p['in_progress']} in progress")
+        lines.append(f"  phase {p['index'] + 1} ({p['percent']}%, {p['devices']} devices): "
+                     f"{p['state']}, {p['active']} active, {p['failed']} failed, "
+                     f"{p['in_progress']} in progress")
     for d in r["devices"]:
         gate = d["gate"]
         figures = (f"  agreement {gate['agreement']:.2f} confidence {gate['mean_confidence']:.2f}"
                    f" uncertain {gate['uncertain_rate']:.2f} {gate['latency_ms']:.0f} ms"
                    f" ({gate['images']} images)") if gate else ""
         online = "" if d["online"] else " (offline)"
-        print(f"  {d['device_id']:<20} {d['state']:<12}{online}"
-              + (f" {d['reason']}" if d["reason"] else "") + figures)
-    return 0
+        no_offers = " (does not take model offers)" if d.get("takes_offers") is False else ""
+        lines.append(f"  {d['device_id']:<20} {d['state']:<12}{online}{no_offers}"
+                     + (f" {d['reason']}" if d["reason"] else "") + figures)
+    return "\n".join(lines)
 
 
 def _action(action: str) -> Any:

@@ -1,4 +1,6 @@
-"""The README's examples work as written: its agent config loads and its commands exist."""
+"""The README's examples work as written: its agent config loads, its commands exist, and its
+model rollout walkthrough is the one `agrifleet demo` prints (tests/demo/test_walkthrough.py runs
+it against a real demo)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agrifleet.cli import build_parser
+from demo.walkthrough import COMMANDS, VARIABLES
 from edge.config import load_config
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -42,3 +45,25 @@ def test_every_shell_variable_the_commands_use_is_set_before() -> None:
             used = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", line.split("#")[0]))
             assert used <= assigned, f"{sorted(used - assigned)} used before set in: {line}"
             assigned |= set(re.findall(r"(?:^|export\s+|\s)([A-Za-z_][A-Za-z0-9_]*)=", line))
+
+
+def readme_walkthrough() -> tuple[str, list[str]]:
+    """The export line and the commands (continued lines kept together) of "Rolling out a
+    better model"."""
+    section = README.split("## Rolling out a better model", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None, "no bash block in Rolling out a better model"
+    commands: list[str] = []
+    for line in block.group(1).splitlines():
+        if commands and commands[-1].endswith("\\"):
+            commands[-1] += "\n" + line
+        else:
+            commands.append(line)
+    return commands[0], commands[1:]
+
+
+def test_the_walkthrough_is_what_the_demo_prints() -> None:
+    export, commands = readme_walkthrough()
+    assert commands == list(COMMANDS)
+    assert export.startswith("export ")
+    assert re.findall(r"([A-Z_]+)=", export) == list(VARIABLES)

@@ -84,4 +84,5 @@ SCRIPT_TEXTS: dict[str, str] = {
     "confidence": N_("Confidence"),
     "uncertain": N_("The model is not sure. Take another photo closer to the leaf."),
     "crop_uncertain": N_("crop uncertain"),
+    "busy_devices": N_("These nodes are already in an unfinished rollout: %(devices)s"),
 }

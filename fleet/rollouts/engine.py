@@ -94,6 +94,8 @@ class RolloutEngine:
             if rollout is None:
                 raise PlanError(404, f"no rollout {rollout_id}")
             getattr(self, f"_{action}")(session, rollout, actor)
+            if note and action in ("pause", "abort"):  # the why, wherever the state is shown
+                rollout.reason = f"{rollout.reason}: {note}"
             self._event(session, rollout_id, actor, action, note)
             rollout.updated_at = datetime.now(UTC)
             session.add(rollout)

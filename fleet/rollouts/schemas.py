@@ -78,6 +78,9 @@ class RolloutDevicePublic(BaseModel):
     state: str
     reason: str | None
     online: bool
+    takes_offers: bool | None = Field(
+        default=None, description="False: its last status says it does not take model offers "
+        "(no [updates] in its agent config), so it will never answer this one; None: unknown")
     bytes_done: int | None
     bytes_total: int | None
     gate: GateFigures | None

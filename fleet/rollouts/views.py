@@ -38,8 +38,9 @@ def rollout_public(session: Session, r: Rollout) -> RolloutPublic:
 def rollout_detail(session: Session, r: Rollout, offline_after_s: int) -> RolloutDetail:
     devices = _devices(session, r.id or 0)
     ids = [rd.device_id for rd in devices]
-    online = {d.id: is_online(d, offline_after_s)
-              for d in session.exec(select(Device).where(col(Device.id).in_(ids)))}
+    known = list(session.exec(select(Device).where(col(Device.id).in_(ids))))
+    online = {d.id: is_online(d, offline_after_s) for d in known}
+    takes_offers = {d.id: (d.health or {}).get("takes_offers") for d in known}
     ends = phase_ends(len(devices), r.phases, r.min_devices)
     phases = []
     for i, pct in enumerate(r.phases):
@@ -65,7 +66,8 @@ def rollout_detail(session: Session, r: Rollout, offline_after_s: int) -> Rollou
         limits=GateLimits.model_validate(r.limits), timeout_s=r.timeout_s,
         devices=[RolloutDevicePublic(
             device_id=rd.device_id, phase=rd.phase, state=rd.state, reason=rd.reason,
-            online=online.get(rd.device_id, False), bytes_done=rd.bytes_done,
+            online=online.get(rd.device_id, False),
+            takes_offers=takes_offers.get(rd.device_id), bytes_done=rd.bytes_done,
             bytes_total=rd.bytes_total,
             gate=GateFigures.model_validate(rd.gate) if rd.gate else None,
             previous=rd.previous, active=rd.active, rollback=rd.rollback,

@@ -1,5 +1,6 @@
-"""The fleet commands specify: `migrate` and `create-token` work on a fresh database, bad
-settings exit 2 with a one-line reason, and `serve` runs the API and ingestion together."""
+"""The fleet commands specify: `migrate` works on a fresh database and `create-token` names the
+database it writes to and starts a new one only with `--create`; bad settings exit 2 with a
+one-line reason, and `serve` runs the API and ingestion together."""
 
 from __future__ import annotations
 
@@ -43,6 +44,40 @@ def test_migrate_and_create_token(tmp_path: Path) -> None:
     assert token.stdout.strip() not in (tmp_path / "fleet.db").read_bytes().decode("latin-1")
 
 
+def test_create_token_names_the_database_it_wrote_to(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fleet.db'}"
+    env = _env(database_url=url)
+    assert _run("migrate", env=env).returncode == 0
+    token = _run("create-token", "--role", "technician", env=env)
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.strip().startswith("agf_")  # alone on stdout, for TOKEN=$(...)
+    assert token.stderr.strip() == (
+        f"agrifleet fleet create-token: a technician token stored in {url}")
+
+
+@pytest.mark.parametrize("existing", ["no file", "an empty file"])
+def test_create_token_refuses_to_start_a_new_database_unless_asked(
+    tmp_path: Path, existing: str
+) -> None:
+    data = tmp_path / "data"
+    if existing == "an empty file":
+        data.mkdir()
+        (data / "fleet.db").write_bytes(b"")
+    env = _env(data_dir=str(data))
+    refused = _run("create-token", "--role", "technician", env=env)
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert refused.stderr.splitlines() == [
+        f"agrifleet fleet create-token: there is no fleet database at sqlite:///{data}/fleet.db "
+        "yet: run it with the fleet's settings (AGRIFLEET_DATABASE_URL or AGRIFLEET_DATA_DIR; "
+        "`agrifleet demo` prints its own tokens), or pass --create to start a new, empty one"]
+    assert (data / "fleet.db").exists() == (existing == "an empty file")  # nothing was made
+    created = _run("create-token", "--role", "technician", "--create", env=env)
+    assert created.returncode == 0, created.stderr
+    assert f"stored in sqlite:///{data}/fleet.db" in created.stderr
+    assert _run("create-token", "--role", "viewer", env=env).returncode == 0  # it exists now
+
+
 def test_bad_settings_exit_2_with_a_reason(tmp_path: Path) -> None:
     bad = _run("migrate", env=_env(database_url="oracle://scott:tiger@db"))
     assert bad.returncode == 2
@@ -58,7 +93,7 @@ def served(tmp_path: Path, broker: Broker) -> Iterator[tuple[str, str]]:
     """`agrifleet fleet serve` in a subprocess; yields (base URL, admin token)."""
     env = _env(database_url=f"sqlite:///{tmp_path / 'fleet.db'}", mqtt_url=broker.fleet_url,
                mqtt_client_id="served-fleet")  # fmt: skip
-    token = _run("create-token", "--role", "admin", env=env).stdout.strip()
+    token = _run("create-token", "--role", "admin", "--create", env=env).stdout.strip()
     port = free_port()
     process = subprocess.Popen(
         [*AGRIFLEET, "fleet", "serve", "--port", str(port)], env=env,
@@ -108,7 +143,8 @@ def test_serve_runs_api_and_ingestion(served: tuple[str, str], broker: Broker) -
     assert [r["seq"] for r in rows] == [0]
 
 
-DATABASE_COMMANDS = [["migrate"], ["create-token", "--role", "admin"], ["serve", "--port", "0"]]
+DATABASE_COMMANDS = [["migrate"], ["create-token", "--role", "admin", "--create"],
+                     ["serve", "--port", "0"]]
 
 
 @pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=lambda c: c[0])

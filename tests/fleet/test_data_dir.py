@@ -73,7 +73,7 @@ def test_create_token_and_serve_in_different_folders_share_one_database(tmp_path
     here.mkdir()
     there.mkdir()
     created = subprocess.run(
-        [*AGRIFLEET, "create-token", "--role", "viewer"],
+        [*AGRIFLEET, "create-token", "--role", "viewer", "--create"],
         cwd=here, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr

@@ -26,6 +26,14 @@
     try { data = await response.json(); } catch (e) { data = null; }
     return { ok: response.ok, status: response.status, data: data };
   }
+  // A start refused because nodes are in another rollout names them and that rollout.
+  function rolloutRefusal(result) {
+    const detail = result.data && typeof result.data.detail === "string" ? result.data.detail : "";
+    const busy = "device(s) already in an unfinished rollout: ";
+    if (result.status !== 409 || !detail.startsWith(busy)) return errorText(result.status);
+    const devices = detail.slice(busy.length).replace(/ \(rollout (\d+)\)/g, " (#$1)");
+    return T.busy_devices.replace("%(devices)s", devices);
+  }
   function postJson(url, body) {
     return api(url, { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body) });
@@ -96,7 +104,7 @@
       const phases = String(f.get("phases") || "100").split(/[ ,;]+/).filter(Boolean).map(Number);
       const result = await postJson(form.dataset.rolloutForm, { model: parts[0], version: parts[1],
         targets: tag ? { tag: tag } : { all: true }, phases: phases });
-      if (result.ok) refresh(); else say(null, errorText(result.status), true);
+      if (result.ok) refresh(); else say(null, rolloutRefusal(result), true);
     } else if (form.dataset.scout) {
       event.preventDefault();
       scout(form);

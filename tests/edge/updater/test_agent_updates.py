@@ -1,6 +1,6 @@
 """A running agent with [updates] takes a retained offer from the broker, installs it and reports
 every step through its durable outbox, and its status shows the new model and the kept one; an
-agent without [updates] ignores offers."""
+agent without [updates] ignores offers and its status says it takes none (`takes_offers`)."""
 
 from __future__ import annotations
 
@@ -89,10 +89,11 @@ def test_an_agent_installs_an_offered_model_and_reports_it_through_the_outbox(
     assert status is not None and status.health is not None
     assert status.health.previous_model is not None
     assert status.health.previous_model.version == BASE_VERSION
+    assert status.health.takes_offers is True
     assert (tmp_path / "field-07" / "models" / "leaf-disease" / "1.2.0" / "model.tflite").is_file()
 
 
-def test_an_agent_without_updates_ignores_offers(
+def test_an_agent_without_updates_ignores_offers_and_says_so(
         broker: Broker, fleet: FleetAcker, make_config: MakeConfig, tmp_path: Path,
         make_package: MakePackage, server: PackageServer):
     photos, camera = _camera(tmp_path, model=None)  # the shipped model, out of the box
@@ -107,6 +108,7 @@ def test_an_agent_without_updates_ignores_offers(
     status = _last_status(fleet)
     assert status is not None and status.health is not None and status.health.model is not None
     assert status.health.model.version == DEFAULT_VERSION and status.health.previous_model is None
+    assert status.health.takes_offers is False  # the fleet shows it as not taking offers
 
 
 def test_the_fleet_learns_the_outcome_of_an_update_made_while_it_was_down(

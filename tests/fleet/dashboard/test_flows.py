@@ -1,5 +1,6 @@
 """In a real Chromium: a farm manager signs in, switches language, opens a field and a node
-and sees a chart; a technician starts and pauses a rollout that a viewer may not touch."""
+and sees a chart; a technician starts and pauses a rollout that a viewer may not touch, sees which
+nodes take no model offers and why a start is refused."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from typing import Any
 
 from tests.fleet.dashboard.conftest import Site
-from tests.fleet.dashboard.farm import OTHER_FIELD, OTHER_NODE, TECHNICIAN, VIEWER
+from tests.fleet.dashboard.farm import NODES, OTHER_FIELD, OTHER_NODE, TECHNICIAN, VIEWER
 
 
 def test_pages_need_a_sign_in_and_a_wrong_password_is_refused(site: Site, page: Any) -> None:
@@ -172,3 +173,33 @@ def test_nothing_of_another_farm_is_shown(site: Site, page: Any) -> None:
     assert image.status == 404
     listed = page.request.get(site.url + "/api/v1/devices").json()
     assert OTHER_NODE not in json.dumps(listed)
+
+
+def test_the_rollout_page_says_which_nodes_take_no_offers_and_why_a_start_is_refused(
+        site: Site, page: Any) -> None:
+    from sqlmodel import Session
+
+    from fleet.models import Device
+
+    first = sorted(NODES)[0]
+    with Session(site.app.state.engine) as session:  # its agent has no [updates] section
+        device = session.get(Device, first)
+        assert device is not None
+        device.health = {**(device.health or {}), "takes_offers": False}
+        session.add(device)
+        session.commit()
+    site.login(page, TECHNICIAN, lang="vi")
+    page.goto(site.url + "/models")
+    page.select_option("#r-package", "leaf-disease|1.2.0")
+    page.click("#start-rollout button[type=submit]")
+    page.wait_for_selector("article.rollout")
+    rollout_id = int(page.locator("article.rollout").first.get_attribute("id").split("-")[1])
+    row = page.locator("article.rollout tr", has=page.locator(f"a:text-is('{first}')"))
+    assert "không nhận bản cập nhật mô hình" in (row.text_content() or "")
+
+    page.select_option("#r-package", "leaf-disease|1.2.0")
+    page.click("#start-rollout button[type=submit]")
+    page.wait_for_function("document.getElementById('notice').textContent.length > 0")
+    notice = page.locator("#notice").inner_text()
+    assert notice.startswith("Các trạm này đang ở trong một đợt triển khai chưa xong: ")
+    assert f"{first} (#{rollout_id})" in notice

@@ -1,6 +1,7 @@
 """The technician's commands specify: `model publish` exits 0 on acceptance and non-zero with the
 fleet's reason on refusal; `rollout start` prints an id; `rollout status ID --json` has the fixed
-fields; pause, resume, approve and abort act on the fleet over real HTTP."""
+fields; pause, resume, approve and abort act on the fleet over real HTTP; status and list say
+which devices do not take offers, why a start is refused, an abort's note, and "no rollouts"."""
 
 from __future__ import annotations
 
@@ -97,6 +98,49 @@ def test_publish_then_start_and_steer_a_rollout(
     assert code == 0 and out.startswith(f"rollout {rid}: aborted")
 
 
+def test_status_and_list_say_what_a_technician_needs_to_know(
+    served: Any, keys: Keys, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(capsys, "rollout", "list")[1] == "no rollouts\n"
+    with Session(served.state.engine) as session:  # b's agent has no [updates] section
+        b = session.get(Device, "b")
+        assert b is not None
+        b.health = {"model": OLD, "outbox_depth": 0, "takes_offers": False}
+        session.add(b)
+        session.commit()
+    assert _run(capsys, "model", "publish", str(package_dir(tmp_path / "p", "1.2.0",
+                                                             keys.key)))[0] == 0
+    code, out, err = _run(capsys, "rollout", "start", "--model", "leaf-disease", "--version",
+                          "1.2.0", "--devices", "a,b")
+    assert code == 0, err
+    rid = int(out)
+
+    code, out, _ = _run(capsys, "rollout", "status", str(rid))
+    lines = out.splitlines()
+    assert lines[1] == ("  1 device(s) do not take model offers: b (no [updates] section in "
+                        "their agent config; see docs/edge.md)")
+    # (offline: the fixture's devices were never heard from)
+    assert lines[-1].split() == ["b", "offered", "(offline)", "(does", "not", "take", "model",
+                                 "offers)"]
+    assert lines[-2].split() == ["a", "offered", "(offline)"]
+    status = json.loads(_run(capsys, "rollout", "status", str(rid), "--json")[1])
+    assert [d["takes_offers"] for d in status["devices"]] == [None, False]
+
+    code, _, err = _run(capsys, "rollout", "start", "--model", "leaf-disease", "--version",
+                        "1.2.0", "--devices", "a")
+    assert code == 1
+    assert err.strip() == (f"agrifleet: the fleet answered 409: device(s) already in an "
+                           f"unfinished rollout: a (rollout {rid})")
+
+    code, out, _ = _run(capsys, "rollout", "abort", str(rid), "--note", "wrong labels")
+    assert code == 0 and out.strip().endswith("— aborted by tess (technician): wrong labels")
+    code, out, _ = _run(capsys, "rollout", "status", str(rid), "--wait")
+    assert code == 1  # followed to its end, which is not "completed"
+    assert out.splitlines()[0].endswith("aborted — aborted by tess (technician): wrong labels")
+    code, out, _ = _run(capsys, "rollout", "list")
+    assert out.strip().endswith("(aborted by tess (technician): wrong labels)")
+
+
 def test_a_refused_package_exits_non_zero_with_the_reason(
     served: Any, keys: Keys, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -114,6 +158,12 @@ def test_without_a_fleet_the_commands_say_what_to_set(
     monkeypatch.delenv("AGRIFLEET_FLEET_URL", raising=False)
     code, _, err = _run(capsys, "rollout", "list")
     assert code == 1 and "AGRIFLEET_FLEET_URL" in err
+    code, _, err = _run(capsys, "rollout", "start", "--model", "leaf-disease", "--version",
+                        "1.2.0", "--all")
+    assert code == 1
+    assert err.strip() == ("agrifleet: no fleet address: pass --fleet http://host:8000 or set "
+                           "AGRIFLEET_FLEET_URL (agrifleet demo prints an export line that "
+                           "sets it and AGRIFLEET_TOKEN)")
     code, _, err = _run(capsys, "rollout", "list", "--fleet", f"http://127.0.0.1:{free_port()}",
                         "--token", "agf_x")
     assert code == 1 and "cannot reach the fleet" in err
