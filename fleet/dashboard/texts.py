@@ -49,18 +49,6 @@ SPANS: dict[str, str] = {
     "week": N_("Week"),
     "season": N_("Season"),
 }
-QUANTITIES: dict[str, str] = {
-    "moisture": N_("Soil moisture"),
-    "temperature": N_("Temperature"),
-    "humidity": N_("Air humidity"),
-    "ph": N_("Soil pH"),
-    "ec": N_("Soil conductivity"),
-    "nitrogen": N_("Nitrogen"),
-    "phosphorus": N_("Phosphorus"),
-    "potassium": N_("Potassium"),
-    "latitude": N_("Latitude"),
-    "longitude": N_("Longitude"),
-}
 #: What the browser shows when the API refuses, by HTTP status (the API's text is English).
 API_ERRORS: dict[str, str] = {
     "401": N_("Your session has ended. Please sign in again."),
