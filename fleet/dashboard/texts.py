@@ -73,3 +73,23 @@ SCRIPT_TEXTS: dict[str, str] = {
     "uncertain": N_("The model is not sure. Take another photo closer to the leaf."),
     "crop_uncertain": N_("crop uncertain"),
 }
+#: A device's state in a rollout (fleet/rollouts/tables.py: DeviceState).
+ROLLOUT_DEVICE_STATES: dict[str, str] = {
+    "pending": N_("waiting for its phase"),
+    "offered": N_("offered"),
+    "downloading": N_("downloading"),
+    "verifying": N_("verifying"),
+    "selftest": N_("self-test"),
+    "shadow": N_("testing beside the current model"),
+    "active": N_("runs the new model"),
+    "failed": N_("failed"),
+    "rolled_back": N_("rolled back"),
+}
+#: A device's quality-gate figures (agrifleet/contract.py: GateFigures).
+GATE_FIGURES: dict[str, str] = {
+    "images": N_("photos"),
+    "agreement": N_("agreement"),
+    "mean_confidence": N_("mean confidence"),
+    "uncertain_rate": N_("uncertain"),
+    "latency_ms": N_("time per photo (ms)"),
+}
