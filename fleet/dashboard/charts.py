@@ -48,8 +48,10 @@ def group(buckets: Sequence[ReadingBucket], units: dict[tuple[str, str], str]) -
 
 
 def svg(series: Series, since: datetime, until: datetime, label: str,
-        number: Callable[[float], str], when: Callable[[datetime], str]) -> str:
-    """A line of the means with a band from min to max; the axes say the range and the span."""
+        number: Callable[[float], str], when: Callable[[datetime], str],
+        unit: str | None = None) -> str:
+    """A line of the means with a band from min to max; the axes say the range and the span
+    (``unit``: the unit as people write it, else the series' unit code)."""
     pts = series.buckets
     if not pts:
         return ""
@@ -71,7 +73,7 @@ def svg(series: Series, since: datetime, until: datetime, label: str,
                     + [f"{x(b.start):.1f},{y(b.min):.1f}" for b in reversed(pts)])
     dots = "" if len(pts) > 1 else (
         f'<circle cx="{x(pts[0].start):.1f}" cy="{y(pts[0].mean):.1f}" r="3" class="line-dot"/>')
-    unit = escape(series.unit)
+    unit = escape(series.unit if unit is None else unit)
     return (
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" class="chart" role="img" '
         f'aria-label="{escape(label)}">'

@@ -63,6 +63,14 @@ def visible_device(session: Session, who: Principal, device_id: str) -> Device |
     return device if device is not None and device.farm_id == who.farm_id else None
 
 
+def device_names(session: Session, who: Principal) -> dict[str, str]:
+    """Device id → the name the pages show (the id when it has none), for the farm in view."""
+    if not who.farm_id:
+        return {}
+    return {device_id: name or device_id for device_id, name in session.exec(
+        select(Device.id, Device.name).where(Device.farm_id == who.farm_id))}
+
+
 def field_row(session: Session, who: Principal, field_id: int | None) -> Field_ | None:
     """One of the farm's fields, or None."""
     found = session.get(Field_, field_id) if field_id else None

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from fleet import queries
 from fleet.api.deps import SessionDep, SettingsDep
-from fleet.dashboard import charts, data, fieldmap, session
+from fleet.dashboard import alert_rows, charts, data, fieldmap, session
 from fleet.dashboard.i18n import LANGUAGES
 from fleet.dashboard.render import page
 from fleet.dashboard.session import Principal
@@ -127,7 +127,7 @@ async def logout(request: Request, who: Who) -> Response:
 def overview(request: Request, who: Who, db: SessionDep, settings: SettingsDep) -> Response:
     found = data.fields(db, who, settings.offline_after_s)
     return page(request, "overview.html", who, fields=found,
-                alerts_url="/api/v1/alerts?state=active&limit=20")
+                alert_list=alert_rows.rows(db, who, states=("active",), limit=10))
 
 
 @router.get("/fields/{field_id}")
@@ -209,7 +209,7 @@ def detections_page(request: Request, who: Who, db: SessionDep) -> Response:
     crops = sorted({label.partition("___")[0] for label in all_labels if "___" in label})
     return page(request, "detections.html", who, detections=found, fields=fields,
                 verdicts=data.verdicts(db, found), labels=all_labels, crops=crops, q=q,
-                all_labels=model_labels())
+                all_labels=model_labels(), names=data.device_names(db, who))
 
 
 @router.get("/scouting")
@@ -219,8 +219,9 @@ def scouting_page(request: Request, who: Who, db: SessionDep, settings: Settings
 
 
 @router.get("/alerts")
-def alerts_page(request: Request, who: Who) -> Response:
-    return page(request, "alerts.html", who)
+def alerts_page(request: Request, who: Who, db: SessionDep) -> Response:
+    return page(request, "alerts.html", who, alert_list=alert_rows.rows(db, who, limit=100),
+                acknowledge=True)
 
 
 @router.get("/models")
@@ -234,7 +235,7 @@ def models_page(request: Request, who: Who, db: SessionDep, settings: SettingsDe
         select(Rollout).where(col(Rollout.id).in_(touching))
         .order_by(col(Rollout.id).desc()).limit(20))]
     return page(request, "models.html", who, packages=packages, rollouts=rollouts,
-                can_steer=who.is_technician)
+                can_steer=who.is_technician, names=data.device_names(db, who))
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from agrifleet.inference.parts import HEALTHY, crop_name, disease_name
-from fleet.dashboard import i18n, texts
+from fleet.dashboard import alert_rows, i18n, quantities, texts
 from fleet.dashboard.session import FARM_COOKIE, Principal, current
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -35,9 +35,20 @@ def environment(lang: i18n.Lang, timezone: str = "UTC") -> Environment:
             gettext = i18n.translations(lang).gettext
             env.globals["code_text"] = lambda table, code: _coded(gettext, table, code)
             words: dict[str, str] = {}  # a page names the same labels many times
-            env.globals["label_text"] = lambda label: words.get(label) or words.setdefault(
-                label, _label(gettext, label))
+
+            def label_text(label: str) -> str:
+                return words.get(label) or words.setdefault(label, _label(gettext, label))
+
+            env.globals["label_text"] = label_text
             env.globals["answer_text"] = lambda d: _answer(gettext, d)
+            env.globals["quantity_text"] = lambda code: quantities.quantity_name(gettext, code)
+            env.globals["unit_text"] = lambda unit: quantities.unit_symbol(gettext, unit)
+            env.globals["crop_text"] = lambda crop: quantities.crop_name(gettext, crop)
+            fmt = i18n.Formats(lang, timezone)
+            env.globals["reading_text"] = lambda quantity, value, unit: _reading(
+                gettext, fmt, quantity, value, unit)
+            env.globals["alert_text"] = lambda alert: alert_rows.describe(
+                alert, gettext, fmt, label_text)
             env.globals["texts"] = texts
             _envs[f"{lang} {timezone}"] = env
         return env
@@ -47,6 +58,14 @@ def _coded(gettext: Any, table: dict[str, str], code: str) -> str:
     """A code's translated words; an unknown code is shown as itself."""
     msgid = table.get(code)
     return str(gettext(msgid)) if msgid else code
+
+
+def _reading(gettext: Any, fmt: i18n.Formats, quantity: str, value: float | None,
+             unit: str) -> str:
+    """A reading as people write it: "23,5 °C", "850 µS/cm", "9" satellites."""
+    number = fmt.number(value, quantities.digits(quantity, unit))
+    symbol = quantities.unit_symbol(gettext, unit)
+    return f"{number} {symbol}" if symbol else number
 
 
 def _label(gettext: Any, label: str) -> str:

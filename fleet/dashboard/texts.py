@@ -49,18 +49,6 @@ SPANS: dict[str, str] = {
     "week": N_("Week"),
     "season": N_("Season"),
 }
-QUANTITIES: dict[str, str] = {
-    "moisture": N_("Soil moisture"),
-    "temperature": N_("Temperature"),
-    "humidity": N_("Air humidity"),
-    "ph": N_("Soil pH"),
-    "ec": N_("Soil conductivity"),
-    "nitrogen": N_("Nitrogen"),
-    "phosphorus": N_("Phosphorus"),
-    "potassium": N_("Potassium"),
-    "latitude": N_("Latitude"),
-    "longitude": N_("Longitude"),
-}
 #: What the browser shows when the API refuses, by HTTP status (the API's text is English).
 API_ERRORS: dict[str, str] = {
     "401": N_("Your session has ended. Please sign in again."),
@@ -85,4 +73,26 @@ SCRIPT_TEXTS: dict[str, str] = {
     "uncertain": N_("The model is not sure. Take another photo closer to the leaf."),
     "crop_uncertain": N_("crop uncertain"),
     "busy_devices": N_("These nodes are already in an unfinished rollout: %(devices)s"),
+}
+#: A device's state in a rollout (fleet/rollouts/tables.py: DeviceState).
+ROLLOUT_DEVICE_STATES: dict[str, str] = {
+    "pending": N_("waiting for its phase"),
+    "offered": N_("offered"),
+    "downloading": N_("downloading"),
+    "verifying": N_("verifying"),
+    "selftest": N_("self-test"),
+    "shadow": N_("testing beside the current model"),
+    "active": N_("runs the new model"),
+    "failed": N_("failed"),
+    "rolled_back": N_("rolled back"),
+}
+#: A device's quality-gate figures (agrifleet/contract.py: GateFigures).
+GATE_FIGURES: dict[str, str] = {
+    "images": N_("photos"),
+    "agreement": N_("agreement"),
+    "mean_confidence": N_("mean confidence"),
+    "uncertain_rate": N_("uncertain"),
+    "latency_ms": N_("time per photo (ms)"),
+    "answered": N_("photos either model answered"),
+    "both_answered": N_("answered by both models"),
 }

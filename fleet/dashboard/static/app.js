@@ -51,7 +51,6 @@
     const notice = document.getElementById("notice").textContent;
     main.innerHTML = fresh.innerHTML;
     document.getElementById("notice").textContent = notice;
-    loadAlerts();
     loadPrecision();
   }
   const every = parseInt(main.dataset.poll || "0", 10);
@@ -82,7 +81,8 @@
     say(out, T.sending);
     const result = await postJson(button.dataset.api, JSON.parse(button.dataset.body || "{}"));
     button.disabled = false;
-    if (result.ok) { say(out, T.done); if (button.closest("article")) refresh(); }
+    // A rollout's or an alert's new state is drawn by the server: fetch the page again.
+    if (result.ok) { say(out, T.done); if (button.closest("article, .alert-list")) refresh(); }
     else say(out, errorText(result.status), true);
   });
 
@@ -110,59 +110,6 @@
       scout(form);
     }
   });
-
-  // -- alerts, drawn from the alerts API in the page's language ------------------------
-  function word(kind, key) {
-    const tpl = document.getElementById("alert-texts");
-    const el = tpl && tpl.content.querySelector("[data-" + kind + '="' + key + '"]');
-    return el ? el.textContent : key;
-  }
-  function when(iso) {
-    if (!iso) return "";
-    try { return new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "short" })
-      .format(new Date(iso)); } catch (e) { return iso; }
-  }
-  async function loadAlerts() {
-    for (const box of document.querySelectorAll("[data-alerts]")) {
-      const result = await api(box.dataset.alerts);
-      const list = box.querySelector(".alert-list");
-      const empty = box.querySelector("[data-empty]");
-      list.textContent = "";
-      if (!result.ok) { empty.hidden = false; if (result.status !== 404) say(empty, errorText(result.status), true); continue; }
-      const items = Array.isArray(result.data) ? result.data : (result.data && result.data.items) || [];
-      empty.hidden = items.length > 0;
-      for (const a of items) {
-        const li = document.createElement("li");
-        li.id = "alert-" + a.id;
-        const head = document.createElement("strong");
-        head.textContent = word("kind", a.code || a.kind);
-        li.append(head, " · " + (a.device_id || "") + " · ");
-        const state = document.createElement("span");
-        state.className = "badge " + (a.state === "active" ? "off" : "info");
-        state.textContent = word("state", a.state);
-        li.append(state, " " + when(a.last_seen || a.opened_at || a.created_at));
-        if (a.count > 1) li.append(" (" + a.count + " " + word("word", "times") + ")");
-        if (a.acknowledged_by) li.append(" · " + word("word", "by") + " " + a.acknowledged_by);
-        if (box.hasAttribute("data-ack") && a.state === "active") {
-          const b = document.createElement("button");
-          b.type = "button";
-          b.dataset.api = "/api/v1/alerts/" + a.id + "/acknowledge";
-          b.dataset.body = "{}";
-          b.textContent = word("word", "acknowledge");
-          li.append(" ", b);
-        }
-        const out = document.createElement("span");
-        out.className = "result"; out.setAttribute("role", "status");
-        li.append(" ", out);
-        list.append(li);
-      }
-    }
-  }
-  document.addEventListener("click", function (event) {
-    const b = event.target.closest('button[data-api*="/acknowledge"]');
-    if (b) setTimeout(loadAlerts, 400);
-  });
-  loadAlerts();
 
   // -- field precision per model version: confirmed / (confirmed + rejected) --------------
   async function loadPrecision() {

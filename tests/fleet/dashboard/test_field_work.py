@@ -99,11 +99,11 @@ def test_an_alert_is_acknowledged_with_who_did_it(site: Site, page: Any) -> None
     assert len(tick.opened) == 1  # north-2 is offline, the others were heard 20 s ago
     site.login(page)
     page.goto(site.url + "/alerts")
-    item = page.locator(".alert-list li", has_text="north-2").first
+    item = page.locator(".alert-list li", has_text="North 2").first
     item.wait_for()
     assert "Node offline" in item.inner_text()
     item.locator("button:text('Acknowledge')").click()
-    done = page.locator(".alert-list li", has_text="north-2").first
+    done = page.locator(".alert-list li", has_text="North 2").first
     expect(done).to_contain_text("acknowledged by vy@farm.example")
     expect(done.locator("button:text('Acknowledge')")).to_have_count(0)
     alerts = api_get(site, "/api/v1/alerts")
