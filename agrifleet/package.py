@@ -39,6 +39,10 @@ from agrifleet.manifest import (
     sha256_file,
 )
 
+# Refusals are raised and caught under this module's name too (agrifleet.package.PackageError).
+from agrifleet.package_errors import REASONS as REASONS
+from agrifleet.package_errors import PackageError as PackageError
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -53,23 +57,6 @@ MAX_BYTES = 64 * 1024 * 1024
 MAX_FILES = 256
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_PATH = 255
-
-REASONS = (
-    "unsigned", "bad_signature", "unknown_key", "bad_key", "expired", "tampered",
-    "missing_file", "unsafe_archive", "corrupt_archive", "too_large", "wrong_model",
-    "downgrade", "same_version", "selftest_failed", "invalid_manifest", "exists",
-)
-
-
-class PackageError(ValueError):
-    """A package is refused; ``reason`` says why in one word (see :data:`REASONS`)."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.reason, str(self)))
 
 
 @dataclass(frozen=True)

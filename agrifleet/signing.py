@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from agrifleet.package import PackageError
+from agrifleet.package_errors import PackageError
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,8 @@
 """Who may see and manage which farm and which person: the rules the people routes share.
 
+Farm scoping lives here too: :func:`in_farms` narrows any query of a device's items to the
+caller's farms.
+
 A user is *visible* to a caller who is that user, a service admin token, or an admin of a
 farm the user belongs to; a caller *manages* a user when they are a service admin or an admin
 of every farm the user belongs to (and the user belongs to at least one).
@@ -7,11 +10,21 @@ of every farm the user belongs to (and the user belongs to at least one).
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from fleet.auth.principal import Principal, rank
+from fleet.models import Device
 from fleet.people import Farm, Membership, User
+
+
+def in_farms(device_id: Any, farm_ids: set[int] | None) -> list[ColumnElement[bool]]:
+    """The condition that an item's device is in one of the farms (none: every farm)."""
+    if farm_ids is None:
+        return []
+    return [col(device_id).in_(select(Device.id).where(col(Device.farm_id).in_(farm_ids)))]
 
 
 def memberships_of(session: Session, user_id: int) -> list[Membership]:

@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from agrifleet.contract import ModelRef
 from fleet import gaps, rollups
+from fleet.farms import in_farms
 from fleet.models import (
     BootGaps,
     Detection,
@@ -85,13 +86,6 @@ def is_online(device: Device, offline_after_s: int) -> bool:
 def active_model(device: Device) -> ModelRef | None:
     """The model the node said it runs (Status.health.model), or None."""
     return _model_of(device.health)
-
-
-def in_farms(device_id: Any, farm_ids: set[int] | None) -> list[ColumnElement[bool]]:
-    """The condition that an item's device is in one of the farms (none: every farm)."""
-    if farm_ids is None:
-        return []
-    return [col(device_id).in_(select(Device.id).where(col(Device.farm_id).in_(farm_ids)))]
 
 
 def count_online(session: Session, offline_after_s: int) -> int:

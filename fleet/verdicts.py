@@ -14,6 +14,7 @@ from pydantic import ConfigDict
 from sqlalchemy import BigInteger, Index, case, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from fleet.farms import in_farms
 from fleet.models import Detection, UtcDateTime, utcnow
 
 VerdictValue = Literal["confirmed", "rejected"]
@@ -93,8 +94,6 @@ def _precision(confirmed: int, rejected: int) -> float | None:
 def field_precision(session: Session, model: str, version: str,
                     farm_ids: set[int] | None = None) -> FieldPrecision:
     """Verdicts on the model version's detections, of ``farm_ids``' devices when given."""
-    from fleet.queries import in_farms
-
     confirmed = func.sum(case((col(DetectionVerdict.verdict) == "confirmed", 1), else_=0))
     rejected = func.sum(case((col(DetectionVerdict.verdict) == "rejected", 1), else_=0))
     rows = session.exec(

@@ -30,13 +30,14 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import sqlmodel
-from sqlalchemy import Connection, Engine, func, text
+from sqlalchemy import Engine, func, text
 from sqlmodel import Session
 
 from agrifleet.mqtt import configure_client, parse_mqtt_url
@@ -45,17 +46,14 @@ from fleet.auth import find_token
 from fleet.ingest import Ingestor
 from fleet.metrics import Metrics
 from fleet.models import Device
-from fleet.rows import BootKey, Rows
 from fleet.settings import FleetSettings
-from fleet.store import BootState
+from fleet.write_lock import SharedDevicesLock
 from fleet.writer import Writer
 
 log = logging.getLogger(__name__)
 
 #: A worker id names its MQTT session and its log lines: systemd's instance name (%i).
 WORKER_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-#: The devices of a transaction, locked before anything is written (fixed text: an array).
-_LOCK_DEVICES = "SELECT id FROM device WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
 #: The key of the PostgreSQL advisory lock that lets one process at a time migrate.
 MIGRATION_LOCK = 0x61677269_6D696772  # "agrimigr"
 
@@ -65,23 +63,8 @@ def worker_client_id(settings: FleetSettings, worker: str) -> str:
     return f"{settings.mqtt_client_id}-ingest-{worker}"
 
 
-class SharedWriter(Writer):
-    """A writer that may run next to other workers' writers on one PostgreSQL database."""
-
-    def _write(self, conn: Connection, rows: Rows) -> Any:
-        if conn.dialect.name == "postgresql" and rows.devices:
-            # ORDER BY before FOR UPDATE: every worker locks in the same order.
-            conn.exec_driver_sql(_LOCK_DEVICES, (sorted(rows.devices),))
-        return super()._write(conn, rows)
-
-    def _boots_for(self, conn: Connection, rows: Rows) -> dict[BootKey, BootState]:
-        """The boots' ranges as committed, whichever worker stored them: never the cache's."""
-        return self.store.load_boots(conn, list(rows.boot_seqs))
-
-
-for _name in ("_write", "_boots_for"):  # the writer's seams SharedWriter relies on
-    if not callable(getattr(Writer, _name, None)):
-        raise ImportError(f"fleet.writer.Writer has no {_name}(): update fleet.workers")
+#: A writer that may run next to other workers' writers on one PostgreSQL database.
+SharedWriter = partial(Writer, lock=SharedDevicesLock())
 
 
 def migrate_once(engine: Engine) -> None:

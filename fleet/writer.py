@@ -31,6 +31,7 @@ from fleet.models import utcnow
 from fleet.parse import CheckedBatch, CheckedStatus, Refusal, parse_message
 from fleet.rows import KINDS, BootKey, Rows, collect_rows
 from fleet.store import BootState, Store
+from fleet.write_lock import SOLE_WRITER, WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,11 @@ class Writer:
         on_done: OnDone = lambda messages: None,
         future_tolerance_s: float = 300.0,
         max_seq_jump: int = 1_000_000_000,
+        lock: WriteLock = SOLE_WRITER,
     ) -> None:
         self.engine = engine
+        #: Alone on the database, or one of several workers (fleet/write_lock.py).
+        self.lock = lock
         self.metrics = metrics
         self.prefix = prefix
         self.send_ack = send_ack
@@ -394,6 +398,7 @@ class Writer:
 
     def _write(self, conn: Connection, rows: Rows) -> _Committed:
         """The statements of one transaction: items, resends, latest, boots, devices."""
+        self.lock.before_write(conn, rows)
         stored: Counter[str] = Counter()
         duplicate: Counter[str] = Counter()
         new: dict[str, set[int]] = {}
@@ -434,6 +439,8 @@ class Writer:
             rollups.recount(conn, again)
 
     def _boots_for(self, conn: Connection, rows: Rows) -> dict[BootKey, BootState]:
+        if self.lock.reads_committed_boots:  # as committed, whichever worker stored them
+            return self.store.load_boots(conn, list(rows.boot_seqs))
         known = {key: self._boots[key] for key in rows.boot_seqs if key in self._boots}
         missing = [key for key in rows.boot_seqs if key not in known]
         if missing:  # more boots than the cache holds

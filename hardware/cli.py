@@ -16,10 +16,12 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="sim_command", metavar="SIMULATOR", required=True)
     sensors = sub.add_parser(
         "sensors",
-        help="serve Modbus soil, SDI-12 and NMEA GPS simulators until Ctrl-C",
+        help="serve Modbus soil, SDI-12 and NMEA GPS simulators until Ctrl-C or SIGTERM",
         description=(
             "Start simulated sensors and print one line per device: KIND PATH LINK, where PATH "
-            "is the pseudo-terminal (like /dev/ttyUSB0) and LINK a stable by-id style link."
+            "is the pseudo-terminal (like /dev/ttyUSB0) and LINK a stable by-id style link. "
+            "Ctrl-C (exit 130), SIGTERM or SIGHUP (exit 0) stops them; started in the "
+            "background with SIGINT ignored, stop it with SIGTERM."
         ),
     )
     sensors.add_argument("--soil", type=int, default=1, metavar="N", help="Modbus soil probes")

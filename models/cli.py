@@ -238,7 +238,7 @@ def _add_package_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--side", type=int, default=40, help="stored image side in px (default 40)")
     t.set_defaults(func=_selftest)
 
-    from fleet.rollout_cli import add_publish  # stdlib only: upload to a fleet over HTTP
+    from agrifleet.fleet_client import add_publish  # stdlib only: upload to a fleet over HTTP
 
     add_publish(sub)
 

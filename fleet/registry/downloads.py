@@ -16,9 +16,15 @@ from sqlmodel import Session, select
 from fleet.auth import hash_token
 from fleet.models import utcnow
 from fleet.registry.tables import DownloadToken
+from fleet.settings import FleetSettings
 
 DOWNLOAD_PREFIX = "agd_"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def package_url(settings: FleetSettings, name: str, version: str) -> str:
+    """The download address nodes are given (relative when AGRIFLEET_PUBLIC_URL is unset)."""
+    return f"{settings.public_url or ''}/api/v1/models/{name}/{version}/package"
 
 
 def issue_token(session: Session, device_id: str, package_id: int, rollout_id: int,

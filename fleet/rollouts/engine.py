@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from agrifleet.contract import GateLimits, ModelOffer, offer_topic
 from fleet.models import Device, ModelUpdate
 from fleet.queries import is_online
-from fleet.registry.downloads import issue_token, revoke_tokens
+from fleet.registry.downloads import issue_token, package_url, revoke_tokens
 from fleet.registry.publish import find
 from fleet.registry.tables import ModelPackage
 from fleet.rollouts.gate import error_report, gate_misses, gate_report, is_failure
@@ -358,8 +358,6 @@ class RolloutEngine:
 
     def _send_offer(self, session: Session, r: Rollout, package: ModelPackage,
                     rd: RolloutDevice, now: datetime, rollback: bool = False) -> None:
-        from fleet.api.routes.models import package_url
-
         expires = now + OFFER_VALID
         token = issue_token(session, rd.device_id, package.id or 0, r.id or 0, expires)
         offer = ModelOffer(

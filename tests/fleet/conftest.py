@@ -1,9 +1,14 @@
 """Fleet fixtures: each test gets its own database (SQLite file, or a fresh PostgreSQL database
-on the session's private server), the app with tokens, and real MQTT devices."""
+on the session's private server), the app with tokens, and real MQTT devices.
+
+Migrating takes far longer than most tests, so the fleets of ``api`` and ``fleet`` start on a
+copy of a database migrated once per session (the SQLite file copied; ``CREATE DATABASE …
+TEMPLATE`` on PostgreSQL); ``database_url`` alone is still an empty database of its own."""
 
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,19 +18,86 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
 
 from fleet.app import create_app
 from fleet.auth import create_token
+from fleet.db import make_engine
+from fleet.migrate import upgrade
 from fleet.settings import FleetSettings
 from tests.fleet.device import Device
-from tests.services import Broker
+from tests.services import Broker, Postgres
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'fleet.db'}"
-    return str(request.getfixturevalue("postgres").create_database())
+    postgres: Postgres = request.getfixturevalue("postgres")
+    if "migrated_database_url" in request.fixturenames:  # made migrated, not emptied and copied
+        templates: MigratedTemplates = request.getfixturevalue("migrated_templates")
+        return templates.new_postgres_database(postgres)
+    return str(postgres.create_database())
+
+
+class MigratedTemplates:
+    """Databases migrated to head once per session, copied into a test's own new database."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._sqlite: Path | None = None
+        self._postgres: dict[int, str] = {}  # server port -> template database
+
+    def fill(self, database_url: str) -> None:
+        """Make the SQLite file at ``database_url`` a copy of the migrated one.
+
+        A file someone already made is left alone: the app migrates it as it would.
+        """
+        url = make_url(database_url)
+        assert url.get_backend_name() == "sqlite", "PostgreSQL: use new_postgres_database()"
+        target = Path(url.database or "")
+        if not target.exists():
+            shutil.copyfile(self._sqlite_template(), target)
+
+    def new_postgres_database(self, postgres: Postgres) -> str:
+        """A new database on ``postgres``, a copy of the migrated one; its URL."""
+        return postgres.create_database(template=self._postgres_template(postgres))
+
+    def _sqlite_template(self) -> Path:
+        if self._sqlite is None:
+            path = self.directory / "fleet-template.db"
+            _migrate(f"sqlite:///{path}")
+            self._sqlite = path
+        return self._sqlite
+
+    def _postgres_template(self, postgres: Postgres) -> str:
+        if postgres.port not in self._postgres:
+            url = postgres.create_database()
+            _migrate(url)
+            self._postgres[postgres.port] = make_url(url).database or ""
+        return self._postgres[postgres.port]
+
+
+def _migrate(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()  # a template must have nobody connected (SQLite: WAL checkpointed)
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplates:
+    return MigratedTemplates(tmp_path_factory.mktemp("migrated"))
+
+
+@pytest.fixture
+def migrated_database_url(database_url: str, migrated_templates: MigratedTemplates) -> str:
+    """``database_url``'s database, already migrated to head (a copy of the session's)."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        migrated_templates.fill(database_url)
+    # PostgreSQL: database_url made it from the template already (it saw this fixture asked for).
+    return database_url
 
 
 @dataclass
@@ -87,17 +159,17 @@ def running_fleet(settings: FleetSettings) -> Iterator[FleetUnderTest]:
 
 
 @pytest.fixture
-def api(database_url: str) -> Iterator[FleetUnderTest]:
+def api(migrated_database_url: str) -> Iterator[FleetUnderTest]:
     """The fleet app without MQTT ingestion."""
-    with running_fleet(FleetSettings(database_url=database_url)) as running:
+    with running_fleet(FleetSettings(database_url=migrated_database_url)) as running:
         yield running
 
 
 @pytest.fixture
-def fleet(database_url: str, broker: Broker) -> Iterator[FleetUnderTest]:
+def fleet(migrated_database_url: str, broker: Broker) -> Iterator[FleetUnderTest]:
     """The fleet app ingesting from the test's Mosquitto."""
     settings = FleetSettings(
-        database_url=database_url,
+        database_url=migrated_database_url,
         mqtt_url=broker.fleet_url,
         mqtt_client_id=f"fleet-{secrets.token_hex(4)}",
     )

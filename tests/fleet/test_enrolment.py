@@ -25,11 +25,14 @@ from tests.services import connack
 
 
 @pytest.fixture
-def enrolling(database_url: str, dynsec_broker: DynsecBroker) -> Iterator[FleetUnderTest]:
+def enrolling(
+    migrated_database_url: str, dynsec_broker: DynsecBroker
+) -> Iterator[FleetUnderTest]:
     """The fleet ingesting from a Mosquitto whose accounts it keeps (dynamic security)."""
-    settings = FleetSettings(database_url=database_url, mqtt_url=dynsec_broker.fleet_url,
-                             mqtt_client_id=f"fleet-{secrets.token_hex(4)}",
-                             enrolment_attempts_per_minute=1000)
+    settings = FleetSettings(
+        database_url=migrated_database_url, mqtt_url=dynsec_broker.fleet_url,
+        mqtt_client_id=f"fleet-{secrets.token_hex(4)}", enrolment_attempts_per_minute=1000,
+    )
     with running_fleet(settings) as running:
         assert running.app.state.ingestor.wait_connected(10), "fleet did not connect"
         yield running

@@ -24,8 +24,8 @@ RUST = SELFTEST / "02-apple-cedar-apple-rust.png"
 
 
 @pytest.fixture
-def scouting(database_url: str, tmp_path: Path) -> Iterator[FleetUnderTest]:
-    settings = FleetSettings(database_url=database_url, data_dir=tmp_path / "data",
+def scouting(migrated_database_url: str, tmp_path: Path) -> Iterator[FleetUnderTest]:
+    settings = FleetSettings(database_url=migrated_database_url, data_dir=tmp_path / "data",
                              observation_max_bytes=256 * 1024, alert_tick_s=3600)
     with running_fleet(settings) as fleet:
         yield fleet

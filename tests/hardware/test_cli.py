@@ -1,4 +1,9 @@
-"""`agrifleet sim sensors` prints one KIND PATH LINK line per simulator and serves until Ctrl-C."""
+"""`agrifleet sim sensors` prints one KIND PATH LINK line per simulator and serves until SIGTERM.
+
+Ctrl-C (SIGINT) stops it too, but a process started with SIGINT ignored (a background launch)
+never sees it: the tests send SIGTERM, and the Ctrl-C case starts its simulator with SIGINT
+restored to the default so it does not depend on how pytest itself was started.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from hardware.sdi12 import Sdi12Probe
 from hardware.sensor import Sensor
 
 
-def test_sim_sensors_serves_real_protocols_until_interrupted(tmp_path: Path) -> None:
+def test_sim_sensors_serves_real_protocols_until_terminated(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "agrifleet.cli", "sim", "sensors", "--soil", "2"]
     proc = subprocess.Popen(
         [*command, "--link-dir", str(tmp_path)], stdout=subprocess.PIPE, text=True
@@ -40,9 +45,9 @@ def test_sim_sensors_serves_real_protocols_until_interrupted(tmp_path: Path) -> 
                 sensor.close()
         assert counts == [7, 7, 5, 6]
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
-    assert proc.returncode == 130
+    assert proc.returncode == 0
     assert list(tmp_path.iterdir()) == []
 
 
@@ -53,19 +58,29 @@ def test_help_lists_the_options() -> None:
         text=True,
         check=True,
     ).stdout
-    for option in ("--soil", "--sdi12", "--gps", "--fault", "bad-crc", "unplug"):
+    for option in ("--soil", "--sdi12", "--gps", "--fault", "bad-crc", "unplug", "SIGTERM"):
         assert option in out
 
 
-def _sim(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    """``agrifleet sim sensors`` with its temp dirs confined to tmp_path/tmp."""
+def _sim(tmp_path: Path, *args: str, ctrl_c: bool = False) -> subprocess.Popen[str]:
+    """``agrifleet sim sensors`` with its temp dirs confined to tmp_path/tmp.
+
+    ``ctrl_c``: start it with SIGINT at its default, as a terminal's foreground job has it,
+    even when this process was started with SIGINT ignored (which children inherit).
+    """
     scratch = tmp_path / "tmp"
     scratch.mkdir(exist_ok=True)
+    start = ["-c", _WITH_CTRL_C] if ctrl_c else ["-m", "agrifleet.cli"]
     return subprocess.Popen(
-        [sys.executable, "-m", "agrifleet.cli", "sim", "sensors", "--sdi12", "0", *args],
+        [sys.executable, *start, "sim", "sensors", "--sdi12", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TMPDIR": str(scratch)},
     )
+
+
+#: ``agrifleet ARGS`` with Python's own Ctrl-C handler (KeyboardInterrupt) installed.
+_WITH_CTRL_C = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                "from agrifleet.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
 @pytest.mark.parametrize("period", ["0", "-5", "nan", "inf"])
@@ -100,7 +115,8 @@ def test_a_link_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
 def test_stopping_removes_the_link_folder_it_made(
     tmp_path: Path, signum: signal.Signals, code: int
 ) -> None:
-    proc = _sim(tmp_path, "--fault", "unplug", "--fault-period", "0.2")
+    proc = _sim(tmp_path, "--fault", "unplug", "--fault-period", "0.2",
+                ctrl_c=signum == signal.SIGINT)
     assert proc.stdout is not None
     links = [Path(proc.stdout.readline().split()[2]) for _ in range(2)]
     assert links[0].parent.parent == tmp_path / "tmp"  # agrifleet-serial-… in our TMPDIR

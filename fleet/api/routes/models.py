@@ -32,7 +32,13 @@ from fleet.api.params import NO_NUL
 from fleet.auth.principal import Principal
 from fleet.models import Message
 from fleet.registry import publish as registry
-from fleet.registry.downloads import BadRange, DownloadCounters, find_download_token, parse_range
+from fleet.registry.downloads import (
+    BadRange,
+    DownloadCounters,
+    find_download_token,
+    package_url,
+    parse_range,
+)
 from fleet.registry.storage import ARCHIVE_NAME, PackageStore
 from fleet.registry.tables import ModelPackage, ModelPackageDetail, ModelPackagePublic
 from fleet.settings import FleetSettings
@@ -53,11 +59,6 @@ def refusal(reason: str, message: str, loc: tuple[str, ...] = ("body",)) -> Requ
     """A 422 in the API's validation shape whose ``type`` is the one-word reason."""
     return RequestValidationError([{"type": reason, "loc": loc, "msg": f"{reason}: {message}",
                                     "input": None}])
-
-
-def package_url(settings: FleetSettings, name: str, version: str) -> str:
-    """The download address nodes are given (relative when AGRIFLEET_PUBLIC_URL is unset)."""
-    return f"{settings.public_url or ''}/api/v1/models/{name}/{version}/package"
 
 
 def _public(settings: FleetSettings, p: ModelPackage) -> ModelPackagePublic:

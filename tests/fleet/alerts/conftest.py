@@ -56,8 +56,8 @@ class AlertFleet:
 
 
 @pytest.fixture
-def alerting(database_url: str) -> Iterator[AlertFleet]:
-    settings = FleetSettings(database_url=database_url, alert_tick_s=3600)
+def alerting(migrated_database_url: str) -> Iterator[AlertFleet]:
+    settings = FleetSettings(database_url=migrated_database_url, alert_tick_s=3600)
     with running_fleet(settings) as fleet:
         token = create_token(fleet.app.state.engine, "technician")
         yield AlertFleet(fleet, {"Authorization": f"Bearer {token}"})

@@ -15,7 +15,7 @@ import pytest
 from fleet.api.params import MAX_BUCKET_S
 from fleet.settings import FleetSettings
 from tests.fleet.api.rows import insert_infinite_readings, insert_odd_readings, store_items
-from tests.fleet.conftest import FleetUnderTest, running_fleet
+from tests.fleet.conftest import FleetUnderTest, MigratedTemplates, running_fleet
 from tests.fleet.device import T0, reading
 
 READINGS = "/api/v1/devices/field-01/readings"
@@ -29,13 +29,16 @@ READINGS = "/api/v1/devices/field-01/readings"
         pytest.param("Etc/GMT+12", marks=pytest.mark.postgres),
     ]
 )
-def odd(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FleetUnderTest]:
+def odd(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> Iterator[FleetUnderTest]:
     """The fleet on a database holding field-01's normal and oddly dated readings."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'fleet.db'}"
+        migrated_templates.fill(url)
     else:
         server = request.getfixturevalue("postgres")
-        url = server.create_database()
+        url = migrated_templates.new_postgres_database(server)
         name = url.rsplit("/", 1)[1]
         dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
         with psycopg.connect(dsn, autocommit=True) as conn:

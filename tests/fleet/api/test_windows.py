@@ -1,15 +1,21 @@
 """Every route with a time window, bucket, order, name or id specifies: values within the
 documented bounds are served, anything outside them (times before 1970 or after 9999 in UTC,
 Unix numbers instead of ISO 8601, an empty window, an oversize name or id) is a 422 in the
-validation shape that names the parameter, on SQLite and PostgreSQL alike."""
+validation shape that names the parameter, on SQLite and PostgreSQL alike.
+
+Every request here is a read, most refused before the database is asked, so the tests of one
+dialect share one fleet (started once for the file) instead of migrating one each."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
 from fleet.api.params import MAX_BUCKET_S, MAX_ID
+from fleet.settings import FleetSettings
 from tests.fleet.api.shapes import assert_invalid
-from tests.fleet.conftest import FleetUnderTest
+from tests.fleet.conftest import FleetUnderTest, MigratedTemplates, running_fleet
 
 WINDOWED = [
     "/api/v1/devices/field-01/readings",
@@ -27,7 +33,26 @@ OUT_OF_RANGE = [
 ]
 
 
-@pytest.fixture
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_templates: MigratedTemplates,
+) -> Iterator[FleetUnderTest]:
+    """The fleet app without MQTT ingestion, one per dialect for this file's reads."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('windows') / 'fleet.db'}"
+    else:
+        url = migrated_templates.new_postgres_database(request.getfixturevalue("postgres"))
+    if url.startswith("sqlite"):
+        migrated_templates.fill(url)
+    with running_fleet(FleetSettings(database_url=url)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def field_01(api: FleetUnderTest) -> FleetUnderTest:
     api.register("field-01")
     return api

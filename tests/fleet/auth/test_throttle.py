@@ -41,8 +41,8 @@ def test_a_successful_sign_in_clears_the_account(api: FleetUnderTest) -> None:
 
 
 @pytest.fixture
-def strict(database_url: str) -> Iterator[FleetUnderTest]:
-    settings = FleetSettings(database_url=database_url, login_max_failures_per_address=3)
+def strict(migrated_database_url: str) -> Iterator[FleetUnderTest]:
+    settings = FleetSettings(database_url=migrated_database_url, login_max_failures_per_address=3)
     with running_fleet(settings) as running:
         yield running
 

@@ -18,6 +18,7 @@ from fleet.app import create_app
 from fleet.auth import create_token
 from fleet.settings import FleetSettings
 from tests.fleet.api.server import serving
+from tests.fleet.conftest import MigratedTemplates
 from tests.fleet.dashboard.farm import TECHNICIAN, VIEWER, Seeded, seed
 from tests.fleet.registry.conftest import Keys, keys  # noqa: F401 - the session fixture
 from tests.fleet.registry.packages import archive, package_dir
@@ -76,7 +77,9 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path, broker: Broker, keys: Keys) -> Iterator[Site]:  # noqa: F811
+def site(tmp_path: Path, broker: Broker, keys: Keys,  # noqa: F811
+         migrated_templates: MigratedTemplates) -> Iterator[Site]:
+    migrated_templates.fill(f"sqlite:///{tmp_path / 'fleet.db'}")
     settings = FleetSettings(
         database_url=f"sqlite:///{tmp_path / 'fleet.db'}", mqtt_url=broker.fleet_url,
         mqtt_client_id=f"fleet-{secrets.token_hex(4)}", data_dir=tmp_path / "data",

@@ -11,7 +11,7 @@ import pytest
 
 from fleet.auth import create_token
 from fleet.settings import FleetSettings
-from tests.fleet.conftest import FleetUnderTest, running_fleet
+from tests.fleet.conftest import FleetUnderTest, MigratedTemplates, running_fleet
 from tests.fleet.registry.packages import keypair
 
 
@@ -46,8 +46,11 @@ class Registry:
 
 
 @pytest.fixture
-def registry(tmp_path: Path, keys: Keys) -> Iterator[Registry]:
+def registry(
+    tmp_path: Path, keys: Keys, migrated_templates: MigratedTemplates
+) -> Iterator[Registry]:
     """The fleet on SQLite (package checks are costly: one database kind is enough)."""
+    migrated_templates.fill(f"sqlite:///{tmp_path / 'fleet.db'}")
     settings = FleetSettings(database_url=f"sqlite:///{tmp_path / 'fleet.db'}",
                              data_dir=tmp_path / "data", model_keys=(keys.pub,),
                              public_url="http://fleet.example:8000")

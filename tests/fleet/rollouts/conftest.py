@@ -151,11 +151,11 @@ def published(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> dict[str,
 
 
 @pytest.fixture
-def rollouts(tmp_path: Path, broker: Broker, keys: Keys, database_url: str,  # noqa: F811
+def rollouts(tmp_path: Path, broker: Broker, keys: Keys, migrated_database_url: str,  # noqa: F811
              published: dict[str, bytes]) -> Iterator[Fleet]:
     """The fleet on SQLite and on PostgreSQL, with the base version (1.1.0) and 1.2.0 published."""
     settings = FleetSettings(
-        database_url=database_url, mqtt_url=broker.fleet_url,
+        database_url=migrated_database_url, mqtt_url=broker.fleet_url,
         mqtt_client_id=f"fleet-{secrets.token_hex(4)}", data_dir=tmp_path / "data",
         model_keys=(keys.pub,), public_url="http://fleet.example:8000",
         rollout_tick_s=60,  # the tests tick the engine themselves
