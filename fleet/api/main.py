@@ -22,6 +22,7 @@ from fleet.api.routes import (
     models,
     observations,
     readings,
+    risk,
     rollouts,
     tokens,
     users,
@@ -52,3 +53,4 @@ api_router.include_router(alerts.rules_router)
 api_router.include_router(verdicts.router)
 api_router.include_router(observations.router)
 api_router.include_router(advice.router)
+api_router.include_router(risk.router)

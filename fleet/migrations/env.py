@@ -17,6 +17,7 @@ from fleet.alerts import tables as _alert_tables  # noqa: F401 - registers table
 from fleet.models import UtcDateTime  # also registers the tables on SQLModel.metadata
 from fleet.partitions import include_name
 from fleet.registry import tables as _registry_tables  # noqa: F401 - registers tables
+from fleet.risk import tables as _risk_tables  # noqa: F401 - registers tables
 from fleet.rollouts import tables as _rollout_tables  # noqa: F401 - registers tables
 
 config = context.config

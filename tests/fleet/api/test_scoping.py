@@ -76,6 +76,9 @@ VIEWER = {
     "get /api/v1/observations/{observation_id}/photo": 200,
     "get /api/v1/observations/{observation_id}/thumbnail": 200,
     "get /api/v1/advice": 422,  # (no label asked)
+    "get /api/v1/fields/{field_id}/risk": 200,
+    "get /api/v1/fields/{field_id}/risk/parameters": 200,
+    "put /api/v1/fields/{field_id}/risk/parameters/{model}": 403,
 }
 #: Bodies that name a farm's object: with Bravo's, a user of Alpha gets a 404.
 SCOPED_BODIES = {"post /api/v1/devices", "post /api/v1/users", "post /api/v1/memberships",
@@ -136,6 +139,7 @@ def _body(op: str, farm: Farm) -> dict[str, Any] | None:
         "post /api/v1/tokens": {"name": "walker"},
         "post /api/v1/detections/{detection_id}/verdict": {"verdict": "confirmed"},
         "patch /api/v1/alert-rules/{rule_id}": {"name": "renamed rule"},
+        "put /api/v1/fields/{field_id}/risk/parameters/{model}": {"spray_interval": 15},
     }
     return bodies.get(op)
 
@@ -188,7 +192,8 @@ def _farm(fleet: FleetUnderTest, farm_id: int, name: str, domain: str,
     params = {"device_id": device, "detection_id": detection_id, "farm_id": farm_id,
               "field_id": field_id, "user_id": users["technician"], "token_id": token_id,
               "rollout_id": rollout_id, "action": "pause", "name": "leaf", "version": "1.0.0",
-              "alert_id": alert_id, "rule_id": rule_id, "observation_id": scouted.json()["id"]}
+              "alert_id": alert_id, "rule_id": rule_id, "observation_id": scouted.json()["id"],
+              "model": "tomcast"}
     return Farm(params=params, device=device, farm_id=farm_id), users
 
 
