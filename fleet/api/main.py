@@ -12,6 +12,7 @@ from fleet.api.routes import (
     alerts,
     audit,
     auth,
+    deliveries,
     detections,
     devices,
     enrolment,
@@ -27,6 +28,7 @@ from fleet.api.routes import (
     tokens,
     users,
     verdicts,
+    webhooks,
 )
 
 api_router = APIRouter(
@@ -54,3 +56,5 @@ api_router.include_router(verdicts.router)
 api_router.include_router(observations.router)
 api_router.include_router(advice.router)
 api_router.include_router(risk.router)
+api_router.include_router(webhooks.router)
+api_router.include_router(deliveries.router)
