@@ -13,11 +13,15 @@ from pydantic import ConfigDict, field_validator
 from sqlmodel import Field, SQLModel, col, select
 
 from fleet.api.deps import CallerDep, SessionDep
+from fleet.api.errors import validation_error
 from fleet.api.routes.alerts import AlertId, _alert
 from fleet.auth.principal import Principal
 from fleet.delivery.tables import Delivery, NotifySettings
+from fleet.models import Message
 
 router = APIRouter(tags=["alerts"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Message, "description": "No such alert"}}
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -60,7 +64,8 @@ class NotificationSettings(SQLModel):
         return value
 
 
-@router.get("/alerts/{alert_id}/deliveries", summary="Messages of an alert and their attempts")
+@router.get("/alerts/{alert_id}/deliveries", responses=NOT_FOUND,
+            summary="Messages of an alert and their attempts")
 def list_deliveries(alert_id: AlertId, session: SessionDep,
                     caller: CallerDep) -> list[DeliveryPublic]:
     _alert(session, alert_id, caller)
@@ -90,7 +95,9 @@ def put_notifications(body: NotificationSettings, session: SessionDep,
                       caller: CallerDep) -> NotificationSettings:
     user_id = _user_id(caller)
     if (body.quiet_start is None) != (body.quiet_end is None):
-        raise HTTPException(422, "give quiet_start and quiet_end together, or neither")
+        raise validation_error(("body", "quiet_end"),
+                               "give quiet_start and quiet_end together, or neither",
+                               body.quiet_end)
     row = session.get(NotifySettings, user_id) or NotifySettings(user_id=user_id)
     row.email, row.quiet_start, row.quiet_end = body.email, body.quiet_start, body.quiet_end
     row.timezone, row.updated_at = body.timezone, datetime.now(UTC)

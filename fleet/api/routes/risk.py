@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from fleet import audit
 from fleet.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
+from fleet.api.errors import validation_error
 from fleet.api.routes.farms import require_role, visible_farm
 from fleet.api.routes.rollouts import actor
 from fleet.auth.principal import Principal
@@ -26,6 +27,8 @@ router = APIRouter(prefix="/fields/{field_id}/risk", tags=["risk"])
 FieldId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Field id")]
 ModelName = Annotated[str, Path(pattern=r"^[a-z_]{1,32}$", description="Model, e.g. tomcast")]
 MAX_DAYS = 366
+#: The days a field's risk can be asked for (room for the look-back before ``since``).
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
 DEFAULT_DAYS = 14
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "No such field (in the caller's farms) or model"}}
@@ -64,12 +67,15 @@ def get_risk(
     field = _field(session, caller, field_id)
     until = until or datetime.now(UTC).date()
     since = since or until - timedelta(days=DEFAULT_DAYS - 1)
+    if since < EARLIEST or until > LATEST:
+        raise validation_error(("query", "since"), f"days from {EARLIEST} to {LATEST} only",
+                               str(since))
     if since > until:
-        raise HTTPException(422,
-                            f"since ({since}) is after until ({until})")
+        raise validation_error(("query", "since"), f"since ({since}) is after until ({until})",
+                               str(since))
     if (until - since).days >= MAX_DAYS:
-        raise HTTPException(422,
-                            f"at most {MAX_DAYS} days at a time")
+        raise validation_error(("query", "since"), f"at most {MAX_DAYS} days at a time",
+                               str(since))
     results = field_risk(session, field, since, until)
     return FieldRisk(field_id=field_id, days=[RiskDay(**r.as_json()) for r in results])
 
@@ -98,7 +104,7 @@ def put_parameters(field_id: FieldId, model: ModelName, session: SessionDep,
     try:
         checked = registry.parameters(model, body)
     except registry.ParameterError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise validation_error(("body",), str(exc), body) from None
     row = session.get(FieldRiskParameters, (field_id, model)) or FieldRiskParameters(
         field_id=field_id, model=model)
     row.parameters = checked.model_dump(mode="json", include=set(body))
