@@ -98,6 +98,9 @@ def test_bad_windows_and_other_farms(api: FleetUnderTest) -> None:
                                                             "until": "2026-07-01"}
                           ).status_code == 422
     assert api.client.get(path, headers=api.viewer, params={"since": "July"}).status_code == 422
+    for edge in ({"since": "0001-01-01", "until": "0001-01-02"}, {"until": "9999-12-31"}):
+        response = api.client.get(path, headers=api.viewer, params=edge)
+        assert response.status_code == 422 and "only" in response.text
     assert api.client.get(path, headers=api.viewer, params={"since": "2025-01-01",
                                                             "until": "2026-07-01"}
                           ).status_code == 422
