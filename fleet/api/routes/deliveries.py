@@ -22,6 +22,8 @@ from fleet.models import Message
 router = APIRouter(tags=["alerts"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "No such alert"}}
+NO_PERSON: dict[int | str, dict[str, Any]] = {
+    404: {"model": Message, "description": "A service token: no person signed in"}}
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -75,13 +77,14 @@ def list_deliveries(alert_id: AlertId, session: SessionDep,
 
 
 def _user_id(caller: Principal) -> int:
+    """The signed-in person's id; a service token has no person: 404, as for /users/{id}."""
     if caller.user is None or caller.user.id is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            "notification settings belong to a person: sign in as one")
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            "no person signed in: notification settings belong to a person")
     return caller.user.id
 
 
-@router.get("/notifications", summary="How the signed-in person gets alerts")
+@router.get("/notifications", responses=NO_PERSON, summary="How the signed-in person gets alerts")
 def get_notifications(session: SessionDep, caller: CallerDep) -> NotificationSettings:
     row = session.get(NotifySettings, _user_id(caller))
     if row is None:
@@ -90,7 +93,8 @@ def get_notifications(session: SessionDep, caller: CallerDep) -> NotificationSet
                                 quiet_end=row.quiet_end, timezone=row.timezone)
 
 
-@router.put("/notifications", summary="Set how the signed-in person gets alerts")
+@router.put("/notifications", responses=NO_PERSON,
+            summary="Set how the signed-in person gets alerts")
 def put_notifications(body: NotificationSettings, session: SessionDep,
                       caller: CallerDep) -> NotificationSettings:
     user_id = _user_id(caller)
