@@ -138,9 +138,12 @@ class _Sensor(_Section):
 
 
 class ModbusSoilSensor(_Sensor):
-    """A Modbus RTU soil probe on RS-485."""
+    """A Modbus RTU probe on RS-485: soil (``soil-7in1``), air (``xy-md02``), leaf wetness…
 
-    type: Literal["modbus-soil"]
+    ``modbus`` and ``modbus-soil`` are the same type: any register map profile works with both.
+    """
+
+    type: Literal["modbus-soil", "modbus"]
     baudrate: int = Field(default=9600, gt=0)
     address: int = Field(default=1, ge=1, le=247, title="Modbus slave address")
     profile: str = Field(
@@ -179,6 +182,26 @@ class Sdi12Sensor(_Sensor):
     @classmethod
     def _address_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and 0 <= value <= 9 else value
+
+
+class RainGaugeSensor(_Sensor):
+    """A tipping-bucket rain gauge read as a Modbus pulse counter: reports mm per interval."""
+
+    type: Literal["rain-gauge"]
+    baudrate: int = Field(default=9600, gt=0)
+    address: int = Field(default=1, ge=1, le=247, title="Modbus slave address of the counter")
+    profile: str = Field(
+        default="tipping-bucket-modbus", min_length=1,
+        title="Counter register and bucket size: a shipped profile name or a TOML path",
+    )
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        from hardware.rain import load_profile
+
+        load_profile(value)
+        return value
 
 
 class NmeaGpsSensor(_Sensor):
@@ -227,7 +250,8 @@ class UpdatesConfig(_Section):
 
 
 SensorConfig = Annotated[
-    ModbusSoilSensor | Sdi12Sensor | NmeaGpsSensor, Field(discriminator="type")
+    ModbusSoilSensor | Sdi12Sensor | NmeaGpsSensor | RainGaugeSensor,
+    Field(discriminator="type"),
 ]
 
 
@@ -278,7 +302,9 @@ class AgentConfig(_Section):
 
 
 #: Discriminator values that pydantic puts into error locations; not part of a key path.
-_UNION_TAGS = {"modbus-soil", "sdi12", "nmea-gps", "folder", "command", "http"}
+_UNION_TAGS = {
+    "modbus-soil", "modbus", "sdi12", "nmea-gps", "rain-gauge", "folder", "command", "http"
+}
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

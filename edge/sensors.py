@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge.config import ModbusSoilSensor, NmeaGpsSensor, Sdi12Sensor, SensorConfig
+from edge.config import (
+    ModbusSoilSensor,
+    NmeaGpsSensor,
+    RainGaugeSensor,
+    Sdi12Sensor,
+    SensorConfig,
+)
 from edge.poller import PolledSensor
 from hardware.sensor import Sensor
 
@@ -24,6 +30,13 @@ def opener(config: SensorConfig) -> Callable[[], Sensor]:
             from hardware.sdi12 import Sdi12Probe
 
             return Sdi12Probe(config.port, address=config.address, profile=config.profile)
+        if isinstance(config, RainGaugeSensor):
+            from hardware.rain import RainGauge
+
+            return RainGauge(
+                config.port, baudrate=config.baudrate, address=config.address,
+                profile=config.profile,
+            )
         if isinstance(config, NmeaGpsSensor):
             from hardware.nmea import NmeaGps
 

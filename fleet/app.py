@@ -23,6 +23,7 @@ from fleet.api.errors import add_handlers
 from fleet.api.main import api_router
 from fleet.api.routes import auth, enrolment, health, metrics, models
 from fleet.db import make_engine
+from fleet.delivery.worker import DeliveryWorker
 from fleet.ingest import Ingestor
 from fleet.metrics import Metrics
 from fleet.migrate import upgrade
@@ -77,6 +78,8 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
         PackageStore(settings.data_dir).clean_incoming()
         app.state.alerts = AlertEvaluator(settings, engine)
         app.state.alerts.start()
+        app.state.delivery = DeliveryWorker(settings, engine)
+        app.state.delivery.start()
         days = settings.retention_days  # and, on PostgreSQL, the coming months' partitions
         pruner = Pruner(engine, days) if needed(engine, days) else None
         if pruner is not None:
@@ -89,6 +92,9 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
             if app.state.alerts is not None:
                 await run_in_threadpool(app.state.alerts.stop)
                 app.state.alerts = None
+            if app.state.delivery is not None:
+                await run_in_threadpool(app.state.delivery.stop)
+                app.state.delivery = None
             if app.state.rollouts is not None:
                 await run_in_threadpool(app.state.rollouts.stop)
                 app.state.rollouts = None
@@ -116,6 +122,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
     app.state.publisher = None
     app.state.downloads = DownloadCounters()
     app.state.alerts = None
+    app.state.delivery = None
     app.state.scout = Scout()
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -190,6 +190,24 @@ class FleetSettings(BaseSettings):
     )
     alert_tick_s: float = Field(default=30.0, gt=0, le=3600,
                                 title="how often the alert evaluator checks the alert rules")
+    delivery_tick_s: float = Field(default=5.0, gt=0, le=3600,
+                                   title="how often alert deliveries (webhook, e-mail) are sent")
+    delivery_max_attempts: int = Field(default=10, ge=1, le=100,
+                                       title="attempts before a delivery is marked failed")
+    delivery_retry_min_s: float = Field(default=30.0, gt=0, le=86400,
+                                        title="first retry delay of a failed delivery")
+    delivery_retry_max_s: float = Field(default=3600.0, gt=0, le=7 * 86400,
+                                        title="longest retry delay of a failed delivery")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120,
+                                     title="how long a webhook receiver may take to answer")
+    smtp_host: str | None = Field(default=None, min_length=1,
+                                  title="SMTP server for alert e-mail (none: no e-mail)")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = Field(default="agrifleet@localhost", min_length=3, max_length=254,
+                           title="the From address of alert e-mail")
+    smtp_username: str | None = Field(default=None, title="SMTP login (none: no login)")
+    smtp_password: SecretStr | None = Field(default=None, title="SMTP password")
+    smtp_starttls: bool = Field(default=False, title="STARTTLS before logging in")
     observation_max_bytes: int = Field(
         default=15 * 1024 * 1024, ge=1024, le=32 * 1024 * 1024,
         title="a scouting photo larger than this many bytes is refused (413)",

@@ -16,7 +16,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="sim_command", metavar="SIMULATOR", required=True)
     sensors = sub.add_parser(
         "sensors",
-        help="serve Modbus soil, SDI-12 and NMEA GPS simulators until Ctrl-C or SIGTERM",
+        help="serve Modbus soil and weather, SDI-12 and NMEA GPS simulators until Ctrl-C or "
+             "SIGTERM",
         description=(
             "Start simulated sensors and print one line per device: KIND PATH LINK, where PATH "
             "is the pseudo-terminal (like /dev/ttyUSB0) and LINK a stable by-id style link. "
@@ -27,6 +28,16 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     sensors.add_argument("--soil", type=int, default=1, metavar="N", help="Modbus soil probes")
     sensors.add_argument("--sdi12", type=int, default=1, metavar="N", help="SDI-12 probes")
     sensors.add_argument("--gps", type=int, default=1, metavar="N", help="NMEA GPS receivers")
+    sensors.add_argument(
+        "--air", type=int, default=0, metavar="N", help="XY-MD02 air temperature/humidity probes"
+    )
+    sensors.add_argument(
+        "--rain", type=int, default=0, metavar="N", help="tipping-bucket rain gauges (Modbus)"
+    )
+    sensors.add_argument(
+        "--day-seconds", type=float, default=86400.0, metavar="SECONDS",
+        help="length of the simulated weather day, more than 0 (86400; shorter for demos)",
+    )
     sensors.add_argument(
         "--soil-profile", default="soil-7in1", help="Modbus profile name or TOML path"
     )
@@ -60,13 +71,20 @@ def run_sensors(args: argparse.Namespace) -> int:
     from hardware.profiles import ProfileError
     from hardware.simulators.bench import SimulatorBench
 
-    if min(args.soil, args.sdi12, args.gps) < 0:
+    if min(args.soil, args.sdi12, args.gps, args.air, args.rain) < 0:
         print("agrifleet sim sensors: counts must be 0 or more", file=sys.stderr)
         return 2
     if not (math.isfinite(args.fault_period) and args.fault_period > 0):
         print(
             f"agrifleet sim sensors: --fault-period must be a number of seconds above 0, "
             f"not {args.fault_period:g}",
+            file=sys.stderr,
+        )
+        return 2
+    if not (math.isfinite(args.day_seconds) and args.day_seconds > 0):
+        print(
+            f"agrifleet sim sensors: --day-seconds must be a number above 0, "
+            f"not {args.day_seconds:g}",
             file=sys.stderr,
         )
         return 2
@@ -81,6 +99,9 @@ def run_sensors(args: argparse.Namespace) -> int:
             soil_profile=args.soil_profile,
             sdi12_profile=args.sdi12_profile,
             link_dir=args.link_dir,
+            air=args.air,
+            rain=args.rain,
+            day_s=args.day_seconds,
         )
     except ProfileError as exc:
         print(f"agrifleet sim sensors: {exc}", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 :func:`evaluate_once` is one tick in one transaction: for every enabled rule it finds the
 conditions that hold now (a new disease detection, a reading out of range long enough, a node
-offline, an outbox backlog), opens an alert per new (rule, device, condition), bumps the open
+offline, an outbox backlog, a field's disease risk, a disease spreading in a field), opens an
+alert per new (rule, device, condition), bumps the open
 one's ``count`` and ``last_seen`` on a repeat, and clears alerts whose condition is gone (a
 disease alert: acknowledged and quiet for the rule's ``quiet_s``). :class:`AlertEvaluator` runs
 it in a thread started by ``create_app``, like the rollout engine.
@@ -22,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from agrifleet.inference.parts import crop_name, disease_name
+from fleet.alerts.field_conditions import risk_conditions, spread_conditions
 from fleet.alerts.tables import CODES, OPEN_STATES, Alert, AlertRule
 from fleet.models import Detection, Device, LatestReading, Reading
 from fleet.queries import heard_since
@@ -64,6 +66,14 @@ def evaluate_once(engine: Engine, now: datetime | None = None, *,
             if rule.kind == "disease":
                 _apply(session, rule, _new_detections(session, rule), now, tick, repeat=True)
                 _clear_quiet(session, rule, now, tick)
+            elif rule.kind == "risk":
+                found, unknown = risk_conditions(session, rule, now)
+                _apply(session, rule, found, now, tick, repeat=False)
+                _clear_gone(session, rule, {**{key: {} for key in unknown}, **found}, now, tick)
+            elif rule.kind == "disease_spread":
+                found = spread_conditions(session, rule, now)
+                _apply(session, rule, found, now, tick, repeat=False)
+                _clear_gone(session, rule, found, now, tick)
             else:
                 found = _state_conditions(session, rule, now, offline_after_s)
                 _apply(session, rule, found, now, tick, repeat=False)
@@ -224,7 +234,8 @@ def _apply(session: Session, rule: AlertRule, found: Conditions, now: datetime, 
         alert = by_key.get(key)
         if alert is None:
             alert = Alert(rule_id=rule.id, kind=rule.kind, code=CODES[rule.kind], params=params,
-                          device_id=device_id, farm_id=rule.farm_id, condition=condition[:200],
+                          device_id=device_id, farm_id=params.get("farm_id", rule.farm_id),
+                          field_id=params.get("field_id"), condition=condition[:200],
                           open_key=key, state="active",
                           count=int(params.get("detections", 1)), first_seen=now, last_seen=now)
             session.add(alert)

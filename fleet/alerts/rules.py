@@ -6,13 +6,19 @@ hour) passed without a new one, or by hand. ``reading_range``: the device's ``qu
 ``sensor`` if given) below ``min_value`` or above ``max_value`` for at least ``for_s``; clears
 when a reading is back in range. ``offline``: the device is offline (AGRIFLEET_OFFLINE_AFTER_S);
 clears when it is back. ``backlog``: the outbox of the device's last status holds more than
-``max_backlog`` items; clears when it holds fewer.
+``max_backlog`` items; clears when it holds fewer. ``risk``: a disease risk model
+(:mod:`fleet.risk`; ``model``, else any model of the field's crop) at ``min_risk`` (default
+high) or above for a field (``field_id``, else every field of the rule's farm) yesterday or
+today; clears when yesterday, the last whole day, is below it (an unknown day keeps it open).
+``disease_spread``: the same disease (``label`` if given) detected at ``min_confidence`` or
+above on ``min_nodes`` (default 2) nodes or scouting photos of one field within ``window_s``
+(default 7 days; a detection people rejected does not count); clears when fewer remain.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, model_validator
 from sqlmodel import Field, SQLModel
@@ -28,7 +34,13 @@ KIND_FIELDS: dict[str, frozenset[str]] = {
     "reading_range": frozenset({"sensor", "quantity", "min_value", "max_value", "for_s"}),
     "offline": frozenset(),
     "backlog": frozenset({"max_backlog"}),
+    "risk": frozenset({"field_id", "model", "min_risk"}),
+    "disease_spread": frozenset({"field_id", "label", "min_confidence", "min_nodes", "window_s"}),
 }
+DEFAULT_MIN_RISK = "high"
+DEFAULT_MIN_NODES = 2
+DEFAULT_WINDOW_S = 7 * 86400.0
+MinRisk = Literal["moderate", "high"]
 PARAMETERS = frozenset().union(*KIND_FIELDS.values())
 
 _TEXT = r"^[^\x00]*$"
@@ -39,6 +51,8 @@ class AlertRuleBase(SQLModel):
     name: str = Field(default="", max_length=128, schema_extra={"pattern": _TEXT},
                       description="A name people recognise")
     enabled: bool = Field(default=True)
+    critical: bool = Field(default=False, description="Its alerts are e-mailed even in a "
+                           "person's quiet hours")
     farm_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
                                 description="Only this farm's devices; without it every farm "
                                 "(made with a service token); the device's farm when device_id "
@@ -63,6 +77,20 @@ class AlertRuleBase(SQLModel):
                                 description="reading_range: out of range at least this long (0)")
     max_backlog: int | None = Field(default=None, ge=0, le=2**62,
                                     description="backlog: more than this many items (required)")
+    field_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                 description="risk, disease_spread: only this field (else every "
+                                 "field of the farm); sets farm_id to its farm")
+    model: str | None = Field(default=None, schema_extra={"pattern": r"^[a-z_]{1,32}$"},
+                              max_length=32,
+                              description="risk: only this model, e.g. hutton (else any model "
+                              "of the field's crop)")
+    min_risk: MinRisk | None = Field(default=None,
+                                     description="risk: at this risk or above (high)")
+    min_nodes: int | None = Field(default=None, ge=1, le=10000,
+                                  description="disease_spread: nodes or scouting photos (2)")
+    window_s: float | None = Field(default=None, gt=0, le=366 * 86400,
+                                   description="disease_spread: within this many seconds "
+                                   "(604800, a week)")
 
 
 def check_kind(kind: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +117,20 @@ def check_kind(kind: str, values: dict[str, Any]) -> dict[str, Any]:
             out["for_s"] = 0.0
     elif kind == "backlog" and out.get("max_backlog") is None:
         raise ValueError("a backlog rule needs max_backlog")
+    elif kind == "risk":
+        from fleet.risk.registry import MODELS
+
+        if out.get("model") is not None and out["model"] not in MODELS:
+            raise ValueError(f"unknown risk model {out['model']!r}: {', '.join(MODELS)}")
+        if out.get("min_risk") is None:
+            out["min_risk"] = DEFAULT_MIN_RISK
+    elif kind == "disease_spread":
+        if out.get("min_confidence") is None:
+            out["min_confidence"] = DEFAULT_MIN_CONFIDENCE
+        if out.get("min_nodes") is None:
+            out["min_nodes"] = DEFAULT_MIN_NODES
+        if out.get("window_s") is None:
+            out["window_s"] = DEFAULT_WINDOW_S
     return out
 
 
@@ -115,6 +157,7 @@ class AlertRuleUpdate(SQLModel):
 
     name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": _TEXT})
     enabled: bool | None = None
+    critical: bool | None = None
     device_id: DeviceId | None = None
     label: str | None = Field(default=None, max_length=128, schema_extra={"pattern": _TEXT})
     min_confidence: float | None = Field(default=None, ge=0, le=1)
@@ -125,6 +168,12 @@ class AlertRuleUpdate(SQLModel):
     max_value: float | None = Field(default=None, ge=-1e12, le=1e12)
     for_s: float | None = Field(default=None, ge=0, le=366 * 86400)
     max_backlog: int | None = Field(default=None, ge=0, le=2**62)
+    field_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    model: str | None = Field(default=None, schema_extra={"pattern": r"^[a-z_]{1,32}$"},
+                              max_length=32)
+    min_risk: MinRisk | None = None
+    min_nodes: int | None = Field(default=None, ge=1, le=10000)
+    window_s: float | None = Field(default=None, gt=0, le=366 * 86400)
 
 
 class AlertRulePublic(AlertRuleBase):
@@ -141,10 +190,11 @@ class AlertPublic(SQLModel):
     id: int
     rule_id: int
     kind: str
-    code: str = Field(description="disease_detected, reading_out_of_range, node_offline or "
-                      "outbox_backlog")
+    code: str = Field(description="disease_detected, reading_out_of_range, node_offline, "
+                      "outbox_backlog, disease_risk or disease_spreading")
     params: dict[str, Any] = Field(description="The figures of the code (see docs/alerts.md)")
-    device_id: str
+    device_id: str = Field(description='The device; "" for a field\'s alert (risk, '
+                           "disease_spread)")
     field_id: int | None
     condition: str
     state: AlertState

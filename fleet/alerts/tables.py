@@ -1,6 +1,8 @@
 """Alert tables: the rules people set, and the alerts the evaluator opens from them.
 
-An alert carries a machine ``code`` and its ``params``, never English-only text: the dashboard
+Alerts of the field kinds (``risk``, ``disease_spread``) are about a field: their ``device_id``
+is "" and ``field_id`` and ``farm_id`` name the field. An alert carries a machine ``code`` and
+its ``params``, never English-only text: the dashboard
 translates from the code. While an alert is open (active or acknowledged) its ``open_key``
 (rule, device, condition) is set and unique, so the database itself holds one open alert per
 condition; a cleared alert's ``open_key`` is NULL.
@@ -11,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, BigInteger, Index
+from sqlalchemy import JSON, BigInteger, Index, false
 from sqlmodel import Field, SQLModel
 
 from fleet.models import BigId, UtcDateTime, utcnow
 
-AlertKind = Literal["disease", "reading_range", "offline", "backlog"]
+AlertKind = Literal["disease", "reading_range", "offline", "backlog", "risk", "disease_spread"]
 AlertState = Literal["active", "acknowledged", "cleared"]
 OPEN_STATES: tuple[str, ...] = ("active", "acknowledged")
 
@@ -26,7 +28,11 @@ CODES: dict[str, str] = {
     "reading_range": "reading_out_of_range",
     "offline": "node_offline",
     "backlog": "outbox_backlog",
+    "risk": "disease_risk",
+    "disease_spread": "disease_spreading",
 }
+#: Kinds whose alerts are about a field, not one device (their alert's device_id is "").
+FIELD_KINDS = ("risk", "disease_spread")
 #: Why an alert was cleared.
 ClearReason = Literal["condition_gone", "quiet_period", "by_hand", "rule_changed"]
 
@@ -49,6 +55,13 @@ class AlertRule(SQLModel, table=True):
     max_value: float | None = None
     for_s: float | None = None
     max_backlog: int | None = Field(default=None, sa_type=BigInteger)
+    field_id: int | None = Field(default=None, sa_type=BigInteger)
+    model: str | None = Field(default=None, max_length=32)
+    min_risk: str | None = Field(default=None, max_length=16)
+    min_nodes: int | None = None
+    window_s: float | None = None
+    critical: bool = Field(default=False, sa_column_kwargs={"server_default": false()},
+                           description="Its alerts reach people in their quiet hours")
     last_detection_id: int = Field(default=0, sa_type=BigInteger,
                                    description="Disease rules: detections up to here are read")
     created_by: str = Field(max_length=160)

@@ -12,6 +12,7 @@ from fleet.api.routes import (
     alerts,
     audit,
     auth,
+    deliveries,
     detections,
     devices,
     enrolment,
@@ -22,10 +23,12 @@ from fleet.api.routes import (
     models,
     observations,
     readings,
+    risk,
     rollouts,
     tokens,
     users,
     verdicts,
+    webhooks,
 )
 
 api_router = APIRouter(
@@ -52,3 +55,6 @@ api_router.include_router(alerts.rules_router)
 api_router.include_router(verdicts.router)
 api_router.include_router(observations.router)
 api_router.include_router(advice.router)
+api_router.include_router(risk.router)
+api_router.include_router(webhooks.router)
+api_router.include_router(deliveries.router)

@@ -18,9 +18,9 @@ from fleet.alerts.tables import Alert
 from fleet.dashboard import quantities
 from fleet.dashboard.i18n import Formats
 from fleet.dashboard.session import Principal
-from fleet.dashboard.texts import ALERT_KINDS, N_
 from fleet.models import Device
 from fleet.people import Field_
+from fleet.texts import ALERT_KINDS, N_
 
 Gettext = Callable[[str], str]
 

@@ -9,34 +9,22 @@ the first time a language is used, so a ``.po`` edit is live on the next start a
 from __future__ import annotations
 
 import datetime as dt
-import io
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime, format_timedelta
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
-from babel.support import NullTranslations, Translations
 
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-Lang = Literal["en", "vi", "zh"]
-LANGUAGES: tuple[Lang, ...] = ("vi", "zh", "en")
-DEFAULT: Lang = "en"
+from fleet.catalogs import DEFAULT, LANGUAGES, Lang
+
 #: How each language names itself in the switch.
 NATIVE_NAMES: Mapping[Lang, str] = {"vi": "Tiếng Việt", "zh": "中文", "en": "English"}
 #: The cookie that remembers a ?lang= choice.
 LANG_COOKIE = "agrifleet_lang"
-DOMAINS = ("messages", "diseases")
-
-_lock = threading.Lock()
-_cache: dict[str, NullTranslations] = {}
 
 
 def pick(query: str | None, cookie: str | None, accept_language: str | None,
@@ -67,40 +55,6 @@ def _parse_accept(header: str) -> list[str]:
         if tag and tag != "*":
             weighted.append((-q, i, tag.strip()))
     return [tag for _, _, tag in sorted(weighted)]
-
-
-def load_po(path: Path) -> Translations:
-    """A .po file compiled in memory (fuzzy entries are left out, as msgfmt does)."""
-    with path.open("rb") as fh:
-        catalog = read_po(fh)
-    buf = io.BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)
-    buf.seek(0)
-    return Translations(buf, domain=path.stem)
-
-
-def translations(lang: str) -> NullTranslations:
-    """Every domain's catalog for ``lang`` (English: the msgids themselves), cached."""
-    with _lock:
-        found = _cache.get(lang)
-        if found is None:
-            found = NullTranslations()
-            if lang != "en":
-                merged: Translations | None = None
-                for domain in DOMAINS:
-                    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
-                    if not path.is_file():
-                        continue
-                    loaded = load_po(path)
-                    if merged is None:
-                        merged = loaded
-                    else:
-                        merged.add(loaded, merge=True)
-                        merged.merge(loaded)
-                if merged is not None:
-                    found = merged
-            _cache[lang] = found
-        return found
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fleet.dashboard.texts import N_
+from fleet.texts import N_
 
 Gettext = Callable[[str], str]
 
@@ -35,6 +35,7 @@ QUANTITIES: dict[str, str] = {
     "relative_humidity": N_("Relative humidity"),
     "leaf_wetness": N_("Leaf wetness"),
     "rainfall": N_("Rainfall"),
+    "vapour_pressure": N_("Vapour pressure"),
     # the GPS (hardware/nmea/gps.py)
     "latitude": N_("Latitude"),
     "longitude": N_("Longitude"),
@@ -80,6 +81,7 @@ UNITS: dict[str, Unit] = {
     "km/h": Unit(N_("km/h"), 1),
     "mm": Unit(N_("mm"), 1),
     "hPa": Unit(N_("hPa"), 1),
+    "kPa": Unit(N_("kPa"), 2),
     "count": Unit("", 0),
 }
 

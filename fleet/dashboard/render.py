@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from agrifleet.inference.parts import HEALTHY, crop_name, disease_name
-from fleet.dashboard import alert_rows, i18n, quantities, texts
+from fleet import catalogs, texts
+from fleet.dashboard import alert_rows, i18n, quantities
 from fleet.dashboard.session import FARM_COOKIE, Principal, current
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -30,9 +31,9 @@ def environment(lang: i18n.Lang, timezone: str = "UTC") -> Environment:
                               autoescape=select_autoescape(["html"]),
                               extensions=["jinja2.ext.i18n"], trim_blocks=True,
                               lstrip_blocks=True)
-            env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+            env.install_gettext_translations(catalogs.translations(lang), newstyle=True)  # type: ignore[attr-defined]
             env.globals.update(i18n.template_globals(lang, timezone))
-            gettext = i18n.translations(lang).gettext
+            gettext = catalogs.translations(lang).gettext
             env.globals["code_text"] = lambda table, code: _coded(gettext, table, code)
             words: dict[str, str] = {}  # a page names the same labels many times
 
@@ -113,7 +114,7 @@ def page(request: Request, template: str, who: Principal | None, status_code: in
     """The page in the request's language; a ?lang= choice is remembered in a cookie."""
     lang = language(request, who)
     env = environment(lang, request.app.state.settings.dashboard_timezone)
-    gettext = i18n.translations(lang).gettext
+    gettext = catalogs.translations(lang).gettext
     script_texts = {key: str(gettext(msg)) for key, msg in texts.SCRIPT_TEXTS.items()}
     script_texts.update({f"error_{k}": str(gettext(v)) for k, v in texts.API_ERRORS.items()})
     html = env.get_template(template).render(

@@ -14,9 +14,11 @@ from fleet import people as _people  # noqa: F401 - registers tables
 from fleet import rollups as _rollup_tables  # noqa: F401 - registers tables
 from fleet import verdicts as _verdicts  # noqa: F401 - registers tables
 from fleet.alerts import tables as _alert_tables  # noqa: F401 - registers tables
+from fleet.delivery import tables as _delivery_tables  # noqa: F401 - registers tables
 from fleet.models import UtcDateTime  # also registers the tables on SQLModel.metadata
 from fleet.partitions import include_name
 from fleet.registry import tables as _registry_tables  # noqa: F401 - registers tables
+from fleet.risk import tables as _risk_tables  # noqa: F401 - registers tables
 from fleet.rollouts import tables as _rollout_tables  # noqa: F401 - registers tables
 
 config = context.config

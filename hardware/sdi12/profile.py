@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -20,6 +21,9 @@ class Value(BaseModel):
     unit: str = ""
     min: float | None = None
     max: float | None = None
+    optional: bool = Field(
+        False, title="the probe may leave this value out (only trailing values may be optional)"
+    )
 
     @model_validator(mode="after")
     def _range(self) -> Value:
@@ -47,7 +51,15 @@ class Sdi12Profile(BaseModel):
         names = [v.quantity for v in self.values]
         if len(set(names)) != len(names):
             raise ValueError(f"a quantity is listed twice: {names}")
+        flags = [v.optional for v in self.values]
+        if any(a and not b for a, b in itertools.pairwise(flags)):
+            raise ValueError("only trailing values may be optional")
         return self
+
+    @property
+    def required_values(self) -> int:
+        """How many values the probe must send (the optional trailing ones may be left out)."""
+        return sum(1 for v in self.values if not v.optional)
 
     @property
     def command(self) -> str:
@@ -61,12 +73,16 @@ class Sdi12Profile(BaseModel):
                 raise SensorError(f"{self.name}: value {i} is {number}: refused as not a number")
         if not self.values:
             return [Measurement(f"value_{i}", v, "") for i, v in enumerate(numbers)]
-        if len(numbers) != len(self.values):
+        if not self.required_values <= len(numbers) <= len(self.values):
+            expected = (
+                str(len(self.values)) if self.required_values == len(self.values)
+                else f"{self.required_values} to {len(self.values)}"
+            )
             raise SensorError(
-                f"{self.name}: expects {len(self.values)} values, the probe sent {len(numbers)}"
+                f"{self.name}: expects {expected} values, the probe sent {len(numbers)}"
             )
         out = []
-        for spec, number in zip(self.values, numbers, strict=True):
+        for spec, number in zip(self.values, numbers, strict=False):
             low = spec.min if spec.min is not None else float("-inf")
             high = spec.max if spec.max is not None else float("inf")
             if not low <= number <= high:

@@ -12,15 +12,17 @@ from pathlib import Path
 from types import TracebackType
 
 from hardware.simulators.base import PtySimulator
-from hardware.simulators.modbus import ModbusSoilSimulator
+from hardware.simulators.modbus import ModbusAirSimulator, ModbusSoilSimulator
 from hardware.simulators.nmea import NmeaGpsSimulator
+from hardware.simulators.rain import RainGaugeSimulator
 from hardware.simulators.sdi12 import Sdi12Simulator
 
 logger = logging.getLogger(__name__)
 
 
 class SimulatorBench:
-    """``soil`` Modbus probes, ``sdi12`` SDI-12 probes and ``gps`` receivers, one thread each."""
+    """``soil`` Modbus probes, ``sdi12`` SDI-12 probes, ``gps`` receivers, ``air`` XY-MD02
+    probes and ``rain`` gauges, one thread each; weather follows a day of ``day_s`` seconds."""
 
     def __init__(
         self,
@@ -32,6 +34,9 @@ class SimulatorBench:
         sdi12_profile: str = "acclima-tdr",
         link_dir: str | None = None,
         seed: int | None = None,
+        air: int = 0,
+        rain: int = 0,
+        day_s: float = 86400.0,
     ) -> None:
         self._own_dir = link_dir is None  # a temp dir of ours: removed with what is in it
         self._made_dir = link_dir is not None and not Path(link_dir).exists()  # removed if empty
@@ -40,7 +45,7 @@ class SimulatorBench:
         try:
             self.simulators = self._simulators(
                 soil, sdi12, gps, soil_profile, sdi12_profile, seed
-            )
+            ) + self._weather(air, rain, seed, day_s)
         except BaseException:  # an unknown profile: leave no empty temp dir behind
             self._remove_dir()
             raise
@@ -72,6 +77,22 @@ class SimulatorBench:
                     48.1173 + 0.01 * i, 11.5167 + 0.01 * i, link_dir=link_dir, seed=pick()
                 )
                 for i in range(gps)
+            ),
+        ]
+
+    def _weather(
+        self, air: int, rain: int, seed: int | None, day_s: float
+    ) -> list[PtySimulator]:
+        base = None if seed is None else seed + 1000
+        pick = (lambda i: None) if base is None else (lambda i: base + i)
+        return [
+            *(
+                ModbusAirSimulator(link_dir=self.link_dir, seed=pick(i), day_s=day_s)
+                for i in range(air)
+            ),
+            *(
+                RainGaugeSimulator(link_dir=self.link_dir, seed=pick(air + i), day_s=day_s)
+                for i in range(rain)
             ),
         ]
 

@@ -14,7 +14,7 @@ from pymodbus.pdu.register_message import (
 
 from hardware.modbus.profile import ModbusProfile, load_profile
 from hardware.simulators.base import PtySimulator
-from hardware.simulators.signals import Drift, drift_for
+from hardware.simulators.signals import Signal, drift_for
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,11 @@ ILLEGAL_DATA_ADDRESS = 0x02
 
 
 class ModbusSoilSimulator(PtySimulator):
-    """Serves a profile's registers with slowly varying values; faults set in ``.faults``."""
+    """Serves a profile's registers with slowly varying values; faults set in ``.faults``.
+
+    Weather quantities (air temperature, humidity, leaf wetness) follow a day of ``day_s``
+    seconds; soil quantities drift slowly.
+    """
 
     kind = "modbus-soil"
 
@@ -34,6 +38,7 @@ class ModbusSoilSimulator(PtySimulator):
         *,
         link_dir: str | None = None,
         seed: int | None = None,
+        day_s: float = 86400.0,
     ) -> None:
         super().__init__(link_dir=link_dir, seed=seed)
         self.profile = profile if isinstance(profile, ModbusProfile) else load_profile(profile)
@@ -42,8 +47,8 @@ class ModbusSoilSimulator(PtySimulator):
         self._framer = FramerRTU(DecodePDU(is_server=True))
         self._buffer = b""
         self._pinned: dict[str, float] = {}
-        self._drifts: dict[str, Drift] = {
-            r.quantity: drift_for(r.quantity, r.min, r.max, self.rng)
+        self._drifts: dict[str, Signal] = {
+            r.quantity: drift_for(r.quantity, r.min, r.max, self.rng, day_s=day_s)
             for r in self.profile.registers
         }
         spans = [(r.address, r.address + r.words) for r in self.profile.registers]
@@ -108,3 +113,20 @@ class ModbusSoilSimulator(PtySimulator):
         registers = [words[a] for a in range(start, start + count)]
         response = ReadHoldingRegistersResponse if code == 3 else ReadInputRegistersResponse
         return response(registers=registers)
+
+
+class ModbusAirSimulator(ModbusSoilSimulator):
+    """An XY-MD02 (SHT20) air temperature / humidity probe: input registers 1 and 2."""
+
+    kind = "modbus-air"
+
+    def __init__(
+        self,
+        profile: str | ModbusProfile = "xy-md02",
+        address: int = 1,
+        *,
+        link_dir: str | None = None,
+        seed: int | None = None,
+        day_s: float = 86400.0,
+    ) -> None:
+        super().__init__(profile, address, link_dir=link_dir, seed=seed, day_s=day_s)

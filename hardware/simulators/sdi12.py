@@ -12,7 +12,7 @@ import time
 from hardware.sdi12 import protocol
 from hardware.sdi12.profile import Sdi12Profile, load_profile
 from hardware.simulators.base import PtySimulator
-from hardware.simulators.signals import Drift, drift_for
+from hardware.simulators.signals import Signal, drift_for
 
 #: Garbage that stays garbage after a 7-bit mask: control characters, never CR or LF.
 _NOISE = bytes(b for b in [*range(0x01, 0x20), *range(0x81, 0xA0)] if b & 0x7F not in (10, 13))
@@ -20,7 +20,11 @@ _MAX_M_CHARS = 35  # values per aDn! reply after aM!
 
 
 class Sdi12Simulator(PtySimulator):
-    """One SDI-12 probe; set ``faults``, ``measure_seconds`` and ``ready_after`` at run time."""
+    """One SDI-12 probe; set ``faults``, ``measure_seconds`` and ``ready_after`` at run time.
+
+    Weather values follow a day of ``day_s`` seconds; ``optional_values=False`` leaves out the
+    profile's optional trailing values (a T/RH probe without vapour pressure).
+    """
 
     kind = "sdi12"
 
@@ -35,6 +39,8 @@ class Sdi12Simulator(PtySimulator):
         echo: bool = False,
         link_dir: str | None = None,
         seed: int | None = None,
+        day_s: float = 86400.0,
+        optional_values: bool = True,
     ) -> None:
         super().__init__(link_dir=link_dir, seed=seed)
         self.address = protocol.check_address(address)
@@ -43,14 +49,19 @@ class Sdi12Simulator(PtySimulator):
         self.ready_after = ready_after  # when it actually sends the service request
         self.echo = echo  # a one-wire interface hears its own transmission
         self.commands: list[str] = []  # every command received, for tests
-        specs = [(v.quantity, v.min, v.max) for v in self.profile.values] or [
+        values = [v for v in self.profile.values if optional_values or not v.optional]
+        specs = [(v.quantity, v.min, v.max) for v in values] or [
             (f"value_{i}", 0.0, 100.0) for i in range(generic_values)
         ]
-        self._drifts: list[Drift] = [
-            drift_for(q, -1e6 if lo is None else lo, 1e6 if hi is None else hi, self.rng)
+        self._drifts: list[Signal] = [
+            drift_for(
+                q, -1e6 if lo is None else lo, 1e6 if hi is None else hi, self.rng, day_s=day_s
+            )
             for q, lo, hi in specs
         ]
-        self._decimals = [0 if "ec" in q.split("_") else 1 for q, _, _ in specs]
+        self._decimals = [
+            0 if "ec" in q.split("_") else 3 if q == "vapour_pressure" else 1 for q, _, _ in specs
+        ]
         self._pinned: dict[int, float] = {}
         self._buffer = b""
         self._data: list[str] = []

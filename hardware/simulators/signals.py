@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import random
+import time
+from typing import Protocol
 
 #: Typical field ranges for quantities the simulators know (others use the profile's range).
 TYPICAL: dict[str, tuple[float, float]] = {
@@ -17,6 +19,76 @@ TYPICAL: dict[str, tuple[float, float]] = {
     "soil_permittivity": (12.0, 25.0),
     "soil_pore_water_ec": (1500.0, 4000.0),
 }
+
+
+#: Weather quantities that follow the day: (value at dawn, value in the mid-afternoon).
+#: Air is coolest and most humid at dawn; leaves are wet with dew at dawn and dry by afternoon.
+DAILY: dict[str, tuple[float, float]] = {
+    "air_temperature": (11.0, 23.0),
+    "relative_humidity": (97.0, 60.0),
+    "leaf_wetness": (95.0, 0.0),
+    "vapour_pressure": (1.2, 1.7),
+}
+
+DAWN_HOUR = 5.0
+WARMEST_HOUR = 14.0
+
+
+class Signal(Protocol):
+    """A simulated quantity: its value ``t`` seconds after the simulator started."""
+
+    def value(self, t: float) -> float: ...
+
+
+class DailyCycle:
+    """A weather quantity over a day of ``day_s`` seconds: lowest or highest at dawn, a wander.
+
+    The day starts at the wall clock's hour of day (UTC) so a simulator run at night reads
+    night-time values; ``day_s`` below 86400 runs a compressed day for demos and tests.
+    """
+
+    def __init__(
+        self,
+        at_dawn: float,
+        afternoon: float,
+        rng: random.Random,
+        *,
+        day_s: float = 86400.0,
+        start_hour: float | None = None,
+        step: bool = False,
+    ) -> None:
+        if day_s <= 0:
+            raise ValueError("day_s must be above 0")
+        self.at_dawn, self.afternoon = at_dawn, afternoon
+        self.rng = rng
+        self.day_s = day_s
+        now = time.gmtime()
+        self.start_hour = (
+            start_hour if start_hour is not None else now.tm_hour + now.tm_min / 60
+        )
+        self.step = step  # a wet/dry sensor: 0 or 1
+        self.walk = 0.0
+
+    def hour(self, t: float) -> float:
+        """Hour of the simulated day at ``t`` seconds."""
+        return (self.start_hour + 24.0 * t / self.day_s) % 24.0
+
+    def value(self, t: float) -> float:
+        """The value at ``t`` seconds since start."""
+        h = self.hour(t)
+        rise = WARMEST_HOUR - DAWN_HOUR
+        if DAWN_HOUR <= h < WARMEST_HOUR:
+            share = (1 - math.cos(math.pi * (h - DAWN_HOUR) / rise)) / 2
+        else:
+            since = (h - WARMEST_HOUR) % 24.0
+            share = (1 + math.cos(math.pi * since / (24.0 - rise))) / 2
+        self.walk = max(-0.05, min(0.05, self.walk + self.rng.uniform(-0.005, 0.005)))
+        share = max(0.0, min(1.0, share + self.walk))
+        value = self.at_dawn + (self.afternoon - self.at_dawn) * share
+        if self.step:
+            low, high = sorted((self.at_dawn, self.afternoon))
+            return high if value >= (low + high) / 2 else low
+        return value
 
 
 class Drift:
@@ -37,8 +109,17 @@ class Drift:
         return mid + half * max(-1.0, min(1.0, swing + self.walk))
 
 
-def drift_for(quantity: str, low: float, high: float, rng: random.Random) -> Drift:
-    """A Drift for a quantity, inside both its typical range and [low, high]."""
+def drift_for(
+    quantity: str, low: float, high: float, rng: random.Random, *, day_s: float = 86400.0
+) -> Signal:
+    """A daily cycle for weather quantities, else a Drift; inside [low, high] either way."""
+    if quantity in DAILY:
+        dawn, afternoon = DAILY[quantity]
+        if high - low <= 1.0 and quantity == "leaf_wetness":  # a wet (1) / dry (0) sensor
+            return DailyCycle(high, low, rng, day_s=day_s, step=True)
+        return DailyCycle(
+            max(low, min(high, dawn)), max(low, min(high, afternoon)), rng, day_s=day_s
+        )
     lo, hi = TYPICAL.get(quantity, (low + 0.3 * (high - low), low + 0.7 * (high - low)))
     lo, hi = max(lo, low), min(hi, high)
     if lo >= hi:

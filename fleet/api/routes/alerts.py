@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from fleet.alerts.evaluate import clear_rule_alerts, newest_detection_id
@@ -24,6 +25,7 @@ from fleet.api.params import MAX_BODY_BYTES, MAX_ID, Limit, Offset
 from fleet.api.routes.rollouts import actor
 from fleet.auth.principal import Principal
 from fleet.models import Device, Message
+from fleet.people import Field_
 from fleet.queries import in_farms
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -63,12 +65,16 @@ def list_alerts(
     device: Annotated[str | None, Query(max_length=64, pattern=DEVICE_ID,
                                         description="Device id")] = None,
     field: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Field id")] = None,
-    kind: Annotated[AlertKind | None, Query(description="disease, reading_range, offline or "
-                                            "backlog")] = None,
+    kind: Annotated[AlertKind | None, Query(description="disease, reading_range, offline, "
+                                            "backlog, risk or disease_spread")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[AlertPublic]:
-    query = select(Alert).where(*in_farms(Alert.device_id, caller.farm_ids))
+    query = select(Alert)
+    if caller.farm_ids is not None:  # a device's alert by its device, a field's by its farm
+        query = query.where(or_(*in_farms(Alert.device_id, caller.farm_ids),
+                                (col(Alert.device_id) == "")
+                                & col(Alert.farm_id).in_(caller.farm_ids)))
     if state == "open":
         query = query.where(col(Alert.state).in_(OPEN_STATES))
     elif state is not None:
@@ -173,6 +179,14 @@ def create_rule(body: AlertRuleCreate, session: SessionDep,
             raise validation_error(("body", "farm_id"), "the device is in another farm",
                                    body.farm_id)
         body.farm_id = device.farm_id
+    if body.field_id is not None:
+        field = session.get(Field_, body.field_id)
+        if field is None or (token.farm_ids is not None and field.farm_id not in token.farm_ids):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown field {body.field_id}")
+        if body.farm_id not in (None, field.farm_id):
+            raise validation_error(("body", "farm_id"), "the field is in another farm",
+                                   body.farm_id)
+        body.farm_id = field.farm_id
     if body.farm_id is not None and token.farm_ids is not None \
             and body.farm_id not in token.farm_ids:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no farm {body.farm_id}")
@@ -199,7 +213,7 @@ def update_rule(rule_id: RuleId, body: AlertRuleUpdate, session: SessionDep,
     rule = _rule(session, rule_id, token, "technician")
     # A null name or enabled leaves it as it is (neither column may be empty).
     changes = {key: value for key, value in body.model_dump(exclude_unset=True).items()
-               if value is not None or key not in ("name", "enabled")}
+               if value is not None or key not in ("name", "enabled", "critical")}
     merged = {**{k: getattr(rule, k) for k in PARAMETERS}, **changes}
     try:
         checked = check_kind(rule.kind, merged)
@@ -209,7 +223,7 @@ def update_rule(rule_id: RuleId, body: AlertRuleUpdate, session: SessionDep,
         setattr(rule, key, value)
     now = datetime.now(UTC)
     rule.updated_at = now
-    if set(changes) - {"name"}:
+    if set(changes) - {"name", "critical"}:
         clear_rule_alerts(session, rule_id, now, actor(token))
     session.add(rule)
     session.commit()

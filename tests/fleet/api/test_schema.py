@@ -105,6 +105,11 @@ ANY_ROLE_BODY = {"POST /api/v1/detections/{detection_id}/verdict", "POST /api/v1
 # Technicians' alert writes answer the same way.
 JSON_WRITES |= {"POST /api/v1/alert-rules", "PATCH /api/v1/alert-rules/{rule_id}",
                 "DELETE /api/v1/alert-rules/{rule_id}", "POST /api/v1/alerts/{alert_id}/clear"}
+# A field's risk parameters and the farm's webhooks are the technician's too.
+JSON_WRITES |= {"PUT /api/v1/fields/{field_id}/risk/parameters/{model}",
+                "POST /api/v1/webhooks"}
+# Notification settings are a person's own: a service token has none (404).
+SELF_SERVICE |= {"GET /api/v1/notifications", "PUT /api/v1/notifications"}
 
 
 def _has_inputs(operation: Any) -> bool:

@@ -18,6 +18,7 @@ from PIL import Image
 from sqlmodel import Session
 
 from fleet.alerts.tables import CODES, Alert, AlertRule
+from fleet.delivery.tables import Webhook
 from fleet.models import DEFAULT_FARM_ID
 from fleet.people import Field_
 from fleet.registry.tables import ModelPackage
@@ -76,10 +77,17 @@ VIEWER = {
     "get /api/v1/observations/{observation_id}/photo": 200,
     "get /api/v1/observations/{observation_id}/thumbnail": 200,
     "get /api/v1/advice": 422,  # (no label asked)
+    "get /api/v1/fields/{field_id}/risk": 200,
+    "get /api/v1/fields/{field_id}/risk/parameters": 200,
+    "put /api/v1/fields/{field_id}/risk/parameters/{model}": 403,
+    "get /api/v1/webhooks": 200, "post /api/v1/webhooks": 403,
+    "delete /api/v1/webhooks/{webhook_id}": 403,
+    "get /api/v1/alerts/{alert_id}/deliveries": 200,
+    "get /api/v1/notifications": 200, "put /api/v1/notifications": 200,
 }
 #: Bodies that name a farm's object: with Bravo's, a user of Alpha gets a 404.
 SCOPED_BODIES = {"post /api/v1/devices", "post /api/v1/users", "post /api/v1/memberships",
-                 "post /api/v1/rollouts"}
+                 "post /api/v1/rollouts", "post /api/v1/webhooks"}
 
 
 @dataclass
@@ -136,6 +144,9 @@ def _body(op: str, farm: Farm) -> dict[str, Any] | None:
         "post /api/v1/tokens": {"name": "walker"},
         "post /api/v1/detections/{detection_id}/verdict": {"verdict": "confirmed"},
         "patch /api/v1/alert-rules/{rule_id}": {"name": "renamed rule"},
+        "put /api/v1/fields/{field_id}/risk/parameters/{model}": {"spray_interval": 15},
+        "post /api/v1/webhooks": {"farm_id": farm.farm_id, "url": "http://127.0.0.1:9/hook"},
+        "put /api/v1/notifications": {"email": False},
     }
     return bodies.get(op)
 
@@ -178,7 +189,11 @@ def _farm(fleet: FleetUnderTest, farm_id: int, name: str, domain: str,
                       first_seen=now, last_seen=now)
         session.add(alert)
         session.commit()
-        rule_id, alert_id = rule.id, alert.id
+        hook = Webhook(farm_id=farm_id, name=f"{name.lower()}-hook", secret="s" * 32,
+                       url=f"http://hooks.{domain}/in", created_by=f"{name.lower()}-maker")
+        session.add(hook)
+        session.commit()
+        rule_id, alert_id, webhook_id = rule.id, alert.id, hook.id
     scouted = fleet.client.post(
         "/api/v1/observations", headers=fleet.admin,
         files={"photo": ("leaf.jpg", _leaf_photo(), "image/jpeg")},
@@ -188,7 +203,8 @@ def _farm(fleet: FleetUnderTest, farm_id: int, name: str, domain: str,
     params = {"device_id": device, "detection_id": detection_id, "farm_id": farm_id,
               "field_id": field_id, "user_id": users["technician"], "token_id": token_id,
               "rollout_id": rollout_id, "action": "pause", "name": "leaf", "version": "1.0.0",
-              "alert_id": alert_id, "rule_id": rule_id, "observation_id": scouted.json()["id"]}
+              "alert_id": alert_id, "rule_id": rule_id, "observation_id": scouted.json()["id"],
+              "model": "tomcast", "webhook_id": webhook_id}
     return Farm(params=params, device=device, farm_id=farm_id), users
 
 

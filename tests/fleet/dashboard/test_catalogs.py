@@ -13,7 +13,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from fleet.dashboard import i18n
+from fleet import catalogs
 
 ROOT = Path(__file__).resolve().parents[3]
 CFG = ROOT / "fleet" / "dashboard" / "babel.cfg"
@@ -38,7 +38,7 @@ def msgids() -> set[str]:
 
 @pytest.mark.parametrize("lang", ["vi", "zh"])
 def test_every_page_string_is_translated_and_none_is_stale(lang: str, msgids: set[str]) -> None:
-    path = i18n.LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    path = catalogs.LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as fh:
         catalog = read_po(fh)
     entries = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
@@ -57,7 +57,7 @@ def test_every_page_string_is_translated_and_none_is_stale(lang: str, msgids: se
 def test_placeholders_survive_translation(lang: str) -> None:
     import re
 
-    path = i18n.LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    path = catalogs.LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as fh:
         catalog = read_po(fh)
     for m in catalog:
@@ -67,7 +67,7 @@ def test_placeholders_survive_translation(lang: str) -> None:
 
 
 def test_a_catalog_is_used_as_written() -> None:
-    vi = i18n.translations("vi")
+    vi = catalogs.translations("vi")
     assert vi.gettext("Overview") == "Tổng quan"
-    assert i18n.translations("zh").gettext("Sign in") == "登录"
-    assert i18n.translations("en").gettext("Overview") == "Overview"
+    assert catalogs.translations("zh").gettext("Sign in") == "登录"
+    assert catalogs.translations("en").gettext("Overview") == "Overview"

@@ -19,6 +19,7 @@ from babel.messages.pofile import read_po
 
 from agrifleet.inference.parts import crop_name as model_crop
 from demo.sim.nodes import QUANTITIES as DEMO_QUANTITIES
+from fleet import catalogs
 from fleet.advice import ADVICE_TEXTS
 from fleet.dashboard import i18n, quantities
 from fleet.dashboard.render import environment
@@ -71,8 +72,8 @@ def emitted_crops() -> set[str]:
 def catalog(lang: str) -> dict[str, str]:
     """msgid → translation over both domains (empty translations left out)."""
     out: dict[str, str] = {}
-    for domain in i18n.DOMAINS:
-        with (i18n.LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po").open("rb") as fh:
+    for domain in catalogs.DOMAINS:
+        with (catalogs.LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po").open("rb") as fh:
             for m in read_po(fh):
                 if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string:
                     out[m.id] = m.string

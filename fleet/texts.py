@@ -30,6 +30,8 @@ ALERT_KINDS: dict[str, str] = {  # by the alert's machine code (fleet/alerts/tab
     "reading_out_of_range": N_("Reading out of range"),
     "node_offline": N_("Node offline"),
     "outbox_backlog": N_("Outbox backlog"),
+    "disease_risk": N_("Disease risk"),
+    "disease_spreading": N_("Disease spreading"),
 }
 ALERT_STATES: dict[str, str] = {
     "active": N_("active"),

@@ -1,0 +1,1 @@
+"""Shipped rain gauge profiles (TOML data files, loaded by name)."""
