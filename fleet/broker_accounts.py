@@ -61,3 +61,12 @@ class BrokerAccounts:
                 control.delete_device(device_id)
         except DynsecError as exc:
             raise BrokerUnavailable(str(exc)) from None
+
+    def pin_client_ids(self) -> list[str]:
+        """Pin device accounts made before client ids were pinned (once, after upgrading);
+        returns the device ids changed."""
+        try:
+            with self._control() as control:
+                return control.pin_client_ids()
+        except DynsecError as exc:
+            raise BrokerUnavailable(str(exc)) from None

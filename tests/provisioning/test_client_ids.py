@@ -5,10 +5,14 @@ is dropped by the broker."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -17,9 +21,9 @@ from pydantic import TypeAdapter, ValidationError
 from agrifleet.contract import MAX_PAYLOAD_BYTES, DeviceId, device_client_id
 from fleet.settings import FleetSettings
 from fleet.workers import worker_client_id
-from provisioning.dynsec import DynsecBroker, DynsecControl
+from provisioning.dynsec import DynsecBroker, DynsecControl, device_acls, device_role
 from provisioning.embedded_broker import EmbeddedBroker
-from tests.services import free_port
+from tests.services import connack, free_port
 
 PASSWORDS = {"field-01": "password-of-field-01-0001", "field-02": "password-of-field-02-0001"}
 FLEET_CLIENT_IDS = [FleetSettings().mqtt_client_id,
@@ -156,3 +160,27 @@ def test_a_publish_over_the_fleets_limit_is_dropped_by_the_broker(accounts: Acco
     finally:
         device.close()
         fleet.close()
+
+
+def test_pin_client_ids_pins_accounts_made_before_pinning(dynsec_broker: DynsecBroker,
+                                                          tmp_path: Path) -> None:
+    control = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="agrifleet-fleet-test")
+    control.username_pw_set("fleet", dynsec_broker.config.fleet_password)
+    with DynsecControl(control, "127.0.0.1", dynsec_broker.port) as ctl:
+        ctl.run({"command": "createRole", "rolename": device_role("field-07"),
+                 "acls": device_acls("agrifleet", "field-07")},
+                {"command": "createClient", "username": "field-07",  # as the old fleet did
+                 "password": "password-of-field-07-0001",
+                 "roles": [{"rolename": device_role("field-07")}]})
+    port, password = dynsec_broker.port, "password-of-field-07-0001"
+    assert not connack(port, "field-07", password, client_id="agrifleet-fleet").is_failure
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGRIFLEET_")}
+    env.update(AGRIFLEET_DATABASE_URL=f"sqlite:///{tmp_path / 'fleet.db'}",
+               AGRIFLEET_DATA_DIR=str(tmp_path / "data"),
+               AGRIFLEET_MQTT_URL=dynsec_broker.fleet_url)
+    done = subprocess.run([sys.executable, "-m", "agrifleet", "fleet", "pin-client-ids"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "pinned 1 device account(s) to their client ids: field-07" in done.stdout
+    assert connack(port, "field-07", password, client_id="agrifleet-fleet").is_failure
+    assert not connack(port, "field-07", password).is_failure  # its own id still works
