@@ -1,4 +1,8 @@
-"""The database engine: SQLite in WAL mode with durable commits, or PostgreSQL via psycopg 3."""
+"""The database engine: SQLite in WAL mode with durable commits, or PostgreSQL via psycopg 3.
+
+Engines hide SQL parameters from their errors and logs: a parameter can be a secret's hash, a
+password hash or a token's digest.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,16 @@ def make_engine(database_url: str) -> Engine:
     """An engine for the URL; SQLite gets WAL, full sync and a busy timeout on each connection."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                               hide_parameters=True)
         event.listen(engine, "connect", _utc_session)
         return engine
     if url.database and url.database != ":memory:":
         from pathlib import Path
 
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                           hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
