@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict, StrictInt, StringConstraints
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -97,11 +97,11 @@ class DeviceCreate(SQLModel):
     id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
     name: str = Field(default="", max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] = Field(default_factory=list, max_length=32, description="For rollouts")
-    farm_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
-                                description="The farm it belongs to; without it the default "
+    farm_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1,
+                                      description="The farm it belongs to; without it the default "
                                 "farm (service tokens, or a member of the default farm)")
-    field_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
-                                 description="A field of that farm")
+    field_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1,
+                                       description="A field of that farm")
 
 
 class DeviceUpdate(SQLModel):
@@ -111,9 +111,9 @@ class DeviceUpdate(SQLModel):
 
     name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] | None = Field(default=None, max_length=32)
-    field_id: int | None = Field(default=None, ge=0, le=2**31 - 1,
-                                 description="A field of the device's farm; 0 takes it off "
-                                 "its field")
+    field_id: StrictInt | None = Field(default=None, ge=0, le=2**31 - 1,
+                                       description="A field of the device's farm; 0 takes it "
+                                       "off its field (a number: true/false are refused)")
 
 
 #: The farm every device belongs to until it is given another (created by migration 0005).
