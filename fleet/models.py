@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, StrictInt, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, StringConstraints
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -89,6 +89,17 @@ class DeviceBase(SQLModel):
     name: str = Field(default="", max_length=128, description="A name people recognise")
 
 
+def _not_a_boolean(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+#: A farm or field id in a body: an integer (1.0 is 1, as JSON Schema has it), never a boolean
+#: (Python would read false as 0: "take the device off its field").
+IdNumber = Annotated[int, BeforeValidator(_not_a_boolean)]
+
+
 class DeviceCreate(SQLModel):
     """Register a device so the fleet accepts its messages."""
 
@@ -97,10 +108,10 @@ class DeviceCreate(SQLModel):
     id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
     name: str = Field(default="", max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] = Field(default_factory=list, max_length=32, description="For rollouts")
-    farm_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1,
+    farm_id: IdNumber | None = Field(default=None, ge=1, le=2**31 - 1,
                                       description="The farm it belongs to; without it the default "
                                 "farm (service tokens, or a member of the default farm)")
-    field_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1,
+    field_id: IdNumber | None = Field(default=None, ge=1, le=2**31 - 1,
                                        description="A field of that farm")
 
 
@@ -111,7 +122,7 @@ class DeviceUpdate(SQLModel):
 
     name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] | None = Field(default=None, max_length=32)
-    field_id: StrictInt | None = Field(default=None, ge=0, le=2**31 - 1,
+    field_id: IdNumber | None = Field(default=None, ge=0, le=2**31 - 1,
                                        description="A field of the device's farm; 0 takes it "
                                        "off its field (a number: true/false are refused)")
 

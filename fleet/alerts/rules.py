@@ -32,6 +32,9 @@ KIND_FIELDS: dict[str, frozenset[str]] = {
 PARAMETERS = frozenset().union(*KIND_FIELDS.values())
 
 _TEXT = r"^[^\x00]*$"
+#: The largest backlog a rule names: every integer up to it is exact as a JSON number (a
+#: client reading the schema in floating point sees the same bound the fleet checks).
+MAX_BACKLOG = 2**53 - 1
 _NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
@@ -61,7 +64,7 @@ class AlertRuleBase(SQLModel):
                                     description="reading_range: highest value in range")
     for_s: float | None = Field(default=None, ge=0, le=366 * 86400,
                                 description="reading_range: out of range at least this long (0)")
-    max_backlog: int | None = Field(default=None, ge=0, le=2**62,
+    max_backlog: int | None = Field(default=None, ge=0, le=MAX_BACKLOG,
                                     description="backlog: more than this many items (required)")
 
 
@@ -124,7 +127,7 @@ class AlertRuleUpdate(SQLModel):
     min_value: float | None = Field(default=None, ge=-1e12, le=1e12)
     max_value: float | None = Field(default=None, ge=-1e12, le=1e12)
     for_s: float | None = Field(default=None, ge=0, le=366 * 86400)
-    max_backlog: int | None = Field(default=None, ge=0, le=2**62)
+    max_backlog: int | None = Field(default=None, ge=0, le=MAX_BACKLOG)
 
 
 class AlertRulePublic(AlertRuleBase):

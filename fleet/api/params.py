@@ -95,9 +95,11 @@ class TimeWindow:
 
 
 def time_window(since: Since = None, until: Until = None) -> TimeWindow:
-    """The window of ``since`` and ``until``; 422 when it is empty."""
-    if since is not None and until is not None and since >= until:
-        raise validation_error(("query", "until"), "until must be after since", until)
+    """The window of ``since`` and ``until``. ``until`` at or before ``since`` is a valid,
+    empty window (the schema cannot say one parameter must follow another, so a generated
+    client may send it): it holds nothing, and the answer is empty."""
+    if since is not None and until is not None and until < since:
+        until = since
     return TimeWindow(since, until)
 
 
