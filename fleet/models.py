@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, StringConstraints
+from pydantic import ConfigDict, StringConstraints, field_validator
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -89,15 +89,12 @@ class DeviceBase(SQLModel):
     name: str = Field(default="", max_length=128, description="A name people recognise")
 
 
-def _not_a_boolean(value: object) -> object:
+def not_a_boolean(cls: type, value: object) -> object:
+    """A farm or field id is an integer (1.0 is 1, as JSON Schema has it), never a boolean:
+    Python would read false as 0, "take the device off its field"."""
     if isinstance(value, bool):
         raise ValueError("must be a number, not true or false")
     return value
-
-
-#: A farm or field id in a body: an integer (1.0 is 1, as JSON Schema has it), never a boolean
-#: (Python would read false as 0: "take the device off its field").
-IdNumber = Annotated[int, BeforeValidator(_not_a_boolean)]
 
 
 class DeviceCreate(SQLModel):
@@ -108,11 +105,13 @@ class DeviceCreate(SQLModel):
     id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
     name: str = Field(default="", max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] = Field(default_factory=list, max_length=32, description="For rollouts")
-    farm_id: IdNumber | None = Field(default=None, ge=1, le=2**31 - 1,
-                                      description="The farm it belongs to; without it the default "
+    farm_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                description="The farm it belongs to; without it the default "
                                 "farm (service tokens, or a member of the default farm)")
-    field_id: IdNumber | None = Field(default=None, ge=1, le=2**31 - 1,
-                                       description="A field of that farm")
+    field_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                 description="A field of that farm")
+
+    _ids_are_numbers = field_validator("farm_id", "field_id", mode="before")(not_a_boolean)
 
 
 class DeviceUpdate(SQLModel):
@@ -122,9 +121,11 @@ class DeviceUpdate(SQLModel):
 
     name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] | None = Field(default=None, max_length=32)
-    field_id: IdNumber | None = Field(default=None, ge=0, le=2**31 - 1,
-                                       description="A field of the device's farm; 0 takes it "
-                                       "off its field (a number: true/false are refused)")
+    field_id: int | None = Field(default=None, ge=0, le=2**31 - 1,
+                                 description="A field of the device's farm; 0 takes it "
+                                 "off its field (a number: true/false are refused)")
+
+    _ids_are_numbers = field_validator("field_id", mode="before")(not_a_boolean)
 
 
 #: The farm every device belongs to until it is given another (created by migration 0005).

@@ -12,7 +12,7 @@ clears when it is back. ``backlog``: the outbox of the device's last status hold
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ConfigDict, model_validator
 from sqlmodel import Field, SQLModel
@@ -86,8 +86,8 @@ def check_kind(kind: str, values: dict[str, Any]) -> dict[str, Any]:
         low, high = out.get("min_value"), out.get("max_value")
         if low is None and high is None:
             raise ValueError("a reading_range rule needs min_value, max_value or both")
-        if low is not None and high is not None and low > high:
-            raise ValueError("min_value must not be above max_value")
+        # min_value above max_value is allowed (no schema can order two fields): every
+        # reading is then below one or above the other, so the rule fires on any reading.
         if out.get("for_s") is None:
             out["for_s"] = 0.0
     elif kind == "backlog" and out.get("max_backlog") is None:
@@ -95,10 +95,29 @@ def check_kind(kind: str, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def kinds_schema() -> list[dict[str, Any]]:
+    """One schema per kind: its required fields, and every other kind's field absent or null
+    (what :func:`check_kind` enforces, said in the OpenAPI document)."""
+    required = {"reading_range": ["quantity"], "backlog": ["max_backlog"]}
+    out = []
+    for kind, allowed in KIND_FIELDS.items():
+        properties: dict[str, Any] = {"kind": {"const": kind}}
+        properties |= {f: {"type": "null"} for f in sorted(PARAMETERS - allowed)}
+        properties |= {f: {"not": {"type": "null"}} for f in required.get(kind, [])}
+        one: dict[str, Any] = {"properties": properties,
+                               "required": ["kind", *required.get(kind, [])]}
+        if kind == "reading_range":
+            one["anyOf"] = [{"required": [f], "properties": {f: {"type": "number"}}}
+                            for f in ("min_value", "max_value")]
+        out.append(one)
+    return out
+
+
 class AlertRuleCreate(AlertRuleBase):
     """A new rule; fields that do not belong to its kind are refused."""
 
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(extra="forbid",  # type: ignore[assignment]
+                              json_schema_extra={"oneOf": cast(Any, kinds_schema())})
 
     kind: AlertKind
 
