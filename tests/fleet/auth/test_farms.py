@@ -1,7 +1,8 @@
 """Farms, fields and people specify: a user who creates a farm becomes its admin; a field's
-outline must be a GeoJSON Polygon (an open ring is closed); a device may sit on a field of its own farm only; an
-empty farm can be deleted but not the default farm nor one with devices; a farm keeps its last
-admin; a farm admin adds people to their farm and a deactivated user's sessions end."""
+outline must be a GeoJSON Polygon (an open ring is closed); a device may sit on a field of its
+own farm only; an empty farm can be deleted but not the default farm nor one with devices; a
+farm keeps its last admin; a farm admin adds people to their farm and a deactivated user's
+sessions end."""
 
 from __future__ import annotations
 
