@@ -35,6 +35,8 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
     model_serializer,
 )
 
@@ -81,17 +83,26 @@ ItemTime = Annotated[datetime, BeforeValidator(_item_time)]
 
 #: The fleet's own broker user; no device may take this id (it would get the fleet's rights).
 FLEET_USER = "fleet"
+#: Every device's MQTT client id is this plus its device id (:func:`device_client_id`).
+CLIENT_ID_PREFIX = "agrifleet-"
+#: The fleet's client ids are ``agrifleet-fleet`` and ``agrifleet-fleet-…`` (ingest workers,
+#: the API's publisher, account changes); a device id may therefore not start with ``fleet-``.
+FLEET_CLIENT_ID = CLIENT_ID_PREFIX + FLEET_USER
 
 
 def _not_the_fleet(device_id: str) -> str:
     if device_id == FLEET_USER:
         raise ValueError(f"{FLEET_USER!r} is the fleet's own broker user, not a device id")
+    if device_id.startswith(FLEET_USER + "-"):
+        raise ValueError(f"device ids starting with {FLEET_USER + '-'!r} are kept for the "
+                         "fleet's own broker connections")
     return device_id
 
 
 DeviceId = Annotated[
     str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"), AfterValidator(_not_the_fleet)
 ]
+_DEVICE_ID: TypeAdapter[str] = TypeAdapter(DeviceId)
 BootId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -375,6 +386,22 @@ def device_topics(prefix: str, device_id: str) -> list[tuple[TopicAccess, str]]:
         ("read", model_topics(prefix, device_id)),
         ("read", fleet_status_topic(prefix)),
     ]
+
+
+def device_client_id(device_id: str) -> str:
+    """The one MQTT client id a device's broker account may connect with."""
+    return CLIENT_ID_PREFIX + device_id
+
+
+def is_device_client_id(client_id: str) -> bool:
+    """Whether ``client_id`` is, or could be, a device's (so the fleet must never use it)."""
+    if not client_id.startswith(CLIENT_ID_PREFIX):
+        return False
+    try:
+        _DEVICE_ID.validate_python(client_id.removeprefix(CLIENT_ID_PREFIX))
+    except ValidationError:
+        return False
+    return True
 
 
 def fleet_subscriptions(prefix: str) -> list[str]:

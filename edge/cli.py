@@ -108,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
     if _password(config, args.config) is False:
         return 2
     try:
-        config.outbox_path.parent.mkdir(parents=True, exist_ok=True)
+        config.outbox_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         print(f"{args.config}: cannot create {config.outbox_path.parent}: {exc.strerror}"
               " (set data_dir to a writable folder)", file=sys.stderr)

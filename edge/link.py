@@ -29,6 +29,7 @@ from agrifleet.contract import (
     Ack,
     FleetStatus,
     ack_topic,
+    device_client_id,
     fleet_status_topic,
     messages_topic,
     status_topic,
@@ -162,7 +163,7 @@ class Link:
         s = self.settings
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"agrifleet-{s.device_id}",
+            client_id=device_client_id(s.device_id),  # the only one its account may use
             clean_session=True,
             protocol=mqtt.MQTTv311,
             userdata=session_over,

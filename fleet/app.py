@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from agrifleet import __version__
 from fleet import dashboard, logs
 from fleet.alerts.evaluate import AlertEvaluator
+from fleet.api.allow import AllowEveryMethod
 from fleet.api.errors import add_handlers
 from fleet.api.main import api_router
 from fleet.api.routes import auth, enrolment, health, metrics, models
@@ -132,6 +133,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
     app.include_router(enrolment.public_router, prefix="/api/v1")
     dashboard.install(app)
     add_handlers(app)
+    app.add_middleware(AllowEveryMethod)
     logs.redact_access_log()
     return app
 

@@ -39,7 +39,8 @@ class BrokerAccounts:
             raise BrokerUnavailable("the fleet has no broker (AGRIFLEET_MQTT_URL is not set)")
         address = parse_mqtt_url(self.settings.mqtt_url, ca_file=self.settings.mqtt_ca_file)
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                             client_id=f"agrifleet-accounts-{secrets.token_hex(4)}",
+                             client_id=f"{self.settings.mqtt_client_id}-accounts-"
+                                       f"{secrets.token_hex(4)}",
                              protocol=mqtt.MQTTv311)
         configure_client(client, address, self.settings.mqtt_ca_file)
         return DynsecControl(client, address.host, address.port,
@@ -58,5 +59,14 @@ class BrokerAccounts:
         try:
             with self._control() as control:
                 control.delete_device(device_id)
+        except DynsecError as exc:
+            raise BrokerUnavailable(str(exc)) from None
+
+    def pin_client_ids(self) -> list[str]:
+        """Pin device accounts made before client ids were pinned (once, after upgrading);
+        returns the device ids changed."""
+        try:
+            with self._control() as control:
+                return control.pin_client_ids()
         except DynsecError as exc:
             raise BrokerUnavailable(str(exc)) from None

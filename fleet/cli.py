@@ -107,6 +107,14 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     )
     migrate.set_defaults(func=_migrate)
 
+    pin = sub.add_parser(
+        "pin-client-ids",
+        help="pin every device's broker account to its client id (once, after upgrading)",
+        description="Accounts made before agrifleet pinned client ids let a device connect "
+        "under any client id, the fleet's too; this pins each to agrifleet-<device id>.",
+    )
+    pin.set_defaults(func=_pin_client_ids)
+
     code = sub.add_parser(
         "enrolment-code",
         help="print a one-time enrolment code for a device (re-enrols an enrolled one)",
@@ -317,6 +325,19 @@ def _migrate(_: argparse.Namespace) -> int:
     with _database("migrate", settings) as engine:
         upgrade(engine)
     print(f"database schema is up to date: {mask_url(settings.database_url)}")
+    return 0
+
+
+def _pin_client_ids(_: argparse.Namespace) -> int:
+    from fleet.broker_accounts import BrokerAccounts, BrokerUnavailable
+
+    try:
+        changed = BrokerAccounts(_settings()).pin_client_ids()
+    except BrokerUnavailable as exc:
+        print(f"agrifleet fleet pin-client-ids: {exc}", file=sys.stderr)
+        return 1
+    print(f"pinned {len(changed)} device account(s) to their client ids"
+          + (f": {', '.join(changed)}" if changed else ""))
     return 0
 
 

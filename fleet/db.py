@@ -1,7 +1,13 @@
-"""The database engine: SQLite in WAL mode with durable commits, or PostgreSQL via psycopg 3."""
+"""The database engine: SQLite in WAL mode with durable commits, or PostgreSQL via psycopg 3.
+
+Engines hide SQL parameters from their errors and logs: a parameter can be a secret's hash, a
+password hash or a token's digest.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -12,14 +18,14 @@ def make_engine(database_url: str) -> Engine:
     """An engine for the URL; SQLite gets WAL, full sync and a busy timeout on each connection."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                               hide_parameters=True)
         event.listen(engine, "connect", _utc_session)
         return engine
     if url.database and url.database != ":memory:":
-        from pathlib import Path
-
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        create_private(Path(url.database))
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                           hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,6 +37,15 @@ def make_engine(database_url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def create_private(path: Path) -> None:
+    """Create the SQLite file 0600 in a folder made 0700, whatever the umask (SQLite gives its
+    -wal and -shm files the database file's mode); an existing file keeps its mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        path.chmod(0o600)
 
 
 def _utc_session(dbapi_connection: Any, _record: Any) -> None:

@@ -63,6 +63,8 @@ class EnrolmentError(Exception):
 
 #: The one answer for a code that does not exist and one already used: a guesser learns nothing.
 INVALID_CODE = "unknown or already used enrolment code; ask a technician for a new one"
+CREDENTIAL_TAKEN = ("that device credential is taken: the node makes a new one and enrols "
+                    "again with the same code")
 
 
 def new_code() -> str:
@@ -235,17 +237,17 @@ def enrol(session: Session, body: EnrolRequest, settings: FleetSettings,
     if old is not None:
         session.delete(old)
         session.flush()
-    session.add(DeviceCredential(device_id=device_id, secret_sha256=body.device_secret_sha256,
-                                 enrolled_at=now))
     device = session.get(Device, device_id)
     assert device is not None  # the foreign key
     device.revoked_at = None
     session.add(device)
+    session.add(DeviceCredential(device_id=device_id, secret_sha256=body.device_secret_sha256,
+                                 enrolled_at=now))
     try:
-        session.flush()
+        session.flush()  # a hash another device uses breaks the unique constraint here
     except IntegrityError:
-        session.rollback()
-        raise EnrolmentError(409, "that device credential is taken: make a new one") from None
+        session.rollback()  # the code stays unused: the node makes a new credential
+        raise EnrolmentError(409, CREDENTIAL_TAKEN) from None
     try:
         accounts.create_device(device_id, body.mqtt_password)
     except BrokerUnavailable:

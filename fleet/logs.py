@@ -3,7 +3,8 @@
 The API reads tokens only from the ``Authorization`` header, which nothing logs; but a client
 may still send ``?token=…`` (or ``?access_token=``, ``?api_key=``…), and uvicorn's access log
 writes the path with its query string. The filter rewrites those values to ``***``, and so any
-``agf_…`` token wherever it appears in the line.
+service token (``agf_…``), personal token (``agu_…``), session id (``ags_…``) or download token
+(``agd_…``) wherever it appears in the line, in a path or under any parameter name.
 """
 
 from __future__ import annotations
@@ -13,25 +14,33 @@ import re
 from urllib.parse import unquote_plus
 
 from fleet.auth import TOKEN_PREFIX
+from fleet.auth.sessions import SESSION_PREFIX
+from fleet.auth.tokens import PERSONAL_PREFIX
+from fleet.registry.downloads import DOWNLOAD_PREFIX
 
 #: Query parameter names (case-insensitive, after percent-decoding) whose values are secrets.
-_SECRET_NAME = re.compile(r"token|secret|passw|key|auth|credential|signature|session", re.I)
+_SECRET_NAME = re.compile(r"token|secret|passw|key|auth|credential|signature|session|bearer|"
+                          r"cookie", re.I)
 _QUERY = re.compile(r"\?\S*")
-_TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_\-%.~]+")
+#: Every kind of secret the fleet hands out starts with one of these.
+SECRET_PREFIXES = (TOKEN_PREFIX, PERSONAL_PREFIX, SESSION_PREFIX, DOWNLOAD_PREFIX)
+_TOKEN = re.compile("(" + "|".join(re.escape(p) for p in SECRET_PREFIXES)
+                    + r")[A-Za-z0-9_\-%.~]+")
 #: The loggers that write request lines: uvicorn's access log and its error log.
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
 def redact(text: str) -> str:
     """``text`` with secret query values and API tokens replaced by ``***``."""
-    return _TOKEN.sub(TOKEN_PREFIX + "***", _QUERY.sub(_redact_query, text))
+    return _TOKEN.sub(r"\1***", _QUERY.sub(_redact_query, text))
 
 
 def _redact_query(match: re.Match[str]) -> str:
     pairs = []
     for pair in match.group()[1:].split("&"):
         name, sep, value = pair.partition("=")
-        secret = _SECRET_NAME.search(unquote_plus(name)) or TOKEN_PREFIX in unquote_plus(value)
+        plain = unquote_plus(value)
+        secret = _SECRET_NAME.search(unquote_plus(name)) or any(p in plain for p in SECRET_PREFIXES)
         pairs.append(f"{name}{sep}***" if sep and secret else pair)
     return "?" + "&".join(pairs)
 

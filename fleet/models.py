@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict, StringConstraints, field_validator
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -89,6 +89,14 @@ class DeviceBase(SQLModel):
     name: str = Field(default="", max_length=128, description="A name people recognise")
 
 
+def not_a_boolean(cls: type, value: object) -> object:
+    """A farm or field id is an integer (1.0 is 1, as JSON Schema has it), never a boolean:
+    Python would read false as 0, "take the device off its field"."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
 class DeviceCreate(SQLModel):
     """Register a device so the fleet accepts its messages."""
 
@@ -103,6 +111,8 @@ class DeviceCreate(SQLModel):
     field_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
                                  description="A field of that farm")
 
+    _ids_are_numbers = field_validator("farm_id", "field_id", mode="before")(not_a_boolean)
+
 
 class DeviceUpdate(SQLModel):
     """Change a device's name or tags (what is left out stays)."""
@@ -112,8 +122,10 @@ class DeviceUpdate(SQLModel):
     name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
     tags: list[Tag] | None = Field(default=None, max_length=32)
     field_id: int | None = Field(default=None, ge=0, le=2**31 - 1,
-                                 description="A field of the device's farm; 0 takes it off "
-                                 "its field")
+                                 description="A field of the device's farm; 0 takes it "
+                                 "off its field (a number: true/false are refused)")
+
+    _ids_are_numbers = field_validator("field_id", mode="before")(not_a_boolean)
 
 
 #: The farm every device belongs to until it is given another (created by migration 0005).

@@ -129,7 +129,7 @@ class PhotoStore:
 
     def save(self, photo: Photo) -> str:
         """Write both files (fsynced); the name to keep in the row."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # people's photos
         name = f"{secrets.token_hex(16)}.jpg"
         for path, data in ((self.root / name, photo.jpeg),
                            (self.thumb_path(name), photo.thumbnail)):

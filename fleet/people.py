@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, StringConstraints
+from pydantic import AfterValidator, ConfigDict, StringConstraints, WithJsonSchema
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -32,6 +32,8 @@ Password = Annotated[str, StringConstraints(min_length=10, max_length=1024,
                                             pattern=r"^[^\x00]*$")]
 #: Positions of a GeoJSON outline are [longitude, latitude] in degrees.
 MAX_RING_POSITIONS = 10_000
+#: An outline and its holes: at most this many rings, each of MAX_RING_POSITIONS / MAX_RINGS.
+MAX_RINGS = 10
 
 
 def _check_polygon(value: dict[str, Any]) -> dict[str, Any]:
@@ -40,12 +42,13 @@ def _check_polygon(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError('an outline is a GeoJSON Polygon: {"type": "Polygon", "coordinates": '
                          "[[[lon, lat], …]]} and nothing else")
     rings = value.get("coordinates")
-    if not isinstance(rings, list) or not rings or len(rings) > 100:
-        raise ValueError("a Polygon has 1 to 100 linear rings")
+    if not isinstance(rings, list) or not rings or len(rings) > MAX_RINGS:
+        raise ValueError(f"a Polygon has 1 to {MAX_RINGS} linear rings")
     total = 0
     for ring in rings:
-        if not isinstance(ring, list) or len(ring) < 4:
-            raise ValueError("each ring of a Polygon has at least 4 positions")
+        if not isinstance(ring, list) or not 4 <= len(ring) <= MAX_RING_POSITIONS // MAX_RINGS:
+            raise ValueError("each ring of a Polygon has 4 to "
+                             f"{MAX_RING_POSITIONS // MAX_RINGS} positions")
         total += len(ring)
         for position in ring:
             if (not isinstance(position, list) or len(position) not in (2, 3)
@@ -56,14 +59,34 @@ def _check_polygon(value: dict[str, Any]) -> dict[str, Any]:
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 raise ValueError(f"position {position} is outside longitude -180..180, "
                                  "latitude -90..90")
-        if ring[0] != ring[-1]:
-            raise ValueError("each ring of a Polygon ends where it starts")
     if total > MAX_RING_POSITIONS:
         raise ValueError(f"an outline has at most {MAX_RING_POSITIONS} positions")
-    return {"type": "Polygon", "coordinates": rings}
+    # A ring ends where it starts (RFC 7946); one sent open is closed here, since a JSON
+    # Schema cannot say "the last item equals the first".
+    return {"type": "Polygon",
+            "coordinates": [ring if ring[0] == ring[-1] else [*ring, ring[0]] for ring in rings]}
 
 
-Outline = Annotated[dict[str, Any], AfterValidator(_check_polygon)]
+#: What the OpenAPI document says of an outline: every rule above but the closing position.
+OUTLINE_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"const": "Polygon"},
+        "coordinates": {
+            "type": "array", "minItems": 1, "maxItems": MAX_RINGS,
+            "description": "Linear rings of [longitude, latitude] positions (an open ring "
+            "is closed by the fleet)",
+            "items": {"type": "array", "minItems": 4,
+                      "maxItems": MAX_RING_POSITIONS // MAX_RINGS,
+                      "items": {"type": "array", "minItems": 2, "maxItems": 3,
+                                "prefixItems": [
+                                    {"type": "number", "minimum": -180, "maximum": 180},
+                                    {"type": "number", "minimum": -90, "maximum": 90}],
+                                "items": {"type": "number"}}}},
+    },
+}
+Outline = Annotated[dict[str, Any], AfterValidator(_check_polygon),
+                    WithJsonSchema(OUTLINE_SCHEMA)]
 
 
 # --- farms -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from agrifleet.contract import DEFAULT_PREFIX
+from agrifleet.contract import DEFAULT_PREFIX, FLEET_CLIENT_ID, is_device_client_id
 from agrifleet.mqtt import mask_url, parse_mqtt_url
 
 __all__ = ["FleetSettings", "SettingsError", "load_settings", "mask_url"]
@@ -75,10 +75,12 @@ class FleetSettings(BaseSettings):
     )
     mqtt_prefix: str = Field(default=DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     mqtt_client_id: str = Field(
-        default="agrifleet-fleet",
+        default=FLEET_CLIENT_ID,
         min_length=1,
         max_length=128,
-        title="MQTT client id; the broker keeps this session's queue while the fleet is away",
+        title="MQTT client id; the broker keeps this session's queue while the fleet is away; "
+        "the fleet's other connections add -api, -ingest-<worker>, -accounts-<random>. It "
+        "may not have the form of a device's (agrifleet-<device id>)",
     )
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
     offline_after_s: int = Field(
@@ -290,6 +292,15 @@ class FleetSettings(BaseSettings):
                 f"invalid public URL {mask_url(url)!r}: expected http(s)://host[:port]"
             )
         return url.rstrip("/")
+
+    @field_validator("mqtt_client_id")
+    @classmethod
+    def _not_a_device_client_id(cls, value: str) -> str:
+        if is_device_client_id(value):
+            raise ValueError(f"{value!r} is the form of a device's client id (agrifleet-<device "
+                             f"id>): a device could take it; use {FLEET_CLIENT_ID!r} or a name "
+                             "not starting with 'agrifleet-'")
+        return value
 
     @field_validator("mqtt_ca_file")
     @classmethod

@@ -26,7 +26,7 @@ class VerdictCreate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     verdict: VerdictValue
-    label: str | None = Field(default=None, max_length=128,
+    label: str | None = Field(default=None, min_length=1, max_length=128,
                               description="The right class, one of the model's labels")
 
 

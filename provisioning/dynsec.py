@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agrifleet.contract import FLEET_USER, device_topics, prefix_filter
-from provisioning.mosquitto import MosquittoProcess
+from agrifleet.contract import FLEET_USER, device_client_id, device_topics, prefix_filter
+from provisioning.mosquitto import MosquittoProcess, size_limit_lines
 from provisioning.tls import TlsFiles
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
@@ -167,7 +167,8 @@ class DynsecConfig:
         if self.persistence:
             lines.append(f"persistence_location {self.state_dir}/")
         lines += ["max_inflight_messages 100", "max_queued_messages 100000",
-                  "log_dest stderr", "log_type error", "log_type warning", "log_type notice"]
+                  *size_limit_lines(), "log_dest stderr", "log_type error",
+                  "log_type warning", "log_type notice"]
         if self.as_root:
             lines.append("user root")
         lines.append(f"listener {self.port} {self.bind}")
@@ -284,13 +285,33 @@ class DynsecControl:
     # --- what the fleet does to a device's account ---------------------------------------
 
     def create_device(self, prefix: str, device_id: str, password: str) -> None:
-        """A fresh client and role for the device (an old one of the same name is deleted)."""
+        """A fresh client and role for the device (an old one of the same name is deleted).
+
+        The client is pinned to the device's one client id: the broker refuses the account's
+        password with any other, so a device cannot take over the fleet's or another device's
+        session (connecting with a client id in use disconnects its holder)."""
         self.delete_device(device_id)
         role = device_role(device_id)
         self.run({"command": "createRole", "rolename": role,
                   "acls": device_acls(prefix, device_id)},
                  {"command": "createClient", "username": device_id, "password": password,
+                  "clientid": device_client_id(device_id),
                   "roles": [{"rolename": role}]})  # one message: the plugin runs them in order
+
+    def pin_client_ids(self) -> list[str]:
+        """Pin every device account made before client ids were pinned to its device's client
+        id (the fleet's own account stays free); returns the usernames changed."""
+        answer = self.run({"command": "listClients", "verbose": True, "count": -1,
+                           "offset": 0})[0]
+        changed: list[str] = []
+        for client in answer.get("data", {}).get("clients", []):
+            user = client.get("username") if isinstance(client, dict) else None
+            if not user or user == FLEET_USER or client.get("clientid"):
+                continue
+            self.run({"command": "modifyClient", "username": user,
+                      "clientid": device_client_id(user)})
+            changed.append(user)
+        return changed
 
     def disable_device(self, device_id: str) -> None:
         """Refuse the device's logins and close its open session; the account stays."""

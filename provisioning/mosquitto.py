@@ -18,8 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from agrifleet.contract import MAX_PAYLOAD_BYTES
 from provisioning.acl import FLEET_USER, device_acl, fleet_acl
 from provisioning.tls import TlsFiles
+
+#: The broker drops a publish whose payload the fleet would refuse anyway.
+MESSAGE_SIZE_LIMIT = MAX_PAYLOAD_BYTES
+#: And disconnects a client sending a packet bigger than that payload with the longest topic
+#: MQTT allows (65,535 bytes) and its headers, before holding it in memory.
+MAX_PACKET_SIZE = MAX_PAYLOAD_BYTES + 65_535 + 1024
+
+
+def size_limit_lines() -> list[str]:
+    """The Mosquitto lines that bound what one publish may carry."""
+    return [f"message_size_limit {MESSAGE_SIZE_LIMIT}", f"max_packet_size {MAX_PACKET_SIZE}"]
 
 
 def acl_text(prefix: str, fleet_user: str = FLEET_USER) -> str:
@@ -68,6 +80,7 @@ class MosquittoConfig:
                     "persistence false",
                     "max_inflight_messages 100",
                     "max_queued_messages 100000",
+                    *size_limit_lines(),
                     "log_dest stderr",
                     "log_type error",
                     "log_type warning",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 
+from agrifleet.contract import device_client_id
 from provisioning.acl import FLEET_USER
 from provisioning.mosquitto import MosquittoBroker, MosquittoConfig, free_port, wait_for_port
 from provisioning.tls import TlsFiles
@@ -38,15 +39,20 @@ class Broker(MosquittoBroker):
 
 
 def connack(port: int, user: str | None = None, password: str | None = None, *,
-            tls: bool = False, ca_file: Path | None = None) -> mqtt.ReasonCode:
+            tls: bool = False, ca_file: Path | None = None,
+            client_id: str | None = None) -> mqtt.ReasonCode:
     """Connect to 127.0.0.1:port and return the broker's CONNACK reason code.
 
+    A device connects with its own client id (``agrifleet-<device id>``) unless ``client_id``
+    says otherwise; anyone else with a random one.
     With ``tls`` the handshake happens in connect() and a certificate it refuses raises
     ``ssl.SSLCertVerificationError``; without ``ca_file`` only the system's CAs are trusted.
     """
     result: dict[str, mqtt.ReasonCode] = {}
     done = threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if client_id is None and user is not None and user != FLEET_USER:
+        client_id = device_client_id(user)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "")
     if user is not None:
         client.username_pw_set(user, password)
     if tls:

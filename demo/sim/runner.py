@@ -29,7 +29,13 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
-from agrifleet.contract import DEFAULT_PREFIX, ack_topic, messages_topic, status_topic
+from agrifleet.contract import (
+    DEFAULT_PREFIX,
+    ack_topic,
+    device_client_id,
+    messages_topic,
+    status_topic,
+)
 from demo.sim.nodes import NodeStats, VirtualNode, thumbnail_b64
 
 
@@ -93,9 +99,11 @@ class _Slice:
         host = url.hostname or "127.0.0.1"
         port = url.port or (8883 if url.scheme == "mqtts" else 1883)
         for index, node in enumerate(self.nodes):
-            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=node.device_id,
+            own = node.device_id in self.o.credentials  # a device's account takes its own id
+            client_id = device_client_id(node.device_id) if own else f"sim-{node.device_id}"
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                  clean_session=True, protocol=mqtt.MQTTv311)  # fmt: skip
-            if node.device_id in self.o.credentials:
+            if own:
                 client.username_pw_set(node.device_id, self.o.credentials[node.device_id])
             else:
                 client.username_pw_set(unquote(url.username or ""), unquote(url.password or ""))

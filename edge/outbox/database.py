@@ -95,6 +95,7 @@ def connect(path: Path, *, check: bool = True) -> sqlite3.Connection:
     """
     db: sqlite3.Connection | None = None
     try:
+        _create_private(path)
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
@@ -112,6 +113,16 @@ def connect(path: Path, *, check: bool = True) -> sqlite3.Connection:
         if trouble != "damaged" and read_only(path.parent):
             raise OutboxBroken(path, "its file system is read-only", "unwritable") from None
         raise OutboxBroken(path, _reason(path, exc, trouble), trouble) from None
+
+
+def _create_private(path: Path) -> None:
+    """A new outbox file is 0600 whatever the umask (its -wal and -shm files follow it)."""
+    if path.parent.is_dir() and not path.exists():
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            path.chmod(0o600)
+        except OSError:
+            return  # sqlite3 says what is wrong, in its words
 
 
 def read_only(folder: Path) -> bool:

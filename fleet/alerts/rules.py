@@ -18,7 +18,7 @@ above on ``min_nodes`` (default 2) nodes or scouting photos of one field within 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import ConfigDict, model_validator
 from sqlmodel import Field, SQLModel
@@ -44,6 +44,9 @@ MinRisk = Literal["moderate", "high"]
 PARAMETERS = frozenset().union(*KIND_FIELDS.values())
 
 _TEXT = r"^[^\x00]*$"
+#: The largest backlog a rule names: every integer up to it is exact as a JSON number (a
+#: client reading the schema in floating point sees the same bound the fleet checks).
+MAX_BACKLOG = 2**53 - 1
 _NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
@@ -75,7 +78,7 @@ class AlertRuleBase(SQLModel):
                                     description="reading_range: highest value in range")
     for_s: float | None = Field(default=None, ge=0, le=366 * 86400,
                                 description="reading_range: out of range at least this long (0)")
-    max_backlog: int | None = Field(default=None, ge=0, le=2**62,
+    max_backlog: int | None = Field(default=None, ge=0, le=MAX_BACKLOG,
                                     description="backlog: more than this many items (required)")
     field_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
                                  description="risk, disease_spread: only this field (else every "
@@ -111,8 +114,8 @@ def check_kind(kind: str, values: dict[str, Any]) -> dict[str, Any]:
         low, high = out.get("min_value"), out.get("max_value")
         if low is None and high is None:
             raise ValueError("a reading_range rule needs min_value, max_value or both")
-        if low is not None and high is not None and low > high:
-            raise ValueError("min_value must not be above max_value")
+        # min_value above max_value is allowed (no schema can order two fields): every
+        # reading is then below one or above the other, so the rule fires on any reading.
         if out.get("for_s") is None:
             out["for_s"] = 0.0
     elif kind == "backlog" and out.get("max_backlog") is None:
@@ -134,10 +137,29 @@ def check_kind(kind: str, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def kinds_schema() -> list[dict[str, Any]]:
+    """One schema per kind: its required fields, and every other kind's field absent or null
+    (what :func:`check_kind` enforces, said in the OpenAPI document)."""
+    required = {"reading_range": ["quantity"], "backlog": ["max_backlog"]}
+    out = []
+    for kind, allowed in KIND_FIELDS.items():
+        properties: dict[str, Any] = {"kind": {"const": kind}}
+        properties |= {f: {"type": "null"} for f in sorted(PARAMETERS - allowed)}
+        properties |= {f: {"not": {"type": "null"}} for f in required.get(kind, [])}
+        one: dict[str, Any] = {"properties": properties,
+                               "required": ["kind", *required.get(kind, [])]}
+        if kind == "reading_range":
+            one["anyOf"] = [{"required": [f], "properties": {f: {"type": "number"}}}
+                            for f in ("min_value", "max_value")]
+        out.append(one)
+    return out
+
+
 class AlertRuleCreate(AlertRuleBase):
     """A new rule; fields that do not belong to its kind are refused."""
 
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(extra="forbid",  # type: ignore[assignment]
+                              json_schema_extra={"oneOf": cast(Any, kinds_schema())})
 
     kind: AlertKind
 
@@ -167,7 +189,7 @@ class AlertRuleUpdate(SQLModel):
     min_value: float | None = Field(default=None, ge=-1e12, le=1e12)
     max_value: float | None = Field(default=None, ge=-1e12, le=1e12)
     for_s: float | None = Field(default=None, ge=0, le=366 * 86400)
-    max_backlog: int | None = Field(default=None, ge=0, le=2**62)
+    max_backlog: int | None = Field(default=None, ge=0, le=MAX_BACKLOG)
     field_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     model: str | None = Field(default=None, schema_extra={"pattern": r"^[a-z_]{1,32}$"},
                               max_length=32)

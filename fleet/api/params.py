@@ -15,8 +15,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from pydantic import AfterValidator, BeforeValidator
 
-from fleet.api.errors import validation_error
-
 #: The time range the API accepts (UTC). Unsynced node clocks start at the epoch.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
@@ -57,10 +55,13 @@ def _not_a_number(value: Any) -> Any:
 
 
 Moment = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_in_range)]
-#: JSON Schema has no minimum for strings; formatMinimum/formatMaximum say it (ajv's words).
+#: JSON Schema has no minimum for strings; formatMinimum/formatMaximum say it (ajv's words),
+#: and the pattern says the years (1970-9999) to clients that read only standard keywords.
+#: Only a zone offset within 14 hours of either end can still make a time out of range.
 _TIME_BOUNDS: dict[str, Any] = {
     "formatMinimum": f"{EARLIEST:%Y-%m-%dT%H:%M:%SZ}",
     "formatMaximum": f"{LATEST:%Y-%m-%dT%H:%M:%SZ}",
+    "pattern": r"^(19[7-9][0-9]|[2-9][0-9]{3})-",
 }
 
 Since = Annotated[
@@ -95,9 +96,11 @@ class TimeWindow:
 
 
 def time_window(since: Since = None, until: Until = None) -> TimeWindow:
-    """The window of ``since`` and ``until``; 422 when it is empty."""
-    if since is not None and until is not None and since >= until:
-        raise validation_error(("query", "until"), "until must be after since", until)
+    """The window of ``since`` and ``until``. ``until`` at or before ``since`` is a valid,
+    empty window (the schema cannot say one parameter must follow another, so a generated
+    client may send it): it holds nothing, and the answer is empty."""
+    if since is not None and until is not None and until < since:
+        until = since
     return TimeWindow(since, until)
 
 

@@ -24,6 +24,7 @@ from fleet.dashboard.i18n import LANGUAGES
 from fleet.dashboard.render import page
 from fleet.dashboard.session import Principal
 from fleet.models import Device, LatestReading, ReadingBucket
+from fleet.registry.publishers import OTHER_PUBLISHER, shown_publisher
 from fleet.registry.tables import ModelPackage
 from fleet.rollouts.tables import Rollout, RolloutDevice
 from fleet.rollouts.views import rollout_detail
@@ -234,8 +235,12 @@ def models_page(request: Request, who: Who, db: SessionDep, settings: SettingsDe
     rollouts = [rollout_detail(db, r, settings.offline_after_s) for r in db.exec(
         select(Rollout).where(col(Rollout.id).in_(touching))
         .order_by(col(Rollout.id).desc()).limit(20))]
+    # a publisher's e-mail only for those who share a farm with them (else nothing)
+    publishers = {p.published_by: shown_publisher(db, set(who.roles), p.published_by)
+                  for p in packages}
     return page(request, "models.html", who, packages=packages, rollouts=rollouts,
-                can_steer=who.is_technician, names=data.device_names(db, who))
+                can_steer=who.is_technician, names=data.device_names(db, who),
+                publishers={k: v for k, v in publishers.items() if v != OTHER_PUBLISHER})
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from agrifleet.package import parse_version
 from fleet.models import Device
 from fleet.registry.tables import ModelPackage
 from fleet.rollouts.schemas import RolloutCreate, Targets
-from fleet.rollouts.tables import Rollout, RolloutDevice
+from fleet.rollouts.tables import Rollout, RolloutDevice, RolloutEvent
 
 ACTIVE_STATES = ("running", "paused", "halted")
 
@@ -60,6 +60,21 @@ def plan_rollout(session: Session, body: RolloutCreate, package: ModelPackage,
                  actor: str) -> Rollout:
     """The rollout and its devices, added to the session (not committed)."""
     devices = resolve_targets(session, body.targets)
+    previous = {d.id: (d.health or {}).get("model") for d in devices}
+    wrong = [f"{d} runs {m.get('name')}" for d, m in previous.items()
+             if m and m.get("name") != package.name]
+    skipped: list[str] = []
+    if wrong and body.targets.devices is None:
+        # "all" or a tag: a device that runs another model (or reports a name the fleet does
+        # not know) is not eligible; it is left out and named in the rollout's events.
+        skipped = wrong
+        devices = [d for d in devices if not _runs_other(previous[d.id], package.name)]
+        if not devices:
+            raise PlanError(422, f"no targeted device runs {package.name}: "
+                            + ", ".join(wrong[:10]), "no_devices")
+    elif wrong:
+        raise PlanError(422, f"package is {package.name}; " + ", ".join(wrong[:10]),
+                        "wrong_model")
     ids = [d.id for d in devices]
     busy = session.exec(
         select(RolloutDevice.device_id, Rollout.id)
@@ -69,14 +84,8 @@ def plan_rollout(session: Session, body: RolloutCreate, package: ModelPackage,
     if busy:
         listed = ", ".join(f"{d} (rollout {r})" for d, r in busy[:10])
         raise PlanError(409, f"device(s) already in an unfinished rollout: {listed}")
-    previous = {d.id: (d.health or {}).get("model") for d in devices}
-    wrong = [f"{d} runs {m['name']}" for d, m in previous.items()
-             if m and m.get("name") != package.name]
-    if wrong:
-        raise PlanError(422, f"package is {package.name}; " + ", ".join(wrong[:10]),
-                        "wrong_model")
     newer = [f"{d} runs {m['version']}" for d, m in previous.items()
-             if m and m.get("name") == package.name
+             if d in ids and m and m.get("name") == package.name
              and _version(m.get("version")) >= parse_version(package.version)]
     if newer:
         raise PlanError(422, f"{package.name} {package.version} is not newer than what these "
@@ -95,12 +104,20 @@ def plan_rollout(session: Session, body: RolloutCreate, package: ModelPackage,
     )
     session.add(rollout)
     session.flush()
+    if skipped:
+        session.add(RolloutEvent(rollout_id=rollout.id or 0, actor=actor, action="not_eligible",
+                                 detail=f"{len(skipped)} device(s) left out: "
+                                 + ", ".join(skipped)[:1900]))
     ends = phase_ends(len(devices), body.phases, body.min_devices)
     for i, device in enumerate(devices):
         phase = next(p for p, end in enumerate(ends) if i < end)
         session.add(RolloutDevice(rollout_id=rollout.id or 0, device_id=device.id,
                                   phase=phase, previous=previous[device.id]))
     return rollout
+
+
+def _runs_other(model: object, name: str) -> bool:
+    return isinstance(model, dict) and bool(model) and model.get("name") != name
 
 
 def _version(text: object) -> tuple[int, int, int]:

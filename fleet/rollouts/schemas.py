@@ -19,7 +19,12 @@ MAX_SECONDS = 365 * 24 * 3600.0
 class Targets(BaseModel):
     """Exactly one of: a list of device ids, a tag, or every registered device."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema says "exactly one" too, so a generated client never sends {} or two kinds.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["devices"], "properties": {"devices": {"type": "array"}}},
+        {"required": ["tag"], "properties": {"tag": {"type": "string"}}},
+        {"required": ["all"], "properties": {"all": {"const": True}}},
+    ]})
 
     devices: list[DeviceId] | None = Field(default=None, min_length=1, max_length=MAX_DEVICES)
     tag: str | None = Field(default=None, min_length=1, max_length=64)

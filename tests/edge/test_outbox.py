@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -252,3 +253,15 @@ def test_outbox_full_names_what_it_drops(tmp_path):
     (full,) = [i for b in drain(outbox) for i in b.items
                if isinstance(i, Event) and i.code == "outbox_full"]
     assert "dropping the oldest detections" in full.message and "reading" not in full.message
+
+
+def test_a_new_outbox_and_its_wal_are_private_whatever_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        outbox = open_outbox(tmp_path)
+        outbox.emit("reading", reading(), Priority.READING)
+        files = [tmp_path / "outbox.sqlite", tmp_path / "outbox.sqlite-wal"]
+        assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: 0o600 for f in files}
+        outbox.close()
+    finally:
+        os.umask(old)

@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 
-from agrifleet.contract import DEFAULT_PREFIX, Ack, ack_topic, messages_topic, status_topic
+from agrifleet.contract import (
+    DEFAULT_PREFIX,
+    Ack,
+    ack_topic,
+    device_client_id,
+    messages_topic,
+    status_topic,
+)
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -110,7 +117,8 @@ class Device:
         self.prefix = prefix
         self.acks: queue.Queue[Ack] = queue.Queue()
         parts = urlsplit(url)
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"dev-{device_id}")
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=device_client_id(device_id))
         self.client.username_pw_set(parts.username, parts.password)
         self.client.on_message = lambda _c, _u, m: self.acks.put(Ack.model_validate_json(m.payload))
         self.client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=10)

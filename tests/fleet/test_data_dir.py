@@ -103,3 +103,23 @@ def _answers(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_new_database_and_its_folder_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from fleet.db import make_engine
+
+    old = os.umask(0o022)
+    try:
+        data = tmp_path / "fresh" / "data"
+        engine = make_engine(f"sqlite:///{data / 'fleet.db'}")
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (v TEXT)"))
+            conn.execute(text("INSERT INTO t VALUES ('x')"))
+            modes = {p.name: p.stat().st_mode & 0o777 for p in data.iterdir()}
+        engine.dispose()
+    finally:
+        os.umask(old)
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert modes == {"fleet.db": 0o600, "fleet.db-wal": 0o600, "fleet.db-shm": 0o600}

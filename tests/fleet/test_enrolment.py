@@ -8,6 +8,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,8 @@ from sqlmodel import Session
 from sqlmodel import select as select_rows
 
 from fleet.auth import create_token
-from fleet.enrolment import INVALID_CODE
+from fleet.db import make_engine
+from fleet.enrolment import CREDENTIAL_TAKEN, INVALID_CODE
 from fleet.enrolment_tables import EnrolmentCode
 from fleet.settings import FleetSettings
 from provisioning.dynsec import DynsecBroker
@@ -183,3 +185,34 @@ def test_without_a_broker_enrolment_is_unavailable_not_an_error(api: FleetUnderT
     response = enrol(api, code, node_secrets())
     assert response.status_code == 503
     assert "AGRIFLEET_MQTT_URL" in response.json()["detail"]
+
+
+def test_a_credential_hash_another_device_uses_is_a_clear_409_and_never_logged(
+        enrolling: FleetUnderTest, caplog: pytest.LogCaptureFixture) -> None:
+    first = node_secrets()
+    assert enrol(enrolling, new_code(enrolling, "field-11"), first).status_code == 200
+    code = new_code(enrolling, "field-12")
+    copied = {**node_secrets(), "device_secret": first["device_secret"]}
+    caplog.clear()
+    response = enrol(enrolling, code, copied)
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"] == CREDENTIAL_TAKEN
+    digest = hashlib.sha256(first["device_secret"].encode()).hexdigest()
+    assert not [r for r in caplog.records if digest in r.getMessage()
+                or digest in str(r.exc_info or "")]
+    # nothing was used up: the node makes a new credential and the same code enrols it
+    assert enrol(enrolling, code, node_secrets()).status_code == 200
+
+
+def test_engines_never_put_sql_parameters_in_errors(tmp_path: Path) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (v TEXT UNIQUE)"))
+        conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": "secret-hash-0001"})
+    with pytest.raises(IntegrityError) as raised, engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": "secret-hash-0001"})
+    assert "secret-hash-0001" not in str(raised.value)
+    engine.dispose()

@@ -1,6 +1,7 @@
 """Scouting: a photo sent as multipart is classified by the real TFLite model (the shipped one
 while no rollout completed), stored re-encoded with a thumbnail, and answered with its advice
-key; the phone's resend of the same client_id stores nothing new and gets the same answer;
+key; the phone's resend of the same client_id stores nothing new and gets the same answer (and
+another farm's client_id is a 409 that shows nothing of it);
 what is not an image, too large, empty or incomplete is refused and leaves nothing behind."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PIL import Image
 
 from fleet.settings import FleetSettings
 from models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir
+from tests.fleet.auth.people import add_farm, add_user, bearer, personal_token
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 
 SELFTEST = default_model_dir() / "selftest"
@@ -97,6 +99,20 @@ def test_a_resend_of_the_same_client_id_gets_the_first_answer(
     assert changed.status_code == 200 and changed.json() == first.json()
     assert len(scouting.get("/api/v1/observations")) == 1
     assert len(_photos(scouting)) == 2
+
+
+def test_another_farms_client_id_is_refused_without_showing_its_observation(
+        scouting: FleetUnderTest) -> None:
+    client_id = str(uuid.uuid4())
+    first = _send(scouting, RUST.read_bytes(), client_id)  # the default farm's
+    assert first.status_code == 201, first.text
+    engine = scouting.app.state.engine
+    bravo = add_farm(engine, "Farm Bravo")
+    _, secret = personal_token(engine, add_user(engine, "v@bravo.example", {bravo: "viewer"}))
+    again = _send(scouting, RUST.read_bytes(), client_id, headers=bearer(secret))
+    assert again.status_code == 409, again.text
+    assert str(first.json()["id"]) not in again.text and "taken" in again.json()["detail"]
+    assert len(_photos(scouting)) == 2  # nothing stored for Bravo
 
 
 def test_large_photos_are_scaled_down_and_stripped(scouting: FleetUnderTest,

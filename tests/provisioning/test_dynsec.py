@@ -12,6 +12,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from agrifleet.contract import device_client_id
 from provisioning.dynsec import (
     DynsecBroker,
     DynsecConfig,
@@ -32,12 +33,14 @@ def control(broker: DynsecBroker) -> DynsecControl:
 class Client:
     """A connected client that records what it receives and how its subscriptions went."""
 
-    def __init__(self, port: int, user: str, password: str) -> None:
+    def __init__(self, port: int, user: str, password: str, client_id: str | None = None) -> None:
         self.received: list[str] = []
         self.granted: list[bool] = []
         self.disconnected = threading.Event()
         self._suback = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{user}")
+        if client_id is None:  # a device's own, the fleet's a test's
+            client_id = "t-fleet" if user == "fleet" else device_client_id(user)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.username_pw_set(user, password)
         self.client.on_message = lambda _c, _u, m: self.received.append(m.topic)
         self.client.on_disconnect = lambda *_: self.disconnected.set()

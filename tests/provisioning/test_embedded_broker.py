@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import paho.mqtt.client as mqtt
 import pytest
 
+from agrifleet.contract import device_client_id
 from provisioning.embedded_broker import EmbeddedBroker
 from tests.services import free_port
 
@@ -25,7 +26,8 @@ def embedded() -> Iterator[EmbeddedBroker]:
 def _client(port: int, user: str | None, password: str | None) -> tuple[mqtt.Client, bool]:
     connected = threading.Event()
     outcome: list[bool] = []
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client_id = "" if user in (None, "fleet") else device_client_id(user or "")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
     if user:
         client.username_pw_set(user, password)
 

@@ -167,7 +167,11 @@ def list_rules(session: SessionDep, caller: CallerDep, limit: Limit = 1000,
 
 
 @rules_router.post("", status_code=status.HTTP_201_CREATED,
-                   responses=too_large(MAX_BODY_BYTES), max_body_size=MAX_BODY_BYTES,
+                   responses={404: {"model": Message, "description": "No such device or farm "
+                                    "(of the caller's)"},
+                              409: {"model": Message, "description": "The device is in "
+                                    "another farm than farm_id"},
+                              **too_large(MAX_BODY_BYTES)}, max_body_size=MAX_BODY_BYTES,
                    summary="A new rule (technician); a disease rule reads detections from now")
 def create_rule(body: AlertRuleCreate, session: SessionDep,
                 token: TechnicianToken) -> AlertRulePublic:
@@ -176,8 +180,8 @@ def create_rule(body: AlertRuleCreate, session: SessionDep,
         if device is None or (token.farm_ids is not None and device.farm_id not in token.farm_ids):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown device {body.device_id!r}")
         if body.farm_id not in (None, device.farm_id):
-            raise validation_error(("body", "farm_id"), "the device is in another farm",
-                                   body.farm_id)
+            raise HTTPException(status.HTTP_409_CONFLICT, "the device is in another farm "
+                                "than farm_id")
         body.farm_id = device.farm_id
     if body.field_id is not None:
         field = session.get(Field_, body.field_id)

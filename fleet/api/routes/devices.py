@@ -46,7 +46,8 @@ router = APIRouter(prefix="/devices", tags=["devices"])
     response_model=DevicePublic,
     responses={
         404: {"model": Message, "description": "No such farm or field (of the caller's)"},
-        409: {"model": Message, "description": "The id is already registered"},
+        409: {"model": Message, "description": "The id is taken: device ids are unique across "
+              "the fleet (the answer is the same whichever farm holds it)"},
         **too_large(MAX_BODY_BYTES),
     },
     summary="Register a device in a farm so the fleet accepts its messages (technician)",
@@ -57,8 +58,8 @@ def register_device(caller: TechnicianToken, body: DeviceCreate, session: Sessio
     farm_id = body.farm_id if body.farm_id is not None else DEFAULT_FARM_ID
     _require_technician(session, caller, farm_id, named=body.farm_id is not None)
     field_id = _check_field(session, farm_id, body.field_id)
-    if session.get(Device, body.id) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"device {body.id!r} already exists")
+    if session.get(Device, body.id) is not None:  # in this farm or another: the same answer
+        raise HTTPException(status.HTTP_409_CONFLICT, id_taken(body.id))
     device = Device(id=body.id, name=body.name, tags=sorted(set(body.tags)), farm_id=farm_id,
                     field_id=field_id)
     session.add(device)
@@ -67,6 +68,12 @@ def register_device(caller: TechnicianToken, body: DeviceCreate, session: Sessio
     session.commit()
     session.refresh(device)
     return device
+
+
+def id_taken(device_id: str) -> str:
+    """The one refusal for a taken device id: it says nothing of the farm, device or state."""
+    return (f"device id {device_id!r} is taken: device ids are unique across the fleet, "
+            "choose another (e.g. with your farm's prefix)")
 
 
 @router.get("", response_model=list[DevicePublic], summary="All registered devices, by id")

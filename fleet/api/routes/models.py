@@ -7,6 +7,8 @@ API token, so it cannot be behind the API router's token check.
 from __future__ import annotations
 
 import hashlib
+import pathlib
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -21,6 +23,7 @@ from agrifleet.package import PackageError
 from fleet import audit
 from fleet.api.deps import (
     AddressDep,
+    CallerDep,
     SessionDep,
     SettingsDep,
     TechnicianToken,
@@ -39,6 +42,7 @@ from fleet.registry.downloads import (
     package_url,
     parse_range,
 )
+from fleet.registry.publishers import shown_publisher
 from fleet.registry.storage import ARCHIVE_NAME, PackageStore
 from fleet.registry.tables import ModelPackage, ModelPackageDetail, ModelPackagePublic
 from fleet.settings import FleetSettings
@@ -61,9 +65,11 @@ def refusal(reason: str, message: str, loc: tuple[str, ...] = ("body",)) -> Requ
                                     "input": None}])
 
 
-def _public(settings: FleetSettings, p: ModelPackage) -> ModelPackagePublic:
+def _public(settings: FleetSettings, p: ModelPackage,
+            shown_by: str | None = None) -> ModelPackagePublic:
     return ModelPackagePublic.model_validate(
-        p, update={"url": package_url(settings, p.name, p.version)}
+        p, update={"url": package_url(settings, p.name, p.version),
+                   "published_by": p.published_by if shown_by is None else shown_by}
     )
 
 
@@ -116,11 +122,18 @@ async def publish_model(request: Request, settings: SettingsDep, token: Technici
     except registry.VersionConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{exc.reason}: {exc}") from None
     except PackageError as exc:
-        raise refusal(exc.reason, str(exc)) from None
+        raise refusal(exc.reason, without_paths(str(exc), settings.data_dir)) from None
     except OSError as exc:
         raise _cannot_store(exc) from None
     await run_in_threadpool(_audit_publish, request, token, address, package)
     return _public(settings, package)
+
+
+def without_paths(message: str, data_dir: pathlib.Path) -> str:
+    """``message`` with the server's folders under ``data_dir`` said as "the package"."""
+    for root in sorted({str(data_dir), str(data_dir.resolve())}, key=len, reverse=True):
+        message = re.sub(re.escape(root) + r"""[^\s:'"]*""", "the package", message)
+    return message
 
 
 def publisher_name(caller: Principal) -> str:
@@ -147,14 +160,20 @@ def _cannot_store(exc: OSError) -> HTTPException:
                          f"{exc.strerror or exc}")
 
 
-@router.get("", summary="Every published package, by name and version, oldest first")
-def list_models(session: SessionDep, settings: SettingsDep) -> list[ModelPackagePublic]:
+@router.get("", summary="Every published package, by name and version, oldest first; the "
+            "publisher's e-mail only to those who share a farm with them")
+def list_models(session: SessionDep, settings: SettingsDep,
+                caller: CallerDep) -> list[ModelPackagePublic]:
     from sqlmodel import col, select
 
     rows = session.exec(
         select(ModelPackage).order_by(col(ModelPackage.name), col(ModelPackage.published_at))
     ).all()
-    return [_public(settings, p) for p in rows]
+    shown: dict[str, str] = {}
+    for p in rows:
+        if p.published_by not in shown:
+            shown[p.published_by] = shown_publisher(session, caller.farm_ids, p.published_by)
+    return [_public(settings, p, shown[p.published_by]) for p in rows]
 
 
 def _package(session: Session, name: str, version: str) -> ModelPackage:
@@ -170,11 +189,12 @@ def _package(session: Session, name: str, version: str) -> ModelPackage:
     summary="One package: manifest, figures, who published it and when",
 )
 def get_model(name: NameParam, version: VersionParam, session: SessionDep,
-              settings: SettingsDep) -> ModelPackageDetail:
+              settings: SettingsDep, caller: CallerDep) -> ModelPackageDetail:
     p = _package(session, name, version)
     return ModelPackageDetail.model_validate(
         p, update={"url": package_url(settings, p.name, p.version),
-                   "metrics": p.manifest.get("metrics", {})}
+                   "metrics": p.manifest.get("metrics", {}),
+                   "published_by": shown_publisher(session, caller.farm_ids, p.published_by)}
     )
 
 

@@ -84,9 +84,11 @@ def _store(request: Request, data: bytes, client_id: str, taken_at: datetime,
     scout: Scout = request.app.state.scout
     engine = request.app.state.engine
     with Session(engine) as session:
-        found = _by_client_id(session, client_id)
+        found = _by_client_id(session, client_id, farm_id)
         if found is not None:
             return public(found), False
+        if _by_client_id(session, client_id) is not None:
+            raise _client_id_taken()
         choice = active_model(session, settings.data_dir)
     try:
         photo = reencode(data)
@@ -115,16 +117,28 @@ def _store(request: Request, data: bytes, client_id: str, taken_at: datetime,
         except IntegrityError:  # the same client_id from a resend that raced this one
             session.rollback()
             store.remove(name)
-            found = _by_client_id(session, client_id)
+            found = _by_client_id(session, client_id, farm_id)
             if found is None:
-                raise
+                raise _client_id_taken() from None
             return public(found), False
         session.refresh(row)
         return public(row), True
 
 
-def _by_client_id(session: Session, client_id: str) -> Observation | None:
-    return session.exec(select(Observation).where(col(Observation.client_id) == client_id)).first()
+def _by_client_id(session: Session, client_id: str,
+                  farm_id: int | None = None) -> Observation | None:
+    """The observation stored under ``client_id`` (in ``farm_id`` when given): a resend
+    answers only with its own farm's observation."""
+    query = select(Observation).where(col(Observation.client_id) == client_id)
+    if farm_id is not None:
+        query = query.where(col(Observation.farm_id) == farm_id)
+    return session.exec(query).first()
+
+
+def _client_id_taken() -> HTTPException:
+    """A client_id stored for another farm: refused, and nothing of that farm is shown."""
+    return HTTPException(status.HTTP_409_CONFLICT, "this client_id is taken: the phone makes "
+                         "a new UUID for each photo")
 
 
 @router.post(
@@ -134,6 +148,7 @@ def _by_client_id(session: Session, client_id: str) -> Observation | None:
                      "before: the first answer, nothing new stored"},
                400: {"model": Message, "description": "The multipart body cannot be read: "
                      "malformed, or more than 16 fields, 1 file or 4 KB per field"},
+               409: {"model": Message, "description": "This client_id is another farm's"},
                415: {"model": Message, "description": "The photo is not declared an image"},
                **too_large(MAX_UPLOAD_BODY)},
     max_body_size=MAX_UPLOAD_BODY,

@@ -1,6 +1,7 @@
 """The log of a real ``agrifleet fleet serve`` specifies: every request has its access line,
 but a secret in a query string (``?token=``, ``?access_token=``, ``?api_key=``, ``?password=``,
-percent-encoded names too) or an ``agf_`` token anywhere in the URL shows as ``***``, and no
+percent-encoded names too, ``?bearer=``) or a token or session id (``agf_``, ``agu_``, ``ags_``,
+``agd_``) anywhere in the URL shows as ``***``, and no
 line holds a token sent in the ``Authorization`` header."""
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def test_secrets_in_urls_and_headers_never_reach_the_log(served: Served) -> None
         ("/healthz?%74oken=SECRET-5", {}, 200),  # "token", percent-encoded
         ("/healthz?Password=SECRET-6", {}, 200),
         ("/healthz?q=agf_SECRET-7", {}, 200),
+        ("/api/v1/devices/agu_SECRET-8", auth, 404),  # a personal token in a path
+        ("/healthz?bearer=SECRET-9", {}, 200),
+        ("/healthz?q=ags_SECRET-10", {}, 200),  # a session id under any name
     ]
     for path, headers, status in asked:
         assert httpx.get(served.base + path, headers=headers).status_code == status, path
@@ -93,6 +97,8 @@ def test_secrets_in_urls_and_headers_never_reach_the_log(served: Served) -> None
         '"GET /healthz?%74oken=*** HTTP/1.1" 200',
         '"GET /healthz?Password=*** HTTP/1.1" 200',
         '"GET /healthz?q=*** HTTP/1.1" 200',
+        '"GET /api/v1/devices/agu_*** HTTP/1.1" 404',
+        '"GET /healthz?bearer=*** HTTP/1.1" 200',
     ):
         assert line in log, (line, log[-3000:])
     assert "SECRET" not in log, log[-3000:]
@@ -108,6 +114,8 @@ def test_secrets_in_urls_and_headers_never_reach_the_log(served: Served) -> None
         ("GET /x?flag&token", "GET /x?flag&token"),  # names without values stay
         ('GET /x?a="&token=abc HTTP/1.1', 'GET /x?a="&token=*** HTTP/1.1'),  # a quote in a value
         ("GET /x?sensor=soil&quantity=moisture", "GET /x?sensor=soil&quantity=moisture"),
+        ("GET /t/agu_abc-1/ags_def?bearer=x", "GET /t/agu_***/ags_***?bearer=***"),
+        ("GET /x?q=agu%5Fabc&r=agd_x", "GET /x?q=***&r=***"),
         ('Did you mean "limit"?', 'Did you mean "limit"?'),
     ],
 )

@@ -1,7 +1,8 @@
 """``/api/v1/devices`` specifies: limit and offset within their documented bounds on both
 databases (offset up to 2^31-1), a device body refused when a database could not hold it or it
 is not JSON text, unknown query parameters refused, each refusal a 422 in the validation shape;
-a body over 16 KiB is a 413 before anything else, whoever sends it."""
+a body over 16 KiB is a 413 before anything else, whoever sends it; a farm or field id must be
+a number, never true/false; a taken device id gets the same 409 whichever farm holds it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from fleet.api.params import MAX_BODY_BYTES, MAX_LIMIT, MAX_OFFSET
 from tests.fleet.api.shapes import assert_invalid
+from tests.fleet.auth.people import add_farm, add_user, bearer, personal_token
 from tests.fleet.conftest import FleetUnderTest
 
 DEVICES = "/api/v1/devices"
@@ -74,3 +76,31 @@ def test_a_body_over_the_limit_is_413_and_nothing_is_stored(
     assert response.status_code == 413
     assert "Content Too Large" in response.text
     assert api.get(DEVICES) == []
+
+
+@pytest.mark.parametrize("field_id", [False, True])
+def test_a_boolean_field_id_is_422(api: FleetUnderTest, field_id: object) -> None:
+    api.register("field-03")
+    response = api.client.patch(f"{DEVICES}/field-03", json={"field_id": field_id},
+                                headers=api.admin)
+    assert_invalid(response, "body", "field_id")
+    created = api.client.post(DEVICES, json={"id": "field-04", "field_id": field_id},
+                              headers=api.admin)
+    assert_invalid(created, "body", "field_id")
+
+
+def test_a_taken_id_gets_the_same_answer_whichever_farm_holds_it(api: FleetUnderTest) -> None:
+    engine = api.app.state.engine
+    alpha, bravo = add_farm(engine, "Alpha"), add_farm(engine, "Bravo")
+    _, secret = personal_token(engine, add_user(engine, "t@alpha.example",
+                                                {alpha: "technician"}))
+    tech = bearer(secret)
+    mine = api.client.post(DEVICES, json={"id": "dev-alpha", "farm_id": alpha}, headers=tech)
+    assert mine.status_code == 201, mine.text
+    api.client.post(DEVICES, json={"id": "dev-bravo", "farm_id": bravo}, headers=api.admin)
+    own = api.client.post(DEVICES, json={"id": "dev-alpha", "farm_id": alpha}, headers=tech)
+    foreign = api.client.post(DEVICES, json={"id": "dev-bravo", "farm_id": alpha}, headers=tech)
+    assert own.status_code == foreign.status_code == 409
+    assert (own.json()["detail"].replace("dev-alpha", "X")
+            == foreign.json()["detail"].replace("dev-bravo", "X"))
+    assert "Bravo" not in foreign.text and str(bravo) not in foreign.json()["detail"]

@@ -76,12 +76,12 @@ def test_the_whole_range_is_a_valid_window(field_01: FleetUnderTest, path: str) 
 
 
 @pytest.mark.parametrize("path", WINDOWED)
-def test_an_empty_window_is_422_on_until(field_01: FleetUnderTest, path: str) -> None:
-    query = {"since": "2026-06-01T12:00:00Z", "until": "2026-06-01T14:00:00+02:00"}
-    [error] = assert_invalid(
-        field_01.client.get(path, params=query, headers=field_01.viewer), "query", "until"
-    )
-    assert error["msg"] == "until must be after since"
+@pytest.mark.parametrize("until", ["2026-06-01T14:00:00+02:00", "2026-06-01T11:00:00Z"])
+def test_until_at_or_before_since_is_an_empty_window(field_01: FleetUnderTest, path: str,
+                                                     until: str) -> None:
+    # The schema cannot order two parameters, so a generated client may send this: it is
+    # valid, and nothing is in it (not a 422).
+    assert field_01.get(path, since="2026-06-01T12:00:00Z", until=until) == []
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """Publishing specifies: the fleet accepts a signed, intact, working package of a newer version
-and refuses every other with a 422 (409 for an equal or older version) naming the reason, and
-then holds nothing of it."""
+and refuses every other with a 422 (409 for an equal or older version) naming the reason but no
+server path, and then holds nothing of it; a publisher's e-mail is shown only to the farms they
+are in."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from fleet.registry.publishers import OTHER_PUBLISHER
+from tests.fleet.auth.people import add_farm, add_user, bearer, personal_token
 from tests.fleet.registry.conftest import Keys, Registry
 from tests.fleet.registry.packages import archive, package_dir
 
@@ -31,6 +34,8 @@ def _refused(registry: Registry, data: bytes, reason: str) -> str:
     assert error["type"] == reason and error["loc"] == ["body"], error
     detail = error["msg"]
     assert detail.startswith(f"{reason}:"), detail
+    for folder in (registry.data_dir, registry.data_dir.resolve()):  # no server path shown
+        assert str(folder) not in detail, detail
     assert registry.fleet.get("/api/v1/models") == []
     assert _stored(registry) == []
     return str(detail)
@@ -54,6 +59,28 @@ def test_a_signed_package_is_accepted_listed_and_shown_with_its_publisher(
     folder = registry.data_dir / "models" / "leaf-disease" / "1.2.0"
     assert (folder / "package.tar.gz").read_bytes() == data
     assert (folder / "package" / "model.tflite").is_file()
+
+
+def test_a_publishers_e_mail_is_shown_only_to_those_who_share_a_farm_with_them(
+    registry: Registry, keys: Keys, tmp_path: Path
+) -> None:
+    engine = registry.fleet.app.state.engine
+    alpha, bravo = add_farm(engine, "Alpha"), add_farm(engine, "Bravo")
+    _, tess = personal_token(engine, add_user(engine, "tess@alpha.example",
+                                              {alpha: "technician"}))
+    _, ana = personal_token(engine, add_user(engine, "ana@alpha.example", {alpha: "viewer"}))
+    _, bob = personal_token(engine, add_user(engine, "bob@bravo.example", {bravo: "viewer"}))
+    data = archive(package_dir(tmp_path / "p", "1.2.0", keys.key))
+    assert registry.publish(data, headers=bearer(tess)).status_code == 201
+
+    def seen(secret: str | None) -> tuple[str, str]:
+        headers = registry.fleet.viewer if secret is None else bearer(secret)
+        listed = registry.fleet.client.get("/api/v1/models", headers=headers).json()
+        one = registry.fleet.client.get("/api/v1/models/leaf-disease/1.2.0", headers=headers)
+        return listed[0]["published_by"], one.json()["published_by"]
+
+    assert seen(ana) == seen(None) == ("tess@alpha.example",) * 2
+    assert seen(bob) == (OTHER_PUBLISHER,) * 2
 
 
 def test_a_viewer_cannot_publish(registry: Registry, keys: Keys, tmp_path: Path) -> None:

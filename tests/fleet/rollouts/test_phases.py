@@ -69,6 +69,20 @@ def test_a_tag_chooses_the_targets(rollouts: Fleet) -> None:
     assert sorted(rollouts.states(status)) == ["n1", "n2"]
 
 
+def test_devices_of_another_model_are_left_out_of_all_and_named(rollouts: Fleet) -> None:
+    rollouts.devices("a", "b")
+    rollouts.devices("x", model={"name": "no-such-model", "version": "1.0.0",
+                                 "sha256": "0" * 64})
+    status = rollouts.start(targets={"all": True})
+    assert sorted(rollouts.states(status)) == ["a", "b"]
+    [event] = [e for e in status["events"] if e["action"] == "not_eligible"]
+    assert "x runs no-such-model" in event["detail"]
+    only_x = rollouts.fleet.client.post(
+        "/api/v1/rollouts", headers=rollouts.technician,
+        json={"model": "leaf-disease", "version": "1.2.0", "targets": {"devices": ["x"]}})
+    assert only_x.status_code == 422 and "wrong_model" in only_x.text  # named: still refused
+
+
 def test_refused_rollouts_say_why(rollouts: Fleet) -> None:
     rollouts.devices("a")
     rollouts.devices("x", model={"name": "weed-finder", "version": "1.0.0",
