@@ -134,6 +134,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     revoke.add_argument("device_id", metavar="ID", help="the device's id")
     revoke.set_defaults(func=_revoke_device)
 
+    from fleet.farmdata import cli as farmdata_cli  # argparse only at module level
+
+    farmdata_cli.add_commands(sub)
+
 
 def _settings() -> FleetSettings:
     from fleet.settings import SettingsError, load_settings
