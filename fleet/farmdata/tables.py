@@ -26,28 +26,28 @@ from fleet.rollups import ReadingDaily, ReadingHourly
 from fleet.verdicts import DetectionVerdict
 
 
-def _table(model: type[SQLModel]) -> SaTable:
+def table_of(model: type[SQLModel]) -> SaTable:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, SaTable)
     return table
 
 
-ALERT = _table(Alert)
-DETECTION = _table(Detection)
-DEVICE = _table(Device)
-EVENT = _table(Event)
-READING = _table(Reading)
-OBSERVATION = _table(Observation)
-AUDIT = _table(AuditEntry)
-FIELD = _table(Field_)
-MEMBERSHIP = _table(Membership)
-USER = _table(User)
-ROLLOUT = _table(Rollout)
-ROLLOUT_DEVICE = _table(RolloutDevice)
-DAILY = _table(ReadingDaily)
-HOURLY = _table(ReadingHourly)
-VERDICT = _table(DetectionVerdict)
-FARM = _table(Farm)
+ALERT = table_of(Alert)
+DETECTION = table_of(Detection)
+DEVICE = table_of(Device)
+EVENT = table_of(Event)
+READING = table_of(Reading)
+OBSERVATION = table_of(Observation)
+AUDIT = table_of(AuditEntry)
+FIELD = table_of(Field_)
+MEMBERSHIP = table_of(Membership)
+USER = table_of(User)
+ROLLOUT = table_of(Rollout)
+ROLLOUT_DEVICE = table_of(RolloutDevice)
+DAILY = table_of(ReadingDaily)
+HOURLY = table_of(ReadingHourly)
+VERDICT = table_of(DetectionVerdict)
+FARM = table_of(Farm)
 
 Kind = Literal["text", "int", "float", "bool", "time", "json"]
 

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
+from pydantic import ConfigDict
+from sqlmodel import Field, SQLModel
 
 from fleet import audit
-from fleet.api.deps import AddressDep, CallerDep, SessionDep, SettingsDep
-from fleet.api.params import Window
+from fleet.api.deps import DEVICE_ID, AddressDep, AdminToken, CallerDep, SessionDep, SettingsDep
+from fleet.api.errors import too_large, validation_error
+from fleet.api.params import MAX_BODY_BYTES, Moment, Window
 from fleet.api.routes.farms import NOT_FOUND, FarmId, require_role, visible_farm
+from fleet.api.routes.rollouts import actor
+from fleet.farmdata.erase import EraseScope, erase
 from fleet.farmdata.export import export_chunks
+from fleet.models import Device, utcnow
+from fleet.people import Field_
 
 router = APIRouter(prefix="/farms", tags=["farm data"])
 
@@ -42,3 +49,65 @@ def export_farm(farm_id: FarmId, window: Window, request: Request, session: Sess
         headers={"Content-Disposition": f'attachment; filename="farm-{farm_id}-{stamp}.zip"',
                  "Cache-Control": "no-store"},
     )
+
+
+class EraseRequest(SQLModel):
+    """What to erase; ``confirm`` is the farm's name, typed again."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    confirm: str = Field(max_length=128, description="The farm's name, exactly as it is")
+    device_id: str | None = Field(default=None, max_length=64, schema_extra={
+        "pattern": DEVICE_ID}, description="Only this device's data")
+    field_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                 description="Only this field's: its devices' and its "
+                                 "scouting photos")
+    before: Moment | None = Field(default=None, description="Only what is dated before this "
+                                  "time (ISO 8601, UTC if no zone)")
+
+
+class EraseReceipt(SQLModel):
+    farm_id: int
+    device_id: str | None
+    field_id: int | None
+    before: datetime | None
+    erased_by: str
+    erased_at: datetime
+    counts: dict[str, int] = Field(description="Rows (and photo files) erased, by kind")
+    audit_id: int = Field(description="The audit log's farm.erase entry")
+
+
+@router.post(
+    "/{farm_id}/erase",
+    responses={**NOT_FOUND, **too_large(MAX_BODY_BYTES)},
+    max_body_size=MAX_BODY_BYTES,
+    summary="Erase a device's, a field's or the whole farm's data, optionally before a time "
+    "(admin of the farm; the farm's name typed again)",
+)
+def erase_farm_data(farm_id: FarmId, body: EraseRequest, request: Request, session: SessionDep,
+                    caller: AdminToken, settings: SettingsDep,
+                    address: AddressDep) -> EraseReceipt:
+    farm = visible_farm(session, caller, farm_id)
+    require_role(caller, "admin", farm_id)
+    if body.device_id is not None and body.field_id is not None:
+        raise validation_error(("body", "field_id"), "name a device or a field, not both",
+                               body.field_id)
+    if body.confirm != farm.name:
+        raise validation_error(("body", "confirm"), "type the farm's name exactly to confirm "
+                               "the erasure", body.confirm)
+    if body.device_id is not None:
+        device = session.get(Device, body.device_id)
+        if device is None or device.farm_id != farm_id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND,
+                                f"farm {farm_id} has no device {body.device_id!r}")
+    if body.field_id is not None:
+        plot = session.get(Field_, body.field_id)
+        if plot is None or plot.farm_id != farm_id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND,
+                                f"farm {farm_id} has no field {body.field_id}")
+    session.close()  # erasing runs its own short transactions
+    scope = EraseScope(farm_id, body.device_id, body.field_id, body.before)
+    erased, audit_id = erase(request.app.state.engine, settings.data_dir, scope, caller, address)
+    return EraseReceipt(farm_id=farm_id, device_id=body.device_id, field_id=body.field_id,
+                        before=body.before, erased_by=actor(caller), erased_at=utcnow(),
+                        counts=erased.counts, audit_id=audit_id)
