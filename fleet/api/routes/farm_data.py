@@ -1,5 +1,6 @@
-"""``/api/v1/farms/{id}/export`` and ``/erase``: a farm's admin takes the farm's data away in
-one ZIP, or has it erased."""
+"""``/api/v1/farms/{id}/export``, ``/erase`` and ``/data-policy``: a farm's admin takes the
+farm's data away in one ZIP, has it erased, and says how long it is kept and whether its
+confirmed photos may train models."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ from fleet.api.routes.farms import NOT_FOUND, FarmId, require_role, visible_farm
 from fleet.api.routes.rollouts import actor
 from fleet.farmdata.erase import EraseScope, erase
 from fleet.farmdata.export import export_chunks
+from fleet.farmdata.policy import (
+    DataPolicyPublic,
+    DataPolicyUpdate,
+    FarmDataPolicy,
+    defaults_of,
+    public,
+)
 from fleet.models import Device, utcnow
 from fleet.people import Field_
 
@@ -111,3 +119,40 @@ def erase_farm_data(farm_id: FarmId, body: EraseRequest, request: Request, sessi
     return EraseReceipt(farm_id=farm_id, device_id=body.device_id, field_id=body.field_id,
                         before=body.before, erased_by=actor(caller), erased_at=utcnow(),
                         counts=erased.counts, audit_id=audit_id)
+
+
+@router.get("/{farm_id}/data-policy", responses=NOT_FOUND,
+            summary="How long the farm's data is kept, and its consent to training (any role "
+            "in the farm)")
+def get_data_policy(farm_id: FarmId, session: SessionDep, caller: CallerDep,
+                    settings: SettingsDep) -> DataPolicyPublic:
+    visible_farm(session, caller, farm_id)
+    return public(farm_id, session.get(FarmDataPolicy, farm_id), defaults_of(settings))
+
+
+@router.patch(
+    "/{farm_id}/data-policy", responses={**NOT_FOUND, **too_large(MAX_BODY_BYTES)},
+    max_body_size=MAX_BODY_BYTES,
+    summary="Set the farm's retention days (null: the fleet's default) or its consent to "
+    "training (admin of the farm)",
+)
+def update_data_policy(farm_id: FarmId, body: DataPolicyUpdate, session: SessionDep,
+                       caller: AdminToken, settings: SettingsDep,
+                       address: AddressDep) -> DataPolicyPublic:
+    visible_farm(session, caller, farm_id)
+    require_role(caller, "admin", farm_id)
+    row = session.get(FarmDataPolicy, farm_id) or FarmDataPolicy(farm_id=farm_id)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("training_consent", True) is None:
+        raise validation_error(("body", "training_consent"), "consent is true or false", None)
+    who = actor(caller)
+    for name, value in changes.items():
+        if name == "training_consent" and value != row.training_consent:
+            row.consent_by, row.consent_at = who, utcnow()
+        setattr(row, name, value)
+    row.updated_by, row.updated_at = who, utcnow()
+    session.add(row)
+    audit.record(session, caller, "farm.data_policy", f"farm {farm_id}", address, **changes)
+    session.commit()
+    session.refresh(row)
+    return public(farm_id, row, defaults_of(settings))

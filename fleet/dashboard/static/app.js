@@ -97,6 +97,17 @@
       const result = await postJson(form.dataset.rolloutForm, { model: parts[0], version: parts[1],
         targets: tag ? { tag: tag } : { all: true }, phases: phases });
       if (result.ok) refresh(); else say(null, errorText(result.status), true);
+    } else if (form.dataset.policyForm) {
+      event.preventDefault();
+      const body = {};
+      for (const input of form.querySelectorAll("input[type=number]")) {
+        body[input.name] = input.value === "" ? null : Number(input.value);
+      }
+      body.training_consent = form.querySelector("input[name=training_consent]").checked;
+      const out = form.querySelector(".result");
+      const result = await api(form.dataset.policyForm, { method: "PATCH",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      if (result.ok) { refresh(); say(out, T.done); } else say(out, errorText(result.status), true);
     } else if (form.dataset.scout) {
       event.preventDefault();
       scout(form);
