@@ -1,5 +1,5 @@
 """``agrifleet fleet export`` and ``export-training-set``: a farm's data, or the training set
-of consenting farms' confirmed photos, written by the fleet's own machine (no API call)."""
+of consenting farms' photos with a verdict, written on the fleet's own machine (no API call)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,24 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     export.add_argument("--until", type=_moment, metavar="TIME",
                         help="only what happened before this time (ISO 8601, UTC)")
     export.set_defaults(func=_export)
+
+    training = sub.add_parser(
+        "export-training-set",
+        help="write consenting farms' photos with a verdict into one folder per class",
+        description="Write the photos of farms that consent to training, each with a person's "
+        "verdict, into DIR/<class>/ (the model's class names; scouting photos whole, "
+        "detections' thumbnails), deduplicated, with DIR/provenance.csv; `agrifleet model "
+        "train --field DIR` reads it as it is. See docs/data.md.",
+    )
+    training.add_argument("--out", type=Path, required=True, metavar="DIR",
+                          help="a new or empty folder")
+    training.add_argument("--farm", type=int, metavar="ID",
+                          help="only this farm (it must consent)")
+    training.add_argument("--since", type=_moment, metavar="DATE",
+                          help="only photos taken at or after this time (ISO 8601, UTC)")
+    training.add_argument("--min-verdicts", type=int, default=1, metavar="N",
+                          help="leave out classes with fewer than N photos (1)")
+    training.set_defaults(func=_export_training_set)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -76,4 +94,34 @@ def _export(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
     print(f"wrote {args.out} ({size} bytes) with the data of farm {args.farm}")
+    return 0
+
+
+def _export_training_set(args: argparse.Namespace) -> int:
+    from fleet.cli import _database, _settings
+    from fleet.farmdata.training_set import consenting_farms, write_training_set
+    from fleet.migrate import upgrade
+
+    if args.min_verdicts < 1:
+        print("agrifleet fleet export-training-set: --min-verdicts is at least 1",
+              file=sys.stderr)
+        return 2
+    settings = _settings()
+    with _database("export-training-set", settings) as engine:
+        upgrade(engine)
+        if args.farm is not None and not consenting_farms(engine, args.farm):
+            print(f"agrifleet fleet export-training-set: farm {args.farm} does not exist or "
+                  "has not consented to training", file=sys.stderr)
+            return 1
+        try:
+            done = write_training_set(engine, settings.data_dir, args.out, args.farm,
+                                      args.since, args.min_verdicts)
+        except OSError as exc:
+            print(f"agrifleet fleet export-training-set: {exc}", file=sys.stderr)
+            return 1
+    print(f"wrote {done.photos} photos in {len(done.classes)} classes to {args.out} "
+          f"({done.duplicates} duplicates and {done.left_out} without a class left out)")
+    for label, count in sorted(done.dropped_classes.items()):
+        print(f"left out {label}: {count} photos, fewer than --min-verdicts "
+              f"{args.min_verdicts}")
     return 0

@@ -2,7 +2,8 @@
 optionally only what is dated before a moment.
 
 Erased: raw readings (and the latest-reading cache), hourly and daily rollups, detections with
-their thumbnails and verdicts, events, scouting observations with their photo files, alerts.
+their thumbnails and verdicts, events, scouting observations with their verdicts and photo
+files, alerts.
 Kept: the devices, fields and people themselves, rollouts, and the audit log, which gains one
 ``farm.erase`` entry with who asked, the scope and the counts (nothing of what was erased).
 
@@ -30,6 +31,7 @@ from fleet.farmdata.tables import (
     DEVICE,
     EVENT,
     OBSERVATION,
+    OBSERVATION_VERDICT,
     READING,
     VERDICT,
     table_of,
@@ -130,6 +132,7 @@ def _detections(engine: Engine, devices: list[str], scope: EraseScope, out: Eras
 
 def _observations(engine: Engine, scope: EraseScope, photos: PhotoStore, out: Erased) -> None:
     if scope.device_id is not None:  # scouting photos come from people's phones
+        out.add("observation_verdicts", 0)
         out.add("observations", 0)
         out.add("photo_files", 0)
         return
@@ -142,7 +145,11 @@ def _observations(engine: Engine, scope: EraseScope, photos: PhotoStore, out: Er
     def keep_names(conn: Any, ids: list[int]) -> None:
         names.extend(conn.execute(select(OBSERVATION.c.photo_path)
                                   .where(OBSERVATION.c.id.in_(ids))).scalars())
+        gone = conn.execute(delete(OBSERVATION_VERDICT)
+                            .where(OBSERVATION_VERDICT.c.observation_id.in_(ids)))
+        out.add("observation_verdicts", gone.rowcount or 0)
 
+    out.add("observation_verdicts", 0)
     out.add("observations", _in_batches(engine, OBSERVATION, where, keep_names))
     removed = 0
     for name in names:

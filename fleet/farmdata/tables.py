@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 from fleet.alerts.tables import Alert
 from fleet.models import Detection, Device, Event, Reading
+from fleet.observation_verdicts import ObservationVerdict
 from fleet.observations import Observation
 from fleet.people import AuditEntry, Farm, Field_, Membership, User
 from fleet.rollouts.tables import Rollout, RolloutDevice
@@ -47,6 +48,7 @@ ROLLOUT_DEVICE = table_of(RolloutDevice)
 DAILY = table_of(ReadingDaily)
 HOURLY = table_of(ReadingHourly)
 VERDICT = table_of(DetectionVerdict)
+OBSERVATION_VERDICT = table_of(ObservationVerdict)
 FARM = table_of(Farm)
 
 Kind = Literal["text", "int", "float", "bool", "time", "json"]
@@ -242,6 +244,25 @@ def _verdicts(scope: Scope) -> Select[Any]:
             .order_by(VERDICT.c.detection_id))
 
 
+_OBSERVATION_VERDICT = (
+    _c("observation_id", "int", "the observation (observations.csv)"),
+    _c("verdict", "text", "confirmed or rejected"),
+    _c("label", "text", "the right class the person named, empty when they named none"),
+    _c("model_name", "text", "the observation's model"),
+    _c("model_version", "text", "its version"),
+    _c("given_by", "text", "who gave the verdict"),
+    _c("given_at", "time", "when"),
+)
+
+
+def _observation_verdicts(scope: Scope) -> Select[Any]:
+    return (select(*_cols(OBSERVATION_VERDICT, _OBSERVATION_VERDICT))
+            .join(OBSERVATION, OBSERVATION.c.id == OBSERVATION_VERDICT.c.observation_id)
+            .where(OBSERVATION.c.farm_id == scope.farm_id,
+                   *scope.window(OBSERVATION_VERDICT.c.given_at))
+            .order_by(OBSERVATION_VERDICT.c.observation_id))
+
+
 def _observations(scope: Scope) -> Select[Any]:
     return (select(*_cols(OBSERVATION, _OBSERVATION))
             .where(OBSERVATION.c.farm_id == scope.farm_id,
@@ -392,6 +413,8 @@ TABLES: tuple[Table, ...] = (
     Table("observations", "scouting photos sent from phones and the model's answer; the photo "
           "of observation N is observations/photos/N.jpg", _OBSERVATION, _observations,
           "taken_at"),
+    Table("observation_verdicts", "people's verdicts on scouting observations",
+          _OBSERVATION_VERDICT, _observation_verdicts, "given_at"),
     Table("events", "events the farm's devices reported", _EVENT,
           _by_device(EVENT, _EVENT, "ts", ("id",)), "ts"),
     Table("alerts", "alerts raised on the farm's devices", _ALERT, _alerts, "first_seen"),

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 from fleet import enrolment_tables as _enrolment_tables  # noqa: F401 - registers tables
+from fleet import observation_verdicts as _observation_verdicts  # noqa: F401 - registers tables
 from fleet import observations as _observations  # noqa: F401 - registers tables
 from fleet import people as _people  # noqa: F401 - registers tables
 from fleet import rollups as _rollup_tables  # noqa: F401 - registers tables

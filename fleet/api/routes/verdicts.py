@@ -1,4 +1,5 @@
-"""A person's verdict on a detection, and the field precision it gives each model version."""
+"""A person's verdict on a detection or a scouting observation, and the field precision it
+gives each model version."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ from fleet.api.deps import CallerDep, CurrentToken, SessionDep
 from fleet.api.errors import too_large, validation_error
 from fleet.api.params import MAX_BODY_BYTES, MAX_ID
 from fleet.api.routes.models import NameParam, VersionParam
+from fleet.api.routes.observations import ObservationId
 from fleet.api.routes.rollouts import actor
 from fleet.models import Detection, Device, Message
+from fleet.observation_verdicts import ObservationVerdictPublic
+from fleet.observation_verdicts import give_verdict as give_observation_verdict
+from fleet.observations import Observation
 from fleet.registry.publish import find
 from fleet.verdicts import (
     FieldPrecision,
@@ -69,6 +74,33 @@ def post_verdict(detection_id: DetectionId, body: VerdictCreate, session: Sessio
     session.commit()
     session.refresh(row)
     return VerdictPublic.model_validate(row)
+
+
+@router.post(
+    "/observations/{observation_id}/verdict",
+    tags=["observations"],
+    responses={404: {"model": Message, "description": "No such observation"},
+               **too_large(MAX_BODY_BYTES)},
+    max_body_size=MAX_BODY_BYTES,
+    summary="Confirm or reject a scouting diagnosis, and name the right class (any role in its "
+    "farm); the latest verdict wins",
+)
+def post_observation_verdict(observation_id: ObservationId, body: VerdictCreate,
+                             session: SessionDep, token: CurrentToken) -> ObservationVerdictPublic:
+    observation = session.get(Observation, observation_id)
+    if (observation is None or observation.farm_id is None
+            or token.role_in(observation.farm_id) is None):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no observation {observation_id}")
+    if body.label is not None:
+        labels = model_labels(session, observation.model_name, observation.model_version)
+        if labels is not None and body.label not in labels:
+            raise validation_error(("body", "label"), f"not a label of model "
+                                   f"{observation.model_name} {observation.model_version}",
+                                   body.label)
+    row = give_observation_verdict(session, observation, body, actor(token))
+    session.commit()
+    session.refresh(row)
+    return ObservationVerdictPublic.model_validate(row)
 
 
 @router.get(

@@ -1,6 +1,6 @@
 """Two farms with known data of every kind a farm export, erase or training set reads: devices
-on fields, a member, readings (and so rollups), detections with thumbnails, a verdict, an event,
-a scouting observation with its photo on disk, an alert, and audit entries."""
+on fields, a member, readings (and so rollups), detections with thumbnails, a verdict, events,
+scouting observations with their photos on disk and verdicts, an alert, and audit entries."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from fleet import audit
 from fleet.alerts.tables import Alert
+from fleet.observation_verdicts import ObservationVerdict
 from fleet.observations import Observation, PhotoStore, reencode
 from fleet.people import Field_
 from fleet.verdicts import DetectionVerdict
@@ -50,7 +51,7 @@ class FarmData:
 
 
 def add_observation(app: Any, farm_id: int, field_id: int | None, colour: tuple[int, int, int],
-                    taken_at: datetime, label: str = "Coffee___Rust",
+                    taken_at: datetime, label: str = "Tomato___Late_blight",
                     taken_by: str = "scout@example.org") -> tuple[int, str]:
     """An observation stored as the scouting route stores one; its id and photo name."""
     photo = reencode(leaf_jpeg(colour, 96))
@@ -135,6 +136,13 @@ def make_farm(app: Any, name: str, prefix: str, colour: tuple[int, int, int],
                                      T0 + timedelta(hours=hour))
         data.observations.append(oid)
         data.photos[oid] = photo
+    with Session(engine) as session:  # the first rejected as early blight, the second confirmed
+        for oid, verdict, label in ((data.observations[0], "rejected", "Tomato___Early_blight"),
+                                    (data.observations[1], "confirmed", None)):
+            session.add(ObservationVerdict(observation_id=oid, verdict=verdict, label=label,
+                                           model_name="leaf-disease", model_version="2.0.0",
+                                           given_by=f"scout-{prefix}@example.org"))
+        session.commit()
     return data
 
 

@@ -78,7 +78,7 @@ def test_erasing_the_whole_farm_leaves_nothing_of_it_and_all_of_the_other(
     response = _erase(farm_app, farm)
     assert response.status_code == 200, response.text
     receipt = response.json()
-    assert receipt["counts"] == {**before, "photo_files": 4}
+    assert receipt["counts"] == {**before, "photo_files": 4, "observation_verdicts": 2}
     assert receipt["erased_by"] == farm.admin_email and receipt["farm_id"] == farm.farm_id
 
     assert set(_counts(engine, farm.devices, farm.farm_id).values()) == {0}

@@ -85,6 +85,10 @@ def test_the_export_holds_every_row_and_photo_of_the_farm_and_nothing_else(
         assert archive.read(f"observations/photos/{observation_id}.jpg") == stored
         assert listed[f"observations/photos/{observation_id}.jpg"]["sha256"] == \
             hashlib.sha256(stored).hexdigest()
+    verdicts = _table(archive, "observation_verdicts")
+    assert [(int(v["observation_id"]), v["verdict"], v["label"]) for v in verdicts] == [
+        (farm.observations[0], "rejected", "Tomato___Early_blight"),
+        (farm.observations[1], "confirmed", "")]
     assert len(_table(archive, "events")) == 2
     [alert] = _table(archive, "alerts")
     assert alert["device_id"] == farm.devices[0]
