@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlmodel import Session
 
 from agrifleet.manifest import LABELS_NAME
@@ -106,9 +106,17 @@ def post_observation_verdict(observation_id: ObservationId, body: VerdictCreate,
 @router.get(
     "/models/{name}/{version}/field-precision",
     tags=["models"],
+    responses={404: {"model": Message, "description": "No such farm among the caller's"}},
     summary="How often people confirmed this model version's detections: "
-    "confirmed / (confirmed + rejected), overall and per label",
+    "confirmed / (confirmed + rejected), overall and per label, in the caller's farms or one",
 )
-def get_field_precision(name: NameParam, version: VersionParam, session: SessionDep,
-                        caller: CallerDep) -> FieldPrecision:
-    return field_precision(session, name, version, caller.farm_ids)
+def get_field_precision(
+    name: NameParam, version: VersionParam, session: SessionDep, caller: CallerDep,
+    farm_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Only this farm's "
+                                         "verdicts (one of the caller's farms)")] = None,
+) -> FieldPrecision:
+    if farm_id is None:
+        return field_precision(session, name, version, caller.farm_ids)
+    if caller.role_in(farm_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown farm {farm_id}")
+    return field_precision(session, name, version, {farm_id})
