@@ -216,7 +216,7 @@ def detections_page(request: Request, who: Who, db: SessionDep) -> Response:
 @router.get("/scouting")
 def scouting_page(request: Request, who: Who, db: SessionDep, settings: SettingsDep) -> Response:
     found = data.fields(db, who, settings.offline_after_s)
-    return page(request, "scouting.html", who, fields=found)
+    return page(request, "scouting.html", who, fields=found, all_labels=model_labels())
 
 
 @router.get("/alerts")

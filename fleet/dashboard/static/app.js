@@ -225,6 +225,15 @@
     const box = document.getElementById("answer");
     if (!box || !data) return;
     box.hidden = false;
+    const verdict = box.querySelector(".answer-verdict");
+    if (verdict && data.id) {  // a person confirms the diagnosis, or names the right class
+      const url = "/api/v1/observations/" + data.id + "/verdict";
+      verdict.querySelector("button[data-api]").dataset.api = url;
+      verdict.querySelector("form").dataset.apiForm = url;
+      verdict.querySelector("form").hidden = true;
+      verdict.querySelector(".result").textContent = "";
+      verdict.hidden = false;
+    }
     const label = data.label || "";
     // Only the crop unsure: the disease is still said (with its advice), "crop uncertain" beside it.
     const cropOnly = data.uncertain && data.advice_key;
