@@ -69,7 +69,9 @@ def prune(engine: Engine, days: int, now: datetime | None = None, batch: int = B
 
 
 def needed(engine: Engine, days: int | None) -> bool:
-    """Whether the fleet runs the thread: retention is set, or there are partitions to make."""
+    """Whether the fleet-wide part has work without any farm's policy: retention is set, or
+    there are partitions to make. (The API process runs the thread always: farms may set their
+    own days at any time.)"""
     return days is not None or engine.dialect.name == "postgresql"
 
 
