@@ -25,12 +25,13 @@ from fleet.api.main import api_router
 from fleet.api.routes import auth, enrolment, health, metrics, models
 from fleet.db import make_engine
 from fleet.delivery.worker import DeliveryWorker
+from fleet.farmdata.policy import defaults_of
 from fleet.ingest import Ingestor
 from fleet.metrics import Metrics
 from fleet.migrate import upgrade
 from fleet.registry.downloads import DownloadCounters
 from fleet.registry.storage import PackageStore
-from fleet.retention import Pruner, needed
+from fleet.retention import Pruner
 from fleet.rollouts.engine import RolloutEngine
 from fleet.scouting import Scout
 from fleet.settings import FleetSettings, load_settings
@@ -81,15 +82,15 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
         app.state.alerts.start()
         app.state.delivery = DeliveryWorker(settings, engine)
         app.state.delivery.start()
-        days = settings.retention_days  # and, on PostgreSQL, the coming months' partitions
-        pruner = Pruner(engine, days) if needed(engine, days) else None
-        if pruner is not None:
-            pruner.start()
+        # Readings, photos and alerts by each farm's days (or the fleet's), and on PostgreSQL
+        # the coming months' partitions.
+        pruner = Pruner(engine, settings.retention_days, defaults=defaults_of(settings),
+                        data_dir=settings.data_dir)
+        pruner.start()
         try:
             yield
         finally:
-            if pruner is not None:
-                await run_in_threadpool(pruner.stop)
+            await run_in_threadpool(pruner.stop)
             if app.state.alerts is not None:
                 await run_in_threadpool(app.state.alerts.stop)
                 app.state.alerts = None

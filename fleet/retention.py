@@ -10,6 +10,12 @@ as on SQLite, so ingestion and the API never wait long. The hourly and daily rol
 
 On PostgreSQL the same thread also makes the coming months' partitions at each pass, retention
 set or not.
+
+Each farm may keep its own days (fleet/farmdata/policy.py), for readings, photos and alerts;
+``AGRIFLEET_RETENTION_DAYS`` and ``AGRIFLEET_PHOTO_RETENTION_DAYS`` /
+``AGRIFLEET_ALERT_RETENTION_DAYS`` are the defaults of farms that set none. What goes for every
+farm at once (whole partitions, the batches above) uses the longest days any farm keeps; a farm
+that keeps fewer has its own devices' older readings deleted after.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, delete, select
 from sqlmodel import SQLModel
 
 from fleet import partitions
+from fleet.farmdata import policy
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,8 @@ class Pruned:
     partitions: list[str] = field(default_factory=list)
     #: Readings deleted one batch at a time.
     deleted: int = 0
+    #: What the farms' own policies removed.
+    farms: policy.Applied = field(default_factory=policy.Applied)
 
 
 def prune(engine: Engine, days: int, now: datetime | None = None, batch: int = BATCH) -> Pruned:
@@ -59,17 +69,23 @@ def prune(engine: Engine, days: int, now: datetime | None = None, batch: int = B
 
 
 def needed(engine: Engine, days: int | None) -> bool:
-    """Whether the fleet runs the thread: retention is set, or there are partitions to make."""
+    """Whether the fleet-wide part has work without any farm's policy: retention is set, or
+    there are partitions to make. (The API process runs the thread always: farms may set their
+    own days at any time.)"""
     return days is not None or engine.dialect.name == "postgresql"
 
 
 class Pruner:
     """The thread that, every ``every_s`` seconds until stopped, makes the coming months'
-    partitions (PostgreSQL) and, when ``days`` is set, runs :func:`prune`."""
+    partitions (PostgreSQL), runs :func:`prune` for what every farm lets go, and applies each
+    farm's own policy (:func:`fleet.farmdata.policy.apply_retention`)."""
 
-    def __init__(self, engine: Engine, days: int | None, every_s: float = EVERY_S) -> None:
+    def __init__(self, engine: Engine, days: int | None, every_s: float = EVERY_S,
+                 defaults: policy.Defaults | None = None, data_dir: Path | None = None) -> None:
         self.engine = engine
         self.days = days
+        self.defaults = defaults or policy.Defaults(readings_days=days)
+        self.data_dir = data_dir
         self.every_s = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fleet-retention", daemon=True)
@@ -81,16 +97,22 @@ class Pruner:
         self._stop.set()
         self._thread.join(30)
 
-    def run_once(self) -> Pruned:
+    def run_once(self, now: datetime | None = None) -> Pruned:
         partitions.ensure(self.engine)
-        if self.days is None:
-            return Pruned()
-        done = prune(self.engine, self.days)
+        farms = policy.policies(self.engine, self.defaults)
+        days = policy.widest_readings_days(farms) if farms else self.days
+        done = Pruned() if days is None else prune(self.engine, days, now)
         if done.partitions:
             log.info("retention: dropped the partitions %s (readings older than %d days)",
-                     ", ".join(done.partitions), self.days)  # fmt: skip
+                     ", ".join(done.partitions), days)  # fmt: skip
         if done.deleted:
-            log.info("retention: deleted %d readings older than %d days", done.deleted, self.days)
+            log.info("retention: deleted %d readings older than %d days", done.deleted, days)
+        done.farms = applied = policy.apply_retention(self.engine, self.data_dir, farms, days, now)
+        if applied.farms:
+            log.info("retention: farms %s: deleted %d readings and %d alerts, removed %d "
+                     "thumbnails and %d photos by their days",
+                     applied.farms, applied.readings, applied.alerts, applied.thumbnails,
+                     applied.photos)  # fmt: skip
         return done
 
     def _run(self) -> None:

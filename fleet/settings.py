@@ -224,6 +224,14 @@ class FleetSettings(BaseSettings):
         default=None, ge=1, title="raw readings dated more than this many days ago are deleted "
         "(hourly and daily rollups are kept); unset keeps everything"
     )
+    photo_retention_days: int | None = Field(
+        default=None, ge=1, title="detections' thumbnails and scouting photos older than this "
+        "many days are removed (the rows stay); unset keeps them; a farm may set its own"
+    )
+    alert_retention_days: int | None = Field(
+        default=None, ge=1, title="cleared alerts last seen more than this many days ago are "
+        "deleted; unset keeps them; a farm may set its own"
+    )
 
     @model_validator(mode="before")
     @classmethod

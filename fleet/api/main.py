@@ -17,6 +17,7 @@ from fleet.api.routes import (
     devices,
     enrolment,
     events,
+    farm_data,
     farms,
     fields,
     memberships,
@@ -44,6 +45,7 @@ api_router.include_router(models.router)
 api_router.include_router(rollouts.router)
 api_router.include_router(auth.router)
 api_router.include_router(farms.router)
+api_router.include_router(farm_data.router)
 api_router.include_router(fields.router)
 api_router.include_router(users.router)
 api_router.include_router(memberships.router)

@@ -1,4 +1,5 @@
-"""The dashboard's pages: sign-in, overview, field, node, detections, scouting, alerts, models.
+"""The dashboard's pages: sign-in, overview, field, node, detections, scouting, alerts, models,
+farm settings.
 
 Pages read the fleet's tables through :mod:`fleet.dashboard.data`; every change (a verdict, an
 acknowledgement, a rollout action, a scouting photo) is a call from the browser to the REST API,
@@ -216,7 +217,7 @@ def detections_page(request: Request, who: Who, db: SessionDep) -> Response:
 @router.get("/scouting")
 def scouting_page(request: Request, who: Who, db: SessionDep, settings: SettingsDep) -> Response:
     found = data.fields(db, who, settings.offline_after_s)
-    return page(request, "scouting.html", who, fields=found)
+    return page(request, "scouting.html", who, fields=found, all_labels=model_labels())
 
 
 @router.get("/alerts")
@@ -241,6 +242,17 @@ def models_page(request: Request, who: Who, db: SessionDep, settings: SettingsDe
     return page(request, "models.html", who, packages=packages, rollouts=rollouts,
                 can_steer=who.is_technician, names=data.device_names(db, who),
                 publishers={k: v for k, v in publishers.items() if v != OTHER_PUBLISHER})
+
+
+@router.get("/farm")
+def farm_page(request: Request, who: Who, db: SessionDep, settings: SettingsDep) -> Response:
+    """The farm in view: how long its data is kept, and its consent to training."""
+    from fleet.farmdata.policy import FarmDataPolicy, defaults_of, public
+
+    policy = public(who.farm_id, db.get(FarmDataPolicy, who.farm_id) if who.farm_id else None,
+                    defaults_of(settings))
+    return page(request, "farm.html", who, policy=policy.model_dump(),
+                is_admin=who.role == "admin")
 
 
 @lru_cache(maxsize=1)

@@ -89,3 +89,26 @@ def test_field_precision_counts_verdicts_per_model_version(api: FleetUnderTest) 
     assert (other["confirmed"], other["rejected"], other["precision"]) == (0, 1, 0.0)
     none = api.get("/api/v1/models/leaf-disease/9.9.9/field-precision")
     assert none["precision"] is None and none["by_label"] == []
+
+
+def test_field_precision_of_one_farm_counts_its_verdicts_only(api: FleetUnderTest) -> None:
+    from tests.fleet.auth.people import add_farm, add_user, bearer, personal_token
+
+    engine = api.app.state.engine
+    ids = _detections(api, "Tomato___Late_blight", "Tomato___Late_blight")  # default farm
+    other = add_farm(engine, "Nông trại Đà Lạt")
+    api.client.post("/api/v1/devices", headers=api.admin, json={"id": "leaf-2",
+                                                               "farm_id": other})
+    store_items(api.app, "leaf-2", [{**detection(1), "model": {
+        "name": "leaf-disease", "version": "1.1.0", "sha256": "ab" * 32}}])
+    theirs = next(d["id"] for d in api.get("/api/v1/detections") if d["device_id"] == "leaf-2")
+    for det, verdict in ((ids[0], "confirmed"), (ids[1], "confirmed"), (theirs, "rejected")):
+        assert _verdict(api, det, api.viewer, verdict=verdict).status_code == 200
+    url = "/api/v1/models/leaf-disease/1.1.0/field-precision"
+    assert api.get(url)["precision"] == 0.6667  # a service token: every farm
+    assert api.get(url, farm_id=1)["precision"] == 1.0
+    assert api.get(url, farm_id=other)["precision"] == 0.0
+    user = add_user(engine, "an@example.org", {1: "viewer"})
+    mine = bearer(personal_token(engine, user)[1])
+    assert api.client.get(url, params={"farm_id": other}, headers=mine).status_code == 404
+    assert api.client.get(url, headers=mine).json()["precision"] == 1.0

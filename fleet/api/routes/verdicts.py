@@ -1,11 +1,12 @@
-"""A person's verdict on a detection, and the field precision it gives each model version."""
+"""A person's verdict on a detection or a scouting observation, and the field precision it
+gives each model version."""
 
 from __future__ import annotations
 
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlmodel import Session
 
 from agrifleet.manifest import LABELS_NAME
@@ -13,8 +14,12 @@ from fleet.api.deps import CallerDep, CurrentToken, SessionDep
 from fleet.api.errors import too_large, validation_error
 from fleet.api.params import MAX_BODY_BYTES, MAX_ID
 from fleet.api.routes.models import NameParam, VersionParam
+from fleet.api.routes.observations import ObservationId
 from fleet.api.routes.rollouts import actor
 from fleet.models import Detection, Device, Message
+from fleet.observation_verdicts import ObservationVerdictPublic
+from fleet.observation_verdicts import give_verdict as give_observation_verdict
+from fleet.observations import Observation
 from fleet.registry.publish import find
 from fleet.verdicts import (
     FieldPrecision,
@@ -71,12 +76,47 @@ def post_verdict(detection_id: DetectionId, body: VerdictCreate, session: Sessio
     return VerdictPublic.model_validate(row)
 
 
+@router.post(
+    "/observations/{observation_id}/verdict",
+    tags=["observations"],
+    responses={404: {"model": Message, "description": "No such observation"},
+               **too_large(MAX_BODY_BYTES)},
+    max_body_size=MAX_BODY_BYTES,
+    summary="Confirm or reject a scouting diagnosis, and name the right class (any role in its "
+    "farm); the latest verdict wins",
+)
+def post_observation_verdict(observation_id: ObservationId, body: VerdictCreate,
+                             session: SessionDep, token: CurrentToken) -> ObservationVerdictPublic:
+    observation = session.get(Observation, observation_id)
+    if (observation is None or observation.farm_id is None
+            or token.role_in(observation.farm_id) is None):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no observation {observation_id}")
+    if body.label is not None:
+        labels = model_labels(session, observation.model_name, observation.model_version)
+        if labels is not None and body.label not in labels:
+            raise validation_error(("body", "label"), f"not a label of model "
+                                   f"{observation.model_name} {observation.model_version}",
+                                   body.label)
+    row = give_observation_verdict(session, observation, body, actor(token))
+    session.commit()
+    session.refresh(row)
+    return ObservationVerdictPublic.model_validate(row)
+
+
 @router.get(
     "/models/{name}/{version}/field-precision",
     tags=["models"],
+    responses={404: {"model": Message, "description": "No such farm among the caller's"}},
     summary="How often people confirmed this model version's detections: "
-    "confirmed / (confirmed + rejected), overall and per label",
+    "confirmed / (confirmed + rejected), overall and per label, in the caller's farms or one",
 )
-def get_field_precision(name: NameParam, version: VersionParam, session: SessionDep,
-                        caller: CallerDep) -> FieldPrecision:
-    return field_precision(session, name, version, caller.farm_ids)
+def get_field_precision(
+    name: NameParam, version: VersionParam, session: SessionDep, caller: CallerDep,
+    farm_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Only this farm's "
+                                         "verdicts (one of the caller's farms)")] = None,
+) -> FieldPrecision:
+    if farm_id is None:
+        return field_precision(session, name, version, caller.farm_ids)
+    if caller.role_in(farm_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown farm {farm_id}")
+    return field_precision(session, name, version, {farm_id})

@@ -105,6 +105,17 @@
       const result = await postJson(form.dataset.rolloutForm, { model: parts[0], version: parts[1],
         targets: tag ? { tag: tag } : { all: true }, phases: phases });
       if (result.ok) refresh(); else say(null, rolloutRefusal(result), true);
+    } else if (form.dataset.policyForm) {
+      event.preventDefault();
+      const body = {};
+      for (const input of form.querySelectorAll("input[type=number]")) {
+        body[input.name] = input.value === "" ? null : Number(input.value);
+      }
+      body.training_consent = form.querySelector("input[name=training_consent]").checked;
+      const out = form.querySelector(".result");
+      const result = await api(form.dataset.policyForm, { method: "PATCH",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      if (result.ok) { refresh(); say(out, T.done); } else say(out, errorText(result.status), true);
     } else if (form.dataset.scout) {
       event.preventDefault();
       scout(form);
@@ -169,6 +180,15 @@
     const box = document.getElementById("answer");
     if (!box || !data) return;
     box.hidden = false;
+    const verdict = box.querySelector(".answer-verdict");
+    if (verdict && data.id) {  // a person confirms the diagnosis, or names the right class
+      const url = "/api/v1/observations/" + data.id + "/verdict";
+      verdict.querySelector("button[data-api]").dataset.api = url;
+      verdict.querySelector("form").dataset.apiForm = url;
+      verdict.querySelector("form").hidden = true;
+      verdict.querySelector(".result").textContent = "";
+      verdict.hidden = false;
+    }
     const label = data.label || "";
     // Only the crop unsure: the disease is still said (with its advice), "crop uncertain" beside it.
     const cropOnly = data.uncertain && data.advice_key;

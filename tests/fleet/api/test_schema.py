@@ -98,14 +98,16 @@ JSON_WRITES = {"PATCH /api/v1/devices/{device_id}", "POST /api/v1/rollouts",
                "PATCH /api/v1/farms/{farm_id}", "POST /api/v1/farms/{farm_id}/fields",
                "PATCH /api/v1/farms/{farm_id}/fields/{field_id}", "POST /api/v1/users",
                "POST /api/v1/memberships", "PATCH /api/v1/memberships/{user_id}/{farm_id}",
-               "POST /api/v1/tokens"}
+               "POST /api/v1/tokens", "POST /api/v1/farms/{farm_id}/erase",
+               "PATCH /api/v1/farms/{farm_id}/data-policy"}
 #: People's own accounts: a service token sees no user, so a viewer's is a 404 (or 422).
 SELF_SERVICE = {"PATCH /api/v1/users/{user_id}"}
 #: Reads about people and the whole fleet: a service viewer is refused (403, or 422 first).
 ADMIN_READS = {"GET /api/v1/users", "GET /api/v1/memberships", "GET /api/v1/tokens",
                "GET /api/v1/audit"}
 #: Writes with a body that viewers may make too: JSON (verdict) and multipart (scouting).
-ANY_ROLE_BODY = {"POST /api/v1/detections/{detection_id}/verdict", "POST /api/v1/observations"}
+ANY_ROLE_BODY = {"POST /api/v1/detections/{detection_id}/verdict", "POST /api/v1/observations",
+                 "POST /api/v1/observations/{observation_id}/verdict"}
 # Technicians' alert writes answer the same way.
 JSON_WRITES |= {"POST /api/v1/alert-rules", "PATCH /api/v1/alert-rules/{rule_id}",
                 "DELETE /api/v1/alert-rules/{rule_id}", "POST /api/v1/alerts/{alert_id}/clear"}

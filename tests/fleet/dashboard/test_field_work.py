@@ -1,6 +1,7 @@
 """In a real Chromium, a farm manager's work through the API routes the pages call: confirm or
 reject a detection, scout a leaf photo (and one taken with no signal, sent when the phone is back
-online), acknowledge an alert. Each test runs once its route is part of the fleet."""
+online) and reject its diagnosis naming the right class, acknowledge an alert. Each test runs
+once its route is part of the fleet."""
 
 from __future__ import annotations
 
@@ -82,6 +83,30 @@ def test_scouting_sends_a_photo_now_and_one_taken_offline_when_back_online(
     expect(page.locator("#pending")).to_have_text("", timeout=60_000)
     expect(page.locator("#notice")).to_have_text("Sent.")
     assert len(api_get(site, "/api/v1/observations")) == before + 1
+
+
+def test_a_scouting_diagnosis_is_rejected_naming_the_right_class(
+        site: Site, page: Any, tmp_path: Any) -> None:
+    need(site, "/api/v1/observations/{observation_id}/verdict")
+    site.login(page)
+    page.goto(site.url + "/scouting")
+    page.set_input_files("#photo", leaf(tmp_path))
+    page.click("#scout button[type=submit]")
+    answer = page.locator("#answer .answer-verdict:not([hidden])")
+    answer.wait_for(timeout=60_000)
+    answer.locator("button:text('Reject')").click()
+    answer.locator("select[name=label]").select_option("Tomato___Septoria_leaf_spot")
+    answer.locator("button:text('Save')").click()
+    answer.locator(".result:text('Done.')").wait_for()
+    newest = max(api_get(site, "/api/v1/observations"), key=lambda o: o["id"])
+    from sqlmodel import Session
+
+    from fleet.observation_verdicts import ObservationVerdict
+
+    with Session(site.app.state.engine) as session:
+        row = session.get(ObservationVerdict, newest["id"])
+    assert row is not None and row.verdict == "rejected"
+    assert row.label == "Tomato___Septoria_leaf_spot"
 
 
 def test_an_alert_is_acknowledged_with_who_did_it(site: Site, page: Any) -> None:
