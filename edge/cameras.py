@@ -25,8 +25,10 @@ class Cameras:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        from agrifleet import images
         from edge.inference.worker import CameraWorker  # numpy, Pillow, LiteRT: only if used
 
+        images.configure(images.ImageLimits())  # a phone's formats, the default pixel ceiling
         for camera in self._cameras:
             worker = CameraWorker(camera, self._emit, slot=self.slot)
             thread = threading.Thread(target=worker.run, args=(self._stop,),

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from agrifleet import __version__
+from agrifleet import __version__, images
 from fleet import dashboard, logs
 from fleet.alerts.evaluate import AlertEvaluator
 from fleet.api.allow import AllowEveryMethod
@@ -126,6 +126,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
     app.state.alerts = None
     app.state.delivery = None
     app.state.scout = Scout()
+    app.state.photos = images.configure(settings.photo_limits())  # every decode in the process
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(api_router, prefix="/api/v1")

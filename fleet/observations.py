@@ -3,7 +3,8 @@ model's answer; the photos under ``data_dir/observations/``.
 
 The phone names each observation with a ``client_id`` (a UUID it makes when the photo is taken),
 so a resend after a lost answer stores nothing new and returns the first answer. Photos are
-decoded (which refuses what is not an image), turned upright, scaled to at most
+decoded within the limits of :mod:`agrifleet.images` (which refuses what is not a phone's
+photo, or too large, before decoding it), turned upright, scaled to at most
 :data:`MAX_SIDE` pixels and re-encoded as JPEG, so nothing but pixels is kept (no EXIF, no
 trailing bytes); a thumbnail of :data:`THUMB_SIDE` pixels is kept beside each.
 """
@@ -22,8 +23,8 @@ from PIL import Image
 from sqlalchemy import JSON, BigInteger, Index
 from sqlmodel import Field, SQLModel
 
+from agrifleet.images import decoded
 from agrifleet.inference.parts import disease_name
-from agrifleet.inference.preprocess import open_image
 from fleet.models import BigId, UtcDateTime, utcnow
 
 MAX_SIDE = 2048
@@ -113,12 +114,12 @@ def _jpeg(image: Image.Image) -> bytes:
 
 
 def reencode(data: bytes) -> Photo:
-    """Decode, orient, scale down and re-encode; ImageError when it is not a readable image."""
-    image = open_image(data)
-    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    thumb = image.copy()
-    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
-    return Photo(_jpeg(image), _jpeg(thumb), image.width, image.height)
+    """Decode (reduced, within the limits of :mod:`agrifleet.images`), orient, scale down and
+    re-encode; ImageError (UnsupportedImage, ImageTooLarge) when it cannot be."""
+    with decoded(data, within=MAX_SIDE) as image:  # its memory counted until encoded
+        thumb = image.copy()
+        thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+        return Photo(_jpeg(image), _jpeg(thumb), image.width, image.height)
 
 
 class PhotoStore:

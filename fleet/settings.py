@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from agrifleet.contract import DEFAULT_PREFIX, FLEET_CLIENT_ID, is_device_client_id
+from agrifleet.images import CONCURRENT_DECODES, DECODE_MEMORY_MB, MAX_PIXELS, ImageLimits
 from agrifleet.mqtt import mask_url, parse_mqtt_url
 
 __all__ = ["FleetSettings", "SettingsError", "load_settings", "mask_url"]
@@ -214,6 +215,26 @@ class FleetSettings(BaseSettings):
         default=15 * 1024 * 1024, ge=1024, le=32 * 1024 * 1024,
         title="a scouting photo larger than this many bytes is refused (413)",
     )
+    photo_max_pixels: int = Field(
+        default=MAX_PIXELS, ge=32 * 32, le=500_000_000,
+        title="a photo with more pixels (width × height, read from its header before "
+        "decoding) is refused (413); the default takes a 50-megapixel phone camera",
+    )
+    photo_decode_memory_mb: int = Field(
+        default=DECODE_MEMORY_MB, ge=16, le=65536,
+        title="megabytes the photos being decoded at once may take (scouting, self-tests of "
+        "published models); a photo that alone needs more is refused (413), others wait",
+    )
+    photo_concurrent_decodes: int = Field(
+        default=CONCURRENT_DECODES, ge=1, le=64,
+        title="photos decoded at once; more wait their turn",
+    )
+
+    def photo_limits(self) -> ImageLimits:
+        """The limits of every photo this fleet decodes (agrifleet.images)."""
+        return ImageLimits(max_pixels=self.photo_max_pixels,
+                           decode_memory_mb=self.photo_decode_memory_mb,
+                           concurrent_decodes=self.photo_concurrent_decodes)
 
     mqtt_share_group: str = Field(
         default="agrifleet-ingest", pattern=r"^[A-Za-z0-9_-]{1,64}$",

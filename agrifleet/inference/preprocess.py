@@ -1,6 +1,7 @@
 """The one image preprocessing step shared by training and the device, so the two cannot drift.
 
-An image (bytes, a path or an open file) is decoded with Pillow, turned upright by its EXIF
+An image (bytes, a path or an open file) is decoded with Pillow within the limits of
+:mod:`agrifleet.images` (formats, pixel count, memory), turned upright by its EXIF
 orientation, converted to RGB, scaled so its shorter side equals the model's input side and
 centre-cropped to a square: photos of any size and aspect ratio give the same kind of tensor.
 The result is a ``uint8`` array of shape ``(size, size, 3)``; :func:`to_input` then converts it to
@@ -9,88 +10,30 @@ the model's input dtype using the input tensor's quantisation parameters.
 
 from __future__ import annotations
 
-import io
-import warnings
-from pathlib import Path
-from typing import BinaryIO
-
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-#: Refuse images larger than this many pixels (a 48-megapixel camera is fine, a zip bomb is not).
-MAX_PIXELS = 64_000_000
-#: Refuse images whose shorter side is below this: blown up to the model's input, a thumbnail
-#: of a few dozen pixels shows no lesions, and the answer would be a confident guess.
-MIN_SIDE = 32
+from agrifleet.images import (
+    MIN_SIDE,
+    ImageError,
+    ImageSource,
+    ImageTooLarge,
+    UnsupportedImage,
+    decode,
+    decoded,
+)
+
+__all__ = ["MIN_SIDE", "RESAMPLE", "ImageError", "ImageSource", "ImageTooLarge",
+           "UnsupportedImage", "fit_square", "open_image", "preprocess", "to_input"]
+
 #: Resampling filter used for every resize; changing it changes the model's input.
 RESAMPLE = Image.Resampling.BILINEAR
 
-ImageSource = bytes | str | Path | BinaryIO
-
-
-class ImageError(ValueError):
-    """The input is not a decodable image (corrupt, truncated, empty, too large or not an image)."""
-
-
-def _describe(source: ImageSource) -> str:
-    if isinstance(source, bytes | bytearray):
-        return f"{len(source)} bytes"
-    return str(getattr(source, "name", source))
-
 
 def open_image(source: ImageSource) -> Image.Image:
-    """Decode an image fully, upright by EXIF and in RGB; raise ImageError if that fails."""
-    return _decode(source, None)
-
-
-def _decode(source: ImageSource, draft_side: int | None) -> Image.Image:
-    what = _describe(source)
-    try:
-        if isinstance(source, bytes | bytearray):
-            if not source:
-                raise ImageError("empty image data")
-            stream: BinaryIO | str | Path = io.BytesIO(source)
-        else:
-            stream = source
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(stream) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise ImageError(f"{what}: image is {img.width}x{img.height}, too large")
-                if min(img.width, img.height) < MIN_SIDE:
-                    raise ImageError(f"{what}: image is {img.width}x{img.height}, too small "
-                                     f"(the shorter side must be at least {MIN_SIDE} px)")
-                if draft_side is not None and img.format == "JPEG":
-                    # Let the JPEG decoder shrink by a power of two while both sides stay ≥ side.
-                    img.draft("RGB", (draft_side, draft_side))
-                img.load()
-                upright = ImageOps.exif_transpose(img)
-                rgb = _eight_bit(upright).convert("RGB")
-    except ImageError:
-        raise
-    except FileNotFoundError as exc:
-        raise ImageError(f"{what}: no such file") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{what}: not a readable image ({exc})") from exc
-    if rgb.width < 1 or rgb.height < 1:
-        raise ImageError(f"{what}: image has no pixels")
-    return rgb
-
-
-def _eight_bit(img: Image.Image) -> Image.Image:
-    """16-bit and 32-bit grey images (scientific and thermal cameras) scaled to 0–255.
-
-    Pillow's own conversion clips them instead, which turns a 16-bit photo white.
-    """
-    if img.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        return img
-    values = np.asarray(img, dtype=np.float64)
-    if img.mode == "F":
-        top = 1.0 if values.max(initial=0.0) <= 1.0 else 255.0
-    else:
-        top = 65535.0 if values.max(initial=0.0) > 255 else 255.0
-    return Image.fromarray(np.clip(values * (255.0 / top), 0, 255).round().astype(np.uint8))
+    """Decode an image at full size, upright by EXIF and in RGB, within the process's limits
+    (:mod:`agrifleet.images`); raise ImageError if that fails."""
+    return decode(source)
 
 
 def fit_square(img: Image.Image, size: int) -> np.ndarray:
@@ -109,7 +52,8 @@ def preprocess(source: ImageSource, size: int) -> np.ndarray:
     """Decode ``source`` and return the model's view of it: uint8 array (size, size, 3)."""
     if size < 1:
         raise ValueError(f"size must be positive, not {size}")
-    return fit_square(_decode(source, size), size)
+    with decoded(source, at_least=size) as img:
+        return fit_square(img, size)
 
 
 def to_input(

@@ -10,8 +10,8 @@ from typing import Any
 from PIL import Image
 
 from agrifleet.contract import MAX_THUMBNAIL_B64
+from agrifleet.images import ImageSource, decode
 from agrifleet.inference.classifier import PartAnswer, Prediction
-from agrifleet.inference.preprocess import ImageSource, open_image
 from agrifleet.manifest import Manifest
 
 #: Thumbnail sides and JPEG qualities tried, largest first, until the file fits the cap.
@@ -21,7 +21,7 @@ THUMB_QUALITIES = (80, 65, 50, 35)
 
 def thumbnail_jpeg(source: ImageSource, max_bytes: int) -> bytes | None:
     """A JPEG of the photo no larger than ``max_bytes`` (None if even the smallest is larger)."""
-    image = open_image(source)
+    image = decode(source, within=THUMB_SIDES[0])
     for side in THUMB_SIDES:
         small = image.copy()
         small.thumbnail((side, side), Image.Resampling.BILINEAR)

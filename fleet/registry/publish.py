@@ -30,6 +30,20 @@ class VersionConflict(PackageError):
     """The registry already has this or a newer version of the model (answered 409)."""
 
 
+class AlreadyPublished(Exception):
+    """This very archive (same SHA-256) is registered: a client's retry or a second publish at
+    the same time gets the first one's package (answered 200)."""
+
+    def __init__(self, package: ModelPackage) -> None:
+        super().__init__(f"{package.name} {package.version} is already published")
+        self.package = package
+
+
+def identical(session: Session, sha256: str) -> ModelPackage | None:
+    """The package whose archive has this SHA-256, if one is registered."""
+    return session.exec(select(ModelPackage).where(ModelPackage.sha256 == sha256)).first()
+
+
 def latest(session: Session, name: str) -> ModelPackage | None:
     """The highest registered version of a model."""
     rows = session.exec(select(ModelPackage).where(ModelPackage.name == name)).all()
@@ -46,15 +60,24 @@ def publish(settings: FleetSettings, engine: Engine, staging: Path, sha256: str,
             published_by: str, published_role: str) -> ModelPackage:
     """Check the archive in ``staging`` and register it; PackageError with the reason if not.
 
-    The staging folder is moved into the store on success and removed on refusal.
+    The staging folder (this upload's own) is moved into the store on success and removed
+    on refusal. AlreadyPublished if this very archive is registered (checked before and after
+    the checks, so two identical uploads at once both get the one package).
     """
     store = PackageStore(settings.data_dir)
     try:
+        with Session(engine) as session:
+            found = identical(session, sha256)
+        if found is not None:
+            raise AlreadyPublished(found)
         trusted = load_public_keys(settings.model_keys)
         manifest = check_package(staging / ARCHIVE_NAME, staging / UNPACKED_NAME, trusted,
                                  max_bytes=MAX_ARCHIVE_BYTES, max_files=MAX_FILES)
         with _publish_lock, Session(engine) as session:
             newest = latest(session, manifest.name)
+            found = identical(session, sha256)  # published while this one was being checked
+            if found is not None:
+                raise AlreadyPublished(found)
             if newest is not None:
                 try:
                     check_upgrade(manifest, Manifest.model_validate(newest.manifest))

@@ -2,7 +2,8 @@
 
 An upload is written to ``models/.incoming/<random>/`` first, checked there, then renamed into
 place in one step (with the folders fsynced), so a crash leaves either nothing or a complete
-package; what is left in ``.incoming`` after a crash is removed at the next start.
+package; what a crash left in ``.incoming`` is removed at a later start once it is hours old (a
+younger folder may be another fleet process's upload in progress).
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
+import time
 from pathlib import Path
 
 ARCHIVE_NAME = "package.tar.gz"
+#: An upload folder untouched this long is a crash's leftover (uploads take minutes at most).
+STALE_UPLOAD_S = 6 * 3600
 UNPACKED_NAME = "package"
 
 
@@ -46,9 +51,19 @@ class PackageStore:
         self.root = Path(data_dir) / "models"
         self.incoming = self.root / ".incoming"
 
-    def clean_incoming(self) -> None:
-        """Remove uploads a crash left half-done."""
-        shutil.rmtree(self.incoming, ignore_errors=True)
+    def clean_incoming(self, older_than_s: float = STALE_UPLOAD_S) -> None:
+        """Remove uploads a crash left half-done: those untouched for ``older_than_s``. A
+        younger one may be another fleet process's upload in progress (several API processes
+        share the data directory), which must keep its files."""
+        if not self.incoming.is_dir():
+            return
+        cutoff = time.time() - older_than_s
+        for entry in self.incoming.iterdir():
+            try:
+                if entry.lstat().st_mtime < cutoff:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            except FileNotFoundError:  # removed by another process at the same time
+                continue
 
     def folder(self, name: str, version: str) -> Path:
         return self.root / name / version
@@ -57,10 +72,10 @@ class PackageStore:
         return self.folder(name, version) / ARCHIVE_NAME
 
     def new_upload(self) -> Path:
-        """A fresh staging folder for one upload."""
-        staging = self.incoming / secrets.token_hex(8)
-        staging.mkdir(parents=True)
-        return staging
+        """A fresh staging folder of this upload's own: the archive is written and unpacked
+        there, so a retry or another upload at the same time never touches its files."""
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=secrets.token_hex(4), dir=self.incoming))
 
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)

@@ -133,7 +133,7 @@ def test_large_photos_are_scaled_down_and_stripped(scouting: FleetUnderTest,
 
 @pytest.mark.parametrize(("photo", "ctype", "fields", "status", "says"), [
     (b"hello, not a photo", "text/plain", {}, 415, "not an image"),
-    (b"\xff\xd8\xff garbage", "image/jpeg", {}, 422, "not_an_image"),
+    (b"\xff\xd8\xff garbage", "image/jpeg", {}, 415, "not a photo the fleet can read"),
     (b"", "image/png", {}, 422, "empty"),
     (b"x" * (256 * 1024 + 1), "image/png", {}, 413, "larger than 262144 bytes"),
     (RUST.read_bytes(), "image/png", {"latitude": "10.7"}, 422, "together"),

@@ -39,7 +39,7 @@ def test_predict_json_one_object_per_image(tmp_path: Path, capsys: pytest.Captur
         answer = rows[0][part]
         assert set(answer) == {"name", "confidence", "uncertain", "best"}
         assert answer["name"] in (answer["best"], "uncertain") and 0 <= answer["confidence"] <= 1
-    assert rows[1]["image"] == str(bad) and "not a readable image" in rows[1]["error"]
+    assert rows[1]["image"] == str(bad) and "not a photo the fleet can read" in rows[1]["error"]
 
 
 def test_predict_with_a_broken_model_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]

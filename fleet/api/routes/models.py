@@ -77,6 +77,9 @@ def _public(settings: FleetSettings, p: ModelPackage,
     "",
     status_code=status.HTTP_201_CREATED,
     responses={
+        200: {"model": ModelPackagePublic, "description": "This very archive (same SHA-256) "
+              "was published before, by a retry or an upload at the same time: its package, "
+              "nothing new stored"},
         409: {"model": Message, "description": "This or a newer version is registered"},
         413: {"model": Message, "description": "The archive is over 64 MiB",
               "content": {"text/plain": {"schema": {"type": "string"}}}},
@@ -92,8 +95,8 @@ def _public(settings: FleetSettings, p: ModelPackage,
         "schema": {"type": "string", "format": "binary"}}},
         "description": "The package archive, a .tar.gz (agrifleet.package.pack)"}},
 )
-async def publish_model(request: Request, settings: SettingsDep, token: TechnicianToken,
-                        address: AddressDep) -> ModelPackagePublic:
+async def publish_model(request: Request, response: Response, settings: SettingsDep,
+                        token: TechnicianToken, address: AddressDep) -> ModelPackagePublic:
     store = PackageStore(settings.data_dir)
     digest, size = hashlib.sha256(), 0
     try:
@@ -119,6 +122,9 @@ async def publish_model(request: Request, settings: SettingsDep, token: Technici
         package = await run_in_threadpool(registry.publish, settings, request.app.state.engine,
                                           staging, digest.hexdigest(), size,
                                           publisher_name(token), token.best_role() or "")
+    except registry.AlreadyPublished as repeat:  # a retry, or the same upload twice at once
+        response.status_code = status.HTTP_200_OK
+        return _public(settings, repeat.package)
     except registry.VersionConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{exc.reason}: {exc}") from None
     except PackageError as exc:

@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from agrifleet.inference.preprocess import ImageError
+from agrifleet.images import ImageError, ImageTooLarge, UnsupportedImage
 from fleet.api.deps import CallerDep, CurrentToken, SessionDep
-from fleet.api.errors import too_large, validation_error
+from fleet.api.errors import validation_error
 from fleet.api.params import MAX_ID, Limit, Moment, Offset, Window, name_query
 from fleet.api.routes.rollouts import actor
 from fleet.auth.principal import Principal
@@ -41,6 +41,9 @@ router = APIRouter(prefix="/observations", tags=["observations"])
 MAX_UPLOAD_BODY = 32 * 1024 * 1024 + 64 * 1024
 ObservationId = Annotated[int, Path(ge=1, le=MAX_ID, description="Observation id")]
 Responses = dict[int | str, dict[str, Any]]
+#: The first words of a refused photo's message; the dashboard shows its own translation.
+NOT_A_PHOTO = "This file is not a photo the fleet can read:"
+TOO_LARGE = "The photo is too large:"
 NOT_FOUND: Responses = {404: {"model": Message, "description": "No such observation"}}
 
 
@@ -93,6 +96,11 @@ def _store(request: Request, data: bytes, client_id: str, taken_at: datetime,
     try:
         photo = reencode(data)
         prediction, classifier = scout.classify(choice, data)
+    except UnsupportedImage as exc:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            f"{NOT_A_PHOTO} {exc}") from None
+    except ImageTooLarge as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"{TOO_LARGE} {exc}") from None
     except ImageError as exc:
         raise _refused("not_an_image", str(exc)) from None
     store = PhotoStore(settings.data_dir)
@@ -149,8 +157,14 @@ def _client_id_taken() -> HTTPException:
                400: {"model": Message, "description": "The multipart body cannot be read: "
                      "malformed, or more than 16 fields, 1 file or 4 KB per field"},
                409: {"model": Message, "description": "This client_id is another farm's"},
-               415: {"model": Message, "description": "The photo is not declared an image"},
-               **too_large(MAX_UPLOAD_BODY)},
+               415: {"model": Message, "description": "The photo is not declared an image, "
+                     "or is not a JPEG, PNG or WebP (HEIC where the fleet can read it) "
+                     "photo: another format, a float or animated image, damaged, truncated"},
+               413: {"model": Message, "description": "The body is larger than "
+                     f"{MAX_UPLOAD_BODY} bytes, the photo larger than the fleet's "
+                     "observation_max_bytes, or it has more pixels than photo_max_pixels "
+                     "(or than photo decoding may take memory for)",
+                     "content": {"text/plain": {"schema": {"type": "string"}}}}},
     max_body_size=MAX_UPLOAD_BODY,
     form_limits={"max_files": 1, "max_fields": 16, "max_part_size": 4096},
     summary="A scouting photo (multipart): classified with the farm's active model, stored as "

@@ -145,7 +145,7 @@ def test_an_unreadable_image_fails_with_its_reason(package: Path) -> None:
     name = images_in(package)[0]
     (package / SELFTEST_DIR / name).write_bytes(b"\x89PNG broken")
     failures = run_selftest(package).failures
-    assert failures[0].image == name and "not a readable image" in failures[0].reason
+    assert failures[0].image == name and "not a photo the fleet can read" in failures[0].reason
 
 
 @pytest.mark.parametrize("content", [None, "{not json", '{"format": 1, "images": {}}'])

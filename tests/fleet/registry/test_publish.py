@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -178,7 +180,9 @@ def test_an_equal_or_older_version_is_a_conflict(
     assert registry.publish(archive(package_dir(tmp_path / "a", "1.2.0", keys.key))
                             ).status_code == 201
     for version, reason in (("1.2.0", "same_version"), ("1.1.9", "downgrade")):
-        response = registry.publish(archive(package_dir(tmp_path / version, version, keys.key)))
+        # Signed to expire on another day: another archive (the very same one answers 200).
+        other = package_dir(tmp_path / version, version, keys.key, expires_days=29)
+        response = registry.publish(archive(other))
         assert response.status_code == 409, response.text
         assert response.json()["detail"].startswith(reason)
     assert [m["version"] for m in registry.fleet.get("/api/v1/models")] == ["1.2.0"]
@@ -283,6 +287,8 @@ def test_what_a_crash_left_half_uploaded_is_removed_at_start(
     leftover = tmp_path / "data" / "models" / ".incoming" / "dead"
     leftover.mkdir(parents=True)
     (leftover / "package.tar.gz").write_bytes(b"half")
+    hours_ago = time.time() - 7 * 3600  # younger: maybe another process's upload in progress
+    os.utime(leftover, (hours_ago, hours_ago))
     settings = FleetSettings(database_url=f"sqlite:///{tmp_path / 'f.db'}",
                              data_dir=tmp_path / "data", model_keys=(keys.pub,))
     with running_fleet(settings):
