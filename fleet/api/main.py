@@ -18,11 +18,13 @@ from fleet.api.routes import (
     events,
     farms,
     fields,
+    invitations,
     memberships,
     models,
     observations,
     readings,
     rollouts,
+    sign_ins,
     tokens,
     users,
     verdicts,
@@ -44,6 +46,9 @@ api_router.include_router(farms.router)
 api_router.include_router(fields.router)
 api_router.include_router(users.router)
 api_router.include_router(memberships.router)
+api_router.include_router(invitations.farm_router)
+api_router.include_router(invitations.router)
+api_router.include_router(sign_ins.router)
 api_router.include_router(tokens.router)
 api_router.include_router(audit.router)
 api_router.include_router(enrolment.router)

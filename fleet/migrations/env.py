@@ -9,11 +9,13 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 from fleet import enrolment_tables as _enrolment_tables  # noqa: F401 - registers tables
+from fleet import invitations as _invitations  # noqa: F401 - registers tables
 from fleet import observations as _observations  # noqa: F401 - registers tables
 from fleet import people as _people  # noqa: F401 - registers tables
 from fleet import rollups as _rollup_tables  # noqa: F401 - registers tables
 from fleet import verdicts as _verdicts  # noqa: F401 - registers tables
 from fleet.alerts import tables as _alert_tables  # noqa: F401 - registers tables
+from fleet.auth import devices as _devices  # noqa: F401 - registers tables
 from fleet.models import UtcDateTime  # also registers the tables on SQLModel.metadata
 from fleet.partitions import include_name
 from fleet.registry import tables as _registry_tables  # noqa: F401 - registers tables
