@@ -20,6 +20,7 @@ from agrifleet import __version__
 from fleet import dashboard, logs
 from fleet.alerts.evaluate import AlertEvaluator
 from fleet.api.errors import add_handlers
+from fleet.api.headers import SecurityHeaders
 from fleet.api.main import api_router
 from fleet.api.routes import auth, enrolment, health, metrics, models
 from fleet.db import make_engine
@@ -125,6 +126,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
     app.include_router(enrolment.public_router, prefix="/api/v1")
     dashboard.install(app)
     add_handlers(app)
+    app.add_middleware(SecurityHeaders, map_tile_url=settings.map_tile_url)
     logs.redact_access_log()
     return app
 
