@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlmodel import col, select
 
 from fleet import audit
-from fleet.api.deps import AddressDep, CallerDep, SessionDep
+from fleet.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
 from fleet.api.errors import Responses, too_large
 from fleet.api.params import MAX_BODY_BYTES
 from fleet.api.routes.farms import FarmId, require_role, visible_farm
@@ -46,7 +46,7 @@ NO_INVITATION: Responses = {404: {"model": Message, "description": "No open invi
                   summary="Invite a person (by e-mail) to the farm with a role (admin of it); "
                   "the answer's token is shown only this once", max_body_size=MAX_BODY_BYTES)
 def create_invitation(farm_id: FarmId, body: InvitationCreate, session: SessionDep,
-                      caller: CallerDep, address: AddressDep) -> InvitationCreated:
+                      caller: AdminToken, address: AddressDep) -> InvitationCreated:
     visible_farm(session, caller, farm_id)
     require_role(caller, "admin", farm_id)
     row, secret = new_invitation(farm_id, body, caller.label)
