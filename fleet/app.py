@@ -21,6 +21,7 @@ from fleet import dashboard, logs
 from fleet.alerts.evaluate import AlertEvaluator
 from fleet.api.allow import AllowEveryMethod
 from fleet.api.errors import add_handlers
+from fleet.api.headers import SecurityHeaders
 from fleet.api.main import api_router
 from fleet.api.routes import auth, enrolment, health, metrics, models
 from fleet.db import make_engine
@@ -136,6 +137,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
     dashboard.install(app)
     add_handlers(app)
     app.add_middleware(AllowEveryMethod)
+    app.add_middleware(SecurityHeaders, map_tile_url=settings.map_tile_url)
     logs.redact_access_log()
     return app
 

@@ -53,6 +53,11 @@ class Metrics:
         self.transactions = 0
         self.write_retries = 0
         self.latency = Histogram(LATENCY_BUCKETS)
+        self.sign_ins: Counter[str] = Counter()  # by outcome: ok, failed, throttled
+
+    def sign_in(self, outcome: str) -> None:
+        with self._lock:
+            self.sign_ins[outcome] += 1
 
     def refuse(self, reason: str, n: int = 1) -> None:
         with self._lock:
@@ -137,4 +142,7 @@ class Metrics:
                 "not dated in the future",
             )
             lines += self.latency.lines("agrifleet_ingest_latency_seconds")
+            family("agrifleet_sign_ins_total", "counter",
+                   "Sign-in attempts by outcome: ok, failed, throttled")
+            labelled("agrifleet_sign_ins_total", "outcome", self.sign_ins)
         return "\n".join(lines) + "\n"

@@ -189,6 +189,11 @@ class UserUpdate(SQLModel):
     password: Password | None = None
     language: Language | None = None
     active: bool | None = Field(default=None, description="An inactive user cannot sign in")
+    keep_personal_tokens: bool = Field(
+        default=False, description="With a new password: keep the user's personal tokens "
+        "(scripts that use one keep working). Without it a password change revokes them all; "
+        "it always ends every session. Service tokens (agf_) belong to no user and are never "
+        "touched")
 
 
 class User(UserBase, table=True):
@@ -256,14 +261,20 @@ class UserTokenCreate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     name: Name
-    expires_days: int = Field(default=90, ge=1, le=3660, description="Days it stays valid")
+    expires_days: int | None = Field(
+        default=None, ge=1, le=3660,
+        description="Days it stays valid; at most the longest the owner's highest role allows "
+        "(AGRIFLEET_TOKEN_MAX_DAYS_<ROLE>), else 422; unset: that longest. A token made with a "
+        "token never outlives it: its expiry is the earlier of the two")
 
 
 class UserToken(UserTokenBase, table=True):
-    """A personal API token; it has its owner's roles. Only its SHA-256 is stored."""
+    """A personal API token; it has its owner's roles. Only its SHA-256 is stored. A token
+    made with another token names it as ``parent_id`` and dies with it."""
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="usertoken.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
@@ -272,6 +283,8 @@ class UserToken(UserTokenBase, table=True):
 class UserTokenPublic(UserTokenBase):
     id: int
     user_id: int
+    parent_id: int | None = Field(default=None, description="The token this one was made "
+                                  "with; revoking that one revokes this one")
     created_at: datetime
     revoked_at: datetime | None
 

@@ -143,17 +143,38 @@ class FleetSettings(BaseSettings):
     )
     session_hours: float = Field(default=12, gt=0, le=24 * 90,
                                  title="a dashboard sign-in lasts this many hours")
+    token_max_days_viewer: int = Field(
+        default=90, ge=1, le=3660, title="the longest a personal token of a user whose highest "
+        "role is viewer may live (days); POST /api/v1/tokens asking for more is refused (422)")
+    token_max_days_technician: int = Field(
+        default=60, ge=1, le=3660, title="the longest a personal token of a technician may live "
+        "(days)")
+    token_max_days_admin: int = Field(
+        default=30, ge=1, le=3660, title="the longest a personal token of an admin may live "
+        "(days)")
     cookie_secure: bool = Field(
         default=False, title="mark the session cookie Secure even when the request reached the "
         "fleet over plain HTTP (a TLS-terminating proxy in front); it is always Secure over https"
     )
     login_max_failures: int = Field(
-        default=5, ge=1, title="failed sign-ins of one account within login_window_s before "
-        "further attempts are refused (429)")
+        default=5, ge=1, title="failed sign-ins of one account (from browsers that are not a "
+        "known device of it) within login_window_s that cost no wait; each further one doubles "
+        "the wait (429 with Retry-After) from login_delay_s up to login_max_delay_s; a known "
+        "device's own failures are counted alike")
     login_max_failures_per_address: int = Field(
-        default=20, ge=1, title="failed sign-ins from one address within login_window_s before "
-        "further attempts from it are refused (429)")
-    login_window_s: float = Field(default=900, gt=0, title="the login throttling window")
+        default=20, ge=1, title="failed sign-ins from one address within login_window_s that "
+        "cost no wait (a farm's NAT shares one address); then the wait doubles as for an "
+        "account; known devices are not held by it")
+    login_window_s: float = Field(default=3600, gt=0, title="failed sign-ins older than this "
+                                  "are forgotten by the throttle")
+    login_delay_s: float = Field(default=5.0, gt=0, le=3600,
+                                 title="the first wait after the free failures (seconds)")
+    login_max_delay_s: float = Field(default=900, gt=0, le=86400,
+                                     title="the longest wait between two sign-in attempts")
+    device_cookie_days: float = Field(
+        default=180, gt=0, le=3660, title="a browser that signed in as a person stays their "
+        "known device (its sign-ins are not held by the account's or the address's failures) "
+        "this many days after its last sign-in")
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), title="comma-separated addresses or networks of reverse proxies whose "
         "X-Forwarded-For names the client (audit log, login throttling); empty: none")
@@ -370,6 +391,16 @@ class FleetSettings(BaseSettings):
 
 class SettingsError(ValueError):
     """The environment holds an unknown or invalid ``AGRIFLEET_*`` setting."""
+
+
+def token_max_days(settings: FleetSettings, role: str | None) -> int:
+    """The longest lifetime (days) of a personal token of a user whose highest role is
+    ``role`` (no role: a viewer's)."""
+    if role == "admin":
+        return settings.token_max_days_admin
+    if role == "technician":
+        return settings.token_max_days_technician
+    return settings.token_max_days_viewer
 
 
 def load_settings(environ: dict[str, str] | None = None) -> FleetSettings:

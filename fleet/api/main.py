@@ -20,12 +20,14 @@ from fleet.api.routes import (
     farm_data,
     farms,
     fields,
+    invitations,
     memberships,
     models,
     observations,
     readings,
     risk,
     rollouts,
+    sign_ins,
     tokens,
     users,
     verdicts,
@@ -49,6 +51,9 @@ api_router.include_router(farm_data.router)
 api_router.include_router(fields.router)
 api_router.include_router(users.router)
 api_router.include_router(memberships.router)
+api_router.include_router(invitations.farm_router)
+api_router.include_router(invitations.router)
+api_router.include_router(sign_ins.router)
 api_router.include_router(tokens.router)
 api_router.include_router(audit.router)
 api_router.include_router(enrolment.router)

@@ -13,7 +13,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and the API documentation pages on ``app``."""
-    from fleet.dashboard import apidocs, pages
+    from fleet.dashboard import apidocs, pages, sign_ins
 
     @app.exception_handler(pages.SignInNeeded)
     async def _sign_in(request: Request, exc: pages.SignInNeeded) -> RedirectResponse:
@@ -24,3 +24,4 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(apidocs.router)
     app.include_router(pages.router)
+    app.include_router(sign_ins.router)

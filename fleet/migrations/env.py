@@ -9,12 +9,14 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 from fleet import enrolment_tables as _enrolment_tables  # noqa: F401 - registers tables
+from fleet import invitations as _invitations  # noqa: F401 - registers tables
 from fleet import observation_verdicts as _observation_verdicts  # noqa: F401 - registers tables
 from fleet import observations as _observations  # noqa: F401 - registers tables
 from fleet import people as _people  # noqa: F401 - registers tables
 from fleet import rollups as _rollup_tables  # noqa: F401 - registers tables
 from fleet import verdicts as _verdicts  # noqa: F401 - registers tables
 from fleet.alerts import tables as _alert_tables  # noqa: F401 - registers tables
+from fleet.auth import devices as _devices  # noqa: F401 - registers tables
 from fleet.delivery import tables as _delivery_tables  # noqa: F401 - registers tables
 from fleet.farmdata import policy as _farm_policy  # noqa: F401 - registers tables
 from fleet.models import UtcDateTime  # also registers the tables on SQLModel.metadata

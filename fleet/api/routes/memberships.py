@@ -1,5 +1,10 @@
 """``/api/v1/memberships``: who has which role in which farm. Admins of a farm add, change and
-remove its members; a member may leave. A farm keeps at least one admin user once it has one."""
+remove its members; a member may leave. A farm keeps at least one admin user once it has one.
+
+A farm admin adds directly only people they already manage (admin of every farm the person is
+in); anyone else is invited (``POST /api/v1/farms/{farm_id}/invitations``) and accepts. A fleet
+admin (a service admin token, or an admin of every farm) adds anyone. Other people's ids answer
+404 exactly as unknown ids do, so ids cannot be enumerated."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from fleet.api.errors import Responses, too_large
 from fleet.api.params import MAX_BODY_BYTES
 from fleet.api.routes.farms import FarmId, require_role, visible_farm
 from fleet.auth.principal import Principal
-from fleet.farms import admins_left
+from fleet.farms import admins_left, is_fleet_admin, manages_user
 from fleet.models import Message
 from fleet.people import (
     Membership,
@@ -65,14 +70,18 @@ def list_memberships(session: SessionDep, caller: CallerDep) -> list[MembershipP
 
 @router.post("", status_code=status.HTTP_201_CREATED,
              responses={**NOT_FOUND, **LAST_ADMIN, **too_large(MAX_BODY_BYTES)},
-             summary="Give a person a role in a farm (admin of it)", max_body_size=MAX_BODY_BYTES)
+             summary="Give a person the caller manages a role in a farm (admin of it; a fleet "
+             "admin: anyone); invite anyone else", max_body_size=MAX_BODY_BYTES)
 def create_membership(body: MembershipCreate, session: SessionDep, caller: AdminToken,
                       address: AddressDep) -> MembershipPublic:
     visible_farm(session, caller, body.farm_id)
     require_role(caller, "admin", body.farm_id)
     user = session.get(User, body.user_id)
-    if user is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown user {body.user_id}")
+    if user is None or not (is_fleet_admin(session, caller)
+                            or manages_user(session, caller, body.user_id)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown user {body.user_id} (to add "
+                            f"someone from outside your farms, invite them: POST "
+                            f"/api/v1/farms/{body.farm_id}/invitations)")
     if session.get(Membership, (body.user_id, body.farm_id)) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"user {body.user_id} is already a "
                             f"member of farm {body.farm_id}: change the role with PATCH")

@@ -15,8 +15,10 @@ from fleet.api.errors import Responses, too_large
 from fleet.api.params import MAX_BODY_BYTES
 from fleet.api.routes.auth import user_public
 from fleet.api.routes.farms import require_role, visible_farm
+from fleet.auth.devices import forget_all
 from fleet.auth.passwords import hash_password
 from fleet.auth.sessions import end_sessions
+from fleet.auth.tokens import revoke_all_of
 from fleet.farms import manages_user, sees_user, visible_users
 from fleet.models import Message
 from fleet.people import Membership, User, UserCreate, UserPublic, UserToken, UserUpdate
@@ -43,7 +45,7 @@ def _visible(session: SessionDep, caller: CallerDep, user_id: int) -> User:
 
 @router.get("", summary="The people the caller administers, and the caller (admin)")
 def list_users(session: SessionDep, caller: AdminToken) -> list[UserPublic]:
-    return [user_public(session, u) for u in visible_users(session, caller)]
+    return [user_public(session, u, caller) for u in visible_users(session, caller)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED,
@@ -72,17 +74,19 @@ def create_user(body: UserCreate, session: SessionDep, caller: AdminToken,
                  role=body.role if body.farm_id is not None else None)
     session.commit()
     session.refresh(user)
-    return user_public(session, user)
+    return user_public(session, user, caller)
 
 
 @router.get("/{user_id}", responses=NOT_FOUND, summary="One person and their memberships")
 def get_user(user_id: UserId, session: SessionDep, caller: CallerDep) -> UserPublic:
-    return user_public(session, _visible(session, caller, user_id))
+    return user_public(session, _visible(session, caller, user_id), caller)
 
 
 @router.patch("/{user_id}", responses={**NOT_FOUND, **CONFLICT, **too_large(MAX_BODY_BYTES)},
               summary="Change a person's e-mail, password, language or whether they may sign "
-              "in (themselves, or an admin who manages them; 'active' only an admin)",
+              "in (themselves, or an admin who manages them; 'active' only an admin). A new "
+              "password ends their sessions and revokes their personal tokens (unless "
+              "keep_personal_tokens)",
               max_body_size=MAX_BODY_BYTES)
 def update_user(user_id: UserId, body: UserUpdate, session: SessionDep, caller: CallerDep,
                 address: AddressDep) -> UserPublic:
@@ -106,12 +110,16 @@ def update_user(user_id: UserId, body: UserUpdate, session: SessionDep, caller: 
         user.password_hash = hash_password(body.password)
     if body.password is not None or body.active is False:
         end_sessions(session, user_id)
+    revoked = 0
+    if body.password is not None and not body.keep_personal_tokens:
+        revoked = revoke_all_of(session, user_id)
     session.add(user)
     audit.record(session, caller, "user.update", user.email, address,
-                 changed=sorted(body.model_fields_set))
+                 changed=sorted(body.model_fields_set - {"keep_personal_tokens"}),
+                 tokens_revoked=revoked)
     session.commit()
     session.refresh(user)
-    return user_public(session, user)
+    return user_public(session, user, caller)
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
@@ -128,6 +136,7 @@ def delete_user(user_id: UserId, session: SessionDep, caller: CallerDep,
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin of every farm of this "
                             "user may delete them")
     end_sessions(session, user_id)
+    forget_all(session, user_id)
     session.exec(delete(UserToken).where(col(UserToken.user_id) == user_id))
     session.exec(delete(Membership).where(col(Membership.user_id) == user_id))
     session.delete(user)

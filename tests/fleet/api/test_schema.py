@@ -99,7 +99,8 @@ JSON_WRITES = {"PATCH /api/v1/devices/{device_id}", "POST /api/v1/rollouts",
                "PATCH /api/v1/farms/{farm_id}/fields/{field_id}", "POST /api/v1/users",
                "POST /api/v1/memberships", "PATCH /api/v1/memberships/{user_id}/{farm_id}",
                "POST /api/v1/tokens", "POST /api/v1/farms/{farm_id}/erase",
-               "PATCH /api/v1/farms/{farm_id}/data-policy"}
+               "PATCH /api/v1/farms/{farm_id}/data-policy",
+               "POST /api/v1/farms/{farm_id}/invitations"}
 #: People's own accounts: a service token sees no user, so a viewer's is a 404 (or 422).
 SELF_SERVICE = {"PATCH /api/v1/users/{user_id}"}
 #: Reads about people and the whole fleet: a service viewer is refused (403, or 422 first).

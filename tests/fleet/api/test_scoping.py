@@ -84,6 +84,10 @@ VIEWER = {
     "delete /api/v1/webhooks/{webhook_id}": 403,
     "get /api/v1/alerts/{alert_id}/deliveries": 200,
     "get /api/v1/notifications": 200, "put /api/v1/notifications": 200,
+    "post /api/v1/farms/{farm_id}/invitations": 403, "get /api/v1/farms/{farm_id}/invitations": 403,
+    "delete /api/v1/farms/{farm_id}/invitations/{invitation_id}": 403,
+    "post /api/v1/invitations/{token}/accept": 404,  # (not made for the viewer's e-mail)
+    "get /api/v1/farms/{farm_id}/sign-in-attempts": 403,
 }
 #: Bodies that name a farm's object: with Bravo's, a user of Alpha gets a 404.
 SCOPED_BODIES = {"post /api/v1/devices", "post /api/v1/users", "post /api/v1/memberships",
@@ -147,6 +151,7 @@ def _body(op: str, farm: Farm) -> dict[str, Any] | None:
         "put /api/v1/fields/{field_id}/risk/parameters/{model}": {"spray_interval": 15},
         "post /api/v1/webhooks": {"farm_id": farm.farm_id, "url": "http://127.0.0.1:9/hook"},
         "put /api/v1/notifications": {"email": False},
+        "post /api/v1/farms/{farm_id}/invitations": {"email": f"new@{farm.device}.example"},
     }
     return bodies.get(op)
 
@@ -200,11 +205,15 @@ def _farm(fleet: FleetUnderTest, farm_id: int, name: str, domain: str,
         data={"client_id": str(uuid.uuid4()), "farm_id": str(farm_id)})
     assert scouted.status_code == 201, scouted.text
     token_id, _ = personal_token(engine, users["admin"], name=f"{name.lower()}-token")
+    invited = fleet.client.post(f"/api/v1/farms/{farm_id}/invitations", headers=fleet.admin,
+                                json={"email": f"invited@{domain}", "role": "admin"})
+    assert invited.status_code == 201, invited.text
     params = {"device_id": device, "detection_id": detection_id, "farm_id": farm_id,
               "field_id": field_id, "user_id": users["technician"], "token_id": token_id,
               "rollout_id": rollout_id, "action": "pause", "name": "leaf", "version": "1.0.0",
               "alert_id": alert_id, "rule_id": rule_id, "observation_id": scouted.json()["id"],
-              "model": "tomcast", "webhook_id": webhook_id}
+              "model": "tomcast", "webhook_id": webhook_id,
+              "invitation_id": invited.json()["id"], "token": invited.json()["token"]}
     return Farm(params=params, device=device, farm_id=farm_id), users
 
 

@@ -45,7 +45,7 @@ def test_actions_are_recorded_without_secrets(api: FleetUnderTest) -> None:
     assert {e["actor"] for e in entries} == {"ana@farm.example"}
     assert entries[2]["target"] == "n1" and entries[4]["target"] == "bo@farm.example"
     assert all(e["address"] == "testclient" and e["ts"] for e in entries)
-    assert entries[0]["details"] == {"reason": "wrong password"}
+    assert entries[0]["details"] == {"reason": "wrong password", "device": "new"}
     text = str(entries)
     assert PASSWORD not in text and "bo's long password" not in text
     assert steps[3].json()["token"] not in text
