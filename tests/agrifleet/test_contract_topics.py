@@ -54,6 +54,8 @@ def test_no_device_may_be_named_like_the_fleets_broker_user() -> None:
     from agrifleet.contract import FLEET_USER, DeviceId
 
     ids = TypeAdapter(DeviceId)
-    assert ids.validate_python("fleet-07") == "fleet-07"
+    assert ids.validate_python("field-07") == "field-07"
+    with pytest.raises(ValidationError, match="kept for the fleet"):
+        ids.validate_python("fleet-07")
     with pytest.raises(ValidationError, match="the fleet's own broker user"):
         ids.validate_python(FLEET_USER)

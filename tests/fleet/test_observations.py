@@ -79,7 +79,7 @@ def test_a_photo_is_classified_stored_and_answered_with_advice(
     for got in (photo, thumb):
         assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
         assert Image.open(io.BytesIO(got.content)).format == "JPEG"
-    assert answer["photo_bytes"] == len(photo.content) and answer["width"] == 40
+    assert answer["photo_bytes"] == len(photo.content) and answer["width"] == Image.open(RUST).width
     assert len(_photos(scouting)) == 2
     assert scouting.get(f"/api/v1/observations/{answer['id']}") == answer
     assert scouting.get("/api/v1/observations", field=field) == [answer]

@@ -25,8 +25,11 @@ from fleet.risk.tables import FieldRiskParameters
 router = APIRouter(prefix="/fields/{field_id}/risk", tags=["risk"])
 
 FieldId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Field id")]
-ModelName = Annotated[str, Path(pattern=r"^[a-z_]{1,32}$", description="Model, e.g. tomcast")]
+ModelName = Annotated[str, Path(pattern=r"^[a-z_]{1,32}$", max_length=32,
+                                 description="Model, e.g. tomcast")]
 MAX_DAYS = 366
+#: What a day parameter looks like, said in the OpenAPI document.
+DAY: dict[str, Any] = {"maxLength": 10, "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 #: The days a field's risk can be asked for (room for the look-back before ``since``).
 EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
 DEFAULT_DAYS = 14
@@ -60,9 +63,10 @@ def get_risk(
     field_id: FieldId,
     session: SessionDep,
     caller: CallerDep,
-    since: Annotated[date | None, Query(description="First day, YYYY-MM-DD (UTC)")] = None,
-    until: Annotated[date | None, Query(description="Last day, YYYY-MM-DD (default today)")
-                     ] = None,
+    since: Annotated[date | None, Query(description="First day, YYYY-MM-DD (UTC)",
+                                        json_schema_extra=DAY)] = None,
+    until: Annotated[date | None, Query(description="Last day, YYYY-MM-DD (default today)",
+                                        json_schema_extra=DAY)] = None,
 ) -> FieldRisk:
     field = _field(session, caller, field_id)
     until = until or datetime.now(UTC).date()

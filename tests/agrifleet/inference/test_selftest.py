@@ -64,8 +64,8 @@ def test_the_shipped_selftest_passes_on_the_reference_kernels(shipped_dir: Path)
 
 def test_the_shipped_selftest_is_small_and_covers_every_class(shipped_dir: Path) -> None:
     folder = shipped_dir / SELFTEST_DIR
-    # 31 small PNGs and their answers: about 4 KiB a class, a tenth of the model file.
-    assert sum(p.stat().st_size for p in folder.iterdir()) <= 128 * 1024
+    # 31 small PNGs and their answers: at most 8 KiB a class, a sixteenth of the model file.
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= 256 * 1024  # 64 px photos
     answers = read_answers(shipped_dir)
     labels = read_manifest(shipped_dir).labels
     made_from = {a.made_from for a in answers.images.values()}

@@ -35,7 +35,8 @@ def test_a_rule_takes_its_kinds_fields_only(alerting: AlertFleet, body: dict[str
 def test_the_schema_says_what_each_kind_takes(alerting: AlertFleet) -> None:
     schema = alerting.fleet.app.openapi()["components"]["schemas"]["AlertRuleCreate"]
     kinds = {one["properties"]["kind"]["const"]: one for one in schema["oneOf"]}
-    assert set(kinds) == {"disease", "reading_range", "offline", "backlog"}
+    assert set(kinds) == {"disease", "reading_range", "offline", "backlog", "risk",
+                          "disease_spread"}
     assert kinds["offline"]["properties"]["max_backlog"] == {"type": "null"}
     assert kinds["backlog"]["required"] == ["kind", "max_backlog"]
     # min_value above max_value is a rule that fires on any reading, not a refusal
