@@ -289,10 +289,10 @@ def _train_from_scratch(args: argparse.Namespace, work: Path) -> None:
 def _make_selftest(out: Path, data: Path) -> None:
     """Give a freshly trained model folder its selftest/, so it is a complete package."""
     from agrifleet.package import PackageError
-    from models.selftest import class_median_selftest
+    from models.selftest import shipped_kind_selftest
 
     try:
-        answers = class_median_selftest(out, data)
+        answers = shipped_kind_selftest(out, data)
     except (PackageError, ValueError) as exc:
         print(f"no self-test written ({exc}); make one with agrifleet model selftest --images")
     else:

@@ -59,7 +59,7 @@ def release(options: ReleaseOptions) -> dict[str, Any]:
     """Run the steps of the module doc; the eval report (with its floors)."""
     from models.card import write_card
     from models.eval_report import EvalOptions, run_eval
-    from models.selftest import class_median_selftest
+    from models.selftest import shipped_kind_selftest
 
     model_dir = options.model_dir
     manifest = read_manifest(model_dir)  # ModelError when it is no model folder
@@ -77,7 +77,7 @@ def release(options: ReleaseOptions) -> dict[str, Any]:
         lfo = Path(report["leave_field_out"]["model"])
         report["leave_field_out"]["model"] = f"{lfo.parent.name}/{lfo.name}"
     print(f"report: {merge_report(model_dir, report)}")
-    answers = class_median_selftest(model_dir, options.data)
+    answers = shipped_kind_selftest(model_dir, options.data)
     print(f"self-test: {len(answers.images)} images in {model_dir / 'selftest'}")
     print(f"card: {write_card(model_dir)}")
     if options.key is not None:

@@ -141,6 +141,14 @@ def write_selftest(pkg_dir: Path, images: Mapping[str, tuple[Image.Image, str | 
                           method=method)
 
 
+def shipped_kind_selftest(pkg_dir: Path, data_dir: Path, runtime: str | None = None) -> Answers:
+    """The self-test a model of this kind ships with: sample photos for a pretrained backbone
+    (``training.settings.backbone``), class medians for the networks trained from scratch."""
+    if read_manifest(pkg_dir).training.get("settings", {}).get("backbone"):
+        return sample_photo_selftest(pkg_dir, data_dir, runtime=runtime)
+    return class_median_selftest(pkg_dir, data_dir, runtime=runtime)
+
+
 def class_median_selftest(pkg_dir: Path, data_dir: Path, *, side: int = SIDE,
                           runtime: str | None = None) -> Answers:
     """The shipped kind of self-test: one median image per class of ``data_dir``'s photos."""
@@ -160,6 +168,34 @@ def class_median_selftest(pkg_dir: Path, data_dir: Path, *, side: int = SIDE,
                            for p in photos[label]]
     return write_selftest(pkg_dir, images, side=side, runtime=runtime,
                           method=MEDIAN_METHOD.format(side=side), fallbacks=fallbacks)
+
+
+#: Side of the sample-photo self-test: a pretrained network at 224 px names 64-px photos.
+PHOTO_SIDE = 64
+PHOTO_METHOD = ("per class, the first photo of the class's fixed sample of lab test photos "
+                "(test_sample.txt) that the model names right at {side} px, fitted to {side} "
+                "px, PNG (a pixel-wise median of the photos, the earlier versions' kind, is too "
+                "blurred for a pretrained network to name)")
+
+
+def sample_photo_selftest(pkg_dir: Path, data_dir: Path, *, side: int = PHOTO_SIDE,
+                          runtime: str | None = None) -> Answers:
+    """The self-test of a pretrained model (3.0.0): one real photo per class that it names."""
+    manifest = read_manifest(pkg_dir)
+    classifier = Classifier.load(pkg_dir, threads=2, runtime=runtime)
+    images: dict[str, tuple[Image.Image, str | None]] = {}
+    for i, (label, photos) in enumerate(class_photos(pkg_dir, data_dir,
+                                                     manifest.labels).items()):
+        for photo in photos:
+            img = Image.fromarray(fit_square(open_image(photo), side))
+            probs, _ = classifier.probabilities(preprocess(_png(img, side), classifier.size))
+            if manifest.labels[int(probs.argmax())] == label and float(probs.max()) > 0.5:
+                images[f"{manifest.labels.index(label):02d}-{slug(label)}.png"] = (img, label)
+                break
+        else:
+            log.warning("no self-test photo for %s: the model names none of them (%d)", label, i)
+    return write_selftest(pkg_dir, images, side=side, runtime=runtime,
+                          method=PHOTO_METHOD.format(side=side))
 
 
 def images_selftest(pkg_dir: Path, files: Iterable[Path], *, side: int = SIDE,

@@ -2,5 +2,5 @@
   "format": 1,
   "algorithm": "ed25519",
   "key_id": "ccb269059f5d80c6",
-  "signature": "UH/sMJET9hfdmcof9R1Nt6CoKvixBiConzLQKrA2uUv4ftf3wpBFEtQ9ckgd/2sT+pQ8gau50EDMpib64sfiCA=="
+  "signature": "YaKsJSXgALxY4MBAvfHUVArgwAvB66JwwOejvZeyTKb4Ob15rM2zGBk0BSXhF2vB/s3DW/Vi07HRWSg9BeXgAw=="
 }

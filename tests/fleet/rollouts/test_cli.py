@@ -73,6 +73,9 @@ def test_publish_then_start_and_steer_a_rollout(
     assert out.startswith("published leaf-disease 1.2.0")
 
     code, out, err = _run(capsys, "model", "publish", str(pkg))
+    assert code == 0, err  # the same archive again (a retry): answered as the first
+    other = package_dir(tmp_path / "q", "1.2.0", keys.key, expires_days=31)  # another archive
+    code, out, err = _run(capsys, "model", "publish", str(other))
     assert code != 0 and "409" in err and "same_version" in err
 
     code, out, err = _run(capsys, "rollout", "start", "--model", "leaf-disease", "--version",
