@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,7 @@ import numpy as np
 
 from models.leaf_crops import LeafCrop, load_crops, read_boxes
 from models.split import Photo, split_hash, write_split
-from models.train import collect, load_pixels
+from models.train import _limit, _set_threads, collect, load_pixels
 
 log = logging.getLogger(__name__)
 
@@ -111,27 +110,6 @@ def load_corpus(data: Path, field_dir: Path | None, work: Path, s: TransferSetti
         labels=labels, photos=photos, crops=crops, pixels=pixels,
         y=np.array([index[p.label] for p in photos] + [index[c.label] for c in crops], np.int32),
         split=np.array([p.split for p in photos] + [c.split for c in crops]), source=source)
-
-
-def _limit(photos: list[Photo], per_class: int) -> list[Photo]:
-    seen: dict[tuple[str, str], int] = {}
-    kept = []
-    for p in photos:
-        k = (p.label, p.split)
-        seen[k] = seen.get(k, 0) + 1
-        if seen[k] <= per_class:
-            kept.append(p)
-    return kept
-
-
-def _set_threads(threads: int) -> None:
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
-    os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 class FrozenPart:
