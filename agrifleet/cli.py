@@ -20,7 +20,7 @@ from agrifleet.extras import missing_extra_hint
 PARTS: list[tuple[str, str, str]] = [
     ("edge", "edge.cli", "run the field agent on a node"),
     ("fleet", "fleet.cli", "run the fleet service (ingestion, storage, REST API)"),
-    ("rollout", "fleet.rollout_cli", "start and steer model rollouts on a running fleet"),
+    ("rollout", "fleet.modelops.rollout_cli", "start and steer model rollouts on a running fleet"),
     ("sim", "demo.sim.cli", "simulated field sensors on pseudo-terminals, and virtual fleets"),
     ("model", "models.cli", "train, evaluate and try the crop-disease model"),
     ("provision", "provisioning.cli", "set up the broker: TLS certificates, config, accounts"),

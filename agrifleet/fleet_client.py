@@ -1,5 +1,5 @@
 """A client of a running fleet over HTTP, for the command line: ``agrifleet model publish`` here,
-``agrifleet rollout …`` in fleet/rollout_cli.py.
+``agrifleet rollout …`` in fleet/modelops/rollout_cli.py.
 
 Only the standard library is used (urllib), so a technician's laptop needs no fleet extra; it
 lives in ``agrifleet`` so the model commands (a trainer's machine) and the rollout commands

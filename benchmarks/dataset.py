@@ -33,12 +33,12 @@ from sqlmodel import SQLModel
 from benchmarks.ingest import record
 from benchmarks.record import commit, machine
 from benchmarks.storage import QUANTITIES
-from fleet import partitions, rollups, staging
 from fleet.db import make_engine
 from fleet.migrate import upgrade
 from fleet.models import Device
-from fleet.rows import READING_COLUMNS, SQLITE_TIME
-from fleet.store import READING_PG_COLUMNS
+from fleet.telemetry import partitions, rollups, staging
+from fleet.telemetry.rows import READING_COLUMNS, SQLITE_TIME
+from fleet.telemetry.store import READING_PG_COLUMNS
 
 #: The season ends now (the hour before), so the dashboard's "last week" and "last hour"
 #: charts, which end at the present, show data.
@@ -126,7 +126,7 @@ def measure(url: str, requests: int) -> dict[str, tuple[float, float]]:
     from fastapi.testclient import TestClient
 
     from fleet.app import create_app
-    from fleet.auth import create_token
+    from fleet.people.auth import create_token
     from fleet.settings import FleetSettings
 
     app = create_app(FleetSettings(database_url=url))
@@ -174,9 +174,9 @@ def _sign_in(app: Any, client: Any) -> None:
     """A viewer of the default farm (where the dataset's devices are), signed in."""
     from sqlmodel import Session
 
-    from fleet.auth.passwords import hash_password
     from fleet.models import DEFAULT_FARM_ID
-    from fleet.people import Membership, User
+    from fleet.people.auth.passwords import hash_password
+    from fleet.people.tables import Membership, User
 
     password = "benchmark viewer password"  # noqa: S105 - a throw-away benchmark account
     with Session(app.state.engine) as session:

@@ -49,10 +49,10 @@ def prepare_database(url: str, device_ids: list[str]) -> str:
     """Migrate, register the devices in bulk, return a viewer token."""
     from sqlmodel import Session
 
-    from fleet.auth import create_token
     from fleet.db import make_engine
     from fleet.migrate import upgrade
     from fleet.models import Device
+    from fleet.people.auth import create_token
 
     engine = make_engine(url)
     try:

@@ -26,7 +26,7 @@ import uvicorn
 
 from benchmarks.record import commit, machine
 from fleet.app import create_app
-from fleet.auth import create_token
+from fleet.people.auth import create_token
 from fleet.settings import FleetSettings
 from provisioning.dynsec import DynsecBroker, DynsecConfig
 from provisioning.mosquitto import free_port

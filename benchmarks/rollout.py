@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     from agrifleet.manifest import read_manifest
     from agrifleet.package import generate_keypair
     from fleet.app import create_app
-    from fleet.auth import create_token
+    from fleet.people.auth import create_token
     from fleet.settings import FleetSettings
     from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 

@@ -2,7 +2,8 @@
 
 Builds the MQTT payloads first (a backlog drain: ``--batch-size`` readings per batch, 500 by
 default, or live traffic: 7 quantities per batch from many devices), then hands them to
-:class:`fleet.writer.Writer` in groups as its thread would take them from the inbox (up to 2,000
+:class:`fleet.telemetry.writer.Writer` in groups as its thread would take them from the inbox (up
+to 2,000
 messages or about 2 MiB), and reports readings stored per second, checking every reading was
 stored once and every batch acknowledged. ``--profile`` prints a cProfile of the run.
 
@@ -34,7 +35,7 @@ from fleet.db import make_engine
 from fleet.metrics import Metrics
 from fleet.migrate import upgrade
 from fleet.models import Device, Reading
-from fleet.writer import _MAX_GROUP_BYTES, Incoming, Writer
+from fleet.telemetry.writer import _MAX_GROUP_BYTES, Incoming, Writer
 
 PREFIX = "agrifleet"
 #: What a node's poll reports: 7 quantities.

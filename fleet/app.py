@@ -1,9 +1,10 @@
 """``create_app(settings)``: the fleet service's composition root.
 
-Data flow: MQTT → :class:`~fleet.ingest.Ingestor` (network thread enqueues) →
-:class:`~fleet.writer.Writer` (checks, stores in bulk, acks after commit) → database →
-REST routes in :mod:`fleet.api` and ``/metrics``. Model updates: packages published to
-:mod:`fleet.registry` → :class:`~fleet.rollouts.engine.RolloutEngine` (reads nodes' update
+Data flow: MQTT → :class:`~fleet.telemetry.ingest.Ingestor` (network thread enqueues) →
+:class:`~fleet.telemetry.writer.Writer` (checks, stores in bulk, acks after commit) → database →
+REST routes in :mod:`fleet.web.api` and ``/metrics``. Model updates: packages published to
+:mod:`fleet.modelops.registry` → :class:`~fleet.modelops.rollouts.engine.RolloutEngine` (reads
+nodes' update
 reports, publishes retained offers through the ingestor's MQTT client) → package download.
 """
 
@@ -17,25 +18,26 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet import __version__, images
-from fleet import dashboard, logs
+from fleet import logs
+from fleet.alerts.delivery.worker import DeliveryWorker
 from fleet.alerts.evaluate import AlertEvaluator
-from fleet.api.allow import AllowEveryMethod
-from fleet.api.errors import add_handlers
-from fleet.api.headers import SecurityHeaders
-from fleet.api.main import api_router
-from fleet.api.routes import auth, enrolment, health, metrics, models
 from fleet.db import make_engine
-from fleet.delivery.worker import DeliveryWorker
 from fleet.farmdata.policy import defaults_of
-from fleet.ingest import Ingestor
+from fleet.farmdata.retention import Pruner
 from fleet.metrics import Metrics
 from fleet.migrate import upgrade
-from fleet.registry.downloads import DownloadCounters
-from fleet.registry.storage import PackageStore
-from fleet.retention import Pruner
-from fleet.rollouts.engine import RolloutEngine
-from fleet.scouting import Scout
+from fleet.modelops.registry.downloads import DownloadCounters
+from fleet.modelops.registry.storage import PackageStore
+from fleet.modelops.rollouts.engine import RolloutEngine
+from fleet.modelops.scouting import Scout
 from fleet.settings import FleetSettings, load_settings
+from fleet.telemetry.ingest import Ingestor
+from fleet.web import dashboard
+from fleet.web.api.allow import AllowEveryMethod
+from fleet.web.api.errors import add_handlers
+from fleet.web.api.headers import SecurityHeaders
+from fleet.web.api.main import api_router
+from fleet.web.api.routes import auth, enrolment, health, metrics, registry
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
 
     ``ingest=False`` (``agrifleet fleet serve --api-only``): ingest workers store the devices'
     messages; this process serves the API and runs the rollout engine, whose offers go out on
-    a publish-only MQTT connection (:class:`fleet.workers.Publisher`).
+    a publish-only MQTT connection (:class:`fleet.telemetry.workers.Publisher`).
     """
     settings = settings if settings is not None else load_settings()
     engine = make_engine(settings.database_url)
@@ -65,7 +67,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
         if settings.auto_migrate:
             await run_in_threadpool(upgrade, engine)
         if settings.mqtt_url is not None and not ingest:
-            from fleet.workers import Publisher
+            from fleet.telemetry.workers import Publisher
 
             app.state.publisher = Publisher(settings)
             app.state.publisher.start()
@@ -114,7 +116,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # served by fleet.dashboard with local assets: no CDN
+        docs_url=None,  # served by fleet.web.dashboard with local assets: no CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -131,7 +133,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(api_router, prefix="/api/v1")
-    app.include_router(models.download_router, prefix="/api/v1")
+    app.include_router(registry.download_router, prefix="/api/v1")
     app.include_router(auth.login_router, prefix="/api/v1")
     app.include_router(enrolment.public_router, prefix="/api/v1")
     dashboard.install(app)

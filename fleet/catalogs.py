@@ -1,6 +1,6 @@
 """The fleet's message catalogs: the words people read, in vi, zh and en.
 
-The ``.po`` files live with the dashboard (``fleet/dashboard/locale/<lang>/LC_MESSAGES/``,
+The ``.po`` files live with the dashboard (``fleet/web/dashboard/locale/<lang>/LC_MESSAGES/``,
 domains ``messages`` and ``diseases``); the dashboard and the alert e-mails both read them here,
 so a farm manager reads the same words on a page and in a message.
 """
@@ -16,7 +16,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-LOCALE_DIR = Path(__file__).resolve().parent / "dashboard" / "locale"
+LOCALE_DIR = Path(__file__).resolve().parent / "web" / "dashboard" / "locale"
 Lang = Literal["en", "vi", "zh"]
 LANGUAGES: tuple[Lang, ...] = ("vi", "zh", "en")
 DEFAULT: Lang = "en"

@@ -174,7 +174,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from fleet.workers import WORKER_ID, migrate_once, run_worker
+    from fleet.telemetry.workers import WORKER_ID, migrate_once, run_worker
 
     if not WORKER_ID.match(args.worker):
         print(f"agrifleet fleet ingest: invalid --worker {args.worker!r}: 1-32 letters, digits, "
@@ -192,7 +192,7 @@ def _ingest(args: argparse.Namespace) -> int:
               "ingest", file=sys.stderr)  # fmt: skip
         return 2
     if args.retire:
-        from fleet.workers import retire, worker_client_id
+        from fleet.telemetry.workers import retire, worker_client_id
 
         try:
             retire(settings, args.worker)
@@ -218,8 +218,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _create_token(args: argparse.Namespace) -> int:
-    from fleet.auth import create_token
     from fleet.migrate import upgrade
+    from fleet.people.auth import create_token
     from fleet.settings import mask_url
 
     settings = _settings()
@@ -273,7 +273,7 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _pin_client_ids(_: argparse.Namespace) -> int:
-    from fleet.broker_accounts import BrokerAccounts, BrokerUnavailable
+    from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
 
     try:
         changed = BrokerAccounts(_settings()).pin_client_ids()
@@ -289,9 +289,9 @@ def _create_farm(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
     from sqlmodel import Session
 
-    from fleet import audit
     from fleet.migrate import upgrade
-    from fleet.people import Farm, FarmCreate
+    from fleet.people import audit
+    from fleet.people.tables import Farm, FarmCreate
 
     try:
         body = FarmCreate(name=args.name)
@@ -335,10 +335,10 @@ def _create_user(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
     from sqlmodel import Session, col, select
 
-    from fleet import audit
-    from fleet.auth.passwords import hash_password
     from fleet.migrate import upgrade
-    from fleet.people import Farm, Membership, User, UserCreate
+    from fleet.people import audit
+    from fleet.people.auth.passwords import hash_password
+    from fleet.people.tables import Farm, Membership, User, UserCreate
 
     password = _read_password()
     if password is None:
@@ -371,11 +371,12 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- enrolment (fleet/enrolment.py) ---------------------------------------------------------
+# --- enrolment (fleet/devices/enrolment.py)
+# ---------------------------------------------------------
 
 
 def _qr(path: Path, code: str, settings: FleetSettings) -> None:
-    from fleet.enrolment import enrol_command, qr_png
+    from fleet.devices.enrolment import enrol_command, qr_png
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(qr_png(enrol_command(code, settings.public_url)))
@@ -384,8 +385,8 @@ def _qr(path: Path, code: str, settings: FleetSettings) -> None:
 def _enrolment_code(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from fleet.broker_accounts import BrokerAccounts, BrokerUnavailable
-    from fleet.enrolment import issue_code
+    from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
+    from fleet.devices.enrolment import issue_code
     from fleet.migrate import upgrade
     from fleet.models import Device
 
@@ -443,8 +444,8 @@ def _read_devices_csv(path: Path) -> list[tuple[str, str, list[str]]]:
 def _create_devices(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from fleet.broker_accounts import BrokerAccounts
-    from fleet.enrolment import issue_code
+    from fleet.devices.broker_accounts import BrokerAccounts
+    from fleet.devices.enrolment import issue_code
     from fleet.migrate import upgrade
     from fleet.models import DEFAULT_FARM_ID, Device
 
@@ -461,7 +462,7 @@ def _create_devices(args: argparse.Namespace) -> int:
     with _database("create-devices", settings) as engine:
         upgrade(engine)
         with Session(engine) as session:
-            from fleet.people import Farm
+            from fleet.people.tables import Farm
 
             farm_id = DEFAULT_FARM_ID if args.farm is None else args.farm
             if session.get(Farm, farm_id) is None:
@@ -491,8 +492,8 @@ def _create_devices(args: argparse.Namespace) -> int:
 def _revoke_device(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from fleet.broker_accounts import BrokerAccounts, BrokerUnavailable
-    from fleet.enrolment import revoke
+    from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
+    from fleet.devices.enrolment import revoke
     from fleet.migrate import upgrade
     from fleet.models import Device
 

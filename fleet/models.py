@@ -248,7 +248,7 @@ class ReadingBase(ItemBase):
 
 class Reading(ReadingBase, table=True):
     """A raw reading. On PostgreSQL the table is partitioned by month of ``ts``, and its
-    primary key and ``uq_reading_item`` include ``ts`` (fleet/partitions.py)."""
+    primary key and ``uq_reading_item`` include ``ts`` (fleet/telemetry/partitions.py)."""
 
     __table_args__ = (
         UniqueConstraint("device_id", "boot_id", "seq", name="uq_reading_item"),

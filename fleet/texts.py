@@ -76,7 +76,7 @@ SCRIPT_TEXTS: dict[str, str] = {
     "crop_uncertain": N_("crop uncertain"),
     "busy_devices": N_("These nodes are already in an unfinished rollout: %(devices)s"),
 }
-#: A device's state in a rollout (fleet/rollouts/tables.py: DeviceState).
+#: A device's state in a rollout (fleet/modelops/rollouts/tables.py: DeviceState).
 ROLLOUT_DEVICE_STATES: dict[str, str] = {
     "pending": N_("waiting for its phase"),
     "offered": N_("offered"),

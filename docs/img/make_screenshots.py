@@ -4,7 +4,7 @@ in Chinese on a desktop (1280×800) that the README shows.
 
     .venv/bin/python docs/img/make_screenshots.py [--photo LEAF.jpg] [--out docs/img]
 
-It serves the test farm with everything a page can show (tests/fleet/dashboard/showcase.py: a
+It serves the test farm with everything a page can show (tests/fleet/web/dashboard/showcase.py: a
 private Mosquitto, the fleet under uvicorn, open alerts, a running rollout) and drives Debian's
 chromium with Playwright, as the browser tests do. Chinese needs a CJK font on the machine
 (``apt-get install fonts-noto-cjk``), or the pictures show boxes. The scouting photo is the first
@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.fleet.dashboard.conftest import find_chromium  # noqa: E402
-from tests.fleet.dashboard.farm import TECHNICIAN  # noqa: E402
-from tests.fleet.dashboard.showcase import running_site  # noqa: E402
+from tests.fleet.web.dashboard.conftest import find_chromium  # noqa: E402
+from tests.fleet.web.dashboard.farm import TECHNICIAN  # noqa: E402
+from tests.fleet.web.dashboard.showcase import running_site  # noqa: E402
 
 PAGES = {"overview": "/", "node": "/nodes/north-1", "scouting": "/scouting",
          "rollout": "/models"}

@@ -26,8 +26,8 @@ from agrifleet.inference.parts import crop_name, disease_name
 from fleet.alerts.field_conditions import risk_conditions, spread_conditions
 from fleet.alerts.tables import CODES, OPEN_STATES, Alert, AlertRule
 from fleet.models import Detection, Device, LatestReading, Reading
-from fleet.queries import heard_since
 from fleet.settings import FleetSettings
+from fleet.telemetry.queries import heard_since
 
 log = logging.getLogger(__name__)
 

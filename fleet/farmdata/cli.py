@@ -61,11 +61,11 @@ def _export(args: argparse.Namespace) -> int:
 
     from sqlmodel import Session
 
-    from fleet import audit
     from fleet.cli_database import _database, _settings
     from fleet.farmdata.export import export_chunks, write_export
     from fleet.migrate import upgrade
-    from fleet.people import Farm
+    from fleet.people import audit
+    from fleet.people.tables import Farm
 
     if args.since and args.until and args.since >= args.until:
         print("agrifleet fleet export: --until must be after --since", file=sys.stderr)

@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Table, and_, delete, false, or_, select
 from sqlmodel import Session
 
-from fleet import audit, rollups
 from fleet.farmdata.tables import (
     ALERT,
     DETECTION,
@@ -36,8 +35,10 @@ from fleet.farmdata.tables import (
     VERDICT,
     table_of,
 )
+from fleet.modelops.observations import PhotoStore
 from fleet.models import LatestReading
-from fleet.observations import PhotoStore
+from fleet.people import audit
+from fleet.telemetry import rollups
 
 #: Rows per DELETE transaction.
 BATCH = 5_000

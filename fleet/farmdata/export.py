@@ -26,8 +26,8 @@ from sqlalchemy import Connection, Engine, select
 
 from agrifleet import __version__
 from fleet.farmdata.tables import DETECTION, FARM, OBSERVATION, TABLES, Scope, Table
-from fleet.observations import PhotoStore
-from fleet.people import Farm
+from fleet.modelops.observations import PhotoStore
+from fleet.people.tables import Farm
 
 #: Rows read from the database per round trip.
 YIELD_PER = 5_000

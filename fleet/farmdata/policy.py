@@ -1,7 +1,8 @@
 """Each farm's data policy: how many days raw readings, photos and alerts are kept (unset: the
 fleet-wide default from the settings), and whether its confirmed photos may train models.
 
-:func:`apply_retention` is what the retention thread (:mod:`fleet.retention`) runs per farm each
+:func:`apply_retention` is what the retention thread (:mod:`fleet.farmdata.retention`) runs per
+farm each
 pass: raw readings older than the farm's days are deleted (rollups stay); detections' thumbnails
 and scouting photos older than its photo days are removed (the rows and the model's answers
 stay; an observation whose photo is gone has ``photo_bytes`` 0); cleared alerts whose last
@@ -22,8 +23,8 @@ from sqlmodel import Field, Session, SQLModel
 from sqlmodel import select as select_rows
 
 from fleet.farmdata.tables import ALERT, DETECTION, DEVICE, FARM, OBSERVATION, READING
+from fleet.modelops.observations import PhotoStore
 from fleet.models import UtcDateTime, utcnow
-from fleet.observations import PhotoStore
 from fleet.settings import FleetSettings
 
 log = logging.getLogger(__name__)

@@ -18,13 +18,13 @@ from sqlalchemy import Table as SaTable
 from sqlmodel import SQLModel
 
 from fleet.alerts.tables import Alert
+from fleet.modelops.observation_verdicts import ObservationVerdict
+from fleet.modelops.observations import Observation
+from fleet.modelops.rollouts.tables import Rollout, RolloutDevice
+from fleet.modelops.verdicts import DetectionVerdict
 from fleet.models import Detection, Device, Event, Reading
-from fleet.observation_verdicts import ObservationVerdict
-from fleet.observations import Observation
-from fleet.people import AuditEntry, Farm, Field_, Membership, User
-from fleet.rollouts.tables import Rollout, RolloutDevice
-from fleet.rollups import ReadingDaily, ReadingHourly
-from fleet.verdicts import DetectionVerdict
+from fleet.people.tables import AuditEntry, Farm, Field_, Membership, User
+from fleet.telemetry.rollups import ReadingDaily, ReadingHourly
 
 
 def table_of(model: type[SQLModel]) -> SaTable:

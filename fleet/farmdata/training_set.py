@@ -34,7 +34,7 @@ from fleet.farmdata.tables import (
     VERDICT,
     table_of,
 )
-from fleet.observations import PhotoStore
+from fleet.modelops.observations import PhotoStore
 
 POLICY = table_of(FarmDataPolicy)
 PROVENANCE = "provenance.csv"

@@ -8,22 +8,22 @@ from alembic import context
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from fleet import enrolment_tables as _enrolment_tables  # noqa: F401 - registers tables
-from fleet import invitations as _invitations  # noqa: F401 - registers tables
-from fleet import observation_verdicts as _observation_verdicts  # noqa: F401 - registers tables
-from fleet import observations as _observations  # noqa: F401 - registers tables
-from fleet import people as _people  # noqa: F401 - registers tables
-from fleet import rollups as _rollup_tables  # noqa: F401 - registers tables
-from fleet import verdicts as _verdicts  # noqa: F401 - registers tables
 from fleet.alerts import tables as _alert_tables  # noqa: F401 - registers tables
-from fleet.auth import devices as _devices  # noqa: F401 - registers tables
-from fleet.delivery import tables as _delivery_tables  # noqa: F401 - registers tables
+from fleet.alerts.delivery import tables as _delivery_tables  # noqa: F401 - registers tables
+from fleet.devices import enrolment_tables as _enrolment_tables  # noqa: F401 - registers tables
 from fleet.farmdata import policy as _farm_policy  # noqa: F401 - registers tables
+from fleet.modelops import observation_verdicts as _observation_verdicts  # noqa: F401 - registers tables
+from fleet.modelops import observations as _observations  # noqa: F401 - registers tables
+from fleet.modelops import verdicts as _verdicts  # noqa: F401 - registers tables
+from fleet.modelops.registry import tables as _registry_tables  # noqa: F401 - registers tables
+from fleet.modelops.rollouts import tables as _rollout_tables  # noqa: F401 - registers tables
 from fleet.models import UtcDateTime  # also registers the tables on SQLModel.metadata
-from fleet.partitions import include_name
-from fleet.registry import tables as _registry_tables  # noqa: F401 - registers tables
+from fleet.people import invitations as _invitations  # noqa: F401 - registers tables
+from fleet.people import tables as _people  # noqa: F401 - registers tables
+from fleet.people.auth import devices as _devices  # noqa: F401 - registers tables
 from fleet.risk import tables as _risk_tables  # noqa: F401 - registers tables
-from fleet.rollouts import tables as _rollout_tables  # noqa: F401 - registers tables
+from fleet.telemetry import rollups as _rollup_tables  # noqa: F401 - registers tables
+from fleet.telemetry.partitions import include_name
 
 config = context.config
 

@@ -15,7 +15,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from fleet.models import Device, Reading
-from fleet.people import Field_
+from fleet.people.tables import Field_
 from fleet.risk import registry
 from fleet.risk.outcome import DayRisk
 from fleet.risk.series import QUANTITIES, Sample, days, hourly

@@ -20,11 +20,11 @@ import pytest
 from agrifleet.signing import generate_keypair
 from edge.config import load_config
 from fleet.app import create_app
-from fleet.auth import create_token
+from fleet.people.auth import create_token
 from fleet.settings import FleetSettings
 from hardware.simulators import ModbusSoilSimulator
 from provisioning.dynsec import DynsecBroker
-from tests.fleet.api.server import serving
+from tests.fleet.web.api.server import serving
 from tests.services import connack, free_port
 
 AGRIFLEET = [sys.executable, "-m", "agrifleet"]

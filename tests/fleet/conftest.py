@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
 from fleet.app import create_app
-from fleet.auth import create_token
 from fleet.db import make_engine
 from fleet.migrate import upgrade
+from fleet.people.auth import create_token
 from fleet.settings import FleetSettings
 from tests.fleet.device import Device
 from tests.services import Broker, Postgres

@@ -16,7 +16,7 @@ import pytest
 from fleet.settings import FleetSettings
 from tests.fleet.conftest import running_fleet
 from tests.fleet.fixtures.fleet_data import fill, snapshot
-from tests.fleet.registry.packages import archive, keypair, package_dir
+from tests.fleet.modelops.registry.packages import archive, keypair, package_dir
 from tests.services import Broker, postgres_bindir
 
 SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "backup.sh"

@@ -1,7 +1,7 @@
 """Migrations specify: applying them twice is harmless and yields exactly the models' schema,
 on SQLite and PostgreSQL, except what PostgreSQL's partitioned readings need: their monthly
 partitions (tables no model names), and the partition key in the primary key and the unique
-item constraint (fleet/partitions.py)."""
+item constraint (fleet/telemetry/partitions.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from fleet import partitions
 from fleet.db import make_engine
 from fleet.migrate import upgrade
+from fleet.telemetry import partitions
 
 
 def _described(diff: list[Any]) -> list[tuple[str, str, tuple[str, ...]]]:

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES, DeviceId, device_client_id
 from fleet.settings import FleetSettings
-from fleet.workers import worker_client_id
+from fleet.telemetry.workers import worker_client_id
 from provisioning.dynsec import DynsecBroker, DynsecControl, device_acls, device_role
 from provisioning.embedded_broker import EmbeddedBroker
 from tests.services import connack, free_port

@@ -16,7 +16,7 @@ branch_labels = None
 depends_on = None
 
 _ROLLUPS = {'reading_hourly': 3600, 'reading_daily': 86400}
-#: Bucket starts are clipped to 1970..9999 like the readings API's buckets (fleet/queries.py).
+#: Bucket starts are clipped to 1970..9999 like the readings API's buckets (fleet/telemetry/queries.py).
 _HIGH = 253402300799
 #: SQLite's unnamed foreign key on reading.device_id, named for batch mode.
 _NAMING = {'fk': 'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s'}

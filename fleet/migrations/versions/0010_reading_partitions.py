@@ -3,7 +3,7 @@ one partition per UTC month (``reading_p2026_12``) and ``reading_default`` for t
 
 PostgreSQL wants the partition key in every unique constraint: the primary key becomes (id, ts)
 and ``uq_reading_item`` (device_id, boot_id, seq, ts); the writer keeps (device, boot, seq)
-unique itself (fleet/store.py). Existing rows are moved with their ids, and ``reading_id_seq``
+unique itself (fleet/telemetry/store.py). Existing rows are moved with their ids, and ``reading_id_seq``
 goes on numbering. Monthly partitions are made from the month of the first reading the fleet
 stored to three months ahead; readings dated outside them go to ``reading_default``. SQLite
 keeps its plain table.
@@ -24,7 +24,7 @@ down_revision = '0009_storage_at_speed'
 branch_labels = None
 depends_on = None
 
-#: Months after the current one given a partition now (fleet/partitions.py keeps it so).
+#: Months after the current one given a partition now (fleet/telemetry/partitions.py keeps it so).
 _AHEAD = 3
 _COLUMNS = ('device_id, boot_id, seq, ts, uptime_s, clock_synced, sensor, quantity, value, '
             'unit, id, stored_at, future')

@@ -1,5 +1,5 @@
 """Alert delivery: farms' webhooks, people's e-mail settings and quiet hours, and the durable
-delivery queue with every attempt (fleet/delivery/tables.py).
+delivery queue with every attempt (fleet/alerts/delivery/tables.py).
 
 Revision ID: 0013_alert_delivery
 Revises: 0012_field_alert_kinds

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from fleet.alerts.evaluate import Tick, evaluate_once
-from fleet.auth import create_token
+from fleet.people.auth import create_token
 from fleet.settings import FleetSettings
-from fleet.writer import Incoming, Writer
-from tests.fleet.api.rows import store_items
+from fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.conftest import FleetUnderTest, running_fleet
+from tests.fleet.web.api.rows import store_items
 
 
 @dataclass

@@ -12,9 +12,9 @@ import pytest
 
 from fleet.models import DEFAULT_FARM_ID
 from tests.fleet.alerts.conftest import AlertFleet
-from tests.fleet.api.test_risk import DAY0, _field, _node, _weather
-from tests.fleet.auth.people import add_farm, add_user, bearer, personal_token
 from tests.fleet.device import detection
+from tests.fleet.people.auth.people import add_farm, add_user, bearer, personal_token
+from tests.fleet.web.api.test_risk import DAY0, _field, _node, _weather
 
 AFTER = datetime(DAY0.year, DAY0.month, DAY0.day, tzinfo=UTC)
 

@@ -13,15 +13,15 @@ from typing import Any
 from PIL import Image
 from sqlmodel import Session
 
-from fleet import audit
 from fleet.alerts.tables import Alert
-from fleet.observation_verdicts import ObservationVerdict
-from fleet.observations import Observation, PhotoStore, reencode
-from fleet.people import Field_
-from fleet.verdicts import DetectionVerdict
-from tests.fleet.api.rows import store_items
-from tests.fleet.auth.people import add_farm, add_user
+from fleet.modelops.observation_verdicts import ObservationVerdict
+from fleet.modelops.observations import Observation, PhotoStore, reencode
+from fleet.modelops.verdicts import DetectionVerdict
+from fleet.people import audit
+from fleet.people.tables import Field_
 from tests.fleet.device import T0, detection, event, reading
+from tests.fleet.people.auth.people import add_farm, add_user
+from tests.fleet.web.api.rows import store_items
 
 #: Vietnamese and Chinese text, which must come out of a CSV as it went in.
 VI_NAME = "Ruộng cà phê Đắk Lắk"

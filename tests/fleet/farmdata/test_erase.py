@@ -23,13 +23,13 @@ from fleet.farmdata.tables import (
     table_of,
 )
 from fleet.models import LatestReading
-from fleet.people import AuditEntry
-from fleet.rollups import ReadingDaily, ReadingHourly
-from tests.fleet.auth.people import add_user
+from fleet.people.tables import AuditEntry
+from fleet.telemetry.rollups import ReadingDaily, ReadingHourly
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import T0
 from tests.fleet.farmdata.data import FarmData
 from tests.fleet.farmdata.test_export import _headers
+from tests.fleet.people.auth.people import add_user
 
 HOURLY, DAILY, LATEST = table_of(ReadingHourly), table_of(ReadingDaily), table_of(LatestReading)
 

@@ -16,16 +16,16 @@ import pytest
 from sqlmodel import Session, col, select
 
 from fleet.farmdata.tables import TABLES
-from fleet.people import AuditEntry
-from tests.fleet.auth.people import bearer, personal_token
+from fleet.people.tables import AuditEntry
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.farmdata.data import VI_NAME, ZH_NAME, FarmData
+from tests.fleet.people.auth.people import bearer, personal_token
 
 pytestmark = pytest.mark.usefixtures("two_farms")
 
 
 def _headers(fleet: FleetUnderTest, email: str) -> dict[str, str]:
-    from fleet.people import User
+    from fleet.people.tables import User
 
     with Session(fleet.app.state.engine) as session:
         user = session.exec(select(User).where(col(User.email) == email)).one()
@@ -163,7 +163,7 @@ def test_only_the_farms_admin_may_export_it(
     assert farm_app.client.get(url).status_code == 401
     stranger = farm_app.client.get(url, headers=_headers(farm_app, other.admin_email))
     assert stranger.status_code == 404
-    from tests.fleet.auth.people import add_user
+    from tests.fleet.people.auth.people import add_user
 
     add_user(farm_app.app.state.engine, "viewer-a@example.org", {farm.farm_id: "viewer"})
     viewer = farm_app.client.get(url, headers=_headers(farm_app, "viewer-a@example.org"))

@@ -13,16 +13,16 @@ from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
 from fleet.farmdata.policy import Defaults
+from fleet.farmdata.retention import Pruner
 from fleet.farmdata.tables import ALERT, DETECTION, OBSERVATION, READING, table_of
-from fleet.people import AuditEntry
-from fleet.retention import Pruner
-from fleet.rollups import ReadingHourly
-from tests.fleet.auth.people import add_user
+from fleet.people.tables import AuditEntry
+from fleet.telemetry.rollups import ReadingHourly
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import T0
 from tests.fleet.farmdata.data import FarmData
 from tests.fleet.farmdata.test_erase import _photo_files
 from tests.fleet.farmdata.test_export import _headers
+from tests.fleet.people.auth.people import add_user
 
 HOURLY = table_of(ReadingHourly)
 

@@ -1,0 +1,94 @@
+"""What an alert says to a person, in their language (vi, zh, en), with what to do.
+
+The texts are gettext msgids in the dashboard's ``messages`` catalog (extracted from this module,
+see fleet/web/dashboard/babel.cfg); disease names and advice come from the ``diseases`` catalog of
+:mod:`fleet.modelops.advice`. A webhook gets the same text plus the alert as data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleet.alerts.rules import AlertPublic
+from fleet.alerts.tables import Alert
+from fleet.catalogs import LANGUAGES, translations
+from fleet.modelops.advice import UnknownLabel, advice_for
+from fleet.texts import ALERT_KINDS
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; translated when a message is written."""
+    return message
+
+
+STATES = {"active": N_("New alert"), "cleared": N_("Alert cleared")}
+SUBJECT = N_("agrifleet: %(title)s, %(place)s")
+RISK = N_("%(disease)s risk is %(risk)s in field %(field)s on %(date)s (model %(model)s).")
+RISK_LEVELS = {"high": N_("high"), "moderate": N_("moderate")}
+RISK_ADVICE = N_("The weather favours this disease before it can be seen: protect the crop "
+                 "now with the product and interval your plant protection adviser recommends, "
+                 "and walk the field in the next days.")
+SPREAD = N_("%(disease)s on %(crop)s was found on %(count)s nodes or scouting photos of field "
+            "%(field)s.")
+DETECTED = N_("%(disease)s on %(crop)s was detected by node %(device)s.")
+OTHER = N_("Node %(device)s: %(what)s")
+WHY = N_("Why: %(reason)s")
+WHAT_TO_DO = N_("What to do: %(advice)s")
+RICE_BLAST = N_("Rice blast")
+BLAST_ADVICE = N_("Check the leaves for grey, diamond-shaped spots, do not add nitrogen "
+                  "fertiliser during humid spells, and ask the local plant protection station "
+                  "whether a fungicide spray is needed.")
+#: A risk model's disease as the ``diseases`` catalog names it (blast: ours), and whose advice.
+RISK_DISEASES: dict[str, tuple[str, str | None]] = {
+    "late_blight": ("Late blight", "Potato___Late_blight"),
+    "early_blight": ("Early blight", "Tomato___Early_blight"),
+    "blast": (RICE_BLAST, None),
+}
+
+
+def language(lang: str | None) -> str:
+    return lang if lang in LANGUAGES else "en"
+
+
+def compose(alert: Alert | AlertPublic, state: str, lang: str | None) -> tuple[str, str]:
+    """(subject, text) of an alert state change, in ``lang`` (en when unknown)."""
+    t = translations(language(lang)).gettext
+    p: dict[str, Any] = dict(alert.params or {})
+    title = t(ALERT_KINDS.get(alert.code, alert.code))
+    place = str(p.get("field") or alert.device_id or alert.field_id or "")
+    lines = [t(STATES.get(state, STATES["active"])) + ": " + title]
+    advice: str | None = None
+    if alert.code == "disease_risk":
+        name, label = RISK_DISEASES.get(str(p.get("disease")), (str(p.get("disease")), None))
+        lines.append(t(RISK) % {
+            "disease": t(name), "risk": t(RISK_LEVELS.get(str(p.get("risk")), "high")),
+            "field": p.get("field", ""), "date": p.get("date", ""), "model": p.get("model", "")})
+        reason = p.get("reason") or {}
+        facts = ", ".join(f"{k} = {v}" for k, v in reason.items()
+                          if k != "thresholds" and v is not None)
+        lines.append(t(WHY) % {"reason": facts})
+        advice = t(RISK_ADVICE)
+        if label is None and p.get("disease") == "blast":
+            advice = t(BLAST_ADVICE)
+    elif alert.code in ("disease_spreading", "disease_detected"):
+        values = {"disease": t(str(p.get("disease", ""))), "crop": t(str(p.get("crop", ""))),
+                  "count": p.get("sources", ""), "field": p.get("field", ""),
+                  "device": alert.device_id}
+        lines.append(t(SPREAD if alert.code == "disease_spreading" else DETECTED) % values)
+        try:
+            advice = t(advice_for(str(p.get("label", ""))).what_to_do_msgid)
+        except UnknownLabel:
+            advice = None
+    else:
+        lines.append(t(OTHER) % {"device": alert.device_id, "what": title})
+    if advice and state != "cleared":
+        lines.append(t(WHAT_TO_DO) % {"advice": advice})
+    return t(SUBJECT) % {"title": title, "place": place}, "\n\n".join(lines) + "\n"
+
+
+def webhook_body(alert: Alert, state: str, lang: str, delivery_id: int) -> dict[str, Any]:
+    """The JSON a webhook receives: the alert as the API shows it, and the message."""
+    subject, text = compose(alert, state, lang)
+    return {"delivery_id": delivery_id, "state": state, "language": language(lang),
+            "subject": subject, "text": text,
+            "alert": AlertPublic.model_validate(alert).model_dump(mode="json")}

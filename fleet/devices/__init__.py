@@ -1,0 +1,1 @@
+"""The field nodes: enrolment, their broker accounts."""

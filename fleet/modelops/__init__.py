@@ -1,0 +1,2 @@
+"""Crop-disease models in the fleet: the registry, rollouts, scouting, observations, verdicts and
+advice."""

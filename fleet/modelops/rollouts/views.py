@@ -1,0 +1,78 @@
+"""Rollouts as the API shows them: counts, phases, devices with their online state, events."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal
+
+from sqlmodel import Session, col, select
+
+from agrifleet.contract import GateFigures, GateLimits
+from fleet.modelops.rollouts.plan import phase_ends
+from fleet.modelops.rollouts.schemas import (
+    PhasePublic,
+    RolloutDetail,
+    RolloutDevicePublic,
+    RolloutEventPublic,
+    RolloutPublic,
+)
+from fleet.modelops.rollouts.tables import DONE, IN_PROGRESS, Rollout, RolloutDevice, RolloutEvent
+from fleet.models import Device
+from fleet.telemetry.queries import is_online
+
+
+def _devices(session: Session, rollout_id: int) -> list[RolloutDevice]:
+    return list(session.exec(
+        select(RolloutDevice).where(RolloutDevice.rollout_id == rollout_id)
+        .order_by(col(RolloutDevice.device_id))
+    ))
+
+
+def rollout_public(session: Session, r: Rollout) -> RolloutPublic:
+    counts = Counter(rd.state for rd in _devices(session, r.id or 0))
+    return RolloutPublic.model_validate(
+        {**r.model_dump(), "counts": dict(sorted(counts.items()))}
+    )
+
+
+def rollout_detail(session: Session, r: Rollout, offline_after_s: int) -> RolloutDetail:
+    devices = _devices(session, r.id or 0)
+    ids = [rd.device_id for rd in devices]
+    known = list(session.exec(select(Device).where(col(Device.id).in_(ids))))
+    online = {d.id: is_online(d, offline_after_s) for d in known}
+    takes_offers = {d.id: (d.health or {}).get("takes_offers") for d in known}
+    ends = phase_ends(len(devices), r.phases, r.min_devices)
+    phases = []
+    for i, pct in enumerate(r.phases):
+        members = [rd for rd in devices if rd.phase == i]
+        state: Literal["waiting", "offered", "done"] = "waiting" if i > r.phase else (
+            "done" if all(rd.state in DONE for rd in members) else "offered")
+        phases.append(PhasePublic(
+            index=i, percent=pct, devices=ends[i] - (ends[i - 1] if i else 0), state=state,
+            active=sum(rd.state == "active" for rd in members),
+            failed=sum(rd.state in ("failed", "rolled_back") for rd in members),
+            in_progress=sum(rd.state in IN_PROGRESS for rd in members),
+        ))
+    events = session.exec(
+        select(RolloutEvent).where(RolloutEvent.rollout_id == r.id).order_by(col(RolloutEvent.id))
+    ).all()
+    base = rollout_public(session, r)
+    return RolloutDetail(
+        **base.model_dump(),
+        targets=r.targets, phases=phases, min_devices=r.min_devices,
+        max_failures=r.max_failures, max_failure_pct=r.max_failure_pct,
+        rollback_on_halt=r.rollback_on_halt, approval=r.approval,
+        shadow_images=r.shadow_images, shadow_max_s=r.shadow_max_s,
+        limits=GateLimits.model_validate(r.limits), timeout_s=r.timeout_s,
+        devices=[RolloutDevicePublic(
+            device_id=rd.device_id, phase=rd.phase, state=rd.state, reason=rd.reason,
+            online=online.get(rd.device_id, False),
+            takes_offers=takes_offers.get(rd.device_id), bytes_done=rd.bytes_done,
+            bytes_total=rd.bytes_total,
+            gate=GateFigures.model_validate(rd.gate) if rd.gate else None,
+            previous=rd.previous, active=rd.active, rollback=rd.rollback,
+            state_since=rd.state_since,
+        ) for rd in devices],
+        events=[RolloutEventPublic(ts=e.ts, actor=e.actor, action=e.action, detail=e.detail)
+                for e in events],
+    )
