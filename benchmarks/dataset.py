@@ -34,8 +34,8 @@ from benchmarks.ingest import record
 from benchmarks.record import commit, machine
 from benchmarks.storage import QUANTITIES
 from fleet.db import make_engine
+from fleet.devices.tables import Device
 from fleet.migrate import upgrade
-from fleet.models import Device
 from fleet.telemetry import partitions, rollups, staging
 from fleet.telemetry.rows import READING_COLUMNS, SQLITE_TIME
 from fleet.telemetry.store import READING_PG_COLUMNS
@@ -174,7 +174,7 @@ def _sign_in(app: Any, client: Any) -> None:
     """A viewer of the default farm (where the dataset's devices are), signed in."""
     from sqlmodel import Session
 
-    from fleet.models import DEFAULT_FARM_ID
+    from fleet.devices.tables import DEFAULT_FARM_ID
     from fleet.people.auth.passwords import hash_password
     from fleet.people.tables import Membership, User
 

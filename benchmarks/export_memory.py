@@ -22,8 +22,9 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from fleet.db import make_engine
+from fleet.devices.tables import Device
 from fleet.migrate import upgrade
-from fleet.models import Device, Reading
+from fleet.telemetry.tables import Reading
 
 BATCH = 50_000
 

@@ -50,8 +50,8 @@ def prepare_database(url: str, device_ids: list[str]) -> str:
     from sqlmodel import Session
 
     from fleet.db import make_engine
+    from fleet.devices.tables import Device
     from fleet.migrate import upgrade
-    from fleet.models import Device
     from fleet.people.auth import create_token
 
     engine = make_engine(url)

@@ -33,11 +33,12 @@ from sqlmodel import Session
 from agrifleet.contract import Ack, messages_topic
 from benchmarks.record import commit, machine
 from fleet.db import make_engine
+from fleet.devices.tables import Device
 from fleet.metrics import Metrics
 from fleet.migrate import upgrade
-from fleet.models import Device, Reading
 from fleet.settings import FleetSettings
 from fleet.telemetry.ingest import Ingestor
+from fleet.telemetry.tables import Reading
 from provisioning.mosquitto import FLEET_USER, MosquittoBroker, MosquittoConfig, free_port
 
 PREFIX = "agrifleet"

@@ -32,9 +32,10 @@ from agrifleet.contract import Ack, messages_topic
 from benchmarks.ingest import record
 from benchmarks.record import commit, machine
 from fleet.db import make_engine
+from fleet.devices.tables import Device
 from fleet.metrics import Metrics
 from fleet.migrate import upgrade
-from fleet.models import Device, Reading
+from fleet.telemetry.tables import Reading
 from fleet.telemetry.writer import _MAX_GROUP_BYTES, Incoming, Writer
 
 PREFIX = "agrifleet"

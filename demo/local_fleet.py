@@ -249,9 +249,9 @@ class LocalFleet:
 
         The passwords go to ``create-user`` on its standard input, never as arguments.
         """
-        import fleet.models
+        from fleet.devices.tables import DEFAULT_FARM_ID
 
-        farm = str(getattr(fleet.models, "DEFAULT_FARM_ID", 1))
+        farm = str(DEFAULT_FARM_ID)
         for role in ("viewer", "technician"):
             email, password = f"{role}@demo.example.org", secrets.token_urlsafe(12)
             done = subprocess.run(
@@ -310,9 +310,9 @@ class LocalFleet:
             return json.loads(response.read() or b"null")
 
     def _register_devices(self) -> None:
-        import fleet.models
+        from fleet.devices.tables import DEFAULT_FARM_ID
 
-        farm = getattr(fleet.models, "DEFAULT_FARM_ID", 1)
+        farm = DEFAULT_FARM_ID
         # One paddy around the simulated GPS positions (10.03 + 0.01 i, 105.77 + 0.01 i).
         span = 0.01 * len(self.devices)
         ring = [[105.765, 10.025], [105.775 + span, 10.025], [105.775 + span, 10.035 + span],

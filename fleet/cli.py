@@ -387,8 +387,8 @@ def _enrolment_code(args: argparse.Namespace) -> int:
 
     from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
     from fleet.devices.enrolment import issue_code
+    from fleet.devices.tables import Device
     from fleet.migrate import upgrade
-    from fleet.models import Device
 
     settings = _settings()
     with _database("enrolment-code", settings) as engine:
@@ -446,8 +446,8 @@ def _create_devices(args: argparse.Namespace) -> int:
 
     from fleet.devices.broker_accounts import BrokerAccounts
     from fleet.devices.enrolment import issue_code
+    from fleet.devices.tables import DEFAULT_FARM_ID, Device
     from fleet.migrate import upgrade
-    from fleet.models import DEFAULT_FARM_ID, Device
 
     try:
         rows = _read_devices_csv(args.csv)
@@ -494,8 +494,8 @@ def _revoke_device(args: argparse.Namespace) -> int:
 
     from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
     from fleet.devices.enrolment import revoke
+    from fleet.devices.tables import Device
     from fleet.migrate import upgrade
-    from fleet.models import Device
 
     settings = _settings()
     with _database("revoke-device", settings) as engine:

@@ -25,9 +25,10 @@ from sqlmodel import Session, col, select
 from agrifleet.inference.parts import crop_name, disease_name
 from fleet.alerts.field_conditions import risk_conditions, spread_conditions
 from fleet.alerts.tables import CODES, OPEN_STATES, Alert, AlertRule
-from fleet.models import Detection, Device, LatestReading, Reading
+from fleet.devices.tables import Device
 from fleet.settings import FleetSettings
 from fleet.telemetry.queries import heard_since
+from fleet.telemetry.tables import Detection, LatestReading, Reading
 
 log = logging.getLogger(__name__)
 

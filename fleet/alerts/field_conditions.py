@@ -16,13 +16,14 @@ from sqlmodel import Session, col, select
 
 from agrifleet.inference.parts import crop_name, disease_name
 from fleet.alerts.tables import AlertRule
+from fleet.devices.tables import Device
 from fleet.modelops.observations import Observation
 from fleet.modelops.verdicts import DetectionVerdict
-from fleet.models import Detection, Device
 from fleet.people.tables import Field_
 from fleet.risk import registry
 from fleet.risk.assess import field_risk
 from fleet.risk.outcome import at_least
+from fleet.telemetry.tables import Detection
 
 Conditions = dict[tuple[str, str], dict[str, Any]]
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from fleet.models import BigId, UtcDateTime, utcnow
+from fleet.columns import BigId, UtcDateTime, utcnow
 
 
 class EnrolmentCode(SQLModel, table=True):

@@ -36,9 +36,9 @@ from fleet.farmdata.tables import (
     table_of,
 )
 from fleet.modelops.observations import PhotoStore
-from fleet.models import LatestReading
 from fleet.people import audit
 from fleet.telemetry import rollups
+from fleet.telemetry.tables import LatestReading
 
 #: Rows per DELETE transaction.
 BATCH = 5_000

@@ -22,9 +22,9 @@ from sqlalchemy import Engine, Select, and_, delete, false, or_, select, update
 from sqlmodel import Field, Session, SQLModel
 from sqlmodel import select as select_rows
 
+from fleet.columns import UtcDateTime, utcnow
 from fleet.farmdata.tables import ALERT, DETECTION, DEVICE, FARM, OBSERVATION, READING
 from fleet.modelops.observations import PhotoStore
-from fleet.models import UtcDateTime, utcnow
 from fleet.settings import FleetSettings
 
 log = logging.getLogger(__name__)

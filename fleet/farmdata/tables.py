@@ -18,13 +18,14 @@ from sqlalchemy import Table as SaTable
 from sqlmodel import SQLModel
 
 from fleet.alerts.tables import Alert
+from fleet.devices.tables import Device
 from fleet.modelops.observation_verdicts import ObservationVerdict
 from fleet.modelops.observations import Observation
 from fleet.modelops.rollouts.tables import Rollout, RolloutDevice
 from fleet.modelops.verdicts import DetectionVerdict
-from fleet.models import Detection, Device, Event, Reading
 from fleet.people.tables import AuditEntry, Farm, Field_, Membership, User
 from fleet.telemetry.rollups import ReadingDaily, ReadingHourly
+from fleet.telemetry.tables import Detection, Event, Reading
 
 
 def table_of(model: type[SQLModel]) -> SaTable:

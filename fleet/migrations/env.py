@@ -10,6 +10,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 from fleet.alerts import tables as _alert_tables  # noqa: F401 - registers tables
 from fleet.alerts.delivery import tables as _delivery_tables  # noqa: F401 - registers tables
+from fleet.columns import UtcDateTime  # also registers the tables on SQLModel.metadata
 from fleet.devices import enrolment_tables as _enrolment_tables  # noqa: F401 - registers tables
 from fleet.farmdata import policy as _farm_policy  # noqa: F401 - registers tables
 from fleet.modelops import observation_verdicts as _observation_verdicts  # noqa: F401 - registers tables
@@ -17,7 +18,6 @@ from fleet.modelops import observations as _observations  # noqa: F401 - registe
 from fleet.modelops import verdicts as _verdicts  # noqa: F401 - registers tables
 from fleet.modelops.registry import tables as _registry_tables  # noqa: F401 - registers tables
 from fleet.modelops.rollouts import tables as _rollout_tables  # noqa: F401 - registers tables
-from fleet.models import UtcDateTime  # also registers the tables on SQLModel.metadata
 from fleet.people import invitations as _invitations  # noqa: F401 - registers tables
 from fleet.people import tables as _people  # noqa: F401 - registers tables
 from fleet.people.auth import devices as _devices  # noqa: F401 - registers tables

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import BigInteger
 from sqlmodel import Field, Session, SQLModel
 
+from fleet.columns import UtcDateTime, utcnow
 from fleet.modelops.observations import Observation
 from fleet.modelops.verdicts import VerdictCreate, VerdictValue
-from fleet.models import UtcDateTime, utcnow
 
 
 class ObservationVerdict(SQLModel, table=True):

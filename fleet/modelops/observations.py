@@ -25,7 +25,7 @@ from sqlmodel import Field, SQLModel
 
 from agrifleet.images import decoded
 from agrifleet.inference.parts import disease_name
-from fleet.models import BigId, UtcDateTime, utcnow
+from fleet.columns import BigId, UtcDateTime, utcnow
 
 MAX_SIDE = 2048
 THUMB_SIDE = 320

@@ -14,8 +14,9 @@ from pydantic import ConfigDict
 from sqlalchemy import BigInteger, Index, case, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from fleet.models import Detection, UtcDateTime, utcnow
-from fleet.people.farms import in_farms
+from fleet.columns import UtcDateTime, utcnow
+from fleet.devices.scope import in_farms
+from fleet.telemetry.tables import Detection
 
 VerdictValue = Literal["confirmed", "rejected"]
 

@@ -1,7 +1,7 @@
 """Who may see and manage which farm and which person: the rules the people routes share.
 
-Farm scoping lives here too: :func:`in_farms` narrows any query of a device's items to the
-caller's farms.
+(Narrowing a query of a device's items to the caller's farms is
+:func:`fleet.devices.scope.in_farms`.)
 
 A user is *visible* to a caller who is that user, a service admin token, or an admin of a
 farm the user belongs to; a caller *manages* a user when they are a service admin or an admin
@@ -10,21 +10,11 @@ of every farm the user belongs to (and the user belongs to at least one).
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from fleet.models import Device
 from fleet.people.auth.principal import Principal, rank
 from fleet.people.tables import Farm, Membership, User
-
-
-def in_farms(device_id: Any, farm_ids: set[int] | None) -> list[ColumnElement[bool]]:
-    """The condition that an item's device is in one of the farms (none: every farm)."""
-    if farm_ids is None:
-        return []
-    return [col(device_id).in_(select(Device.id).where(col(Device.farm_id).in_(farm_ids)))]
 
 
 def memberships_of(session: Session, user_id: int) -> list[Membership]:

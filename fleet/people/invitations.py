@@ -17,7 +17,7 @@ from pydantic import ConfigDict
 from sqlalchemy import Index
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from fleet.models import BigId, UtcDateTime, utcnow
+from fleet.columns import BigId, UtcDateTime, utcnow
 from fleet.people.tables import Email, FarmRole
 
 INVITATION_PREFIX = "agi_"

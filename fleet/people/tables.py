@@ -13,9 +13,10 @@ from pydantic import AfterValidator, ConfigDict, StringConstraints, WithJsonSche
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from fleet.models import BigId, UtcDateTime, utcnow
+from fleet.columns import BigId, UtcDateTime, utcnow
 
-#: The name of the farm (id fleet.models.DEFAULT_FARM_ID) a fresh install and an upgrade have.
+#: The name of the farm (id fleet.devices.tables.DEFAULT_FARM_ID) a fresh install and an upgrade
+#: have.
 DEFAULT_FARM_NAME = "Default farm"
 
 FarmRole = Literal["viewer", "technician", "admin"]
@@ -341,3 +342,20 @@ class Me(SQLModel):
     csrf_token: str | None = Field(
         default=None, description="Send it as X-CSRF-Token with every unsafe request made "
         "with the session cookie (it is also in the agrifleet_csrf cookie)")
+
+
+Role = Literal["admin", "technician", "viewer"]
+
+
+#: technician: read everything, publish models and steer rollouts; admin: also devices.
+ROLES: tuple[Role, ...] = ("admin", "technician", "viewer")
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token; only the SHA-256 of the secret is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(max_length=16)
+    name: str = Field(default="", max_length=128)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

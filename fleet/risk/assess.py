@@ -14,12 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
-from fleet.models import Device, Reading
+from fleet.devices.tables import Device
 from fleet.people.tables import Field_
 from fleet.risk import registry
 from fleet.risk.outcome import DayRisk
 from fleet.risk.series import QUANTITIES, Sample, days, hourly
 from fleet.risk.tables import FieldRiskParameters
+from fleet.telemetry.tables import Reading
 
 #: Days read before ``since`` for the models that look back.
 LOOKBACK_DAYS = 14

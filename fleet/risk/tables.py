@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
-from fleet.models import UtcDateTime, utcnow
+from fleet.columns import UtcDateTime, utcnow
 
 
 class FieldRiskParameters(SQLModel, table=True):

@@ -37,7 +37,8 @@ DEFAULT = "reading_default"
 UPKEEP_LOCK = 0x61677269_70617274  # "agripart"
 #: The longest a change of partitions waits for a table's lock before giving up until later.
 LOCK_TIMEOUT = "5s"
-#: What PostgreSQL's partitioned ``reading`` holds instead of the model's (fleet/models.py): a
+#: What PostgreSQL's partitioned ``reading`` holds instead of the model's
+#: (fleet/telemetry/tables.py): a
 #: unique constraint, the primary key too, must include the partition key there. The model keeps
 #: ``id`` alone as the ORM's key (the sequence makes it unique) and (device, boot, seq) unique,
 #: as SQLite has them; the writer keeps (device, boot, seq) unique on PostgreSQL

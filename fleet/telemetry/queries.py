@@ -16,9 +16,10 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from agrifleet.contract import ModelRef
-from fleet.models import (
+from fleet.devices.tables import Device, Position
+from fleet.telemetry import gaps, rollups
+from fleet.telemetry.tables import (
     BootGaps,
-    Device,
     DeviceBoot,
     DeviceDetail,
     Event,
@@ -26,11 +27,9 @@ from fleet.models import (
     GapSummary,
     LatestReading,
     LatestReadingPublic,
-    Position,
     Reading,
     ReadingPublic,
 )
-from fleet.telemetry import gaps, rollups
 
 Order = Literal["asc", "desc"]
 MAX_MISSING_RANGES = 1000

@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, Connection, Table, and_, delete, func, insert
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Field, SQLModel
 
-from fleet.models import UtcDateTime
+from fleet.columns import UtcDateTime
 from fleet.telemetry import staging
 
 #: Bucket width in seconds → rollup table name.

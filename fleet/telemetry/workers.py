@@ -41,8 +41,8 @@ from sqlalchemy import Engine, func, text
 from sqlmodel import Session
 
 from agrifleet.mqtt import configure_client, parse_mqtt_url
+from fleet.devices.tables import Device
 from fleet.metrics import Metrics
-from fleet.models import Device
 from fleet.people.auth import find_token
 from fleet.settings import FleetSettings
 from fleet.telemetry import queries

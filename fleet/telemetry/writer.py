@@ -25,8 +25,8 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, device_from_topic, seq_ranges
+from fleet.columns import utcnow
 from fleet.metrics import Metrics
-from fleet.models import utcnow
 from fleet.telemetry import gaps, partitions, rollups
 from fleet.telemetry.conflicts import Conflict, Resends, conflict_events, sort_resends
 from fleet.telemetry.parse import CheckedBatch, CheckedStatus, Refusal, parse_message

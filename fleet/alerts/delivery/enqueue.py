@@ -15,7 +15,7 @@ from sqlmodel import Session, col, or_, select
 
 from fleet.alerts.delivery.tables import AlertNotice, Delivery, NotifySettings, Webhook
 from fleet.alerts.tables import OPEN_STATES, Alert, AlertRule
-from fleet.models import Device
+from fleet.devices.tables import Device
 from fleet.people.tables import Membership, User
 
 log = logging.getLogger(__name__)

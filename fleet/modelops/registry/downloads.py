@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from fleet.columns import utcnow
 from fleet.modelops.registry.tables import DownloadToken
-from fleet.models import utcnow
 from fleet.people.auth import hash_token
 from fleet.settings import FleetSettings
 

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from agrifleet.contract import GateLimits, ModelOffer, offer_topic
+from fleet.devices.tables import Device
 from fleet.modelops.registry.downloads import issue_token, package_url, revoke_tokens
 from fleet.modelops.registry.publish import find
 from fleet.modelops.registry.tables import ModelPackage
@@ -26,9 +27,9 @@ from fleet.modelops.rollouts.gate import error_report, gate_misses, gate_report,
 from fleet.modelops.rollouts.plan import ACTIVE_STATES, PlanError, plan_rollout
 from fleet.modelops.rollouts.schemas import RolloutCreate
 from fleet.modelops.rollouts.tables import DONE, IN_PROGRESS, Rollout, RolloutDevice, RolloutEvent
-from fleet.models import Device, ModelUpdate
 from fleet.settings import FleetSettings
 from fleet.telemetry.queries import is_online
+from fleet.telemetry.tables import ModelUpdate
 
 log = logging.getLogger(__name__)
 

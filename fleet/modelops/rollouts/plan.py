@@ -12,10 +12,10 @@ import math
 from sqlmodel import Session, col, select
 
 from agrifleet.package import parse_version
+from fleet.devices.tables import Device
 from fleet.modelops.registry.tables import ModelPackage
 from fleet.modelops.rollouts.schemas import RolloutCreate, Targets
 from fleet.modelops.rollouts.tables import Rollout, RolloutDevice, RolloutEvent
-from fleet.models import Device
 
 ACTIVE_STATES = ("running", "paused", "halted")
 

@@ -8,6 +8,7 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from agrifleet.contract import GateFigures, GateLimits
+from fleet.devices.tables import Device
 from fleet.modelops.rollouts.plan import phase_ends
 from fleet.modelops.rollouts.schemas import (
     PhasePublic,
@@ -17,7 +18,6 @@ from fleet.modelops.rollouts.schemas import (
     RolloutPublic,
 )
 from fleet.modelops.rollouts.tables import DONE, IN_PROGRESS, Rollout, RolloutDevice, RolloutEvent
-from fleet.models import Device
 from fleet.telemetry.queries import is_online
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
-from fleet.models import BigId, UtcDateTime, utcnow
+from fleet.columns import BigId, UtcDateTime, utcnow
 
 DEVICE_COOKIE = "agrifleet_device"
 DEVICE_PREFIX = "agd_"

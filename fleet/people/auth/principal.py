@@ -11,8 +11,7 @@ from typing import Literal
 
 from sqlmodel import Session, select
 
-from fleet.models import ApiToken
-from fleet.people.tables import FARM_ROLES, Membership, User, UserSession, UserToken
+from fleet.people.tables import FARM_ROLES, ApiToken, Membership, User, UserSession, UserToken
 
 
 def rank(role: str | None) -> int:

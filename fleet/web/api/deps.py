@@ -12,8 +12,8 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from fleet.devices.tables import Device
 from fleet.metrics import Metrics
-from fleet.models import Device
 from fleet.people import audit
 from fleet.people.auth import find_token
 from fleet.people.auth.principal import Principal, rank, service_principal, user_principal

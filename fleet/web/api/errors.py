@@ -16,11 +16,17 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlmodel import SQLModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fleet.models import Message
-
 log = logging.getLogger(__name__)
+
+
+class Message(SQLModel):
+    """An error's body: ``{"detail": …}``, as FastAPI's own errors have it."""
+
+    detail: str
+
 
 #: A route's documented answers besides its success.
 Responses = dict[int | str, dict[str, Any]]
@@ -28,7 +34,6 @@ Responses = dict[int | str, dict[str, Any]]
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": Message, "description": "The database is unavailable; try again later"},
 }
-#: What every route behind a token can answer besides its own responses.
 def too_large(limit: int) -> dict[int | str, dict[str, Any]]:
     """The 413 of a route that reads at most ``limit`` bytes of body."""
     return {413: {

@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from fleet.alerts.tables import Alert
-from fleet.models import Device
+from fleet.devices.tables import Device
 from fleet.people.tables import Field_
 from fleet.texts import ALERT_KINDS, N_
 from fleet.web.dashboard import quantities

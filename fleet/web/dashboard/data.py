@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from fleet.devices.tables import Device, DevicePublic
 from fleet.modelops.verdicts import DetectionVerdict
-from fleet.models import Detection, Device, DevicePublic, Event
 from fleet.people.tables import Field_
 from fleet.telemetry import queries
+from fleet.telemetry.tables import Detection, Event
 from fleet.web.dashboard.session import Principal
 
 #: Detections newer than this count as "found in the last days" on the overview.

@@ -18,12 +18,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
+from fleet.devices.tables import Device
 from fleet.modelops.registry.publishers import OTHER_PUBLISHER, shown_publisher
 from fleet.modelops.registry.tables import ModelPackage
 from fleet.modelops.rollouts.tables import Rollout, RolloutDevice
 from fleet.modelops.rollouts.views import rollout_detail
-from fleet.models import Device, LatestReading, ReadingBucket
 from fleet.telemetry import queries
+from fleet.telemetry.tables import LatestReading, ReadingBucket
 from fleet.web.api.deps import SessionDep, SettingsDep
 from fleet.web.dashboard import alert_rows, charts, data, fieldmap, session
 from fleet.web.dashboard.i18n import LANGUAGES

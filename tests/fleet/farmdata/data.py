@@ -90,7 +90,7 @@ def make_farm(app: Any, name: str, prefix: str, colour: tuple[int, int, int],
     devices = [f"{prefix}-node-1", f"{prefix}-node-2"]
     from sqlalchemy import insert
 
-    from fleet.models import Device
+    from fleet.devices.tables import Device
 
     with engine.begin() as conn:
         conn.execute(insert(Device), [
@@ -109,7 +109,7 @@ def make_farm(app: Any, name: str, prefix: str, colour: tuple[int, int, int],
         ])  # fmt: skip
     from sqlmodel import col, select
 
-    from fleet.models import Detection
+    from fleet.telemetry.tables import Detection
 
     with Session(engine) as session:
         rows = session.exec(select(Detection).where(col(Detection.device_id).in_(devices))

@@ -22,9 +22,9 @@ from fleet.farmdata.tables import (
     VERDICT,
     table_of,
 )
-from fleet.models import LatestReading
 from fleet.people.tables import AuditEntry
 from fleet.telemetry.rollups import ReadingDaily, ReadingHourly
+from fleet.telemetry.tables import LatestReading
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import T0
 from tests.fleet.farmdata.data import FarmData

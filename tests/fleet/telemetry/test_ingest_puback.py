@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from agrifleet.contract import FleetStatus, fleet_status_topic
 from fleet.db import make_engine
-from fleet.models import Device as DeviceRow
+from fleet.devices.tables import Device as DeviceRow
 from fleet.people.auth import create_token
 from fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest, running_fleet

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from agrifleet.contract import MAX_SEQ, Ack
-from fleet.models import Event, Reading
+from fleet.telemetry.tables import Event, Reading
 from fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import T0, batch, detection, event, jpeg_bytes, reading, update

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlmodel import Field, SQLModel
 
 from fleet.modelops.advice import UnknownLabel, advice_for, translate
-from fleet.models import Message
+from fleet.web.api.errors import Message
 from fleet.web.api.params import name_query
 
 router = APIRouter(prefix="/advice", tags=["advice"])

@@ -19,12 +19,12 @@ from fleet.alerts.rules import (
     check_kind,
 )
 from fleet.alerts.tables import OPEN_STATES, Alert, AlertKind, AlertRule, AlertState
-from fleet.models import Device, Message
+from fleet.devices.scope import in_farms
+from fleet.devices.tables import Device
 from fleet.people.auth.principal import Principal
-from fleet.people.farms import in_farms
 from fleet.people.tables import Field_
 from fleet.web.api.deps import DEVICE_ID, CallerDep, CurrentToken, SessionDep, TechnicianToken
-from fleet.web.api.errors import too_large, validation_error
+from fleet.web.api.errors import Message, too_large, validation_error
 from fleet.web.api.params import MAX_BODY_BYTES, MAX_ID, Limit, Offset
 from fleet.web.api.routes.rollouts import actor
 

@@ -19,7 +19,6 @@ from pydantic import ConfigDict
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from fleet.metrics import Metrics
-from fleet.models import Message
 from fleet.people import audit
 from fleet.people.auth import devices, throttle
 from fleet.people.auth.passwords import dummy_hash, hash_password, needs_rehash, verify_password
@@ -41,7 +40,7 @@ from fleet.web.api.deps import (
     SettingsDep,
     refuse_unknown_query,
 )
-from fleet.web.api.errors import UNAVAILABLE, too_large
+from fleet.web.api.errors import UNAVAILABLE, Message, too_large
 from fleet.web.api.params import MAX_BODY_BYTES, NO_NUL
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,9 @@ from pydantic import ConfigDict, field_validator
 from sqlmodel import Field, SQLModel, col, select
 
 from fleet.alerts.delivery.tables import Delivery, NotifySettings
-from fleet.models import Message
 from fleet.people.auth.principal import Principal
 from fleet.web.api.deps import CallerDep, SessionDep
-from fleet.web.api.errors import validation_error
+from fleet.web.api.errors import Message, validation_error
 from fleet.web.api.routes.alerts import AlertId, _alert
 
 router = APIRouter(tags=["alerts"])

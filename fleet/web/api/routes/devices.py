@@ -10,19 +10,11 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from fleet.models import (
-    DEFAULT_FARM_ID,
-    BootGaps,
-    Device,
-    DeviceCreate,
-    DeviceDetail,
-    DevicePublic,
-    DeviceUpdate,
-    Message,
-)
+from fleet.devices.tables import DEFAULT_FARM_ID, Device, DeviceCreate, DevicePublic, DeviceUpdate
 from fleet.people import audit
 from fleet.people.tables import Farm, Field_
 from fleet.telemetry import queries
+from fleet.telemetry.tables import BootGaps, DeviceDetail
 from fleet.web.api.deps import (
     AddressDep,
     CallerDep,
@@ -31,7 +23,7 @@ from fleet.web.api.deps import (
     SettingsDep,
     TechnicianToken,
 )
-from fleet.web.api.errors import too_large
+from fleet.web.api.errors import Message, too_large
 from fleet.web.api.params import MAX_BODY_BYTES, Limit, Offset
 from fleet.web.api.plain import as_json
 

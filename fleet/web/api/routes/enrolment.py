@@ -19,7 +19,7 @@ from fleet.devices.enrolment import (
 )
 from fleet.devices.enrolment import enrol as enrol_node
 from fleet.devices.enrolment import revoke as revoke_device
-from fleet.models import Device, Message
+from fleet.devices.tables import Device
 from fleet.people.auth.principal import Principal
 from fleet.web.api.deps import (
     DeviceDep,
@@ -29,7 +29,7 @@ from fleet.web.api.deps import (
     client_address,
     refuse_unknown_query,
 )
-from fleet.web.api.errors import UNAVAILABLE, too_large
+from fleet.web.api.errors import UNAVAILABLE, Message, too_large
 from fleet.web.api.params import MAX_BODY_BYTES
 
 router = APIRouter(prefix="/devices", tags=["enrolment"])

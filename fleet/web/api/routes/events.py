@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from fleet.models import EventPublic, Message
 from fleet.telemetry import queries
+from fleet.telemetry.tables import EventPublic
 from fleet.web.api.deps import DeviceDep, SessionDep
+from fleet.web.api.errors import Message
 from fleet.web.api.params import Limit, Window
 
 router = APIRouter(prefix="/devices", tags=["events"])

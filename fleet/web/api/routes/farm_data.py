@@ -11,6 +11,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
+from fleet.columns import utcnow
+from fleet.devices.tables import Device
 from fleet.farmdata.erase import EraseScope, erase
 from fleet.farmdata.export import export_chunks
 from fleet.farmdata.policy import (
@@ -20,7 +22,6 @@ from fleet.farmdata.policy import (
     defaults_of,
     public,
 )
-from fleet.models import Device, utcnow
 from fleet.people import audit
 from fleet.people.tables import Field_
 from fleet.web.api.deps import DEVICE_ID, AddressDep, AdminToken, CallerDep, SessionDep, SettingsDep

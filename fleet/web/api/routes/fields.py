@@ -9,11 +9,11 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 
-from fleet.models import Device, Message
+from fleet.devices.tables import Device
 from fleet.people import audit
 from fleet.people.tables import Field_, FieldCreate, FieldPublic, FieldUpdate
 from fleet.web.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
-from fleet.web.api.errors import Responses, too_large
+from fleet.web.api.errors import Message, Responses, too_large
 from fleet.web.api.routes.farms import FarmId, require_role, visible_farm
 
 router = APIRouter(prefix="/farms/{farm_id}/fields", tags=["fields"])

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlmodel import col, select
 
-from fleet.models import Message, utcnow
+from fleet.columns import utcnow
 from fleet.people import audit
 from fleet.people.invitations import (
     MAX_INVITATION_LENGTH,
@@ -24,7 +24,7 @@ from fleet.people.invitations import (
 )
 from fleet.people.tables import Membership, MembershipPublic
 from fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
-from fleet.web.api.errors import Responses, too_large
+from fleet.web.api.errors import Message, Responses, too_large
 from fleet.web.api.params import MAX_BODY_BYTES
 from fleet.web.api.routes.farms import FarmId, require_role, visible_farm
 

@@ -13,7 +13,6 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlmodel import col, select
 
-from fleet.models import Message
 from fleet.people import audit
 from fleet.people.auth.principal import Principal
 from fleet.people.farms import admins_left, is_fleet_admin, manages_user
@@ -25,7 +24,7 @@ from fleet.people.tables import (
     User,
 )
 from fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
-from fleet.web.api.errors import Responses, too_large
+from fleet.web.api.errors import Message, Responses, too_large
 from fleet.web.api.params import MAX_BODY_BYTES
 from fleet.web.api.routes.farms import FarmId, require_role, visible_farm
 

@@ -7,7 +7,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import func
 from sqlmodel import select
 
-from fleet.models import Device
+from fleet.devices.tables import Device
 from fleet.telemetry import queries
 from fleet.web.api.deps import (
     CurrentToken,

@@ -24,14 +24,14 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet.images import ImageError, ImageTooLarge, UnsupportedImage
+from fleet.devices.tables import DEFAULT_FARM_ID
 from fleet.modelops.observations import Observation, ObservationPublic, PhotoStore, public, reencode
 from fleet.modelops.scouting import Scout, active_model
-from fleet.models import DEFAULT_FARM_ID, Message
 from fleet.people.auth.principal import Principal
 from fleet.people.tables import Field_
 from fleet.settings import FleetSettings
 from fleet.web.api.deps import CallerDep, CurrentToken, SessionDep
-from fleet.web.api.errors import validation_error
+from fleet.web.api.errors import Message, validation_error
 from fleet.web.api.params import MAX_ID, Limit, Moment, Offset, Window, name_query
 from fleet.web.api.routes.rollouts import actor
 

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from fleet.models import Message, ReadingBucket, ReadingPublic
 from fleet.telemetry import queries
+from fleet.telemetry.tables import ReadingBucket, ReadingPublic
 from fleet.web.api.deps import DeviceDep, SessionDep
+from fleet.web.api.errors import Message
 from fleet.web.api.params import MAX_BUCKET_S, Limit, Window, name_query
 from fleet.web.api.plain import as_json
 

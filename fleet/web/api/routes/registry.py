@@ -31,7 +31,6 @@ from fleet.modelops.registry.downloads import (
 from fleet.modelops.registry.publishers import shown_publisher
 from fleet.modelops.registry.storage import ARCHIVE_NAME, PackageStore
 from fleet.modelops.registry.tables import ModelPackage, ModelPackageDetail, ModelPackagePublic
-from fleet.models import Message
 from fleet.people import audit
 from fleet.people.auth.principal import Principal
 from fleet.settings import FleetSettings
@@ -44,7 +43,7 @@ from fleet.web.api.deps import (
     bearer_principal,
     refuse_unknown_query,
 )
-from fleet.web.api.errors import AUTH_RESPONSES
+from fleet.web.api.errors import AUTH_RESPONSES, Message
 from fleet.web.api.params import NO_NUL
 
 router = APIRouter(prefix="/models", tags=["models"])

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from pydantic import BaseModel
 
-from fleet.models import Message
 from fleet.people import audit
 from fleet.people.auth.principal import Principal
 from fleet.people.tables import Field_
@@ -18,7 +17,7 @@ from fleet.risk import registry
 from fleet.risk.assess import field_overrides, field_risk
 from fleet.risk.tables import FieldRiskParameters
 from fleet.web.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
-from fleet.web.api.errors import validation_error
+from fleet.web.api.errors import Message, validation_error
 from fleet.web.api.routes.farms import require_role, visible_farm
 from fleet.web.api.routes.rollouts import actor
 

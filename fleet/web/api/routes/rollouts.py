@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
+from fleet.devices.tables import Device
 from fleet.modelops.rollouts.engine import RolloutEngine
 from fleet.modelops.rollouts.plan import PlanError
 from fleet.modelops.rollouts.schemas import (
@@ -25,11 +26,10 @@ from fleet.modelops.rollouts.schemas import (
 )
 from fleet.modelops.rollouts.tables import Rollout, RolloutDevice
 from fleet.modelops.rollouts.views import rollout_detail, rollout_public
-from fleet.models import Device, Message
 from fleet.people import audit
 from fleet.people.auth.principal import Principal
 from fleet.web.api.deps import AddressDep, CallerDep, SessionDep, SettingsDep, TechnicianToken
-from fleet.web.api.errors import too_large
+from fleet.web.api.errors import Message, too_large
 from fleet.web.api.params import MAX_ID, Limit
 from fleet.web.api.routes.registry import refusal
 

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlmodel import col, delete, select
 
-from fleet.models import Message
 from fleet.people import audit
 from fleet.people.auth.devices import forget_all
 from fleet.people.auth.passwords import hash_password
@@ -25,7 +24,7 @@ from fleet.people.tables import (
     UserUpdate,
 )
 from fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
-from fleet.web.api.errors import Responses, too_large
+from fleet.web.api.errors import Message, Responses, too_large
 from fleet.web.api.params import MAX_BODY_BYTES
 from fleet.web.api.routes.auth import user_public
 from fleet.web.api.routes.farms import require_role, visible_farm

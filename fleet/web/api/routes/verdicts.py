@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlmodel import Session
 
 from agrifleet.manifest import LABELS_NAME
+from fleet.devices.tables import Device
 from fleet.modelops.observation_verdicts import ObservationVerdictPublic
 from fleet.modelops.observation_verdicts import give_verdict as give_observation_verdict
 from fleet.modelops.observations import Observation
@@ -21,9 +22,9 @@ from fleet.modelops.verdicts import (
     field_precision,
     give_verdict,
 )
-from fleet.models import Detection, Device, Message
+from fleet.telemetry.tables import Detection
 from fleet.web.api.deps import CallerDep, CurrentToken, SessionDep
-from fleet.web.api.errors import too_large, validation_error
+from fleet.web.api.errors import Message, too_large, validation_error
 from fleet.web.api.params import MAX_BODY_BYTES, MAX_ID
 from fleet.web.api.routes.observations import ObservationId
 from fleet.web.api.routes.registry import NameParam, VersionParam

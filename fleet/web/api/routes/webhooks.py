@@ -16,11 +16,11 @@ from pydantic import ConfigDict
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from fleet.alerts.delivery.tables import Webhook
-from fleet.models import Message
 from fleet.people import audit
 from fleet.people.auth.principal import Principal
 from fleet.people.tables import Language as Lang
 from fleet.web.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
+from fleet.web.api.errors import Message
 from fleet.web.api.params import MAX_ID
 from fleet.web.api.routes.rollouts import actor
 

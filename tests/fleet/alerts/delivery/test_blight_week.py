@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from fleet.alerts.delivery.worker import deliver_once
 from fleet.alerts.evaluate import evaluate_once
-from fleet.models import DEFAULT_FARM_ID
+from fleet.devices.tables import DEFAULT_FARM_ID
 from fleet.people.auth import create_token
 from tests.fleet.alerts.delivery.receivers import smtp_server, webhook_receiver
 from tests.fleet.alerts.delivery.test_worker import _settings

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from fleet.alerts.delivery.worker import Pass, deliver_once
 from fleet.alerts.evaluate import evaluate_once
-from fleet.models import DEFAULT_FARM_ID
+from fleet.devices.tables import DEFAULT_FARM_ID
 from fleet.people.auth import create_token
 from fleet.people.tables import User
 from fleet.settings import FleetSettings

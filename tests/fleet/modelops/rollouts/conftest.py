@@ -19,10 +19,11 @@ from sqlmodel import Session
 
 from agrifleet.contract import ModelOffer
 from agrifleet.manifest import read_manifest
+from fleet.devices.tables import Device
 from fleet.modelops.rollouts.engine import RolloutEngine
-from fleet.models import Device, ModelUpdate
 from fleet.people.auth import create_token
 from fleet.settings import FleetSettings
+from fleet.telemetry.tables import ModelUpdate
 from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.modelops.registry.conftest import Keys, keys  # noqa: F401 - the session fixture

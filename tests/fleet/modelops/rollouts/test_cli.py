@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from agrifleet.cli import main
 from fleet.app import create_app
-from fleet.models import Device
+from fleet.devices.tables import Device
 from fleet.people.auth import create_token
 from fleet.settings import FleetSettings
 from tests.fleet.modelops.registry.conftest import Keys

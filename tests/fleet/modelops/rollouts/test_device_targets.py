@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from fleet.models import Device
+from fleet.devices.tables import Device
 from fleet.people.auth import create_token
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.modelops.rollouts.conftest import OLD

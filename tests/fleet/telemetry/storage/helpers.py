@@ -11,9 +11,9 @@ from sqlalchemy import Engine, select, text
 from sqlmodel import Session, SQLModel
 
 from fleet.db import make_engine
+from fleet.devices.tables import Device
 from fleet.metrics import Metrics
 from fleet.migrate import upgrade
-from fleet.models import Device
 from fleet.telemetry import rollups
 from fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.device import batch

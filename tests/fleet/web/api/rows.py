@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
-from fleet.models import Device, LatestReading, Reading
+from fleet.devices.tables import Device
 from fleet.telemetry import rollups
+from fleet.telemetry.tables import LatestReading, Reading
 from fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.device import batch, detection, event, jpeg_bytes, reading
 

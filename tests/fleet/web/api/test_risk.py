@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from fleet.models import DEFAULT_FARM_ID
+from fleet.devices.tables import DEFAULT_FARM_ID
 from fleet.people.tables import Field_
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import reading

@@ -19,9 +19,9 @@ from sqlmodel import Session
 
 from fleet.alerts.delivery.tables import Webhook
 from fleet.alerts.tables import CODES, Alert, AlertRule
+from fleet.devices.tables import DEFAULT_FARM_ID
 from fleet.modelops.registry.tables import ModelPackage
 from fleet.modelops.rollouts.tables import Rollout, RolloutDevice
-from fleet.models import DEFAULT_FARM_ID
 from fleet.people.tables import Field_
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import detection, event, jpeg_bytes, reading

@@ -13,9 +13,10 @@ from fastapi import FastAPI
 from PIL import Image
 from sqlmodel import Session
 
-from fleet.models import DEFAULT_FARM_ID, Detection, Device, Event, LatestReading, Reading
+from fleet.devices.tables import DEFAULT_FARM_ID, Device
 from fleet.people.auth.passwords import hash_password
 from fleet.people.tables import Farm, Field_, Membership, User
+from fleet.telemetry.tables import Detection, Event, LatestReading, Reading
 from tests.base_model import BASE_VERSION
 
 VIEWER = ("vy@farm.example", "viewer-pass-1")

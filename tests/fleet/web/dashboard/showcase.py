@@ -20,9 +20,10 @@ from sqlmodel import Session
 
 from fleet.alerts.evaluate import evaluate_once
 from fleet.app import create_app
-from fleet.models import DEFAULT_FARM_ID, Detection, LatestReading, Reading
+from fleet.devices.tables import DEFAULT_FARM_ID
 from fleet.people.auth import create_token
 from fleet.settings import FleetSettings
+from fleet.telemetry.tables import Detection, LatestReading, Reading
 from tests.base_model import BASE_VERSION
 from tests.fleet.modelops.registry.packages import archive, keypair, package_dir
 from tests.fleet.web.api.server import serving

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from fleet.models import DEFAULT_FARM_ID
+from fleet.devices.tables import DEFAULT_FARM_ID
 from tests.fleet.web.dashboard.conftest import Site
 
 

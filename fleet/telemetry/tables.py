@@ -1,173 +1,24 @@
-"""Database tables and API shapes, named like full-stack-fastapi-template (Base/Create/Public)."""
+"""What the nodes report, as stored: readings, the latest reading per sensor, detections,
+events, model updates, and per boot the sequence numbers received (gaps); with their API
+shapes."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Any
 
-from pydantic import ConfigDict, StringConstraints, field_validator
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Index,
-    Integer,
     LargeBinary,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
-from agrifleet.contract import DeviceId, ModelRef
-
-#: A device tag, for choosing rollout targets (``--tag``).
-Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-
-#: An autoincrementing id: BIGINT on PostgreSQL, the rowid alias on SQLite.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-#: Years SQLite may hold with fewer than four digits ("1-01-01 …", from strftime, unpadded).
-_SHORT_YEAR = re.compile(r"(\d{1,3})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{6}))?$")
-
-
-class _SqliteDateTime(sqlite.DATETIME):
-    """SQLite's DATETIME (ISO text), also reading years an older writer did not pad."""
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        def process(value: str | None) -> datetime | None:
-            if value is None:
-                return None
-            try:
-                return datetime.fromisoformat(value)
-            except ValueError:
-                found = _SHORT_YEAR.match(value)
-                if found is None:
-                    raise
-                y, mo, d, h, mi, sec, us = (int(part or 0) for part in found.groups())
-                return datetime(y, mo, d, h, mi, sec, us)
-
-        return process
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out on every database (naive input counts as UTC)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(_SqliteDateTime())
-        return dialect.type_descriptor(self.impl)
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# --- devices ---------------------------------------------------------------------------------
-
-
-class DeviceBase(SQLModel):
-    id: str = Field(primary_key=True, max_length=64, description="The device id (MQTT user)")
-    name: str = Field(default="", max_length=128, description="A name people recognise")
-
-
-def not_a_boolean(cls: type, value: object) -> object:
-    """A farm or field id is an integer (1.0 is 1, as JSON Schema has it), never a boolean:
-    Python would read false as 0, "take the device off its field"."""
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not true or false")
-    return value
-
-
-class DeviceCreate(SQLModel):
-    """Register a device so the fleet accepts its messages."""
-
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-
-    id: DeviceId = Field(description="Device id, as in its config and MQTT user name")
-    name: str = Field(default="", max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
-    tags: list[Tag] = Field(default_factory=list, max_length=32, description="For rollouts")
-    farm_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
-                                description="The farm it belongs to; without it the default "
-                                "farm (service tokens, or a member of the default farm)")
-    field_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
-                                 description="A field of that farm")
-
-    _ids_are_numbers = field_validator("farm_id", "field_id", mode="before")(not_a_boolean)
-
-
-class DeviceUpdate(SQLModel):
-    """Change a device's name or tags (what is left out stays)."""
-
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-
-    name: str | None = Field(default=None, max_length=128, schema_extra={"pattern": r"^[^\x00]*$"})
-    tags: list[Tag] | None = Field(default=None, max_length=32)
-    field_id: int | None = Field(default=None, ge=0, le=2**31 - 1,
-                                 description="A field of the device's farm; 0 takes it "
-                                 "off its field (a number: true/false are refused)")
-
-    _ids_are_numbers = field_validator("field_id", mode="before")(not_a_boolean)
-
-
-#: The farm every device belongs to until it is given another (created by migration 0005).
-DEFAULT_FARM_ID = 1
-
-
-class Device(DeviceBase, table=True):
-    farm_id: int = Field(default=DEFAULT_FARM_ID, foreign_key="farm.id", index=True)
-    field_id: int | None = Field(default=None, foreign_key="field.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    online: bool = Field(default=False)
-    last_seen: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    boot_id: str | None = Field(default=None, max_length=64)
-    status_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    health: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    tags: list[str] = Field(default_factory=list, sa_type=JSON)
-    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-
-
-class Position(SQLModel):
-    latitude: float
-    longitude: float
-    ts: datetime = Field(description="Time of the newer of the two readings")
-
-
-class DevicePublic(DeviceBase):
-    created_at: datetime
-    online: bool = Field(
-        description="Its last status (or last will) said online, and it was heard from within "
-        "AGRIFLEET_OFFLINE_AFTER_S"
-    )
-    last_seen: datetime | None = Field(description="Last status or message from the device")
-    boot_id: str | None = Field(description="The boot the device reported last")
-    position: Position | None = Field(
-        default=None, description="From the latest latitude/longitude readings"
-    )
-    tags: list[str] = Field(default_factory=list)
-    farm_id: int = DEFAULT_FARM_ID
-    field_id: int | None = None
-    model: ModelRef | None = Field(
-        default=None, description="The model the node runs, from its last status"
-    )
+from fleet.columns import BigId, UtcDateTime
+from fleet.devices.tables import DevicePublic
 
 
 class LatestReadingPublic(SQLModel):
@@ -216,9 +67,6 @@ class DeviceBoot(SQLModel, table=True):
     received: int = Field(default=0, sa_type=BigInteger)
     highest_seq: int = Field(default=0, sa_type=BigInteger)
     ranges: list[list[int]] = Field(default_factory=list, sa_type=JSON)
-
-
-# --- readings --------------------------------------------------------------------------------
 
 
 class ItemBase(SQLModel):
@@ -291,9 +139,6 @@ class LatestReading(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)
 
 
-# --- detections ------------------------------------------------------------------------------
-
-
 class DetectionBase(ItemBase):
     camera: str = Field(max_length=64)
     label: str = Field(max_length=128, description='Class label, or "uncertain"')
@@ -340,9 +185,6 @@ class DetectionPublic(DetectionBase):
     verdict_at: datetime | None = Field(default=None, description="When")
 
 
-# --- events ----------------------------------------------------------------------------------
-
-
 class EventBase(ItemBase):
     severity: str = Field(max_length=16, description="info, warning or alert")
     code: str = Field(max_length=64)
@@ -362,9 +204,6 @@ class Event(EventBase, table=True):
 class EventPublic(EventBase):
     id: int
     stored_at: datetime
-
-
-# --- model updates ---------------------------------------------------------------------------
 
 
 class ModelUpdateBase(ItemBase):
@@ -393,24 +232,3 @@ class ModelUpdate(ModelUpdateBase, table=True):
 class ModelUpdatePublic(ModelUpdateBase):
     id: int
     stored_at: datetime
-
-
-# --- API tokens ------------------------------------------------------------------------------
-
-Role = Literal["admin", "technician", "viewer"]
-#: technician: read everything, publish models and steer rollouts; admin: also devices.
-ROLES: tuple[Role, ...] = ("admin", "technician", "viewer")
-
-
-class ApiToken(SQLModel, table=True):
-    """An API token; only the SHA-256 of the secret is stored."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    role: str = Field(max_length=16)
-    name: str = Field(default="", max_length=128)
-    token_hash: str = Field(max_length=64, unique=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-
-
-class Message(SQLModel):
-    detail: str
