@@ -6,7 +6,9 @@ password hash or a token's digest.
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +55,14 @@ def _utc_session(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.autocommit = True
     dbapi_connection.execute("SET TIME ZONE 'UTC'")
     dbapi_connection.autocommit = False
+
+
+def register_tables() -> None:
+    """Import every ``tables`` module of the fleet's rooms (``fleet/*/tables.py`` and deeper):
+    each room keeps its tables there, and importing them puts them on ``SQLModel.metadata``,
+    which migrations compare the schema against. A new room's tables need no list kept in step."""
+    import fleet
+
+    for found in pkgutil.walk_packages(fleet.__path__, "fleet."):
+        if found.name.rpartition(".")[2] == "tables":
+            importlib.import_module(found.name)

@@ -17,8 +17,7 @@ from sqlmodel import Session, col, select
 from agrifleet.inference.parts import crop_name, disease_name
 from fleet.alerts.tables import AlertRule
 from fleet.devices.tables import Device
-from fleet.modelops.observations import Observation
-from fleet.modelops.verdicts import DetectionVerdict
+from fleet.modelops.tables import DetectionVerdict, Observation
 from fleet.people.tables import Field_
 from fleet.risk import registry
 from fleet.risk.assess import field_risk

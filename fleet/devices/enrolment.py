@@ -37,8 +37,7 @@ from sqlmodel import Session, col, select
 
 from agrifleet.mqtt import parse_mqtt_url
 from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
-from fleet.devices.enrolment_tables import DeviceCredential, EnrolmentCode
-from fleet.devices.tables import Device
+from fleet.devices.tables import Device, DeviceCredential, EnrolmentCode
 from fleet.settings import FleetSettings
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,12 @@
 """The devices table and its API shapes (named like full-stack-fastapi-template:
-Base/Create/Update/Public)."""
+Base/Create/Update/Public), and enrolment's: one-time codes (hashed, expiring) and a device's
+credential hash.
+
+Neither of enrolment's holds a secret: a code is kept as its SHA-256 (it has 100 random bits, so
+no slow hash is needed), the node's device API credential as its SHA-256, and its broker password
+is handed to the broker's dynamic security plugin (which keeps only its PBKDF2 hash) and never
+stored.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from agrifleet.contract import DeviceId, ModelRef
-from fleet.columns import UtcDateTime, utcnow
+from fleet.columns import BigId, UtcDateTime, utcnow
 
 #: A device tag, for choosing rollout targets (``--tag``).
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -103,3 +110,24 @@ class DevicePublic(DeviceBase):
     model: ModelRef | None = Field(
         default=None, description="The model the node runs, from its last status"
     )
+
+
+class EnrolmentCode(SQLModel, table=True):
+    """A one-time code a technician gave out for one device."""
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    device_id: str = Field(max_length=64, foreign_key="device.id", index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    created_by: str = Field(default="", max_length=128)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    #: Set when a node used it, or when a newer code or a revocation made it void.
+    used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class DeviceCredential(SQLModel, table=True):
+    """The hash of the device API credential a node made for itself when it enrolled."""
+
+    device_id: str = Field(primary_key=True, max_length=64, foreign_key="device.id")
+    secret_sha256: str = Field(max_length=64, unique=True)
+    enrolled_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

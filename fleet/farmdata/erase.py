@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Table, and_, delete, false, or_, select
 from sqlmodel import Session
 
-from fleet.farmdata.tables import (
+from fleet.farmdata.contents import (
     ALERT,
     DETECTION,
     DEVICE,

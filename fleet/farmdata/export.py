@@ -1,7 +1,7 @@
 """One farm's data as one ZIP, produced as it is written: :func:`export_chunks` yields the
 archive in pieces while it reads the database, so memory stays flat however large the farm.
 
-The ZIP holds each table of :mod:`fleet.farmdata.tables` as CSV (UTF-8 with a byte order mark,
+The ZIP holds each table of :mod:`fleet.farmdata.contents` as CSV (UTF-8 with a byte order mark,
 so Excel reads Vietnamese and Chinese text right; ISO 8601 UTC times; a header row) and, when
 ``pyarrow`` is installed (the ``export`` extra), as Parquet too; the detections' thumbnails and
 the scouting photos as JPEG files; a ``README.md`` that says what each file and column is; and
@@ -25,7 +25,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, Engine, select
 
 from agrifleet import __version__
-from fleet.farmdata.tables import DETECTION, FARM, OBSERVATION, TABLES, Scope, Table
+from fleet.farmdata.contents import DETECTION, FARM, OBSERVATION, TABLES, Scope, Table
 from fleet.modelops.observations import PhotoStore
 from fleet.people.tables import Farm
 

@@ -17,13 +17,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict
-from sqlalchemy import Engine, Select, and_, delete, false, or_, select, update
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import Engine, Select, and_, delete, or_, select, update
+from sqlmodel import Session
 from sqlmodel import select as select_rows
 
-from fleet.columns import UtcDateTime, utcnow
-from fleet.farmdata.tables import ALERT, DETECTION, DEVICE, FARM, OBSERVATION, READING
+from fleet.farmdata.contents import ALERT, DETECTION, DEVICE, FARM, OBSERVATION, READING
+from fleet.farmdata.tables import DataPolicyPublic, Days, FarmDataPolicy, RetentionDays
 from fleet.modelops.observations import PhotoStore
 from fleet.settings import FleetSettings
 
@@ -31,40 +30,8 @@ log = logging.getLogger(__name__)
 
 #: Rows per transaction.
 BATCH = 5_000
-#: At most a hundred years.
-MAX_DAYS = 36_600
 
 
-class FarmDataPolicy(SQLModel, table=True):
-    """A farm's own retention and consent; no row: the fleet's defaults, no consent."""
-
-    farm_id: int = Field(primary_key=True, foreign_key="farm.id")
-    readings_days: int | None = Field(default=None, description="Raw readings (rollups stay)")
-    photos_days: int | None = Field(default=None, description="Thumbnails and scouting photos")
-    alerts_days: int | None = Field(default=None, description="Cleared alerts")
-    training_consent: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
-    consent_by: str | None = Field(default=None, max_length=300)
-    consent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    updated_by: str = Field(default="", max_length=300)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-
-
-Days = int | None
-
-
-class DataPolicyUpdate(SQLModel):
-    """Change a farm's policy; what is left out stays, null goes back to the fleet's default."""
-
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-
-    readings_days: Days = Field(default=None, ge=1, le=MAX_DAYS,
-                                description="Keep raw readings this many days (rollups stay)")
-    photos_days: Days = Field(default=None, ge=1, le=MAX_DAYS,
-                              description="Keep thumbnails and scouting photos this many days")
-    alerts_days: Days = Field(default=None, ge=1, le=MAX_DAYS,
-                              description="Keep cleared alerts this many days")
-    training_consent: bool | None = Field(
-        default=None, description="Our confirmed photos may be used to train models")
 
 
 @dataclass(frozen=True)
@@ -79,24 +46,6 @@ class Defaults:
 def defaults_of(settings: FleetSettings) -> Defaults:
     return Defaults(settings.retention_days, settings.photo_retention_days,
                     settings.alert_retention_days)
-
-
-class RetentionDays(SQLModel):
-    readings_days: Days
-    photos_days: Days
-    alerts_days: Days
-
-
-class DataPolicyPublic(SQLModel):
-    farm_id: int
-    own: RetentionDays = Field(description="The farm's own days; null: the fleet's default")
-    defaults: RetentionDays = Field(description="The fleet's defaults; null: kept for ever")
-    effective: RetentionDays = Field(description="What the retention thread applies")
-    training_consent: bool
-    consent_by: str | None = Field(description="Who last turned consent on or off")
-    consent_at: datetime | None
-    updated_by: str | None
-    updated_at: datetime | None
 
 
 def effective(row: FarmDataPolicy | None, defaults: Defaults) -> RetentionDays:

@@ -24,9 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from fleet.farmdata.export import iso
-from fleet.farmdata.policy import FarmDataPolicy
-from fleet.farmdata.tables import (
+from fleet.farmdata.contents import (
     DETECTION,
     DEVICE,
     OBSERVATION,
@@ -34,6 +32,8 @@ from fleet.farmdata.tables import (
     VERDICT,
     table_of,
 )
+from fleet.farmdata.export import iso
+from fleet.farmdata.tables import FarmDataPolicy
 from fleet.modelops.observations import PhotoStore
 
 POLICY = table_of(FarmDataPolicy)

@@ -8,21 +8,8 @@ from alembic import context
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from fleet.alerts import tables as _alert_tables  # noqa: F401 - registers tables
-from fleet.alerts.delivery import tables as _delivery_tables  # noqa: F401 - registers tables
-from fleet.columns import UtcDateTime  # also registers the tables on SQLModel.metadata
-from fleet.devices import enrolment_tables as _enrolment_tables  # noqa: F401 - registers tables
-from fleet.farmdata import policy as _farm_policy  # noqa: F401 - registers tables
-from fleet.modelops import observation_verdicts as _observation_verdicts  # noqa: F401 - registers tables
-from fleet.modelops import observations as _observations  # noqa: F401 - registers tables
-from fleet.modelops import verdicts as _verdicts  # noqa: F401 - registers tables
-from fleet.modelops.registry import tables as _registry_tables  # noqa: F401 - registers tables
-from fleet.modelops.rollouts import tables as _rollout_tables  # noqa: F401 - registers tables
-from fleet.people import invitations as _invitations  # noqa: F401 - registers tables
-from fleet.people import tables as _people  # noqa: F401 - registers tables
-from fleet.people.auth import devices as _devices  # noqa: F401 - registers tables
-from fleet.risk import tables as _risk_tables  # noqa: F401 - registers tables
-from fleet.telemetry import rollups as _rollup_tables  # noqa: F401 - registers tables
+from fleet.columns import UtcDateTime
+from fleet.db import register_tables
 from fleet.telemetry.partitions import include_name
 
 config = context.config
@@ -37,6 +24,7 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fal
     return False
 
 
+register_tables()
 target_metadata = SQLModel.metadata
 
 

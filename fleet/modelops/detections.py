@@ -11,7 +11,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, SQLModel, col, select
 
 from fleet.devices.scope import in_farms
-from fleet.modelops.verdicts import DetectionVerdict
+from fleet.modelops.tables import DetectionVerdict
 from fleet.telemetry.queries import in_window
 from fleet.telemetry.tables import Detection, DetectionPublic
 

@@ -15,65 +15,18 @@ import io
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
-from sqlalchemy import JSON, BigInteger, Index
-from sqlmodel import Field, SQLModel
 
 from agrifleet.images import decoded
 from agrifleet.inference.parts import disease_name
-from fleet.columns import BigId, UtcDateTime, utcnow
+from fleet.modelops.tables import Observation, ObservationBase, ObservationPublic
 
 MAX_SIDE = 2048
 THUMB_SIDE = 320
 JPEG_QUALITY = 85
 FOLDER = "observations"
-
-
-class ObservationBase(SQLModel):
-    client_id: str = Field(max_length=36, unique=True,
-                           description="The phone's UUID for this observation (resends)")
-    farm_id: int | None = Field(default=None, sa_type=BigInteger)
-    field_id: int | None = Field(default=None, sa_type=BigInteger)
-    latitude: float | None = None
-    longitude: float | None = None
-    taken_at: datetime = Field(sa_type=UtcDateTime, description="When the photo was taken")
-    received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    taken_by: str = Field(max_length=160)
-    label: str = Field(max_length=128, description='Class label, or "uncertain"')
-    confidence: float
-    uncertain: bool
-    best: str = Field(max_length=128, description="The most likely class even when uncertain")
-    top3: list[dict[str, Any]] = Field(sa_type=JSON, description="[{label, confidence}, …]")
-    crop: dict[str, Any] = Field(sa_type=JSON, description="{name, confidence, uncertain, best}")
-    disease: dict[str, Any] = Field(sa_type=JSON,
-                                    description="{name, confidence, uncertain, best}")
-    model_name: str = Field(max_length=128)
-    model_version: str = Field(max_length=64)
-    model_sha256: str = Field(max_length=64)
-    inference_ms: float
-    photo_bytes: int = Field(sa_type=BigInteger, description="Size of the stored JPEG")
-    width: int
-    height: int
-
-
-class Observation(ObservationBase, table=True):
-    __table_args__ = (Index("ix_observation_taken_at", "taken_at"),
-                      Index("ix_observation_field", "field_id", "taken_at"))
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
-    photo_path: str = Field(max_length=256, description="Relative to data_dir/observations")
-
-
-class ObservationPublic(ObservationBase):
-    id: int
-    advice_key: str | None = Field(description="The label to ask /api/v1/advice about: the "
-                                   "answer, or its most likely class when only the crop is "
-                                   "uncertain; null when the disease is uncertain too")
-    photo_url: str
-    thumbnail_url: str
 
 
 def public(row: Observation) -> ObservationPublic:

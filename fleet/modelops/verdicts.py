@@ -7,67 +7,18 @@ detections its nodes reported.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
 
-from pydantic import ConfigDict
-from sqlalchemy import BigInteger, Index, case, func
-from sqlmodel import Field, Session, SQLModel, col, select
-
-from fleet.columns import UtcDateTime, utcnow
+from fleet.columns import utcnow
 from fleet.devices.scope import in_farms
+from fleet.modelops.tables import (
+    DetectionVerdict,
+    FieldPrecision,
+    LabelPrecision,
+    VerdictCreate,
+)
 from fleet.telemetry.tables import Detection
-
-VerdictValue = Literal["confirmed", "rejected"]
-
-
-class VerdictCreate(SQLModel):
-    """A person's verdict on a detection; ``label`` names the right class if they know it."""
-
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-
-    verdict: VerdictValue
-    label: str | None = Field(default=None, min_length=1, max_length=128,
-                              description="The right class, one of the model's labels")
-
-
-class DetectionVerdict(SQLModel, table=True):
-    __table_args__ = (Index("ix_detectionverdict_model", "model_name", "model_version"),)
-    detection_id: int = Field(primary_key=True, sa_type=BigInteger,
-                              foreign_key="detection.id")
-    verdict: str = Field(max_length=16)
-    label: str | None = Field(default=None, max_length=128)
-    model_name: str = Field(max_length=128, description="The detection's model, for counting")
-    model_version: str = Field(max_length=64)
-    given_by: str = Field(max_length=160)
-    given_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-
-
-class VerdictPublic(SQLModel):
-    detection_id: int
-    verdict: VerdictValue
-    label: str | None
-    given_by: str
-    given_at: datetime
-
-
-class LabelPrecision(SQLModel):
-    label: str = Field(description="The label the model answered")
-    confirmed: int
-    rejected: int
-    precision: float | None
-
-
-class FieldPrecision(SQLModel):
-    """How often people confirmed what a model version detected in the field."""
-
-    model: str
-    version: str
-    confirmed: int
-    rejected: int
-    precision: float | None = Field(description="confirmed / (confirmed + rejected); null "
-                                    "before the first verdict")
-    by_label: list[LabelPrecision]
 
 
 def give_verdict(session: Session, detection: Detection, body: VerdictCreate,

@@ -359,3 +359,55 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(default="", max_length=128)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class InvitationBase(SQLModel):
+    farm_id: int = Field(foreign_key="farm.id")
+    email: str = Field(max_length=254, description="Only the account with this e-mail may "
+                       "accept it")
+    role: str = Field(max_length=16, description="viewer, technician or admin")
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class InvitationCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    email: Email
+    role: FarmRole = "viewer"
+    expires_days: int = Field(default=7, ge=1, le=30, description="Days it may be accepted")
+
+
+class Invitation(InvitationBase, table=True):
+    """An invitation to a farm; only its secret's SHA-256 is stored."""
+
+    __table_args__ = (Index("ix_invitation_farm_id", "farm_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    token_hash: str = Field(max_length=64, unique=True)
+    invited_by: str = Field(max_length=300, description="Who invited: an e-mail or a token's "
+                            "label")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    accepted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    accepted_by: int | None = Field(default=None, description="The user id who accepted")
+
+
+class InvitationPublic(InvitationBase):
+    id: int
+    invited_by: str
+    created_at: datetime
+    accepted_at: datetime | None
+
+
+class InvitationCreated(InvitationPublic):
+    token: str = Field(description="The secret, shown this once: give it to the person, who "
+                       "accepts with POST /api/v1/invitations/{token}/accept while signed in")
+
+
+class KnownDevice(SQLModel, table=True):
+    """A browser that signed in as a person: its device cookie's SHA-256."""
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

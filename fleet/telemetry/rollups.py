@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, Connection, Table, and_, delete, func, insert, select
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select
 from sqlalchemy.dialects import sqlite
-from sqlmodel import Field, SQLModel
+from sqlmodel import SQLModel
 
-from fleet.columns import UtcDateTime
 from fleet.telemetry import staging
 
 #: Bucket width in seconds → rollup table name.
@@ -27,31 +26,6 @@ WIDTHS = {3600: "reading_hourly", 86400: "reading_daily"}
 BucketKey = tuple[str, str, str, int]
 #: [count, sum, min, max]
 Aggregate = list[float]
-
-
-class _RollupBase(SQLModel):
-    device_id: str = Field(primary_key=True, max_length=64)
-    sensor: str = Field(primary_key=True, max_length=64)
-    quantity: str = Field(primary_key=True, max_length=64)
-    #: Start of the bucket (UTC, aligned to the epoch).
-    bucket: datetime = Field(primary_key=True, sa_type=UtcDateTime)
-    count: int = Field(sa_type=BigInteger)
-    #: NULL where the sum is not a number (+inf and -inf stored by hand; SQLite keeps no NaN).
-    sum: float | None
-    min: float
-    max: float
-
-
-class ReadingHourly(_RollupBase, table=True):
-    """Readings per device, sensor, quantity and UTC hour."""
-
-    __tablename__ = "reading_hourly"
-
-
-class ReadingDaily(_RollupBase, table=True):
-    """Readings per device, sensor, quantity and UTC day."""
-
-    __tablename__ = "reading_daily"
 
 
 def table(width: int) -> Table:

@@ -232,3 +232,28 @@ class ModelUpdate(ModelUpdateBase, table=True):
 class ModelUpdatePublic(ModelUpdateBase):
     id: int
     stored_at: datetime
+
+
+class _RollupBase(SQLModel):
+    device_id: str = Field(primary_key=True, max_length=64)
+    sensor: str = Field(primary_key=True, max_length=64)
+    quantity: str = Field(primary_key=True, max_length=64)
+    #: Start of the bucket (UTC, aligned to the epoch).
+    bucket: datetime = Field(primary_key=True, sa_type=UtcDateTime)
+    count: int = Field(sa_type=BigInteger)
+    #: NULL where the sum is not a number (+inf and -inf stored by hand; SQLite keeps no NaN).
+    sum: float | None
+    min: float
+    max: float
+
+
+class ReadingHourly(_RollupBase, table=True):
+    """Readings per device, sensor, quantity and UTC hour."""
+
+    __tablename__ = "reading_hourly"
+
+
+class ReadingDaily(_RollupBase, table=True):
+    """Readings per device, sensor, quantity and UTC day."""
+
+    __tablename__ = "reading_daily"

@@ -13,25 +13,15 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Field, Session, SQLModel, col, delete, select
+from sqlmodel import Session, col, delete, select
 
-from fleet.columns import BigId, UtcDateTime, utcnow
+from fleet.people.tables import KnownDevice
 
 DEVICE_COOKIE = "agrifleet_device"
 DEVICE_PREFIX = "agd_"
 MAX_COOKIE_LENGTH = 200
 #: A person's known browsers beyond this many (least recently seen first) are forgotten.
 MAX_DEVICES_PER_USER = 20
-
-
-class KnownDevice(SQLModel, table=True):
-    """A browser that signed in as a person: its device cookie's SHA-256."""
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
-    token_hash: str = Field(max_length=64, unique=True)
-    user_id: int = Field(foreign_key="user.id", index=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 def _hash(secret: str) -> str:

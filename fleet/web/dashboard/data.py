@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from fleet.devices.tables import Device, DevicePublic
-from fleet.modelops.verdicts import DetectionVerdict
+from fleet.modelops.tables import DetectionVerdict
 from fleet.people.tables import Field_
 from fleet.telemetry import queries
 from fleet.telemetry.tables import Detection, Event

@@ -248,7 +248,8 @@ def models_page(request: Request, who: Who, db: SessionDep, settings: SettingsDe
 @router.get("/farm")
 def farm_page(request: Request, who: Who, db: SessionDep, settings: SettingsDep) -> Response:
     """The farm in view: how long its data is kept, and its consent to training."""
-    from fleet.farmdata.policy import FarmDataPolicy, defaults_of, public
+    from fleet.farmdata.policy import defaults_of, public
+    from fleet.farmdata.tables import FarmDataPolicy
 
     policy = public(who.farm_id, db.get(FarmDataPolicy, who.farm_id) if who.farm_id else None,
                     defaults_of(settings))

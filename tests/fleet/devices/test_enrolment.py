@@ -18,7 +18,7 @@ from sqlmodel import select as select_rows
 
 from fleet.db import make_engine
 from fleet.devices.enrolment import CREDENTIAL_TAKEN, INVALID_CODE
-from fleet.devices.enrolment_tables import EnrolmentCode
+from fleet.devices.tables import EnrolmentCode
 from fleet.people.auth import create_token
 from fleet.settings import FleetSettings
 from provisioning.dynsec import DynsecBroker

@@ -14,9 +14,8 @@ from PIL import Image
 from sqlmodel import Session
 
 from fleet.alerts.tables import Alert
-from fleet.modelops.observation_verdicts import ObservationVerdict
-from fleet.modelops.observations import Observation, PhotoStore, reencode
-from fleet.modelops.verdicts import DetectionVerdict
+from fleet.modelops.observations import PhotoStore, reencode
+from fleet.modelops.tables import DetectionVerdict, Observation, ObservationVerdict
 from fleet.people import audit
 from fleet.people.tables import Field_
 from tests.fleet.device import T0, detection, event, reading

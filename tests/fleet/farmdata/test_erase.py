@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
-from fleet.farmdata.tables import (
+from fleet.farmdata.contents import (
     ALERT,
     DETECTION,
     EVENT,
@@ -23,8 +23,7 @@ from fleet.farmdata.tables import (
     table_of,
 )
 from fleet.people.tables import AuditEntry
-from fleet.telemetry.rollups import ReadingDaily, ReadingHourly
-from fleet.telemetry.tables import LatestReading
+from fleet.telemetry.tables import LatestReading, ReadingDaily, ReadingHourly
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import T0
 from tests.fleet.farmdata.data import FarmData

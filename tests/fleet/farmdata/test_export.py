@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from fleet.farmdata.tables import TABLES
+from fleet.farmdata.contents import TABLES
 from fleet.people.tables import AuditEntry
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.farmdata.data import VI_NAME, ZH_NAME, FarmData

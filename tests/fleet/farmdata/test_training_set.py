@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 from sqlmodel import Session
 
-from fleet.modelops.verdicts import DetectionVerdict
+from fleet.modelops.tables import DetectionVerdict
 from models.split import list_photos
 from models.train import collect
 from tests.fleet.conftest import FleetUnderTest

@@ -167,7 +167,7 @@ def test_a_tiny_image_and_anonymous_senders_are_refused(scouting: FleetUnderTest
 
 
 def _answer(label: str, best: str, disease: dict[str, Any]) -> Any:
-    from fleet.modelops.observations import ObservationBase
+    from fleet.modelops.tables import ObservationBase
 
     return ObservationBase.model_construct(label=label, uncertain=label == "uncertain",
                                            best=best, disease=disease)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from fleet.modelops.verdicts import DetectionVerdict
+from fleet.modelops.tables import DetectionVerdict
 from fleet.people.auth import create_token
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import detection

@@ -15,13 +15,8 @@ from fleet.columns import utcnow
 from fleet.devices.tables import Device
 from fleet.farmdata.erase import EraseScope, erase
 from fleet.farmdata.export import export_chunks
-from fleet.farmdata.policy import (
-    DataPolicyPublic,
-    DataPolicyUpdate,
-    FarmDataPolicy,
-    defaults_of,
-    public,
-)
+from fleet.farmdata.policy import defaults_of, public
+from fleet.farmdata.tables import DataPolicyPublic, DataPolicyUpdate, FarmDataPolicy
 from fleet.people import audit
 from fleet.people.tables import Field_
 from fleet.web.api.deps import DEVICE_ID, AddressDep, AdminToken, CallerDep, SessionDep, SettingsDep

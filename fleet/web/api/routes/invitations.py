@@ -13,16 +13,15 @@ from sqlmodel import col, select
 
 from fleet.columns import utcnow
 from fleet.people import audit
-from fleet.people.invitations import (
-    MAX_INVITATION_LENGTH,
+from fleet.people.invitations import MAX_INVITATION_LENGTH, find_open_invitation, new_invitation
+from fleet.people.tables import (
     Invitation,
     InvitationCreate,
     InvitationCreated,
     InvitationPublic,
-    find_open_invitation,
-    new_invitation,
+    Membership,
+    MembershipPublic,
 )
-from fleet.people.tables import Membership, MembershipPublic
 from fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
 from fleet.web.api.errors import Message, Responses, too_large
 from fleet.web.api.params import MAX_BODY_BYTES

@@ -25,8 +25,9 @@ from starlette.concurrency import run_in_threadpool
 
 from agrifleet.images import ImageError, ImageTooLarge, UnsupportedImage
 from fleet.devices.tables import DEFAULT_FARM_ID
-from fleet.modelops.observations import Observation, ObservationPublic, PhotoStore, public, reencode
+from fleet.modelops.observations import PhotoStore, public, reencode
 from fleet.modelops.scouting import Scout, active_model
+from fleet.modelops.tables import Observation, ObservationPublic
 from fleet.people.auth.principal import Principal
 from fleet.people.tables import Field_
 from fleet.settings import FleetSettings

@@ -11,17 +11,16 @@ from sqlmodel import Session
 
 from agrifleet.manifest import LABELS_NAME
 from fleet.devices.tables import Device
-from fleet.modelops.observation_verdicts import ObservationVerdictPublic
 from fleet.modelops.observation_verdicts import give_verdict as give_observation_verdict
-from fleet.modelops.observations import Observation
 from fleet.modelops.registry.publish import find
-from fleet.modelops.verdicts import (
+from fleet.modelops.tables import (
     FieldPrecision,
+    Observation,
+    ObservationVerdictPublic,
     VerdictCreate,
     VerdictPublic,
-    field_precision,
-    give_verdict,
 )
+from fleet.modelops.verdicts import field_precision, give_verdict
 from fleet.telemetry.tables import Detection
 from fleet.web.api.deps import CallerDep, CurrentToken, SessionDep
 from fleet.web.api.errors import Message, too_large, validation_error

@@ -101,7 +101,7 @@ def test_a_scouting_diagnosis_is_rejected_naming_the_right_class(
     newest = max(api_get(site, "/api/v1/observations"), key=lambda o: o["id"])
     from sqlmodel import Session
 
-    from fleet.modelops.observation_verdicts import ObservationVerdict
+    from fleet.modelops.tables import ObservationVerdict
 
     with Session(site.app.state.engine) as session:
         row = session.get(ObservationVerdict, newest["id"])
