@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import secrets
 
-import paho.mqtt.client as mqtt
-
-from agrifleet.mqtt import configure_client, parse_mqtt_url
+from fleet.broker import broker_address, fleet_client
 from fleet.settings import FleetSettings
 from provisioning.dynsec import DynsecControl, DynsecError
 
@@ -37,12 +35,9 @@ class BrokerAccounts:
     def _control(self) -> DynsecControl:
         if self.settings.mqtt_url is None:
             raise BrokerUnavailable("the fleet has no broker (AGRIFLEET_MQTT_URL is not set)")
-        address = parse_mqtt_url(self.settings.mqtt_url, ca_file=self.settings.mqtt_ca_file)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                             client_id=f"{self.settings.mqtt_client_id}-accounts-"
-                                       f"{secrets.token_hex(4)}",
-                             protocol=mqtt.MQTTv311)
-        configure_client(client, address, self.settings.mqtt_ca_file)
+        address = broker_address(self.settings, "the broker's accounts")
+        client_id = f"{self.settings.mqtt_client_id}-accounts-{secrets.token_hex(4)}"
+        client = fleet_client(self.settings, address, client_id, clean_session=True)
         return DynsecControl(client, address.host, address.port,
                              timeout=self.settings.broker_timeout_s)
 

@@ -42,7 +42,7 @@ from agrifleet.contract import (
     fleet_status_topic,
     fleet_subscriptions,
 )
-from agrifleet.mqtt import configure_client, parse_mqtt_url
+from fleet.broker import broker_address, fleet_client
 from fleet.metrics import Metrics
 from fleet.settings import FleetSettings
 from fleet.telemetry.writer import Incoming, Writer
@@ -67,8 +67,7 @@ class Ingestor:
         share_group: str | None = None,
         writer_factory: WriterFactory = Writer,
     ) -> None:
-        if settings.mqtt_url is None:
-            raise ValueError("ingestion needs AGRIFLEET_MQTT_URL")
+        self.address = broker_address(settings, "ingestion")
         self.settings = settings
         self.metrics = metrics
         self.prefix = settings.mqtt_prefix
@@ -88,20 +87,15 @@ class Ingestor:
         self._connected = threading.Event()
         self._session = 0  # one more per CONNACK: a PUBACK belongs to the session it came in
         self._fleet_topic = fleet_status_topic(self.prefix)
-        self.address = parse_mqtt_url(settings.mqtt_url, ca_file=settings.mqtt_ca_file)
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
+        client = fleet_client(
+            self.settings, self.address, self.client_id,
             clean_session=False,  # the broker keeps our QoS 1 messages while we restart
-            protocol=mqtt.MQTTv311,
             manual_ack=True,  # PUBACK after commit: see _release
-        )
-        configure_client(client, self.address, self.settings.mqtt_ca_file)
+        )  # fmt: skip
         client.will_set(self._fleet_topic, self._fleet_status("offline"), qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

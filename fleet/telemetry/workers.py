@@ -35,12 +35,11 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import sqlmodel
 from sqlalchemy import Engine, func, text
 from sqlmodel import Session
 
-from agrifleet.mqtt import configure_client, parse_mqtt_url
+from fleet.broker import broker_address, fleet_client
 from fleet.devices.tables import Device
 from fleet.metrics import Metrics
 from fleet.people.auth import find_token
@@ -93,13 +92,9 @@ def retire(settings: FleetSettings, worker: str, timeout: float = 15.0) -> None:
     """
     import threading as _threading
 
-    if settings.mqtt_url is None:
-        raise ValueError("retiring a worker needs AGRIFLEET_MQTT_URL")
-    address = parse_mqtt_url(settings.mqtt_url, ca_file=settings.mqtt_ca_file)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                         client_id=worker_client_id(settings, worker), clean_session=True,
-                         protocol=mqtt.MQTTv311)  # fmt: skip
-    configure_client(client, address, settings.mqtt_ca_file)
+    address = broker_address(settings, "retiring a worker")
+    client = fleet_client(settings, address, worker_client_id(settings, worker),
+                          clean_session=True)
     done = _threading.Event()
     refused: list[str] = []
 
@@ -125,17 +120,9 @@ class Publisher:
     """A publish-only MQTT connection: the API process's rollout offers when it ingests nothing."""
 
     def __init__(self, settings: FleetSettings) -> None:
-        if settings.mqtt_url is None:
-            raise ValueError("publishing needs AGRIFLEET_MQTT_URL")
-        self.address = parse_mqtt_url(settings.mqtt_url, ca_file=settings.mqtt_ca_file)
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"{settings.mqtt_client_id}-api",
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
-        )
-        configure_client(self.client, self.address, settings.mqtt_ca_file)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.address = broker_address(settings, "publishing")
+        self.client = fleet_client(settings, self.address, f"{settings.mqtt_client_id}-api",
+                                   clean_session=True)
         self._keepalive = settings.mqtt_keepalive_s
 
     def start(self) -> None:
