@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import fleet.telemetry.parse
+from fleet.telemetry import parse
 from fleet.telemetry.parse import CheckedBatch, parse_message
 from tests.fleet.device import reading
 
@@ -47,5 +47,5 @@ def test_the_fast_path_agrees_with_the_contract(
     payload = body.encode()
     fast = _verdict(payload)
     # the contract's way
-    monkeypatch.setattr(fleet.telemetry.parse, "_hot_times", lambda _batch: None)
+    monkeypatch.setattr(parse, "_hot_times", lambda _batch: None)
     assert fast == _verdict(payload)
