@@ -128,6 +128,20 @@ class Postgres:
             conn.execute(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a test's database when the test is done (its connections closed by force), so a
+        session's cluster does not grow by a dozen megabytes per test."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        try:
+            with psycopg.connect(
+                f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+            ) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error:
+            pass  # the server is gone: its directory goes at the end of the session
+
 
 @contextmanager
 def running_postgres() -> Iterator[Postgres]:

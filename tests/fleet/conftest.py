@@ -36,8 +36,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     postgres: Postgres = request.getfixturevalue("postgres")
     if "migrated_database_url" in request.fixturenames:  # made migrated, not emptied and copied
         templates: MigratedTemplates = request.getfixturevalue("migrated_templates")
-        return templates.new_postgres_database(postgres)
-    return str(postgres.create_database())
+        url = templates.new_postgres_database(postgres)
+    else:
+        url = str(postgres.create_database())
+    request.addfinalizer(lambda: postgres.drop_database(url))
+    return url
 
 
 class MigratedTemplates:
