@@ -6,6 +6,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -155,3 +157,12 @@ def test_the_provision_command_refuses_an_unreadable_ca_in_one_line(
     said = capsys.readouterr().err
     assert said.startswith("agrifleet provision tls: the CA in") and said.count("\n") == 1
     assert not (tmp_path / "broker.pem").exists()
+
+
+def test_a_broker_config_needs_no_cryptography_until_certificates_are_made() -> None:
+    code = ("import sys; sys.modules['cryptography'] = None\n"
+            "import provisioning.mosquitto, provisioning.dynsec, provisioning.tls\n"
+            "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.stdout.strip() == "ok", done.stderr
