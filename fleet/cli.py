@@ -1,5 +1,6 @@
 """``agrifleet fleet …``: serve the API with MQTT ingestion (or either alone), create API tokens,
-migrate."""
+farms and users, migrate; the devices' enrolment commands are in
+:mod:`fleet.devices.enrolment_cli`."""
 
 from __future__ import annotations
 
@@ -10,17 +11,27 @@ from typing import TYPE_CHECKING
 
 from fleet.cli_database import _database, _settings
 
-if TYPE_CHECKING:  # annotations only: sqlalchemy and pydantic load when a command runs
+if TYPE_CHECKING:  # annotations only: sqlalchemy loads when a command runs
     from sqlalchemy import Engine
-
-    from fleet.settings import FleetSettings
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
-    """Register the fleet subcommands (heavy imports happen when one runs)."""
+    """Register the fleet subcommands (heavy imports happen when one runs); each command's
+    arguments are declared beside its handler."""
+    from fleet.devices import enrolment_cli  # argparse only at module level
+    from fleet.farmdata import cli as farmdata_cli
+
     parser.epilog = "Settings come from AGRIFLEET_* environment variables (see docs/fleet.md)."
     sub = parser.add_subparsers(dest="fleet_command", metavar="COMMAND", required=True)
+    for add in (add_serve, add_ingest, add_create_token, add_create_farm, add_create_user,
+                add_migrate, add_pin_client_ids, enrolment_cli.add_enrolment_code,
+                enrolment_cli.add_create_devices, enrolment_cli.add_revoke_device):
+        add(sub)
+    farmdata_cli.add_commands(sub)
 
+
+def add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``serve``: the REST API with MQTT ingestion, or the API alone."""
     serve = sub.add_parser(
         "serve",
         help="run the REST API and the MQTT ingestion",
@@ -35,6 +46,30 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     )
     serve.set_defaults(func=_serve)
 
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from fleet.app import create_app
+    from fleet.migrate import upgrade
+
+    if not 0 < args.port < 65536:
+        print(f"agrifleet fleet serve: invalid port {args.port}", file=sys.stderr)
+        return 2
+    settings = _settings()
+    with _database("serve", settings) as engine:  # fail in one line, not in the app's start-up
+        if settings.auto_migrate:
+            upgrade(engine)
+        else:
+            engine.connect().close()
+    app = create_app(settings, ingest=not getattr(args, "api_only", False))
+    # proxy_headers off: the fleet itself decides whom to believe (AGRIFLEET_TRUSTED_PROXIES).
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=False)
+    return 0
+
+
+def add_ingest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``ingest``: one MQTT ingest worker, no API."""
     ingest = sub.add_parser(
         "ingest",
         help="run one MQTT ingest worker (no API): N workers share the devices' traffic",
@@ -58,119 +93,6 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         "down: the broker stops queueing its share; the nodes resend what it held)",
     )
     ingest.set_defaults(func=_ingest)
-
-    token = sub.add_parser(
-        "create-token",
-        help="print a new API token",
-        description="Print a new API token; only its hash is stored, so keep the output. "
-        "It is stored in the fleet's database (AGRIFLEET_DATABASE_URL, else fleet.db in "
-        "AGRIFLEET_DATA_DIR), which it names on standard error; a database that does not "
-        "exist yet is refused unless --create.",
-    )
-    token.add_argument(
-        "--role", required=True, choices=("admin", "technician", "viewer"),
-        help="admin may change devices; technician may publish models and run rollouts; "
-        "viewer may only read",
-    )
-    token.add_argument("--name", default="", help="who or what the token is for")
-    token.add_argument("--create", action="store_true",
-                       help="create the database (and its tables) if there is none yet")
-    token.set_defaults(func=_create_token)
-
-    farm = sub.add_parser(
-        "create-farm",
-        help="create a farm and print its id",
-        description="Create a farm and print its id (for create-user --farm).",
-    )
-    farm.add_argument("name", help="the farm's name")
-    farm.set_defaults(func=_create_farm)
-
-    user = sub.add_parser(
-        "create-user",
-        help="create a user with a role in a farm (the password is read from standard input)",
-        description="Create a user who signs in to the dashboard with EMAIL and a password "
-        "read from standard input (prompted without echo on a terminal; never an argument). "
-        "Prints the user's id.",
-    )
-    user.add_argument("email", help="the user's e-mail (case does not matter)")
-    user.add_argument("--farm", required=True, type=int, metavar="FARM_ID",
-                      help="the farm they belong to (from create-farm; the default farm is 1)")
-    user.add_argument("--role", required=True, choices=("viewer", "technician", "admin"),
-                      help="viewer reads and confirms; technician also manages devices, models "
-                      "and rollouts; admin also users and farms")
-    user.set_defaults(func=_create_user)
-
-    migrate = sub.add_parser(
-        "migrate",
-        help="apply database migrations",
-        description="Create or upgrade the tables in AGRIFLEET_DATABASE_URL to this version.",
-    )
-    migrate.set_defaults(func=_migrate)
-
-    pin = sub.add_parser(
-        "pin-client-ids",
-        help="pin every device's broker account to its client id (once, after upgrading)",
-        description="Accounts made before agrifleet pinned client ids let a device connect "
-        "under any client id, the fleet's too; this pins each to agrifleet-<device id>.",
-    )
-    pin.set_defaults(func=_pin_client_ids)
-
-    code = sub.add_parser(
-        "enrolment-code",
-        help="print a one-time enrolment code for a device (re-enrols an enrolled one)",
-        description="Print a one-time enrolment code for a registered device and write it as a "
-        "QR code PNG; if the device was enrolled, its old secrets are revoked first.",
-    )
-    code.add_argument("device_id", metavar="ID", help="the device's id")
-    code.add_argument("--qr", type=Path, metavar="PNG", help="write the QR code image here")
-    code.set_defaults(func=_enrolment_code)
-
-    batch = sub.add_parser(
-        "create-devices",
-        help="register devices from a CSV file and print their enrolment codes",
-        description="Register each device of a CSV file (columns id,name[,tags] with tags "
-        "separated by ';'; a header row is optional) and print one line per device: id, code, "
-        "expiry; with --qr-dir also a QR code PNG per device.",
-    )
-    batch.add_argument("csv", type=Path, metavar="CSV", help="devices.csv")
-    batch.add_argument("--farm", metavar="FARM_ID", type=int,
-                       help="the farm the devices belong to (default: the default farm, 1)")
-    batch.add_argument("--qr-dir", type=Path, metavar="DIR", help="write <id>.png QR codes here")
-    batch.set_defaults(func=_create_devices)
-
-    revoke = sub.add_parser(
-        "revoke-device",
-        help="revoke a device: close its broker session, refuse its credentials and messages",
-        description="Revoke a device: its broker account is deleted (closing its session), its "
-        "credentials stop working and the fleet refuses its messages from then on.",
-    )
-    revoke.add_argument("device_id", metavar="ID", help="the device's id")
-    revoke.set_defaults(func=_revoke_device)
-
-    from fleet.farmdata import cli as farmdata_cli  # argparse only at module level
-
-    farmdata_cli.add_commands(sub)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from fleet.app import create_app
-    from fleet.migrate import upgrade
-
-    if not 0 < args.port < 65536:
-        print(f"agrifleet fleet serve: invalid port {args.port}", file=sys.stderr)
-        return 2
-    settings = _settings()
-    with _database("serve", settings) as engine:  # fail in one line, not in the app's start-up
-        if settings.auto_migrate:
-            upgrade(engine)
-        else:
-            engine.connect().close()
-    app = create_app(settings, ingest=not getattr(args, "api_only", False))
-    # proxy_headers off: the fleet itself decides whom to believe (AGRIFLEET_TRUSTED_PROXIES).
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=False)
-    return 0
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -217,6 +139,27 @@ def _ingest(args: argparse.Namespace) -> int:
             return 1
 
 
+def add_create_token(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``create-token``: a new API token, stored hashed."""
+    token = sub.add_parser(
+        "create-token",
+        help="print a new API token",
+        description="Print a new API token; only its hash is stored, so keep the output. "
+        "It is stored in the fleet's database (AGRIFLEET_DATABASE_URL, else fleet.db in "
+        "AGRIFLEET_DATA_DIR), which it names on standard error; a database that does not "
+        "exist yet is refused unless --create.",
+    )
+    token.add_argument(
+        "--role", required=True, choices=("admin", "technician", "viewer"),
+        help="admin may change devices; technician may publish models and run rollouts; "
+        "viewer may only read",
+    )
+    token.add_argument("--name", default="", help="who or what the token is for")
+    token.add_argument("--create", action="store_true",
+                       help="create the database (and its tables) if there is none yet")
+    token.set_defaults(func=_create_token)
+
+
 def _create_token(args: argparse.Namespace) -> int:
     from fleet.migrate import upgrade
     from fleet.people.auth import create_token
@@ -261,28 +204,15 @@ def _has_fleet_tables(engine: Engine) -> bool:
     return inspect(engine).has_table("alembic_version")
 
 
-def _migrate(_: argparse.Namespace) -> int:
-    from fleet.migrate import upgrade
-    from fleet.settings import mask_url
-
-    settings = _settings()
-    with _database("migrate", settings) as engine:
-        upgrade(engine)
-    print(f"database schema is up to date: {mask_url(settings.database_url)}")
-    return 0
-
-
-def _pin_client_ids(_: argparse.Namespace) -> int:
-    from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
-
-    try:
-        changed = BrokerAccounts(_settings()).pin_client_ids()
-    except BrokerUnavailable as exc:
-        print(f"agrifleet fleet pin-client-ids: {exc}", file=sys.stderr)
-        return 1
-    print(f"pinned {len(changed)} device account(s) to their client ids"
-          + (f": {', '.join(changed)}" if changed else ""))
-    return 0
+def add_create_farm(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``create-farm``: a new farm."""
+    farm = sub.add_parser(
+        "create-farm",
+        help="create a farm and print its id",
+        description="Create a farm and print its id (for create-user --farm).",
+    )
+    farm.add_argument("name", help="the farm's name")
+    farm.set_defaults(func=_create_farm)
 
 
 def _create_farm(args: argparse.Namespace) -> int:
@@ -308,6 +238,24 @@ def _create_farm(args: argparse.Namespace) -> int:
             session.commit()
             print(farm.id)
     return 0
+
+
+def add_create_user(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``create-user``: a user with a role in a farm."""
+    user = sub.add_parser(
+        "create-user",
+        help="create a user with a role in a farm (the password is read from standard input)",
+        description="Create a user who signs in to the dashboard with EMAIL and a password "
+        "read from standard input (prompted without echo on a terminal; never an argument). "
+        "Prints the user's id.",
+    )
+    user.add_argument("email", help="the user's e-mail (case does not matter)")
+    user.add_argument("--farm", required=True, type=int, metavar="FARM_ID",
+                      help="the farm they belong to (from create-farm; the default farm is 1)")
+    user.add_argument("--role", required=True, choices=("viewer", "technician", "admin"),
+                      help="viewer reads and confirms; technician also manages devices, models "
+                      "and rollouts; admin also users and farms")
+    user.set_defaults(func=_create_user)
 
 
 def _read_password() -> str | None:
@@ -371,148 +319,46 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- enrolment (fleet/devices/enrolment.py)
-# ---------------------------------------------------------
+def add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``migrate``: create or upgrade the database's tables."""
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply database migrations",
+        description="Create or upgrade the tables in AGRIFLEET_DATABASE_URL to this version.",
+    )
+    migrate.set_defaults(func=_migrate)
 
 
-def _qr(path: Path, code: str, settings: FleetSettings) -> None:
-    from fleet.devices.enrolment import enrol_command, qr_png
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(qr_png(enrol_command(code, settings.public_url)))
-
-
-def _enrolment_code(args: argparse.Namespace) -> int:
-    from sqlmodel import Session
-
-    from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
-    from fleet.devices.enrolment import issue_code
-    from fleet.devices.tables import Device
+def _migrate(_: argparse.Namespace) -> int:
     from fleet.migrate import upgrade
+    from fleet.settings import mask_url
 
     settings = _settings()
-    with _database("enrolment-code", settings) as engine:
+    with _database("migrate", settings) as engine:
         upgrade(engine)
-        with Session(engine) as session:
-            device = session.get(Device, args.device_id)
-            if device is None:
-                print(f"agrifleet fleet enrolment-code: unknown device {args.device_id!r}",
-                      file=sys.stderr)
-                return 1
-            try:
-                code, expires = issue_code(session, device, settings, BrokerAccounts(settings),
-                                           "cli", None)
-            except BrokerUnavailable as exc:
-                print(f"agrifleet fleet enrolment-code: {exc}", file=sys.stderr)
-                return 1
-    print(f"{args.device_id} {code} {expires:%Y-%m-%dT%H:%M:%SZ}")
-    if args.qr:
-        _qr(args.qr, code, settings)
+    print(f"database schema is up to date: {mask_url(settings.database_url)}")
     return 0
 
 
-def _read_devices_csv(path: Path) -> list[tuple[str, str, list[str]]]:
-    """(id, name, tags) per row; raises ValueError naming the row of a bad one."""
-    import csv
-
-    from pydantic import TypeAdapter, ValidationError
-
-    from agrifleet.contract import DeviceId
-
-    ids = TypeAdapter(DeviceId)
-    rows: list[tuple[str, str, list[str]]] = []
-    with path.open(newline="", encoding="utf-8") as f:
-        for n, row in enumerate(csv.reader(f), start=1):
-            if not row or not "".join(row).strip() or (n == 1 and row[0].strip() == "id"):
-                continue
-            device_id = row[0].strip()
-            try:
-                ids.validate_python(device_id)
-            except ValidationError:
-                raise ValueError(f"{path}:{n}: {device_id!r} is not a device id (letters, "
-                                 "digits, '.', '_', '-'; at most 64)") from None
-            name = row[1].strip() if len(row) > 1 else ""
-            tags = [t.strip() for t in row[2].split(";") if t.strip()] if len(row) > 2 else []
-            rows.append((device_id, name, tags))
-    seen = [r[0] for r in rows]
-    twice = sorted({d for d in seen if seen.count(d) > 1})
-    if twice:
-        raise ValueError(f"{path}: listed more than once: {', '.join(twice)}")
-    return rows
+def add_pin_client_ids(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``pin-client-ids``: pin old broker accounts to their client ids."""
+    pin = sub.add_parser(
+        "pin-client-ids",
+        help="pin every device's broker account to its client id (once, after upgrading)",
+        description="Accounts made before agrifleet pinned client ids let a device connect "
+        "under any client id, the fleet's too; this pins each to agrifleet-<device id>.",
+    )
+    pin.set_defaults(func=_pin_client_ids)
 
 
-def _create_devices(args: argparse.Namespace) -> int:
-    from sqlmodel import Session
-
-    from fleet.devices.broker_accounts import BrokerAccounts
-    from fleet.devices.enrolment import issue_code
-    from fleet.devices.tables import DEFAULT_FARM_ID, Device
-    from fleet.migrate import upgrade
+def _pin_client_ids(_: argparse.Namespace) -> int:
+    from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
 
     try:
-        rows = _read_devices_csv(args.csv)
-    except OSError as exc:
-        print(f"agrifleet fleet create-devices: cannot read {args.csv}: {exc.strerror}",
-              file=sys.stderr)
-        return 2
-    except (ValueError, UnicodeDecodeError) as exc:
-        print(f"agrifleet fleet create-devices: {exc}", file=sys.stderr)
-        return 2
-    settings = _settings()
-    with _database("create-devices", settings) as engine:
-        upgrade(engine)
-        with Session(engine) as session:
-            from fleet.people.tables import Farm
-
-            farm_id = DEFAULT_FARM_ID if args.farm is None else args.farm
-            if session.get(Farm, farm_id) is None:
-                print(f"agrifleet fleet create-devices: no farm {farm_id} (create one with "
-                      "agrifleet fleet create-farm NAME)", file=sys.stderr)
-                return 1
-            taken = [d for d, _, _ in rows if session.get(Device, d) is not None]
-            if taken:
-                print(f"agrifleet fleet create-devices: already registered: {', '.join(taken)} "
-                      "(nothing was created)", file=sys.stderr)
-                return 1
-            for device_id, name, tags in rows:
-                session.add(Device(id=device_id, name=name, tags=sorted(set(tags)),
-                                   farm_id=farm_id))
-            session.commit()
-            accounts = BrokerAccounts(settings)
-            for device_id, _, _ in rows:
-                created = session.get(Device, device_id)
-                assert created is not None
-                code, expires = issue_code(session, created, settings, accounts, "cli", None)
-                print(f"{device_id} {code} {expires:%Y-%m-%dT%H:%M:%SZ}")
-                if args.qr_dir:
-                    _qr(args.qr_dir / f"{device_id}.png", code, settings)
-    return 0
-
-
-def _revoke_device(args: argparse.Namespace) -> int:
-    from sqlmodel import Session
-
-    from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
-    from fleet.devices.enrolment import revoke
-    from fleet.devices.tables import Device
-    from fleet.migrate import upgrade
-
-    settings = _settings()
-    with _database("revoke-device", settings) as engine:
-        upgrade(engine)
-        with Session(engine) as session:
-            device = session.get(Device, args.device_id)
-            if device is None:
-                print(f"agrifleet fleet revoke-device: unknown device {args.device_id!r}",
-                      file=sys.stderr)
-                return 1
-            try:
-                deleted = revoke(session, device, BrokerAccounts(settings), "cli", None)
-            except BrokerUnavailable as exc:
-                print(f"agrifleet fleet revoke-device: {args.device_id} is revoked in the fleet "
-                      f"(its messages are refused), but its broker account is not deleted: "
-                      f"{exc}; run the command again", file=sys.stderr)
-                return 1
-    where = "broker account deleted" if deleted else "no broker configured"
-    print(f"{args.device_id} revoked ({where})")
+        changed = BrokerAccounts(_settings()).pin_client_ids()
+    except BrokerUnavailable as exc:
+        print(f"agrifleet fleet pin-client-ids: {exc}", file=sys.stderr)
+        return 1
+    print(f"pinned {len(changed)} device account(s) to their client ids"
+          + (f": {', '.join(changed)}" if changed else ""))
     return 0

@@ -12,9 +12,18 @@ from pathlib import Path
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
     """Register ``train``, ``eval``, ``release``, ``thresholds``, ``predict`` and the package
-    commands (``keygen``, ``sign``, ``verify``, ``selftest``) under ``agrifleet model``."""
-    sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    commands (``keygen``, ``sign``, ``verify``, ``selftest``, ``publish``) under
+    ``agrifleet model``; each command's arguments are declared beside its handler."""
+    from models.package_cli import add_package_commands  # argparse only at module level
 
+    sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    for add in (add_train, add_eval, add_release, add_thresholds, add_predict):
+        add(sub)
+    add_package_commands(sub)
+
+
+def add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``train``: from scratch or from a pretrained backbone, then the model folder."""
     t = sub.add_parser(
         "train", help="train, quantise to int8 and package a model (train extra)",
         description="Train the crop-disease network on labelled photos, quantise it to int8, "
@@ -79,169 +88,6 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    "share of the lab validation photos (default: the fixed 97 %% target)")
     t.set_defaults(func=_train)
 
-    e = sub.add_parser(
-        "eval", help="evaluate a .tflite model on labelled photos",
-        description="Run a .tflite model over labelled photos and write accuracy, per-class "
-        "figures and confusion matrices, the figures a farm sees (disease and crop right, "
-        "healthy or not, answered and confidently wrong), a size and JPEG-quality sweep, and "
-        "the share of generated out-of-scope images it answers as a known class.",
-    )
-    e.add_argument("--data", type=Path, required=True, help="photos, one folder per class")
-    e.add_argument("--field", type=Path, help="field photos, evaluated separately")
-    e.add_argument("--model", type=Path, help="model folder or its .tflite (default: shipped)")
-    e.add_argument("--split", choices=["train", "val", "test", "all"], default="test",
-                   help="which split of the data to use (default: test; 'all' for new data)")
-    e.add_argument("--report", type=Path, default=Path("model-eval"),
-                   help="folder for eval_report.json and confusion PNGs (default: ./model-eval)")
-    e.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
-    e.add_argument("--no-sweep", action="store_true",
-                   help="skip the size and JPEG-quality sweep (the slowest part)")
-    e.add_argument("--out-of-scope", type=int, default=40, metavar="N",
-                   help="generated images per kind for the out-of-scope rate, plus up to 6N "
-                   "background corners of the field photos (default 40; 0 skips it)")
-    e.add_argument("--seed", type=int, default=0, help="seed of the out-of-scope images (0)")
-    e.add_argument("--leave-field-out", type=Path, metavar="MODEL_DIR",
-                   help="a second model, trained with no field photo (model train "
-                   "--exclude-field): evaluated on ALL field photos, for the field figure of a "
-                   "crop never seen in a field; recorded in this model's report")
-    e.add_argument("--check-floors", action="store_true",
-                   help="exit 1 when the model misses a floor (they are always printed)")
-    e.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
-                   help="sweep only the first N photos of each class (faster; default 0: all)")
-    e.add_argument("--run", type=Path, metavar="RUN_DIR",
-                   help="the model's fine-tuning run folder (model train --backbone): adds "
-                   "leave-one-crop-out, a softmax head on its frozen features trained without "
-                   "each crop's field photos and tested on them")
-    e.add_argument("--compare-backbones", action="store_true",
-                   help="with --run: also compare EfficientNet-Lite0 (whole and cut after "
-                   "block 12) and MobileNetV2 by the same head on the field photos")
-    e.set_defaults(func=_eval)
-
-    r = sub.add_parser(
-        "release", help="evaluate, self-test, card and sign a trained model folder in one go",
-        description="Ship a folder written by model train: model eval on its test split "
-        "(sweep, out-of-scope, the leave-field-out model on every field photo) into its "
-        "eval_report.json, a new selftest/, MODEL_CARD.md with every figure beside the earlier "
-        "versions, and the signature (with --key). Prints PASS/FAIL per floor.",
-    )
-    r.add_argument("model_dir", type=Path, metavar="MODEL_DIR",
-                   help="the trained model folder, e.g. models/leaf-disease/2.0.0")
-    r.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
-    r.add_argument("--field", type=Path, help="field photos (same class names)")
-    r.add_argument("--leave-field-out", type=Path, metavar="DIR",
-                   help="the model trained with --exclude-field (its model folder)")
-    r.add_argument("--key", type=Path, metavar="FILE", help="signing.key: sign at the end")
-    r.add_argument("--expires-days", type=int, default=365, metavar="N",
-                   help="signature lifetime (default 365)")
-    r.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
-    r.add_argument("--no-sweep", action="store_true", help="skip the size and quality sweep")
-    r.add_argument("--out-of-scope", type=int, default=40, metavar="N",
-                   help="generated images per kind (default 40)")
-    r.add_argument("--check-floors", action="store_true",
-                   help="exit 1 when the model misses a floor")
-    r.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
-                   help="sweep only the first N photos of each class (default 0: all)")
-    r.add_argument("--run", type=Path, metavar="RUN_DIR",
-                   help="the model's fine-tuning run folder (model train --backbone): adds "
-                   "leave-one-crop-out, a softmax head on its frozen features trained without "
-                   "each crop's field photos and tested on them")
-    r.add_argument("--compare-backbones", action="store_true",
-                   help="with --run: also compare EfficientNet-Lite0 (whole and cut after "
-                   "block 12) and MobileNetV2 by the same head on the field photos")
-    r.set_defaults(func=_release)
-
-    h = sub.add_parser(
-        "thresholds", help="choose a model folder's confidence thresholds again, in place",
-        description="Run both .tflite files of a model folder on its validation photos and "
-        "choose the per-class thresholds again: at the 97 % precision target, or with "
-        "--coverage at the strictest target that still answers that share of the lab "
-        "validation photos. Rewrites manifest.json and "
-        "the train-time figures of eval_report.json; run model release afterwards (card, "
-        "self-test, signature).",
-    )
-    h.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="the model folder")
-    h.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
-    h.add_argument("--field", type=Path, help="field photos (same class names)")
-    h.add_argument("--coverage", type=float, default=None, metavar="SHARE",
-                   help="share of lab validation photos to answer, e.g. 0.955 (default: the "
-                   "fixed 97 %% precision target)")
-    h.add_argument("--field-weight", type=float, default=1.0, metavar="W",
-                   help="count each field validation photo W times in the precision (default "
-                   "1; the lab photos outnumber the field ones)")
-    h.add_argument("--float", type=Path, metavar="FILE", dest="float_file",
-                   help="the float model to measure beside int8 (default: the folder's float "
-                   "reference; a pretrained model keeps it in its run folder)")
-    h.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
-    h.set_defaults(func=_thresholds)
-
-    p = sub.add_parser(
-        "predict", help="classify image files with the shipped model",
-        description="Classify leaf photos and print the label, confidence and whether it is "
-        "below the class's threshold (uncertain).",
-    )
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="photo files")
-    p.add_argument("--model", type=Path, help="model folder (default: shipped)")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
-    p.set_defaults(func=_predict)
-    _add_package_commands(sub)
-
-
-def _add_package_commands(sub: argparse._SubParsersAction) -> None:
-    k = sub.add_parser("keygen", help="make an Ed25519 key pair for signing model packages",
-                       description="Write DIR/signing.key (private, mode 0600: keep it off "
-                       "nodes and out of git) and DIR/signing.pub (give it to nodes and the "
-                       "fleet).")
-    k.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="folder for signing.key and signing.pub (created if missing)")
-    k.set_defaults(func=_keygen)
-
-    s = sub.add_parser("sign", help="sign a model folder in place (lists its files in "
-                       "manifest.json, writes manifest.sig)",
-                       description="List every file of PACKAGE_DIR with its size and sha256 "
-                       "in manifest.json and write manifest.sig (Ed25519, with the key id and "
-                       "an expiry): nodes and the fleet accept only packages signed by a key "
-                       "they trust.")
-    s.add_argument("package", type=Path, metavar="PACKAGE_DIR",
-                   help="a model folder with manifest.json, model.tflite and selftest/")
-    s.add_argument("--key", type=Path, required=True, metavar="FILE", help="signing.key")
-    s.add_argument("--expires-days", type=int, default=365, metavar="N",
-                   help="nodes refuse the package after N days (default 365)")
-    s.set_defaults(func=_sign)
-
-    v = sub.add_parser("verify", help="check a package (folder or .tar.gz) as a node would: "
-                       "signature, expiry, every file, and its self-test",
-                       description="Check a package as a node or the fleet would before "
-                       "installing it: a safe archive, the signature by a trusted key, the "
-                       "expiry, the size and sha256 of every file, and its self-test.")
-    v.add_argument("package", type=Path, metavar="PACKAGE",
-                   help="a package folder or a .tar.gz archive of one")
-    v.add_argument("--key", type=Path, nargs="+", required=True, metavar="PUB",
-                   help="trusted public keys (signing.pub)")
-    v.add_argument("--current", type=Path, metavar="DIR",
-                   help="the model folder a node runs now: also check the package upgrades it")
-    v.add_argument("--no-selftest", action="store_true", help="skip running the self-test")
-    v.set_defaults(func=_verify)
-
-    t = sub.add_parser("selftest", help="run a package's self-test, or (re)create it",
-                       description="Without --class-medians or --images: classify the images "
-                       "in PACKAGE_DIR/selftest/ and compare with answers.json. With one of "
-                       "them: replace selftest/ and record this model's answers (sign again "
-                       "afterwards).")
-    t.add_argument("package", type=Path, metavar="PACKAGE_DIR",
-                   help="the model folder whose selftest/ to run or create")
-    how = t.add_mutually_exclusive_group()
-    how.add_argument("--class-medians", type=Path, metavar="DATA_DIR",
-                     help="photos, one folder per class: one median image per class")
-    how.add_argument("--images", type=Path, nargs="+", metavar="IMAGE",
-                     help="images to use (a parent folder named after a class labels one)")
-    t.add_argument("--side", type=int, default=40, help="stored image side in px (default 40)")
-    t.set_defaults(func=_selftest)
-
-    from agrifleet.fleet_client import add_publish  # stdlib only: upload to a fleet over HTTP
-
-    add_publish(sub)
-
 
 def _train(args: argparse.Namespace) -> int:
     from models.card import write_card
@@ -299,15 +145,50 @@ def _make_selftest(out: Path, data: Path) -> None:
         print(f"self-test: {len(answers.images)} images in {out / 'selftest'}")
 
 
-def _model_paths(model: Path | None) -> tuple[Path, Path | None]:
-    """(the .tflite file, its model folder if it has a manifest)."""
-    from models.shipped import default_model_dir
+def add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``eval`` command: a .tflite model over labelled photos, into a report."""
+    e = sub.add_parser(
+        "eval", help="evaluate a .tflite model on labelled photos",
+        description="Run a .tflite model over labelled photos and write accuracy, per-class "
+        "figures and confusion matrices, the figures a farm sees (disease and crop right, "
+        "healthy or not, answered and confidently wrong), a size and JPEG-quality sweep, and "
+        "the share of generated out-of-scope images it answers as a known class.",
+    )
+    e.add_argument("--data", type=Path, required=True, help="photos, one folder per class")
+    e.add_argument("--field", type=Path, help="field photos, evaluated separately")
+    e.add_argument("--model", type=Path, help="model folder or its .tflite (default: shipped)")
+    e.add_argument("--split", choices=["train", "val", "test", "all"], default="test",
+                   help="which split of the data to use (default: test; 'all' for new data)")
+    e.add_argument("--report", type=Path, default=Path("model-eval"),
+                   help="folder for eval_report.json and confusion PNGs (default: ./model-eval)")
+    e.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
+    e.add_argument("--no-sweep", action="store_true",
+                   help="skip the size and JPEG-quality sweep (the slowest part)")
+    e.add_argument("--out-of-scope", type=int, default=40, metavar="N",
+                   help="generated images per kind for the out-of-scope rate, plus up to 6N "
+                   "background corners of the field photos (default 40; 0 skips it)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the out-of-scope images (0)")
+    e.add_argument("--leave-field-out", type=Path, metavar="MODEL_DIR",
+                   help="a second model, trained with no field photo (model train "
+                   "--exclude-field): evaluated on ALL field photos, for the field figure of a "
+                   "crop never seen in a field; recorded in this model's report")
+    e.add_argument("--check-floors", action="store_true",
+                   help="exit 1 when the model misses a floor (they are always printed)")
+    e.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
+                   help="sweep only the first N photos of each class (faster; default 0: all)")
+    _add_run_figures(e)
+    e.set_defaults(func=_eval)
 
-    model = model or default_model_dir()
-    if model.is_dir():
-        return model / "model.tflite", model
-    folder = model.parent
-    return model, folder if (folder / "manifest.json").is_file() else None
+
+def _add_run_figures(parser: argparse.ArgumentParser) -> None:
+    """``--run`` and ``--compare-backbones``, the same for ``eval`` and ``release``."""
+    parser.add_argument("--run", type=Path, metavar="RUN_DIR",
+                        help="the model's fine-tuning run folder (model train --backbone): "
+                        "adds leave-one-crop-out, a softmax head on its frozen features trained "
+                        "without each crop's field photos and tested on them")
+    parser.add_argument("--compare-backbones", action="store_true",
+                        help="with --run: also compare EfficientNet-Lite0 (whole and cut after "
+                        "block 12) and MobileNetV2 by the same head on the field photos")
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -344,6 +225,36 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 1 if args.check_floors and floors_missed(report) else 0
 
 
+def add_release(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``release`` command: evaluate, self-test, card and sign a trained folder."""
+    r = sub.add_parser(
+        "release", help="evaluate, self-test, card and sign a trained model folder in one go",
+        description="Ship a folder written by model train: model eval on its test split "
+        "(sweep, out-of-scope, the leave-field-out model on every field photo) into its "
+        "eval_report.json, a new selftest/, MODEL_CARD.md with every figure beside the earlier "
+        "versions, and the signature (with --key). Prints PASS/FAIL per floor.",
+    )
+    r.add_argument("model_dir", type=Path, metavar="MODEL_DIR",
+                   help="the trained model folder, e.g. models/leaf-disease/2.0.0")
+    r.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
+    r.add_argument("--field", type=Path, help="field photos (same class names)")
+    r.add_argument("--leave-field-out", type=Path, metavar="DIR",
+                   help="the model trained with --exclude-field (its model folder)")
+    r.add_argument("--key", type=Path, metavar="FILE", help="signing.key: sign at the end")
+    r.add_argument("--expires-days", type=int, default=365, metavar="N",
+                   help="signature lifetime (default 365)")
+    r.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
+    r.add_argument("--no-sweep", action="store_true", help="skip the size and quality sweep")
+    r.add_argument("--out-of-scope", type=int, default=40, metavar="N",
+                   help="generated images per kind (default 40)")
+    r.add_argument("--check-floors", action="store_true",
+                   help="exit 1 when the model misses a floor")
+    r.add_argument("--sweep-per-class", type=int, default=0, metavar="N",
+                   help="sweep only the first N photos of each class (default 0: all)")
+    _add_run_figures(r)
+    r.set_defaults(func=_release)
+
+
 def _release(args: argparse.Namespace) -> int:
     from agrifleet.inference.preprocess import ImageError
     from agrifleet.manifest import ModelError
@@ -362,6 +273,33 @@ def _release(args: argparse.Namespace) -> int:
         print(f"agrifleet model release: {exc}")
         return 2
     return 1 if args.check_floors and floors_missed(report) else 0
+
+
+def add_thresholds(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``thresholds`` command: choose a folder's confidence thresholds again."""
+    h = sub.add_parser(
+        "thresholds", help="choose a model folder's confidence thresholds again, in place",
+        description="Run both .tflite files of a model folder on its validation photos and "
+        "choose the per-class thresholds again: at the 97 % precision target, or with "
+        "--coverage at the strictest target that still answers that share of the lab "
+        "validation photos. Rewrites manifest.json and "
+        "the train-time figures of eval_report.json; run model release afterwards (card, "
+        "self-test, signature).",
+    )
+    h.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="the model folder")
+    h.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
+    h.add_argument("--field", type=Path, help="field photos (same class names)")
+    h.add_argument("--coverage", type=float, default=None, metavar="SHARE",
+                   help="share of lab validation photos to answer, e.g. 0.955 (default: the "
+                   "fixed 97 %% precision target)")
+    h.add_argument("--field-weight", type=float, default=1.0, metavar="W",
+                   help="count each field validation photo W times in the precision (default "
+                   "1; the lab photos outnumber the field ones)")
+    h.add_argument("--float", type=Path, metavar="FILE", dest="float_file",
+                   help="the float model to measure beside int8 (default: the folder's float "
+                   "reference; a pretrained model keeps it in its run folder)")
+    h.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
+    h.set_defaults(func=_thresholds)
 
 
 def _thresholds(args: argparse.Namespace) -> int:
@@ -385,6 +323,20 @@ def _thresholds(args: argparse.Namespace) -> int:
     if manifest.signing is not None:
         print("the folder was signed: sign it again (model release --key, or model sign)")
     return 0
+
+
+def add_predict(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``predict`` command: classify photo files."""
+    p = sub.add_parser(
+        "predict", help="classify image files with the shipped model",
+        description="Classify leaf photos and print the label, confidence and whether it is "
+        "below the class's threshold (uncertain).",
+    )
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="photo files")
+    p.add_argument("--model", type=Path, help="model folder (default: shipped)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
+    p.set_defaults(func=_predict)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -423,91 +375,3 @@ def _predict(args: argparse.Namespace) -> int:
                   f"disease {p.disease.name} {p.disease.confidence:.2f}, "
                   f"crop {p.crop.name} {p.crop.confidence:.2f}")
     return status
-
-
-def _keygen(args: argparse.Namespace) -> int:
-    from agrifleet.package import PackageError, generate_keypair, load_public_keys
-
-    try:
-        key, pub = generate_keypair(args.out)
-    except (PackageError, OSError) as exc:
-        print(f"agrifleet model keygen: {exc}")
-        return 2
-    (kid,) = load_public_keys([pub])
-    print(f"wrote {key} (private, mode 0600) and {pub} (public); key id {kid}")
-    return 0
-
-
-def _sign(args: argparse.Namespace) -> int:
-    from agrifleet.manifest import ModelError
-    from agrifleet.package import PackageError, sign_package
-
-    try:
-        sig = sign_package(args.package, args.key, expires_days=args.expires_days)
-    except (PackageError, ModelError, OSError) as exc:
-        print(f"agrifleet model sign: {exc}")
-        return 2
-    print(f"signed {args.package}: {sig.files} files, key {sig.key_id}, "
-          f"expires {sig.expires_at:%Y-%m-%d}")
-    return 0
-
-
-def _verify(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from agrifleet.manifest import ModelError, read_manifest
-    from agrifleet.package import PackageError, check_upgrade, load_public_keys, safe_extract
-    from agrifleet.package import verify_package as verify
-
-    with tempfile.TemporaryDirectory(prefix="agrifleet-verify-") as tmp:
-        try:
-            folder = args.package
-            trusted = load_public_keys(args.key)
-            if folder.is_file():
-                folder = safe_extract(folder, Path(tmp) / "package")
-            manifest = verify(folder, trusted)
-            if args.current:
-                check_upgrade(manifest, read_manifest(args.current))
-            result = None
-            if not args.no_selftest:
-                from agrifleet.inference.selftest import run_selftest
-
-                result = run_selftest(folder)
-                result.raise_for_failures()
-        except (PackageError, ModelError, OSError) as exc:
-            reason = getattr(exc, "reason", "invalid_manifest")
-            # Name the archive, not the temporary folder it was unpacked into.
-            print(f"REFUSED ({reason}): {str(exc).replace(str(folder), str(args.package))}")
-            return 1
-    assert manifest.signing is not None
-    print(f"OK {manifest.name} {manifest.version}: {len(manifest.files)} files, signed by "
-          f"{manifest.signing.key_id}, expires {manifest.signing.expires_at:%Y-%m-%d}")
-    if result is not None:
-        print(result.summary())
-    return 0
-
-
-def _selftest(args: argparse.Namespace) -> int:
-    from agrifleet.inference.preprocess import ImageError
-    from agrifleet.inference.selftest import run_selftest
-    from agrifleet.manifest import ModelError
-    from agrifleet.package import PackageError
-    from models.selftest import class_median_selftest, images_selftest
-
-    try:
-        if args.class_medians or args.images:
-            if args.class_medians:
-                answers = class_median_selftest(args.package, args.class_medians, side=args.side)
-            else:
-                answers = images_selftest(args.package, args.images, side=args.side)
-            print(f"wrote {len(answers.images)} self-test images and answers to "
-                  f"{args.package / 'selftest'}; sign the package again")
-            return 0
-        result = run_selftest(args.package)
-    except (PackageError, ModelError, ImageError, ValueError, OSError) as exc:
-        print(f"agrifleet model selftest: {exc}")
-        return 2
-    print(result.summary())
-    for failure in result.failures[1:]:
-        print(f"  {failure.image}: {failure.reason}")
-    return 0 if result.ok else 1

@@ -133,7 +133,7 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
     import keras
     import tensorflow as tf
 
-    from models.augment import build_augmenter
+    from models.augment_batch import build_augmenter
     from models.network import build_model, with_view_averaging
 
     started = time.monotonic()
@@ -156,8 +156,7 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
     n = len(labels)
     train_x, masks, targets, backgrounds = training_arrays(
         pixels, y, n, train_idx, is_field, photos, settings)
-    augment = build_augmenter(settings.augmentation, settings.seed, backgrounds,
-                              settings.composite_share)
+    augment = build_augmenter(settings.augmentation, backgrounds, settings.composite_share)
 
     def batches(idx: np.ndarray | None, training: bool) -> Any:
         if training:

@@ -9,7 +9,7 @@ convolution and a new classifier are then trained on the cached features, epoch 
 over the views. Every stage writes its result into the run folder and is skipped when it is
 already there, so a stopped run resumes from its pixels, features and last finished epoch.
 
-Augmentation is the composite recipe of 2.0.0 (:func:`models.augment.build_augmenter`): lab
+Augmentation is the composite recipe of 2.0.0 (:func:`models.augment_batch.build_augmenter`): lab
 leaves onto generated soil and foliage, perspective, colour, exposure, blur, a small camera
 and JPEG; generated non-leaf images with a uniform target (outlier exposure) teach the network
 to say "uncertain" on what is no leaf.
@@ -148,7 +148,8 @@ def cache_features(corpus: Corpus, frozen: FrozenPart, work: Path, s: TransferSe
     (unaugmented) validation photos into ``work/features``; existing files are kept."""
     import tensorflow as tf
 
-    from models.augment import BACKGROUNDS, background, build_augmenter, leaf_mask
+    from models.augment import BACKGROUNDS, background, leaf_mask
+    from models.augment_batch import build_augmenter
     from models.outliers import outlier_bank
 
     folder = work / "features"
@@ -173,7 +174,7 @@ def cache_features(corpus: Corpus, frozen: FrozenPart, work: Path, s: TransferSe
     field_paths = sorted({corpus.photos[i].path for i in field_train
                           if corpus.source[i] == "field"})
     bank = outlier_bank(s.outliers, s.size, s.seed + 1, field_paths) if s.outliers else None
-    augment = tf.function(build_augmenter("composite", s.seed, backgrounds, s.composite_share))
+    augment = tf.function(build_augmenter("composite", backgrounds, s.composite_share))
     order = np.random.default_rng(s.seed).permutation(lab_train)
     full = np.full(corpus.pixels.shape[1:3], 255, np.uint8)
     for v in todo:

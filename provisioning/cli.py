@@ -56,9 +56,15 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def _tls(args: argparse.Namespace) -> int:
+    import sys
+
     from provisioning.tls import make_broker_certificates
 
-    files = make_broker_certificates(args.out, args.host)
+    try:
+        files = make_broker_certificates(args.out, args.host)
+    except ValueError as exc:
+        print(f"agrifleet provision tls: {exc}", file=sys.stderr)
+        return 2
     print(f"broker certificate for {', '.join(args.host)}: {files.cert_file}\n"
           f"Mosquitto listener: cafile {files.ca_file}, certfile {files.cert_file}, "
           f"keyfile {files.key_file}, tls_version tlsv1.2\n"
@@ -72,7 +78,8 @@ def _broker(args: argparse.Namespace) -> int:
     import secrets
     import sys
 
-    from provisioning.dynsec import DynsecConfig, find_plugin, write_private
+    from provisioning.dynsec import DynsecConfig, find_plugin
+    from provisioning.private_files import write_private
     from provisioning.tls import TlsFiles
 
     def fail(text: str) -> int:

@@ -17,7 +17,6 @@ import base64
 import glob
 import hashlib
 import json
-import os
 import secrets
 import threading
 import time
@@ -27,6 +26,7 @@ from typing import Any
 
 from agrifleet.contract import FLEET_USER, device_client_id, device_topics, prefix_filter
 from provisioning.mosquitto import MosquittoProcess, size_limit_lines
+from provisioning.private_files import write_private
 from provisioning.tls import TlsFiles
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
@@ -104,19 +104,6 @@ def initial_config(fleet_password: str, prefix: str,
         "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
                              "subscribe": False, "unsubscribe": False},
     }
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600 from the first byte (replacing the file)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.shipped import DEFAULT_NAME, DEFAULT_VERSION, models_root
+import pytest
+
+from models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir, models_root
 
 #: The version update tests start from (kept in the repository, never the newest one).
 BASE_VERSION = "1.1.0"
@@ -25,3 +27,10 @@ def newer_than_shipped(minor: int = 0) -> str:
     """A version above the shipped default: its major + 1 (``minor`` for a second upgrade)."""
     major = int(DEFAULT_VERSION.split(".")[0])
     return f"{major + 1}.{minor}.0"
+
+
+#: predict and eval run the shipped model; the package commands work on copies of the base model.
+needs_model = pytest.mark.skipif(
+    not all((d / "manifest.json").is_file() for d in (default_model_dir(), BASE_MODEL_DIR)),
+    reason="no shipped or base model",
+)

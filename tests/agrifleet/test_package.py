@@ -8,7 +8,6 @@ bumped copy of the shipped default is an upgrade of it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agrifleet.manifest import Manifest, read_manifest
+from agrifleet.manifest import read_manifest
 from agrifleet.package import (
     SIG_NAME,
     PackageError,
@@ -37,19 +36,11 @@ from models.shipped import (
     release_public_key,
     release_public_keys,
 )
+from tests.agrifleet.package_folders import copy_package, needs_base_model
 from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 
 SHIPPED = default_model_dir()
-pytestmark = pytest.mark.skipif(not (BASE_MODEL_DIR / "manifest.json").is_file(),
-                                reason="no base model")
-
-
-def copy_package(dest: Path, *, with_float: bool = False, source: Path = BASE_MODEL_DIR) -> Path:
-    """A private copy of a model folder, the base model by default (without the 4 MiB float
-    model unless ``with_float``)."""
-    skip = set() if with_float else {"model_float.tflite"}
-    shutil.copytree(source, dest, ignore=lambda _d, names: [n for n in names if n in skip])
-    return dest
+pytestmark = needs_base_model
 
 
 def set_version(pkg: Path, version: str) -> None:
@@ -64,28 +55,6 @@ def refused(reason: str, pkg: Path, trusted: dict, **kw: object) -> PackageError
     assert info.value.reason == reason, str(info.value)
     assert "\n" not in str(info.value)
     return info.value
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return generate_keypair(tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture(scope="module")
-def other_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return generate_keypair(tmp_path_factory.mktemp("other-keys"))
-
-
-@pytest.fixture
-def trusted(keys: tuple[Path, Path]) -> dict:
-    return load_public_keys([keys[1]])
-
-
-@pytest.fixture
-def signed(tmp_path: Path, keys: tuple[Path, Path]) -> Path:
-    pkg = copy_package(tmp_path / "pkg")
-    sign_package(pkg, keys[0])
-    return pkg
 
 
 def test_sign_then_verify_round_trip(tmp_path: Path, keys: tuple[Path, Path],
@@ -304,49 +273,6 @@ def test_receive_package_unpacks_verifies_and_checks_the_upgrade(
     receive_package(archive, tmp_path / "back", trusted, current=newer, rollback=True)
 
 
-def _manifest(name: str = "leaf-disease", version: str = "1.1.0") -> Manifest:
-    return read_manifest(BASE_MODEL_DIR).model_copy(update={"name": name, "version": version})
-
-
-@pytest.mark.parametrize(("new", "current", "reason"), [
-    (_manifest("weed-finder", "2.0.0"), _manifest(), "wrong_model"),
-    (_manifest(version="1.0.9"), _manifest(), "downgrade"),
-    (_manifest(version="1.1.0"), _manifest(), "same_version"),
-    (_manifest(version="1.9.0"), _manifest(version="1.10.0"), "downgrade"),
-])
-def test_check_upgrade_refuses(new: Manifest, current: Manifest, reason: str) -> None:
-    with pytest.raises(PackageError) as info:
-        check_upgrade(new, current)
-    assert info.value.reason == reason
-
-
-def test_check_upgrade_compares_versions_as_numbers() -> None:
-    check_upgrade(_manifest(version="1.10.0"), _manifest(version="1.9.0"))
-    check_upgrade(_manifest(version="2.0.0"), _manifest(version="1.99.99"))
-    check_upgrade(_manifest(), None)  # a node with no model yet takes any
-
-
-def test_rollback_only_when_asked() -> None:
-    old, current = _manifest(version="1.0.0"), _manifest(version="1.1.0")
-    with pytest.raises(PackageError):
-        check_upgrade(old, current)
-    check_upgrade(old, current, rollback=True)
-    with pytest.raises(PackageError) as info:
-        check_upgrade(_manifest("weed-finder", "1.0.0"), current, rollback=True)
-    assert info.value.reason == "wrong_model"
-
-
-def test_pack_is_deterministic_and_round_trips(signed: Path, trusted: dict,
-                                               tmp_path: Path) -> None:
-    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
-    digest = pack(signed, first)
-    os.utime(signed / "labels.txt", (0, 1_700_000_000))
-    assert pack(signed, second) == digest
-    assert first.read_bytes() == second.read_bytes()
-    unpacked = safe_extract(first, tmp_path / "unpacked")
-    assert verify_package(unpacked, trusted) == verify_package(signed, trusted)
-
-
 def test_an_archive_made_with_gnu_tar_is_accepted(signed: Path, trusted: dict,
                                                   tmp_path: Path) -> None:
     archive = tmp_path / "by-hand.tar.gz"
@@ -406,12 +332,6 @@ def test_sign_refuses_a_model_file_that_is_not_the_manifests(tmp_path: Path,
         sign_package(pkg, keys[0])
     assert info.value.reason == "invalid_manifest"
     assert sorted(p.name for p in pkg.iterdir() if p.name.startswith(".")) == []
-
-
-def test_pack_refuses_an_unsigned_folder(tmp_path: Path) -> None:
-    with pytest.raises(PackageError) as info:
-        pack(copy_package(tmp_path / "pkg"), tmp_path / "out.tar.gz")
-    assert info.value.reason == "unsigned"
 
 
 def test_keygen_writes_a_private_key_only_its_owner_reads(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""safe_extract unpacks only plain files with safe names within limits, and leaves nothing behind.
+"""safe_extract unpacks only plain files with safe names within limits, and leaves nothing behind;
+pack gives the same bytes for the same signed package, and only for a signed one.
 
 The hostile archives are made by hand with tarfile, the way an attacker would make them.
 """
@@ -7,12 +8,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from agrifleet.package import PackageError, safe_extract
+from agrifleet.package import PackageError, pack, safe_extract, verify_package
+from tests.agrifleet.package_folders import copy_package, needs_base_model
 
 
 def member(name: str, data: bytes = b"x", kind: bytes = tarfile.REGTYPE,
@@ -176,3 +179,22 @@ def test_only_a_new_folder_is_extracted_into(tmp_path: Path) -> None:
         safe_extract(path, dest)
     assert info.value.reason == "unsafe_archive"
     assert (dest / "keep.txt").read_text() == "mine"
+
+
+@needs_base_model
+def test_pack_is_deterministic_and_round_trips(signed: Path, trusted: dict,
+                                               tmp_path: Path) -> None:
+    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
+    digest = pack(signed, first)
+    os.utime(signed / "labels.txt", (0, 1_700_000_000))
+    assert pack(signed, second) == digest
+    assert first.read_bytes() == second.read_bytes()
+    unpacked = safe_extract(first, tmp_path / "unpacked")
+    assert verify_package(unpacked, trusted) == verify_package(signed, trusted)
+
+
+@needs_base_model
+def test_pack_refuses_an_unsigned_folder(tmp_path: Path) -> None:
+    with pytest.raises(PackageError) as info:
+        pack(copy_package(tmp_path / "pkg"), tmp_path / "out.tar.gz")
+    assert info.value.reason == "unsigned"
