@@ -29,6 +29,7 @@ from fleet.devices.tables import Device
 from fleet.settings import FleetSettings
 from fleet.telemetry.queries import heard_since
 from fleet.telemetry.tables import Detection, LatestReading, Reading
+from fleet.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -305,26 +306,15 @@ class AlertEvaluator:
         self.settings = settings
         self.engine = engine
         self.lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker("fleet-alerts", settings.alert_tick_s, self.evaluate)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="fleet-alerts", daemon=True)
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._ticker.stop(timeout)
 
     def evaluate(self, now: datetime | None = None) -> Tick:
         with self.lock:
             return evaluate_once(self.engine, now, offline_after_s=self.settings.offline_after_s)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.settings.alert_tick_s):
-            try:
-                self.evaluate()
-            except Exception:  # a database outage must not end the evaluator
-                log.warning("alert evaluation failed; retrying", exc_info=True)
 

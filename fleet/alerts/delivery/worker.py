@@ -27,6 +27,7 @@ from fleet.alerts.delivery.tables import Delivery, NotifySettings, Webhook
 from fleet.alerts.tables import Alert
 from fleet.people.tables import User
 from fleet.settings import FleetSettings
+from fleet.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -149,25 +150,14 @@ class DeliveryWorker:
         self.settings = settings
         self.engine = engine
         self.lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker("fleet-delivery", settings.delivery_tick_s, self.deliver)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="fleet-delivery", daemon=True)
-        self._thread.start()
+        self._ticker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._ticker.stop(timeout)
 
     def deliver(self, now: datetime | None = None) -> Pass:
         with self.lock:
             return deliver_once(self.engine, self.settings, now)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.settings.delivery_tick_s):
-            try:
-                self.deliver()
-            except Exception:  # a database outage must not end the worker
-                log.warning("alert delivery failed; retrying", exc_info=True)
