@@ -27,13 +27,13 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow  # about 40 s of simulated weather, plus the fleet's start
-
 from demo.local_fleet import LocalFleet
 from edge.clock import fast_wall
 from hardware.simulators import ModbusAirSimulator
 from tests.e2e.conftest import api, wait_until
 from tests.fleet.delivery.receivers import WebhookReceiver, smtp_server, webhook_receiver
+
+pytestmark = pytest.mark.slow  # about 40 s of simulated weather, plus the fleet's start
 
 #: Simulated seconds per real second: an hour in 0.18 s, a day in 4.3 s.
 SCALE = 20_000.0
