@@ -20,9 +20,9 @@ from sqlmodel import col, select
 
 from fleet import queries
 from fleet.api.deps import SessionDep, SettingsDep
-from fleet.dashboard import alert_rows, charts, data, fieldmap, session
+from fleet.dashboard import alert_rows, charts, data, fieldmap, risk_view, session
 from fleet.dashboard.i18n import LANGUAGES
-from fleet.dashboard.render import page
+from fleet.dashboard.render import language, page
 from fleet.dashboard.session import Principal
 from fleet.models import Device, LatestReading, ReadingBucket
 from fleet.registry.publishers import OTHER_PUBLISHER, shown_publisher
@@ -144,8 +144,10 @@ def field_page(field_id: str, request: Request, who: Who, db: SessionDep,
                          n.device.position.longitude, n.device.online,
                          f"/nodes/{quote(n.device.id)}")
             for n in found.nodes if n.device.position is not None]
+    risk = risk_view.rows(db, found.id, language(request, who), settings.dashboard_timezone) \
+        if found.id is not None else []
     return page(request, "field.html", who, field=found, pins=pins, fieldmap=fieldmap,
-                outline=found.outline, tile_url=settings.map_tile_url)
+                outline=found.outline, tile_url=settings.map_tile_url, risk=risk)
 
 
 def _span(value: str | None) -> charts.Span:
