@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html import escape
-from typing import Any
 
 from babel.dates import format_date
 from sqlmodel import Session
@@ -22,7 +21,7 @@ from fleet.catalogs import translations
 from fleet.dashboard.i18n import Formats, Lang
 from fleet.delivery.message import RISK_DISEASES
 from fleet.people import Field_
-from fleet.risk import registry, words
+from fleet.risk import explain, registry, words
 from fleet.risk.assess import field_risk
 from fleet.risk.outcome import DayRisk
 from fleet.texts import N_
@@ -32,7 +31,6 @@ Gettext = Callable[[str], str]
 #: Days of the chart, today included.
 DAYS = 14
 CHART_LABEL = N_("%(disease)s risk per day (%(model)s), the last %(days)s days")
-TODAY_NOT_OVER = N_("Today is not over yet: the answer comes when its hours are measured.")
 #: Bar height per level (a share of the plot), so the level never rests on colour alone.
 HEIGHTS = {"high": 1.0, "moderate": 0.66, "low": 0.33, "unknown": 0.12}
 WIDTH, HEIGHT, PAD_L, PAD_B, PAD_T = 320, 120, 56, 18, 8
@@ -82,8 +80,10 @@ def rows(session: Session, field_id: int, lang: Lang, timezone: str = "UTC",
             model=model, name=name, disease=disease, days=measured, forecast=forecast,
             latest=latest, date_text=format_date(latest.date, "medium", locale=fmt.locale),
             level=gettext(words.LEVELS[latest.risk]),
-            why=why(latest, gettext, today), figures=figures(latest, gettext, fmt),
-            to_do=to_do(latest.risk, registry.disease_of(model), gettext),
+            why=explain.why(latest, gettext, today),
+            figures=explain.figures(latest, gettext, fmt, lambda d: format_date(
+                d, "medium", locale=fmt.locale)),
+            to_do=explain.to_do(latest.risk, registry.disease_of(model), gettext),
             chart=svg(measured, forecast, gettext, fmt, today,
                       gettext(CHART_LABEL) % {"disease": disease, "model": name,
                                               "days": DAYS}),
@@ -94,59 +94,6 @@ def rows(session: Session, field_id: int, lang: Lang, timezone: str = "UTC",
 def disease_name(disease: str, gettext: Gettext) -> str:
     name, _label = RISK_DISEASES.get(disease, (disease, None))
     return gettext(name)
-
-
-def why(day: DayRisk, gettext: Gettext, today: date) -> str:
-    """The rule that decided the day, in words."""
-    rule = str(day.reason.get("rule", ""))
-    if day.date == today and rule == "missing_hours":
-        return gettext(TODAY_NOT_OVER)
-    msgid = words.RULES.get(rule)
-    return gettext(msgid) if msgid else gettext(words.UNKNOWN_RULE) % {"rule": rule}
-
-
-def figures(day: DayRisk, gettext: Gettext, fmt: Formats) -> str:
-    """The figures behind the day, formatted with their units; '' for an unknown model."""
-    reason: dict[str, Any] = dict(day.reason)
-    thresholds: dict[str, Any] = dict(reason.get("thresholds") or {})
-    msgid = words.FIGURES.get(day.model)
-    if msgid is None:
-        return ""
-
-    def count(key: str, source: dict[str, Any] = reason) -> str:
-        value = source.get(key)
-        return fmt.number(value, 0) if isinstance(value, int | float) else "–"
-
-    def degrees(key: str) -> str:
-        value = reason.get(key)
-        return fmt.unit(value, "°C") if isinstance(value, int | float) else "–"
-
-    since = reason.get("since")
-    values = {
-        "min_temperature": degrees("min_temperature"),
-        "humid_hours": count("humid_hours"),
-        "humid_rh": fmt.unit(thresholds.get("humid_rh"), "%"),
-        "severity": count("severity"),
-        "severity_sum": count("severity_sum"),
-        "window_days": count("window_days", thresholds),
-        "since": format_date(date.fromisoformat(since), "medium", locale=fmt.locale)
-        if isinstance(since, str) else "–",
-        "spray_interval": count("spray_interval", thresholds),
-        "wet_hours": count("wet_hours"),
-        "favourable_days_in_a_row": count("favourable_days_in_a_row"),
-    }
-    text = gettext(msgid) % values
-    missing = reason.get("missing_hours")
-    if isinstance(missing, int) and missing > 0:
-        text += " " + gettext(words.MISSING) % {"hours": fmt.number(missing, 0)}
-    return text
-
-
-def to_do(risk: str, disease: str, gettext: Gettext) -> str:
-    """What to do at this level, for this disease."""
-    if risk == "high":
-        return gettext(words.TO_DO_HIGH.get(disease, words.TO_DO_HIGH["late_blight"]))
-    return gettext(words.TO_DO.get(risk, words.TO_DO["unknown"]))
 
 
 def svg(days: list[DayRisk], forecast: list[DayRisk], gettext: Gettext, fmt: Formats,

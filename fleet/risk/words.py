@@ -58,6 +58,7 @@ RULES: dict[str, str] = {
     "not_favourable": N_("The nights were not warm and wet enough for blast."),
 }
 UNKNOWN_RULE = N_("Rule %(rule)s")
+TODAY_NOT_OVER = N_("Today is not over yet: the answer comes when its hours are measured.")
 #: The figures behind it, by model (placeholders: the reason's keys, formatted).
 FIGURES: dict[str, str] = {
     "hutton": N_("Minimum %(min_temperature)s, %(humid_hours)s hours at %(humid_rh)s humidity "

@@ -121,7 +121,7 @@ def check_deliveries(fleet: LocalFleet, field_id: int, receiver: WebhookReceiver
     assert hmac.compare_digest(hook.headers["X-Agrifleet-Signature"], expected)
     body = json.loads(hook.body)
     assert body["state"] == "active" and body["alert"]["id"] == alert["id"]
-    assert "Late blight risk is high" in body["text"]
+    assert "Late blight risk is high" in body["text"] and "a Hutton period" in body["text"]
     assert sorted(r for [r] in inbox.recipients) == [
         "technician@demo.example.org", "viewer@demo.example.org"]  # each member once
     assert all("Late blight risk is high" in m.get_content() for m in inbox.messages)

@@ -1,8 +1,8 @@
 """A field's disease risk on its page: a chart of the last 14 days per model of the crop, the
 latest decided day's risk, why in words and what to do, in vi, zh and en, and an honest word
-that no forecast days are computed. The words are checked in Python; the page in Debian's
-chromium against a fleet served for real, with a potato field whose node measured a dry week
-and then a blight week."""
+that no forecast days are computed. The chart is checked as SVG; the page in Debian's chromium
+against a fleet served for real, with a potato field whose node measured a dry week and then a
+blight week. (The words themselves: tests/fleet/risk/test_explain.py.)"""
 
 from __future__ import annotations
 
@@ -31,33 +31,6 @@ def hutton_day(risk: Risk, rule: str, when: date = TODAY - timedelta(days=1),
     reason = {"rule": rule, "min_temperature": 12.5, "humid_hours": 9, "missing_hours": 0,
               "previous_day_met": True, "thresholds": HUTTON, **facts}
     return DayRisk(when, "hutton", risk, reason)
-
-
-def test_a_hutton_period_is_put_in_words_with_its_figures_in_each_language() -> None:
-    day = hutton_day("high", "hutton_period")
-    en, vi = translations("en").gettext, translations("vi").gettext
-    assert risk_view.why(day, en, TODAY) == words.RULES["hutton_period"]
-    assert risk_view.figures(day, en, Formats("en")) == (
-        "Minimum 12.5 °C, 9 hours at 90 % humidity or more.")
-    assert risk_view.figures(day, vi, Formats("vi")) == vi(words.FIGURES["hutton"]) % {
-        "min_temperature": "12,5 °C", "humid_hours": "9", "humid_rh": "90 %"}
-    assert "12,5 °C" in risk_view.figures(day, vi, Formats("vi"))
-    assert risk_view.to_do("high", "late_blight", en).startswith("Protect the crop now")
-    assert risk_view.to_do("high", "blast", en).startswith("Check the leaves for grey")
-
-
-def test_missing_hours_today_say_the_day_is_not_over_and_a_past_day_says_data_is_missing(
-        ) -> None:
-    en = translations("en").gettext
-    today = hutton_day("unknown", "missing_hours", TODAY, missing_hours=14)
-    past = hutton_day("unknown", "missing_hours", TODAY - timedelta(days=3), missing_hours=5)
-    assert risk_view.why(today, en, TODAY) == risk_view.TODAY_NOT_OVER
-    assert risk_view.why(past, en, TODAY) == words.RULES["missing_hours"]
-    assert risk_view.figures(past, en, Formats("en")).endswith("5 hours without data.")
-    assert risk_view.to_do("unknown", "late_blight", en).startswith("Check that the field's")
-    odd = DayRisk(TODAY, "somebody_elses", "low", {"rule": "new_rule"})
-    assert risk_view.why(odd, en, TODAY) == "Rule new_rule"  # a newer model: its code, no crash
-    assert risk_view.figures(odd, en, Formats("en")) == ""
 
 
 def test_the_chart_has_a_bar_per_day_whose_height_says_the_level() -> None:
