@@ -111,8 +111,8 @@ def check_deliveries(fleet: LocalFleet, field_id: int, receiver: WebhookReceiver
     fleet.fleet.kill()  # a power cut between the webhook and the e-mails
     fleet.fleet.wait()
     inbox.refuse = False
-    fleet.start_fleet()
-    wait_until(lambda: len(inbox.messages) >= 2, 30, "the e-mails after the restart")
+    fleet.start_fleet(timeout=120)  # a loaded CI machine may take more than the default 30 s
+    wait_until(lambda: len(inbox.messages) >= 2, 90, "the e-mails after the restart")
     time.sleep(3)  # several more ticks of the evaluator and the delivery worker
 
     assert len(receiver.received) == 1  # never sent again after the restart

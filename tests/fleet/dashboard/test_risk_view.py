@@ -16,11 +16,13 @@ from sqlmodel import Session
 from fleet.catalogs import translations
 from fleet.dashboard import risk_view
 from fleet.dashboard.i18n import Formats
-from fleet.models import DEFAULT_FARM_ID, Device, Reading
+from fleet.models import DEFAULT_FARM_ID, Device
 from fleet.people import Field_
 from fleet.risk import words
 from fleet.risk.outcome import DayRisk, Risk
+from tests.fleet.api.rows import store_items
 from tests.fleet.dashboard.conftest import Site
+from tests.fleet.device import reading
 
 TODAY = date(2026, 7, 10)
 HUTTON = {"min_temperature": 10.0, "humid_rh": 90.0, "humid_hours": 6}
@@ -49,30 +51,29 @@ def test_the_chart_has_a_bar_per_day_whose_height_says_the_level() -> None:
 
 
 def add_potato_field(site: Site, now: datetime) -> tuple[int, date]:
-    """A potato field and its node: dry days, then from 6 days ago warm nights with 9 humid
-    hours, hourly until now; returns the field's id and yesterday."""
+    """A potato field and its node, whose readings go through the real writer: dry days, then
+    from 6 days ago warm nights with 9 humid hours, hourly until now; returns the field's id
+    and yesterday."""
     today = now.date()
-    start = datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(days=15)
     with Session(site.app.state.engine) as session:
         field = Field_(name="Potato hill", crop="khoai tây", farm_id=DEFAULT_FARM_ID)
         session.add(field)
         session.flush()
         session.add(Device(id="air-7", name="Air 7", online=True, farm_id=DEFAULT_FARM_ID,
                            field_id=field.id, last_seen=now))
-        seq, ts = 0, start
-        while ts < now:
-            blight = ts.date() >= today - timedelta(days=6)
-            humid = 95.0 if blight and ts.hour < 9 else 70.0
-            for quantity, value, unit in (("air_temperature", 14.0, "degC"),
-                                          ("relative_humidity", humid, "%")):
-                seq += 1
-                session.add(Reading(device_id="air-7", boot_id="b1", seq=seq, ts=ts,
-                                    uptime_s=seq, clock_synced=True, sensor="air",
-                                    quantity=quantity, value=value, unit=unit, stored_at=ts))
-            ts += timedelta(hours=1)
         session.commit()
         assert field.id is not None
-        return field.id, today - timedelta(days=1)
+        field_id = field.id
+    items, seq = [], 0
+    ts = datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(days=15)
+    while ts < now:
+        blight = ts.date() >= today - timedelta(days=6)
+        humid = 95.0 if blight and ts.hour < 9 else 70.0
+        items.append(reading(seq, 14.0, "air", "air_temperature", "degC", ts))
+        items.append(reading(seq + 1, humid, "air", "relative_humidity", "%", ts))
+        seq, ts = seq + 2, ts + timedelta(hours=1)
+    store_items(site.app, "air-7", items)
+    return field_id, today - timedelta(days=1)
 
 
 def test_the_field_page_charts_the_risk_and_says_why_and_what_to_do_in_three_languages(
