@@ -7,12 +7,13 @@ acknowledged through the API.
 What is simulated: the weather and the passing of time. The probe serves the ``blight`` weather
 of hardware/simulators/signals.py (warm nights above 13 °C, RH above 90 % for about 11 hours a
 night) and the agent's wall clock runs :data:`SCALE` times faster (``[clock.simulate]``, a
-test-only setting of edge/clock.py), anchored so that it reaches the real time about
-:data:`RUN_S` seconds after the test starts; the probe follows that same clock's hours of the day.
-So the agent reads and stamps about a week of hourly weather in seconds, ending at today's real
-time, and the fleet (on the real clock) judges yesterday as Hutton would: a Hutton period. The
-rest is real: serial Modbus RTU on a pseudo-terminal, the outbox, MQTT, ingest, the alert
-evaluator and delivery worker, their retries, and a SIGKILL of the fleet mid-delivery.
+test-only setting of edge/clock.py): the demo's node is restarted with the probe and that
+clock, anchored so that it reaches the real time :data:`RUN_S` seconds later; the probe follows
+the same clock's hours of the day. So the agent reads and stamps nine days of weather in 40 s,
+ending at today's real time, and the fleet (on the real clock) judges yesterday as Hutton would:
+a Hutton period, and so each whole day of the week before it. The rest is real: serial Modbus
+RTU on a pseudo-terminal, the outbox, MQTT, ingest, the alert evaluator and delivery worker,
+their retries, and a SIGKILL of the fleet mid-delivery.
 """
 
 from __future__ import annotations
