@@ -2,9 +2,9 @@
 for the latest decided day the risk, why (the rule and its figures in words) and what to do,
 in the reader's language.
 
-The models judge measured days only: none gives forecast days, and the page says so. A chart
-draws forecast days (dashed, after a line at today) only if a model ever returns days after
-today; nothing here makes one up.
+The models judge measured days only: none gives forecast days, so :func:`rows` asks for days
+up to today and the page says there are none. :func:`svg` can draw forecast days (dashed,
+after a line at today) for a model that one day gives them; nothing here makes one up.
 """
 
 from __future__ import annotations
