@@ -266,15 +266,15 @@ class LocalFleet:
                 raise StartError(f"agrifleet fleet create-user failed: {why.strip()}")
             self.sign_ins[role] = (email, password)
 
-    def start_fleet(self) -> None:
-        """Start (or restart) the fleet service process and wait until it answers."""
+    def start_fleet(self, timeout: float = 30.0) -> None:
+        """Start (or restart) the fleet service process and wait ``timeout`` s until it answers."""
         serve = [sys.executable, "-m", "agrifleet", "fleet", "serve"]
         serve += ["--host", self.options.host, "--port", str(self.options.port)]
         with (self.options.workdir / "fleet.log").open("ab") as log_file:
             self.fleet = subprocess.Popen(
                 serve, env=self._fleet_env(), stdout=log_file, stderr=log_file
             )
-        self._wait_for_fleet(timeout=30)
+        self._wait_for_fleet(timeout)
 
     def _wait_for_fleet(self, timeout: float) -> None:
         """Until the API port answers; StartError if the process exits or time runs out."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from agrifleet.contract import Health, ModelRef, Status, offer_topic
 from edge.cameras import Cameras
-from edge.clock import Clock, system_boot_id
+from edge.clock import Clock, fast_wall, system_boot_id
 from edge.config import AgentConfig
 from edge.forwarder import Forwarder
 from edge.health import HealthProbe
@@ -31,14 +31,21 @@ from edge.updater.state import installed_from
 log = logging.getLogger(__name__)
 
 
+def _clock(config: AgentConfig) -> Clock:
+    """The wall clock, or a test's fast one (``[clock.simulate]``)."""
+    simulate = config.clock.simulate
+    wall = time.time if simulate is None else fast_wall(
+        simulate.start, simulate.real_start, simulate.scale)
+    return Clock(config.clock.synced, wall=wall, check_interval_s=config.clock.check_interval_s)
+
+
 class Agent:
     """One field node: reads, stores, forwards, reports its health."""
 
     def __init__(self, config: AgentConfig, *, clock: Clock | None = None,
                  boot_id: str | None = None) -> None:
         self.config = config
-        self.clock = clock or Clock(config.clock.synced,
-                                    check_interval_s=config.clock.check_interval_s)
+        self.clock = clock or _clock(config)
         self.boot_id = boot_id or system_boot_id()
         self._stop = threading.Event()
         self._wake = threading.Event()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import math
 import sys
 import threading
 import time
@@ -142,6 +143,20 @@ class Clock:
     def recheck(self) -> None:
         """Ask the kernel again at the next call to synced(), whatever the interval."""
         self._checked_at = None
+
+
+def fast_wall(start: datetime, real_start: datetime, scale: float,
+              wall: Callable[[], float] = time.time) -> Callable[[], float]:
+    """Tests only: a wall clock that reads ``start`` at the real moment ``real_start`` and runs
+    ``scale`` times faster, so a week of readings is taken in seconds (``[clock.simulate]``)."""
+    if not (scale > 0 and math.isfinite(scale)):
+        raise ValueError(f"scale must be a finite number above 0, not {scale}")
+    origin, real_origin = start.timestamp(), real_start.timestamp()
+
+    def read() -> float:
+        return origin + (wall() - real_origin) * scale
+
+    return read
 
 
 def iso(ts: float) -> str:

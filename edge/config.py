@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -111,6 +112,16 @@ class OutboxConfig(_Section):
     )
 
 
+class SimulatedClock(_Section):
+    """Tests only (``[clock.simulate]``): the wall clock reads ``start`` at ``real_start`` and
+    runs ``scale`` times faster, so an end-to-end test gets a week of weather in seconds."""
+
+    start: AwareDatetime = Field(title="What the clock reads at real_start")
+    real_start: AwareDatetime = Field(title="The real moment the simulated clock starts at")
+    scale: float = Field(gt=0, le=1e6, allow_inf_nan=False,
+                         title="Simulated seconds per real second")
+
+
 class ClockConfig(_Section):
     """How the agent decides the wall clock can be trusted."""
 
@@ -119,6 +130,9 @@ class ClockConfig(_Section):
         title="auto: ask the kernel (adjtimex) and check a sanity floor; always/never: override",
     )
     check_interval_s: float = Field(default=10.0, gt=0, title="Seconds between sync checks")
+    simulate: SimulatedClock | None = Field(
+        default=None, title="Tests only: a fast clock that takes days of readings in seconds"
+    )
 
 
 class PollingConfig(_Section):

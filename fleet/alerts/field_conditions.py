@@ -45,7 +45,7 @@ def risk_conditions(session: Session, rule: AlertRule,
     found: Conditions = {}
     unknown: set[tuple[str, str]] = set()
     for field in _fields(session, rule):
-        days = field_risk(session, field, yesterday, today)
+        days = field_risk(session, field, yesterday, today, now=now)
         for model in registry.models_for(field.crop):
             if rule.model is not None and model != rule.model:
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
@@ -26,7 +27,10 @@ class ModbusSoilSimulator(PtySimulator):
     """Serves a profile's registers with slowly varying values; faults set in ``.faults``.
 
     Weather quantities (air temperature, humidity, leaf wetness) follow a day of ``day_s``
-    seconds; soil quantities drift slowly.
+    seconds, of the named ``weather`` (:data:`~hardware.simulators.signals.WEATHER`); soil
+    quantities drift slowly. ``clock`` (seconds since the epoch, e.g. a test's fast clock shared
+    with the agent) replaces the time since start: the day then follows that clock's UTC hours
+    and ``day_s`` is not used.
     """
 
     kind = "modbus-soil"
@@ -39,8 +43,13 @@ class ModbusSoilSimulator(PtySimulator):
         link_dir: str | None = None,
         seed: int | None = None,
         day_s: float = 86400.0,
+        weather: str = "fair",
+        clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(link_dir=link_dir, seed=seed)
+        self._clock = clock
+        if clock is not None:
+            day_s = 86400.0
         self.profile = profile if isinstance(profile, ModbusProfile) else load_profile(profile)
         self.address = address
         self.requests = 0  # frames addressed to us, for tests
@@ -48,7 +57,8 @@ class ModbusSoilSimulator(PtySimulator):
         self._buffer = b""
         self._pinned: dict[str, float] = {}
         self._drifts: dict[str, Signal] = {
-            r.quantity: drift_for(r.quantity, r.min, r.max, self.rng, day_s=day_s)
+            r.quantity: drift_for(r.quantity, r.min, r.max, self.rng, day_s=day_s,
+                                  weather=weather, start_hour=0.0 if clock else None)
             for r in self.profile.registers
         }
         spans = [(r.address, r.address + r.words) for r in self.profile.registers]
@@ -66,7 +76,7 @@ class ModbusSoilSimulator(PtySimulator):
 
     def values(self) -> dict[str, float]:
         """The engineering values the registers hold now."""
-        t = time.monotonic() - self.started_at
+        t = self._clock() if self._clock else time.monotonic() - self.started_at
         return {q: self._pinned.get(q, d.value(t)) for q, d in self._drifts.items()}
 
     def on_replug(self) -> None:
@@ -128,5 +138,8 @@ class ModbusAirSimulator(ModbusSoilSimulator):
         link_dir: str | None = None,
         seed: int | None = None,
         day_s: float = 86400.0,
+        weather: str = "fair",
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        super().__init__(profile, address, link_dir=link_dir, seed=seed, day_s=day_s)
+        super().__init__(profile, address, link_dir=link_dir, seed=seed, day_s=day_s,
+                         weather=weather, clock=clock)

@@ -30,6 +30,19 @@ DAILY: dict[str, tuple[float, float]] = {
     "vapour_pressure": (1.2, 1.7),
 }
 
+#: Named weather for the daily cycles: ``fair`` (:data:`DAILY`), or ``blight``: warm, humid
+#: nights with long dew, the weather late blight infects in (every day meets the Hutton
+#: Criteria: minimum above 10 °C, more than 6 hours at RH >= 90 %).
+WEATHER: dict[str, dict[str, tuple[float, float]]] = {
+    "fair": DAILY,
+    "blight": {
+        "air_temperature": (13.0, 21.0),
+        "relative_humidity": (99.0, 80.0),
+        "leaf_wetness": (100.0, 20.0),
+        "vapour_pressure": (1.4, 1.9),
+    },
+}
+
 DAWN_HOUR = 5.0
 WARMEST_HOUR = 14.0
 
@@ -110,15 +123,26 @@ class Drift:
 
 
 def drift_for(
-    quantity: str, low: float, high: float, rng: random.Random, *, day_s: float = 86400.0
+    quantity: str,
+    low: float,
+    high: float,
+    rng: random.Random,
+    *,
+    day_s: float = 86400.0,
+    weather: str = "fair",
+    start_hour: float | None = None,
 ) -> Signal:
-    """A daily cycle for weather quantities, else a Drift; inside [low, high] either way."""
-    if quantity in DAILY:
-        dawn, afternoon = DAILY[quantity]
+    """A daily cycle for weather quantities (of the named ``weather``), else a Drift; inside
+    [low, high] either way."""
+    if weather not in WEATHER:
+        raise ValueError(f"unknown weather {weather!r}: {', '.join(WEATHER)}")
+    if quantity in WEATHER[weather]:
+        dawn, afternoon = WEATHER[weather][quantity]
         if high - low <= 1.0 and quantity == "leaf_wetness":  # a wet (1) / dry (0) sensor
-            return DailyCycle(high, low, rng, day_s=day_s, step=True)
+            return DailyCycle(high, low, rng, day_s=day_s, start_hour=start_hour, step=True)
         return DailyCycle(
-            max(low, min(high, dawn)), max(low, min(high, afternoon)), rng, day_s=day_s
+            max(low, min(high, dawn)), max(low, min(high, afternoon)), rng, day_s=day_s,
+            start_hour=start_hour,
         )
     lo, hi = TYPICAL.get(quantity, (low + 0.3 * (high - low), low + 0.7 * (high - low)))
     lo, hi = max(lo, low), min(hi, high)

@@ -46,7 +46,7 @@ def make_fleet(tmp_path: Path) -> Iterator[Callable[..., LocalFleet]]:
                 feed_images=options.pop("feed_images", False),
                 sensor_interval_s=options.pop("sensor_interval_s", 0.5),
                 database_url=database_url,
-                agent_extra_toml=FAST_AGENT,
+                agent_extra_toml=FAST_AGENT + options.pop("agent_extra_toml", ""),
                 **options,
             )
         )

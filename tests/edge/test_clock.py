@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from agrifleet.contract import Batch
-from edge.clock import SANITY_FLOOR, Clock, kernel_clock_synced, system_boot_id, uptime_s
+from edge.clock import SANITY_FLOOR, Clock, fast_wall, kernel_clock_synced, system_boot_id, uptime_s
 from edge.items import Priority
 from edge.outbox import Outbox
 
@@ -101,3 +103,15 @@ def test_items_of_an_earlier_boot_are_not_corrected(tmp_path):
     old = Batch.model_validate_json(second.take_batch().payload)  # type: ignore[union-attr]
     assert old.boot_id == "boot-1"
     assert not old.items[0].clock_synced and old.items[0].ts.year == 1970
+
+
+def test_a_fast_clock_reads_its_start_at_the_real_start_and_runs_scale_times_faster():
+    real = [1000.0]
+    start = datetime(2026, 7, 1, tzinfo=UTC)
+    wall = fast_wall(start, datetime.fromtimestamp(1000.0, UTC), 3600.0, wall=lambda: real[0])
+    assert wall() == start.timestamp()
+    real[0] += 24.0  # 24 real seconds: a day
+    assert wall() == start.timestamp() + 86400.0
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="scale"):
+            fast_wall(start, start, bad)

@@ -1,12 +1,15 @@
 """Weather sensors in the agent's config: an XY-MD02 and a rain gauge load, open real drivers
-against simulators, and a typo in a rain gauge section is refused with its location."""
+against simulators, a typo in a rain gauge section is refused with its location, and the
+test-only fast clock stamps items in simulated time."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from edge.agent import Agent
 from edge.config import ConfigError, ModbusSoilSensor, RainGaugeSensor, load_config
 from edge.sensors import opener
 from hardware.rain import RainGauge
@@ -57,3 +60,18 @@ def test_a_typo_in_a_rain_gauge_section_is_refused(tmp_path: Path) -> None:
     path.write_text(BASE + '[[sensors]]\ntype = "rain-gauge"\nport = "/dev/x"\nprofile = "nah"\n')
     with pytest.raises(ConfigError, match="unknown profile 'nah'"):
         load_config(path)
+
+
+def test_a_fast_test_clock_stamps_the_agents_items_in_simulated_time(tmp_path: Path) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(BASE + "[clock.simulate]\nstart = 2026-07-01T00:00:00Z\n"
+                    f"real_start = {datetime.now(UTC).isoformat()}\nscale = 3600\n")
+    stamp = Agent(load_config(path)).clock.now()
+    assert datetime(2026, 7, 1, tzinfo=UTC).timestamp() <= stamp.ts
+    assert stamp.ts < datetime(2026, 7, 2, tzinfo=UTC).timestamp()  # a real day's not passed
+    path.write_text(BASE + "[clock.simulate]\nstart = 2026-07-01T00:00:00\n"
+                    "real_start = 2026-07-01T00:00:00Z\nscale = 3600\nspeed = 2\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert "clock.simulate.start: Input should have timezone info" in str(refused.value)
+    assert "clock.simulate: unknown key 'speed'" in str(refused.value)

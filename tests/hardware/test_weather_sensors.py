@@ -4,6 +4,7 @@ probes, the rain gauge's tip counter (wrap-around, reset), and the simulators' d
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,22 @@ def test_rain_profile_bucket_size_is_data(tmp_path: Path) -> None:
     own.write_text('name = "bad"\naddress = 4\nmm_per_tip = 0\n')
     with pytest.raises(ProfileError, match="mm_per_tip"):
         load_rain_profile(str(own))
+
+
+def test_blight_weather_on_a_given_clock_has_humid_nights_at_that_clocks_hours() -> None:
+    midnight = datetime(2026, 7, 1, tzinfo=UTC).timestamp()
+    now = [midnight]
+    sim = ModbusAirSimulator(weather="blight", clock=lambda: now[0], seed=5)
+    hours = []
+    for hour in range(24):
+        now[0] = midnight + hour * 3600
+        hours.append(sim.values())
+    humid = [h for h, v in enumerate(hours) if v["relative_humidity"] >= 90]
+    assert min(v["air_temperature"] for v in hours) > 12  # every night warm: above 10 °C
+    assert len(humid) >= 10 and {0, 3, 6} <= set(humid)  # the night at the clock's UTC hours
+    assert 14 not in humid and hours[14]["air_temperature"] > hours[5]["air_temperature"]
+
+
+def test_an_unknown_weather_is_refused_with_the_names_it_knows() -> None:
+    with pytest.raises(ValueError, match="unknown weather 'monsoon': fair, blight"):
+        ModbusAirSimulator(weather="monsoon")

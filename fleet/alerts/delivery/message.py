@@ -13,6 +13,7 @@ from fleet.alerts.rules import AlertPublic
 from fleet.alerts.tables import Alert
 from fleet.catalogs import LANGUAGES, translations
 from fleet.modelops.advice import UnknownLabel, advice_for
+from fleet.risk import explain
 from fleet.texts import ALERT_KINDS
 
 
@@ -25,9 +26,6 @@ STATES = {"active": N_("New alert"), "cleared": N_("Alert cleared")}
 SUBJECT = N_("agrifleet: %(title)s, %(place)s")
 RISK = N_("%(disease)s risk is %(risk)s in field %(field)s on %(date)s (model %(model)s).")
 RISK_LEVELS = {"high": N_("high"), "moderate": N_("moderate")}
-RISK_ADVICE = N_("The weather favours this disease before it can be seen: protect the crop "
-                 "now with the product and interval your plant protection adviser recommends, "
-                 "and walk the field in the next days.")
 SPREAD = N_("%(disease)s on %(crop)s was found on %(count)s nodes or scouting photos of field "
             "%(field)s.")
 DETECTED = N_("%(disease)s on %(crop)s was detected by node %(device)s.")
@@ -35,9 +33,6 @@ OTHER = N_("Node %(device)s: %(what)s")
 WHY = N_("Why: %(reason)s")
 WHAT_TO_DO = N_("What to do: %(advice)s")
 RICE_BLAST = N_("Rice blast")
-BLAST_ADVICE = N_("Check the leaves for grey, diamond-shaped spots, do not add nitrogen "
-                  "fertiliser during humid spells, and ask the local plant protection station "
-                  "whether a fungicide spray is needed.")
 #: A risk model's disease as the ``diseases`` catalog names it (blast: ours), and whose advice.
 RISK_DISEASES: dict[str, tuple[str, str | None]] = {
     "late_blight": ("Late blight", "Potato___Late_blight"),
@@ -59,17 +54,16 @@ def compose(alert: Alert | AlertPublic, state: str, lang: str | None) -> tuple[s
     lines = [t(STATES.get(state, STATES["active"])) + ": " + title]
     advice: str | None = None
     if alert.code == "disease_risk":
-        name, label = RISK_DISEASES.get(str(p.get("disease")), (str(p.get("disease")), None))
+        name, _label = RISK_DISEASES.get(str(p.get("disease")), (str(p.get("disease")), None))
         lines.append(t(RISK) % {
             "disease": t(name), "risk": t(RISK_LEVELS.get(str(p.get("risk")), "high")),
             "field": p.get("field", ""), "date": p.get("date", ""), "model": p.get("model", "")})
-        reason = p.get("reason") or {}
-        facts = ", ".join(f"{k} = {v}" for k, v in reason.items()
-                          if k != "thresholds" and v is not None)
-        lines.append(t(WHY) % {"reason": facts})
-        advice = t(RISK_ADVICE)
-        if label is None and p.get("disease") == "blast":
-            advice = t(BLAST_ADVICE)
+        day = explain.day_of(p)
+        if day is not None:
+            lines.append(t(WHY) % {"reason": " ".join(
+                part for part in (explain.why(day, t), explain.figures(day, t, explain.PLAIN))
+                if part)})
+            advice = explain.to_do(day.risk, str(p.get("disease")), t)
     elif alert.code in ("disease_spreading", "disease_detected"):
         values = {"disease": t(str(p.get("disease", ""))), "crop": t(str(p.get("crop", ""))),
                   "count": p.get("sources", ""), "field": p.get("field", ""),

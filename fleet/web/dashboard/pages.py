@@ -26,9 +26,9 @@ from fleet.modelops.rollouts.views import rollout_detail
 from fleet.telemetry import queries
 from fleet.telemetry.tables import LatestReading, ReadingBucket
 from fleet.web.api.deps import SessionDep, SettingsDep
-from fleet.web.dashboard import alert_rows, charts, data, fieldmap, session
+from fleet.web.dashboard import alert_rows, charts, data, fieldmap, risk_view, session
 from fleet.web.dashboard.i18n import LANGUAGES
-from fleet.web.dashboard.render import page
+from fleet.web.dashboard.render import language, page
 from fleet.web.dashboard.session import Principal
 from models.shipped import default_model_dir
 
@@ -145,8 +145,10 @@ def field_page(field_id: str, request: Request, who: Who, db: SessionDep,
                          n.device.position.longitude, n.device.online,
                          f"/nodes/{quote(n.device.id)}")
             for n in found.nodes if n.device.position is not None]
+    risk = risk_view.rows(db, found.id, language(request, who), settings.dashboard_timezone) \
+        if found.id is not None else []
     return page(request, "field.html", who, field=found, pins=pins, fieldmap=fieldmap,
-                outline=found.outline, tile_url=settings.map_tile_url)
+                outline=found.outline, tile_url=settings.map_tile_url, risk=risk)
 
 
 def _span(value: str | None) -> charts.Span:
@@ -248,8 +250,7 @@ def models_page(request: Request, who: Who, db: SessionDep, settings: SettingsDe
 @router.get("/farm")
 def farm_page(request: Request, who: Who, db: SessionDep, settings: SettingsDep) -> Response:
     """The farm in view: how long its data is kept, and its consent to training."""
-    from fleet.farmdata.policy import defaults_of, public
-    from fleet.farmdata.tables import FarmDataPolicy
+    from fleet.farmdata.policy import FarmDataPolicy, defaults_of, public
 
     policy = public(who.farm_id, db.get(FarmDataPolicy, who.farm_id) if who.farm_id else None,
                     defaults_of(settings))

@@ -60,11 +60,18 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
 
 
 class _Inbox:
+    """Accepts every message, or refuses each with a temporary error while ``refuse`` is set."""
+
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
+        self.refuse = False
+        self.refused = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse:
+            self.refused += 1
+            return "451 4.3.0 Try again later"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)

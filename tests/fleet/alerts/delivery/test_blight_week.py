@@ -64,3 +64,7 @@ def test_a_blight_week_reaches_the_webhook_and_the_inbox_exactly_once(
         assert mail["To"] == "manager@farm.example"
         assert "Late blight risk is high" in mail.get_content()
         assert "What to do:" in mail.get_content()
+        assert ("Why: This day and the day before were both warm and humid enough for late "
+                "blight to infect: a Hutton period. Minimum 13.0 °C, 9 hours at 90 % humidity "
+                "or more.") in " ".join(mail.get_content().split())
+        assert "rule =" not in mail.get_content()  # the reason in words, not its codes
