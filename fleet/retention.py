@@ -30,7 +30,7 @@ from sqlalchemy import Engine, delete, select
 from sqlmodel import SQLModel
 
 from fleet import partitions
-from fleet.farmdata import policy
+from fleet.farmdata import export_jobs, policy
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ class Pruner:
         if done.deleted:
             log.info("retention: deleted %d readings older than %d days", done.deleted, days)
         done.farms = applied = policy.apply_retention(self.engine, self.data_dir, farms, days, now)
+        if self.data_dir is not None and (swept := export_jobs.sweep(self.data_dir, now)):
+            log.info("retention: removed %d prepared farm exports", swept)
         if applied.farms:
             log.info("retention: farms %s: deleted %d readings and %d alerts, removed %d "
                      "thumbnails and %d photos by their days",

@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Engine, Table, and_, delete, false, or_, s
 from sqlmodel import Session
 
 from fleet import audit, rollups
+from fleet.farmdata import export_jobs
 from fleet.farmdata.tables import (
     ALERT,
     DETECTION,
@@ -179,6 +180,8 @@ def erase(engine: Engine, data_dir: Path, scope: EraseScope, actor: Any,
     _detections(engine, devices, scope, out)
     _observations(engine, scope, PhotoStore(data_dir), out)
     _alerts(engine, devices, scope, out)
+    if removed := export_jobs.remove_farm(data_dir, scope.farm_id):  # they hold what went
+        out.add("prepared_exports", removed)
     with Session(engine) as session:
         entry = audit.record(session, actor, "farm.erase", f"farm {scope.farm_id}", address,
                              scope=scope.describe(), devices=len(devices), counts=out.counts)
