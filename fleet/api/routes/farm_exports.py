@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from sqlmodel import SQLModel
 
 from fleet import audit
-from fleet.api.deps import AddressDep, AdminToken, CallerDep, SessionDep, SettingsDep
+from fleet.api.deps import AddressDep, CallerDep, SessionDep, SettingsDep
 from fleet.api.params import Window
 from fleet.api.routes.farms import NOT_FOUND, FarmId, require_role, visible_farm
 from fleet.api.routes.rollouts import actor
@@ -21,7 +21,8 @@ from fleet.farmdata.export_jobs import ExportJob
 
 router = APIRouter(prefix="/farms", tags=["farm data"])
 
-JobId = Annotated[str, Path(pattern=export_jobs.JOB_ID.pattern, description="The export's id")]
+JobId = Annotated[str, Path(pattern=export_jobs.JOB_ID.pattern, max_length=32,
+                                description="The export's id")]
 
 
 class ExportJobPublic(SQLModel):
@@ -63,7 +64,7 @@ def _job(session: SessionDep, caller: CallerDep, settings: SettingsDep, farm_id:
     "it, resumable (admin of the farm)",
 )
 def start_farm_export(farm_id: FarmId, window: Window, request: Request, response: Response,
-                      session: SessionDep, caller: AdminToken, settings: SettingsDep,
+                      session: SessionDep, caller: CallerDep, settings: SettingsDep,
                       address: AddressDep) -> ExportJobPublic:
     visible_farm(session, caller, farm_id)
     require_role(caller, "admin", farm_id)
