@@ -8,6 +8,8 @@ from typing import Any
 
 from agrifleet.manifest import read_manifest
 from models.card_field import field_section
+from models.fleet_photos import card_lines as fleet_lines
+from models.fleet_photos import fleet_total
 
 CARD_NAME = "MODEL_CARD.md"
 BENCHMARK_NAME = "benchmark.json"
@@ -50,6 +52,7 @@ def render(model_dir: Path) -> str:
     worst = sorted(per_class.items(), key=lambda kv: kv[1]["f1"])[:5]
     field_pc = report["int8"]["field_test"]["per_class"]
     settings = m.training["settings"]
+    fleet = m.training.get("fleet_photos")
     runs = [*m.training.get("previous_runs", []), m.training]
     epochs = " + ".join(str(r["settings"]["epochs"]) for r in runs)
     minutes = sum(r["train_seconds"] for r in runs) / 60
@@ -126,9 +129,10 @@ def render(model_dir: Path) -> str:
         "(2016). CC BY-SA 3.0 / CC BY 4.0. 13,696 photos, 31 classes, 192×192.",
         "- PlantDoc: D. Singh, N. Jain, P. Jain, P. Kayal, S. Kumawat and N. Batra, *PlantDoc: "
         "a dataset for visual plant disease detection*, CoDS-COMAD 2020. CC BY 4.0. "
-        f"{sum(m.split.counts.get('field', {}).values())} field photos"
+        f"{sum(m.split.counts.get('field', {}).values()) - fleet_total(fleet)} field photos"
         + (f" and {sum(m.training['leaf_crops'].values())} single-leaf crops of them (PlantDoc's "
            "leaf boxes)" if m.training.get("leaf_crops") else "") + ".",
+        *fleet_lines(fleet),
         f"- Split: {m.split.method}. Photos per split: "
         + "; ".join(f"{src} {counts}" for src, counts in m.split.counts.items())
         + f". Split hash `{m.split.hash}`.",

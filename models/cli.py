@@ -31,7 +31,8 @@ def add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     t.add_argument("--data", type=Path, required=True, help="lab photos, one folder per class")
     t.add_argument("--field", type=Path, help="field photos (same class names) to train on "
-                   "and to report separately")
+                   "and to report separately; a folder of `agrifleet fleet "
+                   "export-training-set` as it is (its provenance.csv counted on the card)")
     t.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. "
                    "models/leaf-disease/1.2.0")
     t.add_argument("--work", type=Path, help="training run folder (default: OUT-run)")
@@ -91,9 +92,16 @@ def add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from models.card import write_card
+    from models.fleet_photos import read_provenance
     from models.model_folder import check_floors, package
     from models.train import collect
 
+    if args.field is not None:  # a broken provenance.csv is refused before hours of training
+        try:
+            read_provenance(args.field)
+        except (ValueError, UnicodeDecodeError) as exc:
+            print(f"agrifleet model train: {exc}")
+            return 2
     out: Path = args.out
     work: Path = args.work or out.with_name(out.name + "-run")
     if args.backbone:

@@ -196,7 +196,8 @@ def package(
         split=SplitInfo(hash=digest, method=SPLIT_METHOD, counts=counts),
         training={k: meta[k] for k in ("settings", "train_seconds", "total_seconds",
                                        "parameters", "tensorflow", "previous_runs",
-                                       "train_seconds_total") if k in meta},
+                                       "train_seconds_total", "fleet_photos", "leaf_crops")
+                  if k in meta},
         float_reference="model_float.tflite" if keep_float else None,
     )
     write_manifest(dest, manifest)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from agrifleet.inference.preprocess import preprocess
+from models.fleet_photos import count_fleet_photos
 from models.split import (
     LAB_FRACTIONS,
     Photo,
@@ -140,7 +141,9 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(settings.seed)
     labels, lab, fld = collect(data, field_dir)
-    photos = _limit(lab, settings.limit_per_class) + _limit(fld, settings.limit_per_class)
+    fld = _limit(fld, settings.limit_per_class)
+    fleet = count_fleet_photos(field_dir, fld, not settings.exclude_field)
+    photos = _limit(lab, settings.limit_per_class) + fld
     write_split(photos, out / "split.tsv")
     (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
     index = {name: i for i, name in enumerate(labels)}
@@ -226,6 +229,7 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
         "settings": asdict(settings),
         "labels": labels,
         "split_hash": split_hash(photos),
+        "fleet_photos": fleet,
         "train_seconds": round(train_s),
         "total_seconds": round(time.monotonic() - started),
         "parameters": int(model.count_params()),

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from models.fleet_photos import count_fleet_photos
 from models.leaf_crops import LeafCrop, load_crops, read_boxes
 from models.split import Photo, split_hash, write_split
 from models.train import _limit, _set_threads, collect, load_pixels
@@ -218,6 +219,8 @@ def train_transfer(data: Path, out: Path, field_dir: Path | None, s: TransferSet
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(s.seed)
     corpus = load_corpus(data, field_dir, out, s)
+    fleet = count_fleet_photos(field_dir, [p for i, p in enumerate(corpus.photos)
+                                           if corpus.source[i] == "field"])
     write_split(corpus.photos, out / "split.tsv")
     (out / "labels.txt").write_text("\n".join(corpus.labels) + "\n", encoding="utf-8")
     n = len(corpus.labels)
@@ -238,6 +241,7 @@ def train_transfer(data: Path, out: Path, field_dir: Path | None, s: TransferSet
         "settings": asdict(s),
         "labels": corpus.labels,
         "split_hash": split_hash(corpus.photos),
+        "fleet_photos": fleet,
         "leaf_crops": {sp: int(np.sum((corpus.source == "crop") & (corpus.split == sp)))
                        for sp in ("train", "val", "test")},
         "train_seconds": round(train_s),

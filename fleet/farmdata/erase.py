@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Table, and_, delete, false, or_, select
 from sqlmodel import Session
 
+from fleet.farmdata import export_jobs
 from fleet.farmdata.contents import (
     ALERT,
     DETECTION,
@@ -180,6 +181,8 @@ def erase(engine: Engine, data_dir: Path, scope: EraseScope, actor: Any,
     _detections(engine, devices, scope, out)
     _observations(engine, scope, PhotoStore(data_dir), out)
     _alerts(engine, devices, scope, out)
+    if removed := export_jobs.remove_farm(data_dir, scope.farm_id):  # they hold what went
+        out.add("prepared_exports", removed)
     with Session(engine) as session:
         entry = audit.record(session, actor, "farm.erase", f"farm {scope.farm_id}", address,
                              scope=scope.describe(), devices=len(devices), counts=out.counts)

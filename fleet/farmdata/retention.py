@@ -3,11 +3,10 @@
 Unset (the default), everything is kept. Set, a thread of the fleet deletes, once an hour,
 readings whose device time lies more than that many days before now. On PostgreSQL, whose
 readings are partitioned by month (fleet/telemetry/partitions.py), the partitions of months that
-ended
-before the cutoff are dropped whole; what is left older than the cutoff (in the month the cutoff
-falls in, or in the default partition) is deleted in batches of their own short transactions,
-as on SQLite, so ingestion and the API never wait long. The hourly and daily rollups
-(fleet/telemetry/rollups.py) stay: charts by hour or day go on showing past seasons.
+ended before the cutoff are dropped whole; what is left older than the cutoff (in the month the
+cutoff falls in, or in the default partition) is deleted in batches of their own short
+transactions, as on SQLite, so ingestion and the API never wait long. The hourly and daily
+rollups (fleet/telemetry/rollups.py) stay: charts by hour or day go on showing past seasons.
 
 On PostgreSQL the same thread also makes the coming months' partitions at each pass, retention
 set or not.
@@ -30,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, select
 from sqlmodel import SQLModel
 
-from fleet.farmdata import policy
+from fleet.farmdata import export_jobs, policy
 from fleet.telemetry import partitions
 
 log = logging.getLogger(__name__)
@@ -109,6 +108,8 @@ class Pruner:
         if done.deleted:
             log.info("retention: deleted %d readings older than %d days", done.deleted, days)
         done.farms = applied = policy.apply_retention(self.engine, self.data_dir, farms, days, now)
+        if self.data_dir is not None and (swept := export_jobs.sweep(self.data_dir, now)):
+            log.info("retention: removed %d prepared farm exports", swept)
         if applied.farms:
             log.info("retention: farms %s: deleted %d readings and %d alerts, removed %d "
                      "thumbnails and %d photos by their days",

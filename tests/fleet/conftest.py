@@ -162,9 +162,10 @@ def running_fleet(settings: FleetSettings) -> Iterator[FleetUnderTest]:
 
 
 @pytest.fixture
-def api(migrated_database_url: str) -> Iterator[FleetUnderTest]:
-    """The fleet app without MQTT ingestion."""
-    with running_fleet(FleetSettings(database_url=migrated_database_url)) as running:
+def api(migrated_database_url: str, tmp_path: Path) -> Iterator[FleetUnderTest]:
+    """The fleet app without MQTT ingestion; its files (photos, exports) in the test's folder."""
+    with running_fleet(FleetSettings(database_url=migrated_database_url,
+                                     data_dir=tmp_path / "data")) as running:
         yield running
 
 

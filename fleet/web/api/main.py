@@ -18,6 +18,7 @@ from fleet.web.api.routes import (
     enrolment,
     events,
     farm_data,
+    farm_exports,
     farms,
     fields,
     invitations,
@@ -48,6 +49,7 @@ api_router.include_router(rollouts.router)
 api_router.include_router(auth.router)
 api_router.include_router(farms.router)
 api_router.include_router(farm_data.router)
+api_router.include_router(farm_exports.router)
 api_router.include_router(fields.router)
 api_router.include_router(users.router)
 api_router.include_router(memberships.router)

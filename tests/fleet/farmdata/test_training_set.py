@@ -1,7 +1,8 @@
 """The training set: photos with a verdict of the farms that consent (and no other), in one
 folder per class named as the model names it (the model's answer when confirmed, the class
 named when rejected), each photo once, with provenance.csv; `agrifleet model train --field`
-reads the folder as it is; withdrawing consent leaves the farm out of the next set."""
+reads the folder as it is (and counts its photos by farm and class for the model card);
+withdrawing consent leaves the farm out of the next set."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 from PIL import Image
 from sqlmodel import Session
 
-from fleet.modelops.tables import DetectionVerdict
+from fleet.modelops.verdicts import DetectionVerdict
+from models.fleet_photos import count_fleet_photos
 from models.split import list_photos
 from models.train import collect
 from tests.fleet.conftest import FleetUnderTest
@@ -77,6 +79,11 @@ def test_only_consenting_farms_photos_go_in_their_class_folders_once(
             Image.new("RGB", (32, 32), (i * 60, 100, 40)).save(lab / label / f"{i}.png")
     labels, _lab, field = collect(lab, out)
     assert len(field) == 3 and {p.label for p in field} <= set(labels)
+    fleet = count_fleet_photos(out, field)  # what the model card will count
+    assert fleet is not None and fleet["found"] == 3
+    assert {k: sum(v.values()) for k, v in fleet["per_farm"].items()} == {str(farm.farm_id): 3}
+    assert {k: sum(v.values()) for k, v in fleet["per_class"].items()} == {
+        "Tomato___Early_blight": 2, "Tomato___Late_blight": 1}
 
 
 def test_fewer_verdicts_than_asked_leave_a_class_out_and_consent_can_be_withdrawn(

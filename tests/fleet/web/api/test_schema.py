@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,9 +83,9 @@ class Run:
 
 
 @pytest.fixture(params=list(EXAMPLES))
-def run(request: pytest.FixtureRequest, database_url: str) -> Iterator[Run]:
+def run(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Run]:
     """A served fleet with seeded data, and an admin's, a viewer's or an unknown token."""
-    app = create_app(FleetSettings(database_url=database_url))
+    app = create_app(FleetSettings(database_url=database_url, data_dir=tmp_path / "data"))
     with serving(app) as base:
         seed(app)
         role = request.param

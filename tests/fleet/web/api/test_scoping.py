@@ -74,6 +74,9 @@ VIEWER = {
     "post /api/v1/observations/{observation_id}/verdict": 200,
     "get /api/v1/farms/{farm_id}/export": 403, "post /api/v1/farms/{farm_id}/erase": 403,
     "get /api/v1/farms/{farm_id}/data-policy": 200,
+    "post /api/v1/farms/{farm_id}/exports": 403,
+    "get /api/v1/farms/{farm_id}/exports/{job_id}": 403,
+    "get /api/v1/farms/{farm_id}/exports/{job_id}/download": 403,
     "patch /api/v1/farms/{farm_id}/data-policy": 403,
     "get /api/v1/models/{name}/{version}/field-precision": 200,
     "get /api/v1/observations": 200, "post /api/v1/observations": 422,  # (no photo sent)
@@ -220,7 +223,8 @@ def _farm(fleet: FleetUnderTest, farm_id: int, name: str, domain: str,
               "rollout_id": rollout_id, "action": "pause", "name": "leaf", "version": "1.0.0",
               "alert_id": alert_id, "rule_id": rule_id, "observation_id": scouted.json()["id"],
               "model": "tomcast", "webhook_id": webhook_id,
-              "invitation_id": invited.json()["id"], "token": invited.json()["token"]}
+              "invitation_id": invited.json()["id"], "token": invited.json()["token"],
+              "job_id": f"{farm_id:032x}"}  # no such export: the farm and role are checked first
     return Farm(params=params, device=device, farm_id=farm_id), users
 
 
