@@ -8,7 +8,8 @@ import pytest
 
 from agrifleet.cli import main
 from agrifleet.contract import DEFAULT_PREFIX
-from edge.config import ConfigError, ModbusSoilSensor, load_config
+from edge.config import ConfigError, load_config
+from edge.sensor_types.modbus import ModbusSoilSensor
 
 EXAMPLE = """\
 device_id = "field-07"

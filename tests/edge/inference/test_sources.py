@@ -14,8 +14,11 @@ from typing import ClassVar
 
 import pytest
 
-from edge.inference.config import CommandCamera, FolderCamera, HttpCamera
-from edge.inference.sources import CommandSource, FolderSource, HttpSource, SourceError, mask_url
+from agrifleet.mqtt import mask_url
+from edge.inference.camera_types.command import CommandCamera, CommandSource
+from edge.inference.camera_types.folder import FolderCamera, FolderSource
+from edge.inference.camera_types.http import HttpCamera, HttpSource
+from edge.inference.sources import SourceError
 
 
 def _folder(tmp_path: Path, **kw: object) -> FolderCamera:
