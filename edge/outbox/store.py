@@ -1,9 +1,8 @@
 """The Outbox: numbers items, commits them to SQLite, hands out batches, removes them on Ack.
 
-When the file cannot be written (disk full, read-only or failing card) the outbox is degraded:
-items keep getting seqs and are held in a bounded memory buffer, from which they are also sent;
-it retries the file every ``retry_s`` (reopening it if needed) and stores what it held once the
-file takes writes again. See the package docstring for the whole policy.
+When the file cannot be written (disk full, read-only or failing card) the outbox is degraded
+(:mod:`edge.outbox.degraded`): items keep getting seqs and wait in memory, from which they are
+also sent, until the file takes writes again. See the package docstring for the whole policy.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -34,10 +32,11 @@ from edge.outbox.database import (
     rollback,
     trouble_of,
 )
-from edge.outbox.episode import Episode
-from edge.outbox.memory import Held, MemoryBuffer
+from edge.outbox.degraded import UNWRITABLE, Degraded, Key
+from edge.outbox.memory import Held
 from edge.outbox.salvage import open_or_reset
 from edge.outbox.seqmark import SeqMark
+from edge.outbox.stats import OutboxStats, outbox_stats
 from edge.outbox.validate import STAMP_FIELDS, prepare
 
 log = logging.getLogger(__name__)
@@ -47,22 +46,8 @@ _STAMP_BYTES = 128
 _SELECT = "SELECT id, boot_id, seq, kind, ts, uptime_s, clock_synced, body, priority FROM items "
 _OLDEST_FIRST = _SELECT + "WHERE priority <= ? ORDER BY priority ASC, id ASC LIMIT ?"
 _NEWEST_FIRST = _SELECT + "WHERE priority <= ? ORDER BY priority ASC, id DESC LIMIT ?"
-_FLUSH_CHUNK = 256
-UNWRITABLE = "outbox_unwritable"
 
-Key = tuple[str, int]  # (boot_id, seq)
-
-
-@dataclass(frozen=True)
-class OutboxStats:
-    depth: int  # items waiting, in the file and in memory
-    stored_bytes: int  # budgeted bytes of the items in the file
-    oldest_ts: float | None  # of items with a trusted timestamp
-    oldest_unsynced_uptime_s: float | None  # this boot's items taken before the clock synced
-    dropped: int  # items lost for good: evicted or refused for room, never acknowledged
-    dead_letters: int
-    memory_items: int = 0  # items held in memory because the file cannot be written
-    file_bytes: int = 0  # the SQLite file's pages (page_count × page_size)
+__all__ = ["UNWRITABLE", "Outbox", "OutboxStats"]
 
 
 class Outbox:
@@ -96,11 +81,9 @@ class Outbox:
         self.retry_s = retry_s
         self._mark = mark
         self._lock = threading.RLock()
-        self._memory = MemoryBuffer(memory_bytes)
+        self._degraded = Degraded(path, memory_bytes, retry_s)
         self._inflight: set[Key] = set()
         self._evicted_inflight: set[Key] = set()  # evicted while sent: lost unless acked
-        self._acked_unapplied: list[Ack] = []  # acks the file could not record yet
-        self._acked_held: set[Key] = set()  # their items: never sent again
         self._next_seq = 0
         self._bytes = 0
         self._dropped = 0
@@ -108,7 +91,6 @@ class Outbox:
         self._evicted_now: set[Priority] = set()
         self._refused_now: set[Priority] = set()
         self._needs_correction = False
-        self._episode: Episode | None = None  # while the file takes no writes
         self._cached = FileStats(0, None, None, 0, 0)
         self.on_emit: Callable[[], None] | None = None
 
@@ -164,18 +146,18 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
-            if self._episode is not None:
+            if self._degraded.active:
                 self._retry()
-            if self._episode is None:
+            if not self._degraded.active:
                 try:  # releases since the last commit may have counted more dropped items
                     self._db.execute("BEGIN IMMEDIATE")
                     self._write_counters()
                     self._db.execute("COMMIT")
                 except sqlite3.Error:
                     rollback(self._db)
-            if len(self._memory):
+            if held := len(self._degraded.memory):
                 log.warning("outbox %s still cannot be written: %d item(s) held in memory are "
-                            "lost (their seqs show as a gap)", self.path, len(self._memory))
+                            "lost (their seqs show as a gap)", self.path, held)
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
 
@@ -215,7 +197,7 @@ class Outbox:
 
     def _store(self, held: list[Held], stamp: Stamp) -> list[int | None]:
         """Commit ``held`` (plus any event it causes), or keep it all in memory if that fails."""
-        if self._episode is None:
+        if not self._degraded.active:
             saved = (self._bytes, self._dropped, self._dropping, set(self._inflight),
                      set(self._evicted_inflight))
             try:
@@ -296,99 +278,70 @@ class Outbox:
             self._evicted_inflight.add(key)
         else:
             self._dropped += 1
-            if self._episode is not None:
-                self._episode.lost += 1
+            self._degraded.count_lost(1)
 
-    # -- degraded: the file cannot be written -----------------------------------------------
+    # -- degraded: the file cannot be written (edge.outbox.degraded) ----------------------
 
     def _enter_fault(self, exc: sqlite3.Error, stamp: Stamp) -> None:
-        if self._episode is not None:
-            return
-        self._episode = Episode(str(exc), self.retry_s)
-        log.warning("outbox %s cannot store items (%s); holding the newest in memory (up to %d "
-                    "bytes) and retrying every %g s", self.path, exc, self._memory.max_bytes,
-                    self.retry_s)
-        self._keep_in_memory([self._event(
-            "alert", UNWRITABLE,
-            f"outbox {self.path} cannot store items ({exc}); the newest are held in memory "
-            f"(up to {self._memory.max_bytes} bytes) and sent from there", stamp)])
+        message = self._degraded.begin(exc)
+        if message is not None:
+            self._keep_in_memory([self._event("alert", UNWRITABLE, message, stamp)])
 
     def _keep_in_memory(self, held: list[Held]) -> list[int | None]:
         self._mark.advance(self._next_seq)
-        seqs: list[int | None] = []
-        for h in held:
-            lost = self._memory.add(h)
-            for gone in lost:
-                self._lose((self.boot_id, gone.seq))
-            seqs.append(None if any(g is h for g in lost) else h.seq)
-        return seqs
+        return self._degraded.keep(held, lambda seq: self._lose((self.boot_id, seq)))
 
     def _retry_if_due(self) -> None:
-        if self._episode is not None and self._episode.due:
+        if self._degraded.due:
             self._retry()
 
     def _retry(self) -> None:
-        """Try to store what memory holds; reopen the file if the old connection is dead."""
-        assert self._episode is not None
-        error = self._episode.error
-        for reopen in (False, True):
-            if reopen:
-                try:
-                    db = connect(self.path, check=False)
-                except OutboxBroken as exc:
-                    log.debug("outbox %s cannot be reopened yet: %s", self.path, exc.reason)
-                    break
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.close()
-                self._db = db
-            try:
-                self._flush()
-                return
-            except sqlite3.Error as exc:
-                rollback(self._db)
-                error = str(exc)
-                log.debug("outbox %s still cannot be written: %s", self.path, exc)
-        self._episode.failed_again(error)
-
-    def _flush(self) -> None:
-        """Store memory's items in chunks (a nearly full disk still makes progress)."""
-        while len(self._memory) or self._acked_unapplied:
-            chunk = list(self._memory)[:_FLUSH_CHUNK]
-            saved = (self._dropped, set(self._inflight), set(self._evicted_inflight))
-            try:
-                self._bytes = self._sum_sizes()  # the file is the truth, not a counter
-                self._evicted_now, self._refused_now = set(), set()
-                self._db.execute("BEGIN IMMEDIATE")
-                for ack in self._acked_unapplied:
-                    self._ack_in_file(ack)
-                stored = sum(self._insert(h) for h in chunk)
-                self._write_counters()
-                self._db.execute("COMMIT")
-            except sqlite3.Error:
-                self._dropped, self._inflight, self._evicted_inflight = saved
-                rollback(self._db)
-                with contextlib.suppress(sqlite3.Error):
-                    self._bytes = self._sum_sizes()
-                raise
-            assert self._episode is not None
-            self._episode.stored += stored
-            self._memory.remove({h.seq for h in chunk})
-            self._acked_unapplied, self._acked_held = [], set()
-            self._needs_correction = self._needs_correction or any(not h.synced for h in chunk)
+        """Try to store what memory holds; once stored, say so with an info event."""
+        ended = self._degraded.retry(self._reopen, self._store_chunk)
+        if ended is None:
+            return
         self._bytes = self._sum_sizes()
-        assert self._episode is not None
-        ended, self._episode = self._episode.ended(self.path), None
-        log.info("%s", ended)
         stamp = self._clock.now()
         self._store([self._event("info", "outbox_writable", ended, stamp)], stamp)
+
+    def _reopen(self) -> bool:
+        """Replace a connection that may be dead with a new one; False if the file won't open."""
+        try:
+            db = connect(self.path, check=False)
+        except OutboxBroken as exc:
+            log.debug("outbox %s cannot be reopened yet: %s", self.path, exc.reason)
+            return False
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._db = db
+        return True
+
+    def _store_chunk(self, chunk: list[Held], acks: list[Ack]) -> int:
+        """One transaction: deferred acks and a chunk of held items; how many it stored."""
+        saved = (self._dropped, set(self._inflight), set(self._evicted_inflight))
+        try:
+            self._bytes = self._sum_sizes()  # the file is the truth, not a counter
+            self._evicted_now, self._refused_now = set(), set()
+            self._db.execute("BEGIN IMMEDIATE")
+            for ack in acks:
+                self._ack_in_file(ack)
+            stored = sum(self._insert(h) for h in chunk)
+            self._write_counters()
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            self._dropped, self._inflight, self._evicted_inflight = saved
+            rollback(self._db)
+            with contextlib.suppress(sqlite3.Error):
+                self._bytes = self._sum_sizes()
+            raise
+        self._needs_correction = self._needs_correction or any(not h.synced for h in chunk)
+        return stored
 
     @property
     def degraded(self) -> dict[str, str]:
         """``{"outbox_unwritable": why}`` while the file cannot be written, else empty."""
         with self._lock:
-            if self._episode is None:
-                return {}
-            return {UNWRITABLE: self._episode.describe(len(self._memory))}
+            return self._degraded.describe()
 
     # -- clock ------------------------------------------------------------------------------
 
@@ -401,11 +354,11 @@ class Outbox:
         with self._lock:
             offset = wall_now - uptime_now
             fixed = 0
-            for h in self._memory:
+            for h in self._degraded.memory:
                 if not h.synced:
                     h.ts, h.synced = h.uptime_s + offset, True
                     fixed += 1
-            if self._episode is None:
+            if not self._degraded.active:
                 try:
                     cur = self._db.execute(
                         "UPDATE items SET ts = uptime_s + ?, clock_synced = 1 "
@@ -431,7 +384,7 @@ class Outbox:
         with self._lock:
             self._retry_if_due()
             self._correct_if_synced(self._clock.now())
-            skip = self._inflight | self._acked_held
+            skip = self._inflight | self._degraded.acked_held
             try:
                 rows = self._db.execute(_NEWEST_FIRST if self._newest_first else _OLDEST_FIRST,
                                         (int(max_priority), self._batch_items + len(skip))
@@ -439,7 +392,7 @@ class Outbox:
             except sqlite3.Error as exc:
                 log.debug("outbox %s cannot be read: %s", self.path, exc)
                 rows = []
-            held = [h for h in self._memory if h.priority <= max_priority]
+            held = [h for h in self._degraded.memory if h.priority <= max_priority]
             found = in_drain_order(rows, self.boot_id, held, skip,
                                    newest_first=self._newest_first)
             batch = cut_batch(self.device_id, found, self._batch_items, self._batch_bytes)
@@ -462,20 +415,19 @@ class Outbox:
         if gone:  # evicted while in flight and never acknowledged: lost now
             self._evicted_inflight -= gone
             self._dropped += len(gone)
-            if self._episode is not None:
-                self._episode.lost += len(gone)
+            self._degraded.count_lost(len(gone))
 
     def ack(self, ack: Ack) -> set[int]:
         """Remove acknowledged items, dead-letter rejected ones; returns the seqs that are done."""
         with self._lock:
             covered = _covers(ack)
             done = {s for s in ack.rejected}
+            memory = self._degraded.memory
             if ack.boot_id == self.boot_id:
-                done |= {h.seq for h in self._memory.remove(
-                    {h.seq for h in self._memory if covered(h.seq)})}
+                done |= {h.seq for h in memory.remove({h.seq for h in memory if covered(h.seq)})}
             self._evicted_inflight = {k for k in self._evicted_inflight
                                       if k[0] != ack.boot_id or not covered(k[1])}
-            if self._episode is None:
+            if not self._degraded.active:
                 try:
                     self._db.execute("BEGIN IMMEDIATE")
                     done |= self._ack_in_file(ack)
@@ -483,10 +435,9 @@ class Outbox:
                 except sqlite3.Error as exc:
                     rollback(self._db)
                     self._enter_fault(exc, self._clock.now())
-            if self._episode is not None:
-                self._acked_unapplied.append(ack)
+            if self._degraded.active:
                 held = {k for k in self._inflight if k[0] == ack.boot_id and covered(k[1])}
-                self._acked_held |= held
+                self._degraded.defer(ack, held)
                 self._inflight -= held
             self._inflight -= {(ack.boot_id, s) for s in done}
         if ack.rejected:
@@ -520,19 +471,8 @@ class Outbox:
                 self._cached = file_stats(self._db, self.boot_id)
             except sqlite3.Error as exc:
                 log.debug("outbox %s cannot be read: %s", self.path, exc)
-            s, held = self._cached, list(self._memory)
-            synced = [h.ts for h in held if h.synced]
-            unsynced = [h.uptime_s for h in held if not h.synced]
-            oldest = min([*synced, *([s.oldest_ts] if s.oldest_ts is not None else [])],
-                         default=None)
-            oldest_up = s.oldest_unsynced_uptime_s
-            if unsynced:
-                oldest_up = min(unsynced + ([oldest_up] if oldest_up is not None else []))
-            return OutboxStats(
-                depth=s.depth + len(held), stored_bytes=self._bytes, oldest_ts=oldest,
-                oldest_unsynced_uptime_s=oldest_up, dropped=self._dropped,
-                dead_letters=s.dead_letters, memory_items=len(held), file_bytes=s.file_bytes,
-            )
+            return outbox_stats(self._cached, list(self._degraded.memory),
+                                stored_bytes=self._bytes, dropped=self._dropped)
 
     def stored_bytes_in_file(self) -> int:
         """SUM(size) of the items in the file, read now (what the budget counter must equal)."""
