@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Literal
 
 from pydantic import Field
 
-from agrifleet.mqtt import mask_url
+from agrifleet import http
 from edge.inference.camera_types.base import CameraType
 from edge.inference.sources import SourceError
 
@@ -35,32 +31,25 @@ class HttpSource:
 
     def __init__(self, camera: HttpCamera):
         self.camera = camera
-        parts = urllib.parse.urlsplit(camera.url)
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        self._url = urllib.parse.urlunsplit(parts._replace(netloc=host))
-        self._headers = {"User-Agent": "agrifleet-edge"}
-        if parts.username is not None:
-            token = f"{urllib.parse.unquote(parts.username)}:" \
-                    f"{urllib.parse.unquote(parts.password or '')}"
-            self._headers["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
-        self.display_url = mask_url(camera.url)
+        self._url, self._auth = http.split_credentials(camera.url)
+        self.display_url = http.shown(camera.url)
 
     def capture(self) -> bytes:
         """GET the snapshot; SourceError on any network or HTTP failure."""
-        request = urllib.request.Request(self._url, headers=self._headers)  # noqa: S310
         limit = self.camera.max_image_bytes
+        body = bytearray()
         try:
-            with urllib.request.urlopen(request, timeout=self.camera.timeout_s) as resp:  # noqa: S310
-                body = resp.read(limit + 1)
-        except urllib.error.HTTPError as exc:
-            raise SourceError(f"{self.display_url}: HTTP {exc.code} {exc.reason}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise SourceError(f"{self.display_url}: {reason}") from exc
+            with (http.client(timeout_s=self.camera.timeout_s, auth=self._auth,
+                              follow_redirects=True, user_agent="agrifleet-edge") as client,
+                  http.stream(client, "GET", self._url) as response):
+                for piece in http.body(response):
+                    body += piece  # amortised: a bytearray grows in place
+                    if len(body) > limit:
+                        break
+        except http.HttpError as exc:
+            raise SourceError(f"{self.display_url}: {exc.reason}") from exc
         if len(body) > limit:
             raise SourceError(f"{self.display_url}: snapshot over {limit} bytes")
         if not body:
             raise SourceError(f"{self.display_url}: empty snapshot")
-        return body
+        return bytes(body)
