@@ -17,14 +17,13 @@ from pathlib import Path
 
 from agrifleet.contract import Ack
 from edge.outbox.episode import Episode
+from edge.outbox.inflight import Key
 from edge.outbox.memory import Held, MemoryBuffer
 
 log = logging.getLogger(__name__)
 
 UNWRITABLE = "outbox_unwritable"
 _FLUSH_CHUNK = 256
-
-Key = tuple[str, int]  # (boot_id, seq)
 
 #: Stores a chunk of held items and applies deferred acks in one transaction; returns how many
 #: items it stored. On sqlite3.Error it rolls back (the outbox's counters too) and re-raises.
