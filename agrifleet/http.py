@@ -12,7 +12,9 @@ Built on httpx, with the same rules everywhere:
   log line, and :func:`shown` gives the URL as it may be quoted (password masked);
 - every failure is one :class:`HttpError`, whose ``reason`` is one line naming no secret;
 - httpx's own line per request is not logged (a camera polled every minute would fill the log):
-  callers log what matters.
+  callers log what matters;
+- httpx is imported at the first call, not with this module: the agent's config and updater
+  import it at start, and most starts never make an HTTP call.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import httpx
-
 from agrifleet.mqtt import mask_url
+
+if TYPE_CHECKING:  # imported where called (see the docstring)
+    import httpx
 
 USER_AGENT = "agrifleet"
 
@@ -56,6 +59,8 @@ def client(*, timeout_s: float, ca_file: Path | None = None, user_agent: str = U
            auth: httpx.BasicAuth | None = None, follow_redirects: bool = False,
            headers: Mapping[str, str] | None = None) -> httpx.Client:
     """An httpx client with our rules (use it as a context manager, or close it)."""
+    import httpx
+
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
@@ -69,6 +74,8 @@ def client(*, timeout_s: float, ca_file: Path | None = None, user_agent: str = U
 
 def split_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
     """``url`` without ``user:password@``, and those as basic auth (None if it had none)."""
+    import httpx
+
     parts = urlsplit(url)
     if parts.username is None:
         return url, None
@@ -88,6 +95,8 @@ def shown(url: str) -> str:
 
 def call(http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """One request, its whole answer read; HttpError unless the status is 2xx."""
+    import httpx
+
     try:
         response = http.request(method, url, **kwargs)
     except httpx.HTTPError as exc:
@@ -101,6 +110,8 @@ def call(http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Resp
 def stream(http: httpx.Client, method: str, url: str, **kwargs: Any) -> Iterator[httpx.Response]:
     """A request whose body is read as it arrives (with :func:`body`); HttpError unless the
     status is 2xx."""
+    import httpx
+
     try:
         with http.stream(method, url, **kwargs) as response:
             if not response.is_success:
@@ -113,6 +124,8 @@ def stream(http: httpx.Client, method: str, url: str, **kwargs: Any) -> Iterator
 
 def body(response: httpx.Response) -> Iterator[bytes]:
     """A streamed body's bytes as they arrive, undecoded; HttpError if the link drops."""
+    import httpx
+
     try:
         yield from response.iter_raw()
     except httpx.HTTPError as exc:
@@ -121,6 +134,8 @@ def body(response: httpx.Response) -> Iterator[bytes]:
 
 def refused(response: httpx.Response) -> HttpError:
     """The HttpError of an answer that is not 2xx (its JSON ``detail`` kept, if any)."""
+    import httpx
+
     detail: Any = None
     try:
         body = json.loads(response.content)
@@ -134,6 +149,8 @@ def refused(response: httpx.Response) -> HttpError:
 
 def unreachable(exc: httpx.HTTPError) -> HttpError:
     """The HttpError of a call that got no answer: the reason as the OS or TLS words it."""
+    import httpx
+
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):

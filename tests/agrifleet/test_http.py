@@ -137,3 +137,14 @@ def test_a_private_ca_is_trusted_only_when_given(tmp_path: Path) -> None:
 def test_a_ca_file_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(http.HttpError, match=r"cannot use the CA file .*nope\.pem"):
         http.client(timeout_s=5, ca_file=tmp_path / "nope.pem")
+
+
+def test_importing_the_agent_loads_no_http_library_until_a_call() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, edge.agent, edge.config, edge.enroll, agrifleet.fleet_client\n"
+            "print('httpx' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "False"
