@@ -1,9 +1,9 @@
 """A client of a running fleet over HTTP, for the command line: ``agrifleet model publish`` here,
 ``agrifleet rollout …`` in fleet/modelops/rollout_cli.py.
 
-Only the standard library is used (urllib), so a technician's laptop needs no fleet extra; it
-lives in ``agrifleet`` so the model commands (a trainer's machine) and the rollout commands
-share it without importing the fleet server. The fleet and token come from
+It calls through :mod:`agrifleet.http` (httpx, a core dependency), so a technician's laptop needs
+no fleet extra; it lives in ``agrifleet`` so the model commands (a trainer's machine) and the
+rollout commands share it without importing the fleet server. The fleet and token come from
 ``--fleet``/``--token`` or AGRIFLEET_FLEET_URL/AGRIFLEET_TOKEN.
 """
 
@@ -34,8 +34,7 @@ def add_connection(parser: argparse.ArgumentParser) -> None:
 def request(args: argparse.Namespace, method: str, path: str, body: bytes | None = None,
             content_type: str = "application/json") -> Any:
     """One HTTP call to the fleet; its JSON answer, or FleetError with the fleet's reason."""
-    import urllib.error
-    import urllib.request
+    from agrifleet import http
 
     base = (args.fleet or os.environ.get("AGRIFLEET_FLEET_URL") or "").rstrip("/")
     token = args.token or os.environ.get("AGRIFLEET_TOKEN") or ""
@@ -47,22 +46,21 @@ def request(args: argparse.Namespace, method: str, path: str, body: bytes | None
         raise FleetError("no API token: pass --token or set AGRIFLEET_TOKEN")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type,
                "Accept": "application/json"}
-    req = urllib.request.Request(base + path, data=body, method=method,  # noqa: S310 - http(s)
-                                 headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=300) as response:  # noqa: S310 - http(s) only
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.loads(exc.read()).get("detail", exc.reason)
-        except (ValueError, AttributeError):
-            detail = exc.reason
+        with http.client(timeout_s=300) as client:
+            response = http.call(client, method, base + path, content=body, headers=headers)
+    except http.HttpError as exc:
+        if exc.status is None:
+            raise FleetError(f"cannot reach the fleet at {base}: {exc.reason}") from None
+        detail = exc.detail if exc.detail is not None else exc.phrase
         if isinstance(detail, list):  # validation errors (a refused package is one of them)
             detail = "; ".join(_error(d) for d in detail)
-        raise FleetError(f"the fleet answered {exc.code}: {detail}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise FleetError(f"cannot reach the fleet at {base}: {reason}") from None
+        raise FleetError(f"the fleet answered {exc.status}: {detail}") from None
+    try:
+        return json.loads(response.content or b"null")
+    except ValueError:
+        raise FleetError(f"{base} did not answer with JSON: is --fleet the fleet's "
+                         "address?") from None
 
 
 def _error(error: dict[str, Any]) -> str:

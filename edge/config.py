@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,9 +25,11 @@ from pydantic import (
 
 from agrifleet.contract import DEFAULT_PREFIX, MAX_PAYLOAD_BYTES, DeviceId
 from agrifleet.mqtt import mask_url, parse_mqtt_url
+from edge.inference.camera_types import CAMERA_TYPES
 from edge.inference.config import CameraConfig
-
-SensorName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@:-]+$")]
+from edge.registry import tagged_union
+from edge.sensor_types import SENSOR_TYPES
+from edge.sensor_types.base import SensorType
 
 
 def _readable_ca(path: Path | None) -> Path | None:
@@ -145,86 +147,6 @@ class PollingConfig(_Section):
     retry_max_s: float = Field(default=300.0, gt=0, title="Longest retry delay")
 
 
-class _Sensor(_Section):
-    name: SensorName | None = Field(default=None, title="Sensor name in readings (default: type)")
-    port: str = Field(min_length=1, title="Serial device, e.g. /dev/serial/by-id/...")
-    interval_s: float = Field(default=60.0, gt=0, title="Seconds between readings")
-
-
-class ModbusSoilSensor(_Sensor):
-    """A Modbus RTU probe on RS-485: soil (``soil-7in1``), air (``xy-md02``), leaf wetness…
-
-    ``modbus`` and ``modbus-soil`` are the same type: any register map profile works with both.
-    """
-
-    type: Literal["modbus-soil", "modbus"]
-    baudrate: int = Field(default=9600, gt=0)
-    address: int = Field(default=1, ge=1, le=247, title="Modbus slave address")
-    profile: str = Field(
-        default="soil-7in1", min_length=1,
-        title="Register map: a shipped profile name or the path of your own TOML profile",
-    )
-
-    @field_validator("profile")
-    @classmethod
-    def _known_profile(cls, value: str) -> str:
-        from hardware.modbus import load_profile
-
-        load_profile(value)  # ProfileError is a ValueError with a clear message
-        return value
-
-
-class Sdi12Sensor(_Sensor):
-    """An SDI-12 probe (1200 baud 7E1)."""
-
-    type: Literal["sdi12"]
-    address: str = Field(default="0", pattern=r"^[0-9A-Za-z]$", title="SDI-12 address")
-    profile: str = Field(
-        default="generic", min_length=1,
-        title="Value names and units: a shipped profile name or the path of a TOML profile",
-    )
-
-    @field_validator("profile")
-    @classmethod
-    def _known_profile(cls, value: str) -> str:
-        from hardware.sdi12 import load_profile
-
-        load_profile(value)
-        return value
-
-    @field_validator("address", mode="before")
-    @classmethod
-    def _address_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and 0 <= value <= 9 else value
-
-
-class RainGaugeSensor(_Sensor):
-    """A tipping-bucket rain gauge read as a Modbus pulse counter: reports mm per interval."""
-
-    type: Literal["rain-gauge"]
-    baudrate: int = Field(default=9600, gt=0)
-    address: int = Field(default=1, ge=1, le=247, title="Modbus slave address of the counter")
-    profile: str = Field(
-        default="tipping-bucket-modbus", min_length=1,
-        title="Counter register and bucket size: a shipped profile name or a TOML path",
-    )
-
-    @field_validator("profile")
-    @classmethod
-    def _known_profile(cls, value: str) -> str:
-        from hardware.rain import load_profile
-
-        load_profile(value)
-        return value
-
-
-class NmeaGpsSensor(_Sensor):
-    """An NMEA 0183 GPS receiver."""
-
-    type: Literal["nmea-gps"]
-    baudrate: int = Field(default=9600, gt=0)
-
-
 class UpdatesConfig(_Section):
     """Over-the-air model updates: with this section the node takes the fleet's model offers."""
 
@@ -263,10 +185,10 @@ class UpdatesConfig(_Section):
         return paths
 
 
-SensorConfig = Annotated[
-    ModbusSoilSensor | Sdi12Sensor | NmeaGpsSensor | RainGaugeSensor,
-    Field(discriminator="type"),
-]
+if TYPE_CHECKING:
+    SensorConfig = SensorType
+else:  # pydantic picks the model by `type`, from every module of edge/sensor_types/
+    SensorConfig = tagged_union(SENSOR_TYPES)
 
 
 class AgentConfig(_Section):
@@ -316,9 +238,7 @@ class AgentConfig(_Section):
 
 
 #: Discriminator values that pydantic puts into error locations; not part of a key path.
-_UNION_TAGS = {
-    "modbus-soil", "modbus", "sdi12", "nmea-gps", "rain-gauge", "folder", "command", "http"
-}
+_UNION_TAGS = set(SENSOR_TYPES) | set(CAMERA_TYPES)
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

@@ -5,7 +5,7 @@ over its HTTPS API and handed by the fleet to the broker (which keeps only a has
 API credential of which only the SHA-256 leaves the node. The fleet answers with the device id,
 the broker's address, its CA certificate and the keys that sign model packages; this module
 writes the agent config (the TOML :mod:`edge.config` loads), the secrets, the CA and the keys,
-every secret 0600. Standard library only: a node has no HTTP client library.
+every secret 0600. The call goes through :mod:`agrifleet.http`.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ import json
 import os
 import re
 import secrets
-import ssl
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from agrifleet import http
 
 DEFAULT_CONFIG = Path("/etc/agrifleet/agent.toml")
 DEFAULT_DATA_DIR = Path("/var/lib/agrifleet")
@@ -83,23 +82,19 @@ def _write(path: Path, text: str, mode: int) -> None:
 
 
 def _post(url: str, body: dict[str, Any], ca_file: Path | None) -> dict[str, Any]:
-    request = urllib.request.Request(  # noqa: S310 - the caller allows http(s) only
-        url, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "Accept": "application/json"})
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S, context=context) as response:  # noqa: S310
-            answer = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise EnrollError(_refusal(exc)) from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, ssl.SSLCertVerificationError):
+        with http.client(timeout_s=TIMEOUT_S, ca_file=ca_file) as client:
+            response = http.call(client, "POST", url, json=body,
+                                 headers={"Accept": "application/json"})
+    except http.HttpError as exc:
+        if exc.status is not None:
+            raise EnrollError(_refusal(exc.status, exc.detail)) from None
+        if exc.untrusted:
             raise EnrollError(f"the fleet at {url} has a certificate this node does not trust "
-                              f"({reason.verify_message}); give its CA with --ca-file") from None
-        raise EnrollError(f"cannot reach the fleet at {url}: {reason}") from None
-    except (TimeoutError, OSError) as exc:
-        raise EnrollError(f"cannot reach the fleet at {url}: {exc}") from None
+                              f"({exc.reason}); give its CA with --ca-file") from None
+        raise EnrollError(f"cannot reach the fleet at {url}: {exc.reason}") from None
+    try:
+        answer = response.json()
     except ValueError:
         raise EnrollError(f"{url} did not answer with JSON: is --fleet the fleet's "
                           "address?") from None
@@ -108,16 +103,12 @@ def _post(url: str, body: dict[str, Any], ca_file: Path | None) -> dict[str, Any
     return answer
 
 
-def _refusal(exc: urllib.error.HTTPError) -> str:
-    try:
-        detail = json.loads(exc.read()).get("detail")
-    except (ValueError, AttributeError, OSError):
-        detail = None
+def _refusal(status: int, detail: Any) -> str:
     if isinstance(detail, list):  # a 422: the fields the fleet refused
         detail = "; ".join(str(d.get("msg", d)) for d in detail if isinstance(d, dict))
     what = {401: "the code was refused", 410: "the code has expired",
             429: "too many attempts", 404: "this is not an agrifleet fleet (no /api/v1/enrol)"}
-    head = what.get(exc.code, f"the fleet refused the enrolment (HTTP {exc.code})")
+    head = what.get(status, f"the fleet refused the enrolment (HTTP {status})")
     return f"{head}: {detail}" if detail else head
 
 

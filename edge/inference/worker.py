@@ -9,10 +9,10 @@ from pathlib import Path
 from agrifleet.inference.classifier import Classifier, Prediction
 from agrifleet.inference.preprocess import ImageError
 from agrifleet.manifest import ModelError
-from edge.inference.config import CameraConfig, CommandCamera, FolderCamera, HttpCamera
+from edge.inference.config import CameraConfig
 from edge.inference.detection import detection_body
 from edge.inference.slot import ModelSlot, ShadowSink
-from edge.inference.sources import CommandSource, FolderSource, HttpSource, SourceError
+from edge.inference.sources import PhotoFolder, Source, SourceError
 from edge.items import Emit, Priority
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,7 @@ class CameraWorker:
         self._generation = -1
         self._candidate: Classifier | None = None
         self._shadow: ShadowSink | None = None
-        self._source: FolderSource | CommandSource | HttpSource
-        if isinstance(camera, FolderCamera):
-            self._source = FolderSource(camera)
-        elif isinstance(camera, CommandCamera):
-            self._source = CommandSource(camera)
-        elif isinstance(camera, HttpCamera):
-            self._source = HttpSource(camera)
-        else:  # pragma: no cover - the config union has exactly these three
-            raise TypeError(f"unknown camera type {type(camera).__name__}")
+        self._source: Source = camera.open_source()
         self.detections = 0
         self.unreadable = 0
         self.unrecorded = 0  # photos classified whose detection the outbox did not take
@@ -104,9 +96,7 @@ class CameraWorker:
     @property
     def interval_s(self) -> float:
         """Seconds to wait between polls."""
-        if isinstance(self.camera, FolderCamera):
-            return self.camera.poll_s
-        return self.camera.interval_s
+        return self.camera.poll_every_s()
 
     def poll_once(self) -> int:
         """Take what the source has now (a folder's ready files, or one capture); count emitted.
@@ -117,7 +107,7 @@ class CameraWorker:
         """
         classifier = self._refresh()
         source = self._source
-        if isinstance(source, FolderSource):
+        if isinstance(source, PhotoFolder):
             emitted = 0
             for path in source.ready():
                 classifier = self._refresh()  # a swap takes effect between photos

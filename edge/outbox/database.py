@@ -7,7 +7,7 @@ import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 #: ``agrifleet edge run`` exits with this when the outbox file is damaged or cannot be opened,
 #: so a service manager can stop restarting it (systemd: ``RestartPreventExitStatus=3``).
@@ -209,3 +209,22 @@ def delete_seqs(db: sqlite3.Connection, boot_id: str, first: int,
         (boot_id, first, last),
     ).fetchall()
     return [(int(seq), int(size)) for seq, size in rows]
+
+
+_SELECT = "SELECT id, boot_id, seq, kind, ts, uptime_s, clock_synced, body, priority FROM items "
+_OLDEST_FIRST = _SELECT + "WHERE priority <= ? ORDER BY priority ASC, id ASC LIMIT ?"
+_NEWEST_FIRST = _SELECT + "WHERE priority <= ? ORDER BY priority ASC, id DESC LIMIT ?"
+
+
+def waiting_rows(db: sqlite3.Connection, max_priority: int, limit: int, *,
+                 newest_first: bool) -> list[Any]:
+    """Up to ``limit`` items of ``max_priority`` or more importance, in drain order."""
+    query = _NEWEST_FIRST if newest_first else _OLDEST_FIRST
+    return db.execute(query, (max_priority, limit)).fetchall()
+
+
+def correct_timestamps(db: sqlite3.Connection, boot_id: str, offset: float) -> int:
+    """Set the boot's unsynced timestamps to uptime + ``offset``; how many were rewritten."""
+    cur = db.execute("UPDATE items SET ts = uptime_s + ?, clock_synced = 1 "
+                     "WHERE boot_id = ? AND clock_synced = 0", (offset, boot_id))
+    return cur.rowcount

@@ -1,9 +1,8 @@
 """The Outbox: numbers items, commits them to SQLite, hands out batches, removes them on Ack.
 
-When the file cannot be written (disk full, read-only or failing card) the outbox is degraded:
-items keep getting seqs and are held in a bounded memory buffer, from which they are also sent;
-it retries the file every ``retry_s`` (reopening it if needed) and stores what it held once the
-file takes writes again. See the package docstring for the whole policy.
+When the file cannot be written (disk full, read-only or failing card) the outbox is degraded
+(:mod:`edge.outbox.degraded`): items keep getting seqs and wait in memory, from which they are
+also sent, until the file takes writes again. See the package docstring for the whole policy.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -22,47 +20,34 @@ from agrifleet.contract import Ack, Event
 from edge.clock import Clock, Stamp
 from edge.items import Priority
 from edge.outbox.batch import OutgoingBatch, cut_batch, in_drain_order
-from edge.outbox.budget import find_room, full_message
+from edge.outbox.budget import Budget
 from edge.outbox.database import (
     FileStats,
     OutboxBroken,
     connect,
+    correct_timestamps,
     dead_letter,
     delete_seqs,
     file_stats,
     read_state,
     rollback,
     trouble_of,
+    waiting_rows,
 )
-from edge.outbox.episode import Episode
-from edge.outbox.memory import Held, MemoryBuffer
+from edge.outbox.degraded import UNWRITABLE, Degraded
+from edge.outbox.inflight import InFlight
+from edge.outbox.memory import Held
 from edge.outbox.salvage import open_or_reset
 from edge.outbox.seqmark import SeqMark
+from edge.outbox.stats import OutboxStats, outbox_stats
 from edge.outbox.validate import STAMP_FIELDS, prepare
 
 log = logging.getLogger(__name__)
 
 #: Bytes an item's stamp fields add to its stored body (budget accounting, not exact).
 _STAMP_BYTES = 128
-_SELECT = "SELECT id, boot_id, seq, kind, ts, uptime_s, clock_synced, body, priority FROM items "
-_OLDEST_FIRST = _SELECT + "WHERE priority <= ? ORDER BY priority ASC, id ASC LIMIT ?"
-_NEWEST_FIRST = _SELECT + "WHERE priority <= ? ORDER BY priority ASC, id DESC LIMIT ?"
-_FLUSH_CHUNK = 256
-UNWRITABLE = "outbox_unwritable"
 
-Key = tuple[str, int]  # (boot_id, seq)
-
-
-@dataclass(frozen=True)
-class OutboxStats:
-    depth: int  # items waiting, in the file and in memory
-    stored_bytes: int  # budgeted bytes of the items in the file
-    oldest_ts: float | None  # of items with a trusted timestamp
-    oldest_unsynced_uptime_s: float | None  # this boot's items taken before the clock synced
-    dropped: int  # items lost for good: evicted or refused for room, never acknowledged
-    dead_letters: int
-    memory_items: int = 0  # items held in memory because the file cannot be written
-    file_bytes: int = 0  # the SQLite file's pages (page_count × page_size)
+__all__ = ["UNWRITABLE", "Outbox", "OutboxStats"]
 
 
 class Outbox:
@@ -89,26 +74,17 @@ class Outbox:
         self.device_id = device_id
         self.boot_id = boot_id
         self._clock = clock
-        self.max_bytes = max_bytes
+        self._budget = Budget(max_bytes)
         self._batch_items = batch_items
         self._batch_bytes = batch_bytes
         self._newest_first = drain_order == "newest-first"
         self.retry_s = retry_s
         self._mark = mark
         self._lock = threading.RLock()
-        self._memory = MemoryBuffer(memory_bytes)
-        self._inflight: set[Key] = set()
-        self._evicted_inflight: set[Key] = set()  # evicted while sent: lost unless acked
-        self._acked_unapplied: list[Ack] = []  # acks the file could not record yet
-        self._acked_held: set[Key] = set()  # their items: never sent again
+        self._degraded = Degraded(path, memory_bytes, retry_s)
+        self._flight = InFlight(0, self._degraded.count_lost)
         self._next_seq = 0
-        self._bytes = 0
-        self._dropped = 0
-        self._dropping = False
-        self._evicted_now: set[Priority] = set()
-        self._refused_now: set[Priority] = set()
         self._needs_correction = False
-        self._episode: Episode | None = None  # while the file takes no writes
         self._cached = FileStats(0, None, None, 0, 0)
         self.on_emit: Callable[[], None] | None = None
 
@@ -156,26 +132,23 @@ class Outbox:
     def _recover(self) -> None:
         state = read_state(self._db, self.boot_id)
         self._next_seq = max(state.next_seq, self._mark.value)
-        self._bytes, self._dropped = state.stored_bytes, state.dropped
+        self._budget.used, self._flight.dropped = state.stored_bytes, state.dropped
         self._needs_correction = state.unsynced
-
-    def _sum_sizes(self) -> int:
-        return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM items").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
-            if self._episode is not None:
+            if self._degraded.active:
                 self._retry()
-            if self._episode is None:
+            if not self._degraded.active:
                 try:  # releases since the last commit may have counted more dropped items
                     self._db.execute("BEGIN IMMEDIATE")
                     self._write_counters()
                     self._db.execute("COMMIT")
                 except sqlite3.Error:
                     rollback(self._db)
-            if len(self._memory):
+            if held := len(self._degraded.memory):
                 log.warning("outbox %s still cannot be written: %d item(s) held in memory are "
-                            "lost (their seqs show as a gap)", self.path, len(self._memory))
+                            "lost (their seqs show as a gap)", self.path, held)
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
 
@@ -215,30 +188,28 @@ class Outbox:
 
     def _store(self, held: list[Held], stamp: Stamp) -> list[int | None]:
         """Commit ``held`` (plus any event it causes), or keep it all in memory if that fails."""
-        if self._episode is None:
-            saved = (self._bytes, self._dropped, self._dropping, set(self._inflight),
-                     set(self._evicted_inflight))
+        if not self._degraded.active:
+            saved = self._budget.save(), self._flight.save()
             try:
                 return self._commit(held, stamp)
             except sqlite3.Error as exc:
                 rollback(self._db)
-                (self._bytes, self._dropped, self._dropping, self._inflight,
-                 self._evicted_inflight) = saved
+                self._budget.restore(saved[0])
+                self._flight.restore(saved[1])
                 self._enter_fault(exc, stamp)
         return self._keep_in_memory(held)
 
     def _commit(self, held: list[Held], stamp: Stamp) -> list[int | None]:
         """One transaction: the items, the seq counter, the dropped counter. May add to held."""
-        self._evicted_now, self._refused_now = set(), set()
+        self._budget.begin()
         self._db.execute("BEGIN IMMEDIATE")
         seqs = [h.seq if self._insert(h) else None for h in held]
-        if (self._evicted_now or self._refused_now) and not self._dropping:
-            self._dropping = True
-            message = full_message(self.max_bytes, self._evicted_now, self._refused_now)
+        if (news := self._budget.news()) is not None:
+            message, dropped_levels = news
             full = self._event("warning", "outbox_full", message, stamp)
             # As important as the most important item it reports dropped, so it can make room
             # among them: a full outbox of detections must not refuse the news that it is full.
-            full.priority = min(self._evicted_now | self._refused_now | {full.priority})
+            full.priority = min(dropped_levels | {full.priority})
             held.append(full)
             log.warning("%s", message)
             seqs.append(full.seq if self._insert(full) else None)
@@ -247,8 +218,7 @@ class Outbox:
         self._db.execute("COMMIT")
         if any(not h.synced for h in held):
             self._needs_correction = True
-        if self._dropping and self._bytes < self.max_bytes * 0.9:
-            self._dropping = False
+        self._budget.settle()
         return seqs
 
     def _write_counters(self) -> None:
@@ -258,137 +228,73 @@ class Outbox:
             (self.boot_id, self._next_seq),
         )
         self._db.execute("INSERT OR REPLACE INTO counters (name, value) VALUES ('dropped', ?)",
-                         (self._dropped,))
+                         (self._flight.dropped,))
 
     def _insert(self, h: Held) -> bool:
-        if not self._make_room(h.size, h.priority):
-            self._refused_now.add(h.priority)
-            self._lose((self.boot_id, h.seq))
-            return False
-        self._db.execute(
-            "INSERT INTO items (boot_id, seq, kind, priority, ts, uptime_s, clock_synced, body, "
-            "size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.boot_id, h.seq, h.kind, int(h.priority), h.ts, h.uptime_s, int(h.synced),
-             h.body, h.size),
-        )
-        self._bytes += h.size
-        return True
+        return self._budget.insert(self._db, self.boot_id, h, self._flight.lose)
 
-    def _make_room(self, size: int, priority: Priority) -> bool:
-        """Evict the least important, oldest items until ``size`` fits; False if it cannot."""
-        need = self._bytes + size - self.max_bytes
-        if need <= 0:
-            return True
-        victims = find_room(self._db, need, priority)
-        if victims is None:
-            return False
-        self._db.executemany("DELETE FROM items WHERE id = ?", [(v.row_id,) for v in victims])
-        for v in victims:
-            self._bytes -= v.size
-            self._evicted_now.add(v.priority)
-            self._lose((v.boot_id, v.seq))
-        return True
-
-    def _lose(self, key: Key) -> None:
-        """An item no longer kept: lost now, or once its batch comes back without an Ack."""
-        if key in self._inflight:
-            self._inflight.discard(key)
-            self._evicted_inflight.add(key)
-        else:
-            self._dropped += 1
-            if self._episode is not None:
-                self._episode.lost += 1
-
-    # -- degraded: the file cannot be written -----------------------------------------------
+    # -- degraded: the file cannot be written (edge.outbox.degraded) ----------------------
 
     def _enter_fault(self, exc: sqlite3.Error, stamp: Stamp) -> None:
-        if self._episode is not None:
-            return
-        self._episode = Episode(str(exc), self.retry_s)
-        log.warning("outbox %s cannot store items (%s); holding the newest in memory (up to %d "
-                    "bytes) and retrying every %g s", self.path, exc, self._memory.max_bytes,
-                    self.retry_s)
-        self._keep_in_memory([self._event(
-            "alert", UNWRITABLE,
-            f"outbox {self.path} cannot store items ({exc}); the newest are held in memory "
-            f"(up to {self._memory.max_bytes} bytes) and sent from there", stamp)])
+        message = self._degraded.begin(exc)
+        if message is not None:
+            self._keep_in_memory([self._event("alert", UNWRITABLE, message, stamp)])
 
     def _keep_in_memory(self, held: list[Held]) -> list[int | None]:
         self._mark.advance(self._next_seq)
-        seqs: list[int | None] = []
-        for h in held:
-            lost = self._memory.add(h)
-            for gone in lost:
-                self._lose((self.boot_id, gone.seq))
-            seqs.append(None if any(g is h for g in lost) else h.seq)
-        return seqs
+        return self._degraded.keep(held, lambda seq: self._flight.lose((self.boot_id, seq)))
 
     def _retry_if_due(self) -> None:
-        if self._episode is not None and self._episode.due:
+        if self._degraded.due:
             self._retry()
 
     def _retry(self) -> None:
-        """Try to store what memory holds; reopen the file if the old connection is dead."""
-        assert self._episode is not None
-        error = self._episode.error
-        for reopen in (False, True):
-            if reopen:
-                try:
-                    db = connect(self.path, check=False)
-                except OutboxBroken as exc:
-                    log.debug("outbox %s cannot be reopened yet: %s", self.path, exc.reason)
-                    break
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.close()
-                self._db = db
-            try:
-                self._flush()
-                return
-            except sqlite3.Error as exc:
-                rollback(self._db)
-                error = str(exc)
-                log.debug("outbox %s still cannot be written: %s", self.path, exc)
-        self._episode.failed_again(error)
-
-    def _flush(self) -> None:
-        """Store memory's items in chunks (a nearly full disk still makes progress)."""
-        while len(self._memory) or self._acked_unapplied:
-            chunk = list(self._memory)[:_FLUSH_CHUNK]
-            saved = (self._dropped, set(self._inflight), set(self._evicted_inflight))
-            try:
-                self._bytes = self._sum_sizes()  # the file is the truth, not a counter
-                self._evicted_now, self._refused_now = set(), set()
-                self._db.execute("BEGIN IMMEDIATE")
-                for ack in self._acked_unapplied:
-                    self._ack_in_file(ack)
-                stored = sum(self._insert(h) for h in chunk)
-                self._write_counters()
-                self._db.execute("COMMIT")
-            except sqlite3.Error:
-                self._dropped, self._inflight, self._evicted_inflight = saved
-                rollback(self._db)
-                with contextlib.suppress(sqlite3.Error):
-                    self._bytes = self._sum_sizes()
-                raise
-            assert self._episode is not None
-            self._episode.stored += stored
-            self._memory.remove({h.seq for h in chunk})
-            self._acked_unapplied, self._acked_held = [], set()
-            self._needs_correction = self._needs_correction or any(not h.synced for h in chunk)
-        self._bytes = self._sum_sizes()
-        assert self._episode is not None
-        ended, self._episode = self._episode.ended(self.path), None
-        log.info("%s", ended)
+        """Try to store what memory holds; once stored, say so with an info event."""
+        ended = self._degraded.retry(self._reopen, self._store_chunk)
+        if ended is None:
+            return
+        self._budget.recount(self._db)
         stamp = self._clock.now()
         self._store([self._event("info", "outbox_writable", ended, stamp)], stamp)
+
+    def _reopen(self) -> bool:
+        """Replace a connection that may be dead with a new one; False if the file won't open."""
+        try:
+            db = connect(self.path, check=False)
+        except OutboxBroken as exc:
+            log.debug("outbox %s cannot be reopened yet: %s", self.path, exc.reason)
+            return False
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._db = db
+        return True
+
+    def _store_chunk(self, chunk: list[Held], acks: list[Ack]) -> int:
+        """One transaction: deferred acks and a chunk of held items; how many it stored."""
+        saved = self._flight.save()
+        try:
+            self._budget.recount(self._db)  # the file is the truth, not a counter
+            self._budget.begin()
+            self._db.execute("BEGIN IMMEDIATE")
+            for ack in acks:
+                self._ack_in_file(ack)
+            stored = sum(self._insert(h) for h in chunk)
+            self._write_counters()
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            self._flight.restore(saved)
+            rollback(self._db)
+            with contextlib.suppress(sqlite3.Error):
+                self._budget.recount(self._db)
+            raise
+        self._needs_correction = self._needs_correction or any(not h.synced for h in chunk)
+        return stored
 
     @property
     def degraded(self) -> dict[str, str]:
         """``{"outbox_unwritable": why}`` while the file cannot be written, else empty."""
         with self._lock:
-            if self._episode is None:
-                return {}
-            return {UNWRITABLE: self._episode.describe(len(self._memory))}
+            return self._degraded.describe()
 
     # -- clock ------------------------------------------------------------------------------
 
@@ -401,18 +307,13 @@ class Outbox:
         with self._lock:
             offset = wall_now - uptime_now
             fixed = 0
-            for h in self._memory:
+            for h in self._degraded.memory:
                 if not h.synced:
                     h.ts, h.synced = h.uptime_s + offset, True
                     fixed += 1
-            if self._episode is None:
+            if not self._degraded.active:
                 try:
-                    cur = self._db.execute(
-                        "UPDATE items SET ts = uptime_s + ?, clock_synced = 1 "
-                        "WHERE boot_id = ? AND clock_synced = 0",
-                        (offset, self.boot_id),
-                    )
-                    fixed += cur.rowcount
+                    fixed += correct_timestamps(self._db, self.boot_id, offset)
                     self._needs_correction = False
                 except sqlite3.Error as exc:
                     rollback(self._db)
@@ -431,51 +332,40 @@ class Outbox:
         with self._lock:
             self._retry_if_due()
             self._correct_if_synced(self._clock.now())
-            skip = self._inflight | self._acked_held
+            skip = self._flight.sent | self._degraded.acked_held
             try:
-                rows = self._db.execute(_NEWEST_FIRST if self._newest_first else _OLDEST_FIRST,
-                                        (int(max_priority), self._batch_items + len(skip))
-                                        ).fetchall()
+                rows = waiting_rows(self._db, int(max_priority), self._batch_items + len(skip),
+                                    newest_first=self._newest_first)
             except sqlite3.Error as exc:
                 log.debug("outbox %s cannot be read: %s", self.path, exc)
                 rows = []
-            held = [h for h in self._memory if h.priority <= max_priority]
+            held = [h for h in self._degraded.memory if h.priority <= max_priority]
             found = in_drain_order(rows, self.boot_id, held, skip,
                                    newest_first=self._newest_first)
             batch = cut_batch(self.device_id, found, self._batch_items, self._batch_bytes)
             if batch is not None:
-                self._inflight.update((batch.boot_id, s) for s in batch.seqs)
+                self._flight.sent.update((batch.boot_id, s) for s in batch.seqs)
             return batch
 
     def release(self, batch: OutgoingBatch) -> None:
         """Put a batch's unacknowledged items back in line (timeout, lost connection)."""
         with self._lock:
-            self._release({(batch.boot_id, s) for s in batch.seqs})
+            self._flight.release({(batch.boot_id, s) for s in batch.seqs})
 
     def release_all(self) -> None:
         with self._lock:
-            self._release(set(self._inflight) | set(self._evicted_inflight))
-
-    def _release(self, keys: set[Key]) -> None:
-        self._inflight.difference_update(keys)
-        gone = keys & self._evicted_inflight
-        if gone:  # evicted while in flight and never acknowledged: lost now
-            self._evicted_inflight -= gone
-            self._dropped += len(gone)
-            if self._episode is not None:
-                self._episode.lost += len(gone)
+            self._flight.release(self._flight.sent | self._flight.evicted)
 
     def ack(self, ack: Ack) -> set[int]:
         """Remove acknowledged items, dead-letter rejected ones; returns the seqs that are done."""
         with self._lock:
             covered = _covers(ack)
             done = {s for s in ack.rejected}
+            memory = self._degraded.memory
             if ack.boot_id == self.boot_id:
-                done |= {h.seq for h in self._memory.remove(
-                    {h.seq for h in self._memory if covered(h.seq)})}
-            self._evicted_inflight = {k for k in self._evicted_inflight
-                                      if k[0] != ack.boot_id or not covered(k[1])}
-            if self._episode is None:
+                done |= {h.seq for h in memory.remove({h.seq for h in memory if covered(h.seq)})}
+            self._flight.acked(ack.boot_id, covered)
+            if not self._degraded.active:
                 try:
                     self._db.execute("BEGIN IMMEDIATE")
                     done |= self._ack_in_file(ack)
@@ -483,12 +373,11 @@ class Outbox:
                 except sqlite3.Error as exc:
                     rollback(self._db)
                     self._enter_fault(exc, self._clock.now())
-            if self._episode is not None:
-                self._acked_unapplied.append(ack)
-                held = {k for k in self._inflight if k[0] == ack.boot_id and covered(k[1])}
-                self._acked_held |= held
-                self._inflight -= held
-            self._inflight -= {(ack.boot_id, s) for s in done}
+            if self._degraded.active:
+                held = {k for k in self._flight.sent if k[0] == ack.boot_id and covered(k[1])}
+                self._degraded.defer(ack, held)
+                self._flight.sent -= held
+            self._flight.sent -= {(ack.boot_id, s) for s in done}
         if ack.rejected:
             log.warning("fleet rejected %d item(s) of boot %s: %s", len(ack.rejected),
                         ack.boot_id, dict(list(ack.rejected.items())[:3]))
@@ -507,8 +396,8 @@ class Outbox:
     def _delete(self, boot_id: str, first: int, last: int) -> list[int]:
         rows = delete_seqs(self._db, boot_id, first, last)
         for seq, size in rows:
-            self._inflight.discard((boot_id, seq))
-            self._bytes -= size
+            self._flight.sent.discard((boot_id, seq))
+            self._budget.used -= size
         return [seq for seq, _ in rows]
 
     # -- inspection -------------------------------------------------------------------------
@@ -520,24 +409,17 @@ class Outbox:
                 self._cached = file_stats(self._db, self.boot_id)
             except sqlite3.Error as exc:
                 log.debug("outbox %s cannot be read: %s", self.path, exc)
-            s, held = self._cached, list(self._memory)
-            synced = [h.ts for h in held if h.synced]
-            unsynced = [h.uptime_s for h in held if not h.synced]
-            oldest = min([*synced, *([s.oldest_ts] if s.oldest_ts is not None else [])],
-                         default=None)
-            oldest_up = s.oldest_unsynced_uptime_s
-            if unsynced:
-                oldest_up = min(unsynced + ([oldest_up] if oldest_up is not None else []))
-            return OutboxStats(
-                depth=s.depth + len(held), stored_bytes=self._bytes, oldest_ts=oldest,
-                oldest_unsynced_uptime_s=oldest_up, dropped=self._dropped,
-                dead_letters=s.dead_letters, memory_items=len(held), file_bytes=s.file_bytes,
-            )
+            return outbox_stats(self._cached, list(self._degraded.memory),
+                                stored_bytes=self._budget.used, dropped=self._flight.dropped)
 
     def stored_bytes_in_file(self) -> int:
         """SUM(size) of the items in the file, read now (what the budget counter must equal)."""
         with self._lock:
-            return self._sum_sizes()
+            return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM items").fetchone()[0])
+
+    @property
+    def max_bytes(self) -> int:
+        return self._budget.max_bytes
 
     @property
     def next_seq(self) -> int:
@@ -545,7 +427,7 @@ class Outbox:
 
     @property
     def inflight_items(self) -> int:
-        return len(self._inflight)
+        return len(self._flight.sent)
 
 
 def _covers(ack: Ack) -> Callable[[int], bool]:

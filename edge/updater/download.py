@@ -2,7 +2,8 @@
 
 The partial file lives beside the updater's state, named by the archive's sha256, and its size
 is the offset to resume from (flushed every chunk), so a node killed or cut off mid-download asks
-only for the bytes it lacks. Stdlib only: the node has no HTTP client library.
+only for the bytes it lacks. The body is streamed through :mod:`agrifleet.http` and written as
+it arrives, so the bytes that came before a drop are kept.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from agrifleet import http
 
 log = logging.getLogger(__name__)
 
@@ -72,39 +72,33 @@ def fetch_once(req: Request, part: Path, cancel: threading.Event,
     headers = {"Authorization": f"Bearer {req.token}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    request = urllib.request.Request(req.url, headers=headers)  # noqa: S310 (checked above)
     try:
-        response = _opener(req.ca_file).open(request, timeout=req.timeout_s)
-    except urllib.error.HTTPError as exc:
-        if 300 <= exc.code < 400:  # the token is for the fleet only: never follow elsewhere
-            raise DownloadFailed(f"download refused: the fleet redirected (HTTP {exc.code}); "
-                                 "the node does not follow redirects") from None
-        if exc.code == 416:  # our partial file no longer fits what the fleet has
-            part.unlink(missing_ok=True)
-            raise DownloadInterrupted("range not satisfiable; starting again") from None
-        if exc.code in (401, 403, 404, 410):
-            raise DownloadFailed(f"download refused: HTTP {exc.code} {exc.reason}") from None
-        raise DownloadInterrupted(f"HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            raise DownloadFailed(f"the fleet's certificate is not trusted ({reason.verify_message}"
-                                 "); set [updates] ca_file to its CA") from None
-        raise DownloadInterrupted(f"cannot reach {req.url}: {reason}") from None
-    with response:
-        if offset and response.status != 206:  # the server ignored Range: start again
-            offset = 0
-        mode = "ab" if offset else "wb"
-        budget = _Pacer(req.max_kbps)
-        try:
-            with part.open(mode) as f:
-                f.seek(offset)
-                while True:
+        with (http.client(timeout_s=req.timeout_s, ca_file=req.ca_file) as client,
+              http.stream(client, "GET", req.url, headers=headers) as response):
+            if offset and response.status_code != 206:  # the server ignored Range: start again
+                offset = 0
+            offset = _write(req, http.body(response), part, offset, cancel, progress)
+    except http.HttpError as exc:
+        raise _failure(exc, req, part, offset) from None
+    if offset < req.size:
+        raise DownloadInterrupted(f"link dropped at byte {offset} of {req.size}")
+
+
+def _write(req: Request, body: Iterator[bytes], part: Path, offset: int,
+           cancel: threading.Event, progress: Progress | None) -> int:
+    """Append ``body`` to ``part`` from ``offset``, CHUNK bytes at a time; the new offset.
+
+    Each chunk is flushed before the next is read, so a drop keeps every byte that arrived.
+    """
+    budget = _Pacer(req.max_kbps)
+    try:
+        with part.open("ab" if offset else "wb") as f:
+            f.seek(offset)
+            for piece in body:
+                for start in range(0, len(piece), CHUNK):
                     if cancel.is_set():
                         raise DownloadCancelled()
-                    chunk = response.read(CHUNK)
-                    if not chunk:
-                        break
+                    chunk = piece[start:start + CHUNK]
                     offset += len(chunk)
                     if offset > req.size:
                         raise DownloadFailed(f"the server sent more than the offer's "
@@ -118,11 +112,32 @@ def fetch_once(req: Request, part: Path, cancel: threading.Event,
                     if progress is not None:
                         progress(offset)
                     budget.spend(len(chunk), cancel)
-                os.fsync(f.fileno())
-        except OSError as exc:  # includes socket timeouts and resets
-            raise DownloadInterrupted(f"link dropped at byte {offset}: {exc}") from None
-    if offset < req.size:
-        raise DownloadInterrupted(f"link dropped at byte {offset} of {req.size}")
+            os.fsync(f.fileno())
+    except http.HttpError as exc:  # the link dropped while the body was read
+        raise DownloadInterrupted(f"link dropped at byte {offset}: {exc.reason}") from None
+    except OSError as exc:  # includes socket timeouts and resets
+        raise DownloadInterrupted(f"link dropped at byte {offset}: {exc}") from None
+    return offset
+
+
+def _failure(exc: http.HttpError, req: Request, part: Path,
+             offset: int) -> DownloadFailed | DownloadInterrupted:
+    """What a refused or unreachable download means for the updater: give up, or retry."""
+    status = exc.status
+    if status is None:
+        if exc.untrusted:
+            return DownloadFailed(f"the fleet's certificate is not trusted ({exc.reason}); set "
+                                  "[updates] ca_file to its CA")
+        return DownloadInterrupted(f"cannot reach {http.shown(req.url)}: {exc.reason}")
+    if 300 <= status < 400:  # the token is for the fleet only: never follow elsewhere
+        return DownloadFailed(f"download refused: the fleet redirected (HTTP {status}); "
+                              "the node does not follow redirects")
+    if status == 416:  # our partial file no longer fits what the fleet has
+        part.unlink(missing_ok=True)
+        return DownloadInterrupted("range not satisfiable; starting again")
+    if status in (401, 403, 404, 410):
+        return DownloadFailed(f"download refused: {exc.reason}")
+    return DownloadInterrupted(exc.reason)
 
 
 def check_archive(req: Request, part: Path) -> None:
@@ -139,18 +154,6 @@ def check_archive(req: Request, part: Path) -> None:
         part.unlink()
         raise DownloadFailed(f"archive sha256 {digest.hexdigest()[:12]}… does not match the "
                              f"offer's {req.sha256[:12]}…")
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Refuse redirects, so the bearer token never goes to another address."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-def _opener(ca_file: Path | None) -> urllib.request.OpenerDirector:
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    return urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=context))
 
 
 class _Pacer:

@@ -8,7 +8,8 @@ import pytest
 
 from agrifleet.cli import main
 from agrifleet.contract import DEFAULT_PREFIX
-from edge.config import ConfigError, ModbusSoilSensor, load_config
+from edge.config import ConfigError, load_config
+from edge.sensor_types.modbus import ModbusSoilSensor
 
 EXAMPLE = """\
 device_id = "field-07"
@@ -70,7 +71,7 @@ path = "/srv/photos"
 """
     config = load_config(write(tmp_path, text))
     assert [s.name for s in config.sensors] == ["modbus-soil", "modbus-soil-2", "sdi12", "nmea-gps"]
-    assert config.sensors[2].address == "3"  # type: ignore[union-attr]
+    assert config.sensors[2].address == "3"  # type: ignore[attr-defined]
     assert config.cameras[0].name == "leafcam"
 
 

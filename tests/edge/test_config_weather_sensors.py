@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from edge.agent import Agent
-from edge.config import ConfigError, ModbusSoilSensor, RainGaugeSensor, load_config
+from edge.config import ConfigError, load_config
+from edge.sensor_types.modbus import ModbusSoilSensor
+from edge.sensor_types.rain_gauge import RainGaugeSensor
 from edge.sensors import opener
 from hardware.rain import RainGauge
 from hardware.simulators import ModbusAirSimulator, RainGaugeSimulator

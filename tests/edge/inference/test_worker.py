@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from edge.inference.config import CommandCamera, FolderCamera
+from edge.inference.camera_types.command import CommandCamera
+from edge.inference.camera_types.folder import FolderCamera
 from edge.inference.worker import CameraWorker
 from edge.items import Priority
 from tests.agrifleet.inference.conftest import leaf_jpeg

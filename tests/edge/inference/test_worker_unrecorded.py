@@ -10,7 +10,7 @@ from collections import Counter
 from agrifleet.inference.classifier import Classifier, Prediction
 from agrifleet.inference.preprocess import ImageSource
 from edge.clock import Clock
-from edge.inference.config import FolderCamera
+from edge.inference.camera_types.folder import FolderCamera
 from edge.inference.worker import CameraWorker, model_dir_of
 from edge.outbox import Outbox
 from tests.agrifleet.inference.conftest import leaf_jpeg

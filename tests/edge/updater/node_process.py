@@ -16,7 +16,7 @@ from typing import Any
 
 from agrifleet.contract import ModelOffer
 from edge.config import UpdatesConfig
-from edge.inference.config import FolderCamera
+from edge.inference.camera_types.folder import FolderCamera
 from edge.inference.slot import ModelSlot
 from edge.inference.worker import CameraWorker
 from edge.items import Priority
