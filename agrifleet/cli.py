@@ -18,13 +18,16 @@ from agrifleet.extras import missing_extra_hint
 
 #: (subcommand, module with ``add_commands(parser)``, one-line help) — the table of contents.
 PARTS: list[tuple[str, str, str]] = [
-    ("edge", "edge.cli", "run the field agent on a node"),
-    ("fleet", "fleet.cli", "run the fleet service (ingestion, storage, REST API)"),
-    ("rollout", "fleet.modelops.rollout_cli", "start and steer model rollouts on a running fleet"),
-    ("sim", "demo.sim.cli", "simulated field sensors on pseudo-terminals, and virtual fleets"),
-    ("model", "models.cli", "train, evaluate and try the crop-disease model"),
-    ("provision", "provisioning.cli", "set up the broker: TLS certificates, config, accounts"),
-    ("demo", "demo.cli", "run a whole fleet on this machine, no setup"),
+    ("edge", "agrifleet.edge.cli", "run the field agent on a node"),
+    ("fleet", "agrifleet.fleet.cli", "run the fleet service (ingestion, storage, REST API)"),
+    ("rollout", "agrifleet.fleet.modelops.rollout_cli",
+     "start and steer model rollouts on a running fleet"),
+    ("sim", "agrifleet.demo.sim.cli",
+     "simulated field sensors on pseudo-terminals, and virtual fleets"),
+    ("model", "agrifleet.models.cli", "train, evaluate and try the crop-disease model"),
+    ("provision", "agrifleet.provisioning.cli",
+     "set up the broker: TLS certificates, config, accounts"),
+    ("demo", "agrifleet.demo.cli", "run a whole fleet on this machine, no setup"),
 ]
 
 

@@ -30,15 +30,15 @@ from typing import Any
 from sqlalchemy import Engine, insert
 from sqlmodel import SQLModel
 
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.telemetry import partitions, rollups, staging
+from agrifleet.fleet.telemetry.rows import READING_COLUMNS, SQLITE_TIME
+from agrifleet.fleet.telemetry.store import READING_PG_COLUMNS
 from benchmarks.ingest import record
 from benchmarks.record import commit, machine
 from benchmarks.storage import QUANTITIES
-from fleet.db import make_engine
-from fleet.devices.tables import Device
-from fleet.migrate import upgrade
-from fleet.telemetry import partitions, rollups, staging
-from fleet.telemetry.rows import READING_COLUMNS, SQLITE_TIME
-from fleet.telemetry.store import READING_PG_COLUMNS
 
 #: The season ends now (the hour before), so the dashboard's "last week" and "last hour"
 #: charts, which end at the present, show data.
@@ -125,9 +125,9 @@ def measure(url: str, requests: int) -> dict[str, tuple[float, float]]:
     """(p50, p95) in ms per route."""
     from fastapi.testclient import TestClient
 
-    from fleet.app import create_app
-    from fleet.people.auth import create_token
-    from fleet.settings import FleetSettings
+    from agrifleet.fleet.app import create_app
+    from agrifleet.fleet.people.auth import create_token
+    from agrifleet.fleet.settings import FleetSettings
 
     app = create_app(FleetSettings(database_url=url))
     out: dict[str, tuple[float, float]] = {}
@@ -174,9 +174,9 @@ def _sign_in(app: Any, client: Any) -> None:
     """A viewer of the default farm (where the dataset's devices are), signed in."""
     from sqlmodel import Session
 
-    from fleet.devices.tables import DEFAULT_FARM_ID
-    from fleet.people.auth.passwords import hash_password
-    from fleet.people.tables import Membership, User
+    from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
+    from agrifleet.fleet.people.auth.passwords import hash_password
+    from agrifleet.fleet.people.tables import Membership, User
 
     password = "benchmark viewer password"  # noqa: S105 - a throw-away benchmark account
     with Session(app.state.engine) as session:

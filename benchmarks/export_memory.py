@@ -27,11 +27,11 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.people.tables import Farm
 from benchmarks.record import commit, machine
-from fleet.db import make_engine
-from fleet.devices.tables import Device
-from fleet.migrate import upgrade
-from fleet.people.tables import Farm
 
 #: Rows per ``executemany`` and per transaction while filling.
 BATCH = 200_000

@@ -37,9 +37,9 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 
+from agrifleet.demo.sim.runner import SimOptions, percentile, run_fleet
+from agrifleet.provisioning.mosquitto import FLEET_USER, MosquittoBroker, MosquittoConfig, free_port
 from benchmarks.record import commit, machine
-from demo.sim.runner import SimOptions, percentile, run_fleet
-from provisioning.mosquitto import FLEET_USER, MosquittoBroker, MosquittoConfig, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "agrifleet"
@@ -49,10 +49,10 @@ def prepare_database(url: str, device_ids: list[str]) -> str:
     """Migrate, register the devices in bulk, return a viewer token."""
     from sqlmodel import Session
 
-    from fleet.db import make_engine
-    from fleet.devices.tables import Device
-    from fleet.migrate import upgrade
-    from fleet.people.auth import create_token
+    from agrifleet.fleet.db import make_engine
+    from agrifleet.fleet.devices.tables import Device
+    from agrifleet.fleet.migrate import upgrade
+    from agrifleet.fleet.people.auth import create_token
 
     engine = make_engine(url)
     try:

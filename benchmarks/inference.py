@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 from agrifleet.inference.preprocess import preprocess, to_input  # noqa: E402
 from agrifleet.inference.runtime import interpreter_class, load_interpreter  # noqa: E402
 from agrifleet.manifest import read_manifest  # noqa: E402
+from agrifleet.models.shipped import default_model_dir  # noqa: E402
 from benchmarks.record import commit, machine  # noqa: E402
-from models.shipped import default_model_dir  # noqa: E402
 
 RSS_PROBE = """
 import sys
@@ -202,7 +202,7 @@ def main() -> None:
     }
     print(json.dumps(result, indent=1))
     if args.record:
-        from models.card import BENCHMARK_NAME, write_card
+        from agrifleet.models.card import BENCHMARK_NAME, write_card
 
         (model_dir / BENCHMARK_NAME).write_text(json.dumps(result, indent=1) + "\n")
         print(f"recorded in {write_card(model_dir)}")

@@ -31,15 +31,15 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from agrifleet.contract import Ack, messages_topic
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry.ingest import Ingestor
+from agrifleet.fleet.telemetry.tables import Reading
+from agrifleet.provisioning.mosquitto import FLEET_USER, MosquittoBroker, MosquittoConfig, free_port
 from benchmarks.record import commit, machine
-from fleet.db import make_engine
-from fleet.devices.tables import Device
-from fleet.metrics import Metrics
-from fleet.migrate import upgrade
-from fleet.settings import FleetSettings
-from fleet.telemetry.ingest import Ingestor
-from fleet.telemetry.tables import Reading
-from provisioning.mosquitto import FLEET_USER, MosquittoBroker, MosquittoConfig, free_port
 
 PREFIX = "agrifleet"
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,12 +24,12 @@ import httpx
 import paho.mqtt.client as mqtt
 import uvicorn
 
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.provisioning.dynsec import DynsecBroker, DynsecConfig
+from agrifleet.provisioning.mosquitto import free_port
 from benchmarks.record import commit, machine
-from fleet.app import create_app
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
-from provisioning.dynsec import DynsecBroker, DynsecConfig
-from provisioning.mosquitto import free_port
 
 
 def main() -> None:

@@ -37,8 +37,8 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 
 from agrifleet.contract import ModelOffer, messages_topic, offer_topic, status_topic
+from agrifleet.provisioning.mosquitto import FLEET_USER, MosquittoBroker, MosquittoConfig, free_port
 from benchmarks.record import commit, machine
-from provisioning.mosquitto import FLEET_USER, MosquittoBroker, MosquittoConfig, free_port
 
 PREFIX = "agrifleet"
 #: The client's receive buffer: a small window, as on a slow field link, so that a dropped
@@ -215,11 +215,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from agrifleet.fleet.app import create_app
+    from agrifleet.fleet.people.auth import create_token
+    from agrifleet.fleet.settings import FleetSettings
     from agrifleet.manifest import read_manifest
     from agrifleet.package import generate_keypair
-    from fleet.app import create_app
-    from fleet.people.auth import create_token
-    from fleet.settings import FleetSettings
     from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 
     sha = read_manifest(BASE_MODEL_DIR).sha256

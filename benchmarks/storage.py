@@ -29,14 +29,14 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from agrifleet.contract import Ack, messages_topic
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.telemetry.tables import Reading
+from agrifleet.fleet.telemetry.writer import _MAX_GROUP_BYTES, Incoming, Writer
 from benchmarks.ingest import record
 from benchmarks.record import commit, machine
-from fleet.db import make_engine
-from fleet.devices.tables import Device
-from fleet.metrics import Metrics
-from fleet.migrate import upgrade
-from fleet.telemetry.tables import Reading
-from fleet.telemetry.writer import _MAX_GROUP_BYTES, Incoming, Writer
 
 PREFIX = "agrifleet"
 #: What a node's poll reports: 7 quantities.

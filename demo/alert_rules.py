@@ -22,7 +22,7 @@ RULES: tuple[dict[str, Any], ...] = (
 def create_alert_rules(api: Callable[..., Any], farm_id: int | None = None) -> list[int]:
     """Create :data:`RULES` in the demo farm with ``api(method, path, body)``; their ids."""
     if farm_id is None:
-        from fleet.devices.tables import DEFAULT_FARM_ID
+        from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
 
         farm_id = int(DEFAULT_FARM_ID)
     return [int(api("POST", "/alert-rules", {**rule, "farm_id": farm_id})["id"])

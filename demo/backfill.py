@@ -18,7 +18,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from agrifleet.contract import DEFAULT_PREFIX, ack_topic, messages_topic
-from demo.sim.nodes import VirtualNode
+from agrifleet.demo.sim.nodes import VirtualNode
 
 log = logging.getLogger(__name__)
 

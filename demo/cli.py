@@ -46,7 +46,7 @@ OPTIONS = {"port": "--port", "mqtt_port": "--mqtt-port"}
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from demo.local_fleet import LocalFleet, LocalFleetOptions, PortInUse, StartError
+    from agrifleet.demo.local_fleet import LocalFleet, LocalFleetOptions, PortInUse, StartError
 
     if args.images is not None and not args.images.is_dir():
         print(f"agrifleet demo: --images {args.images} is not a folder", file=sys.stderr)

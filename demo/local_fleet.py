@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provisioning.acl import FLEET_USER
-from provisioning.mosquitto import (
+from agrifleet.provisioning.acl import FLEET_USER
+from agrifleet.provisioning.mosquitto import (
     MosquittoBroker,
     MosquittoConfig,
     find_mosquitto,
@@ -37,8 +37,8 @@ from provisioning.mosquitto import (
 )
 
 if TYPE_CHECKING:
-    from demo.walkthrough import Practice
-    from provisioning.embedded_broker import EmbeddedBroker
+    from agrifleet.demo.walkthrough import Practice
+    from agrifleet.provisioning.embedded_broker import EmbeddedBroker
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +146,14 @@ class LocalFleet:
                 f"cannot create the work folder {self.options.workdir}: {exc.strerror}"
             ) from None
         if self.options.practice:
-            from demo.walkthrough import make_keys
+            from agrifleet.demo.walkthrough import make_keys
 
             self.signing = make_keys(self.options.workdir)
         self._start_broker()
         self._start_fleet()
         self._register_devices()
         if self.options.alert_rules:
-            from demo.alert_rules import create_alert_rules
+            from agrifleet.demo.alert_rules import create_alert_rules
 
             create_alert_rules(self._api)
         backfilling = self._start_backfill()
@@ -167,7 +167,7 @@ class LocalFleet:
         """Past readings for every node, sent while the rest starts (demo/backfill.py)."""
         if self.options.backfill_days <= 0:
             return None
-        from demo.backfill import backfill
+        from agrifleet.demo.backfill import backfill
 
         def run() -> None:
             try:
@@ -200,7 +200,7 @@ class LocalFleet:
                 )
             )
         else:
-            from provisioning.embedded_broker import EmbeddedBroker
+            from agrifleet.provisioning.embedded_broker import EmbeddedBroker
 
             self.broker = EmbeddedBroker(self.mqtt_port, dict(self.users))
         try:
@@ -220,7 +220,7 @@ class LocalFleet:
         env["AGRIFLEET_DATABASE_URL"] = self.database_url
         env["AGRIFLEET_MQTT_URL"] = self._mqtt_url(FLEET_USER)
         if self.signing is not None:
-            from demo.walkthrough import fleet_settings
+            from agrifleet.demo.walkthrough import fleet_settings
 
             env.update(fleet_settings(self.signing[1], self.api_url, self.options.workdir))
         return env
@@ -249,7 +249,7 @@ class LocalFleet:
 
         The passwords go to ``create-user`` on its standard input, never as arguments.
         """
-        from fleet.devices.tables import DEFAULT_FARM_ID
+        from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
 
         farm = str(DEFAULT_FARM_ID)
         for role in ("viewer", "technician"):
@@ -310,7 +310,7 @@ class LocalFleet:
             return json.loads(response.read() or b"null")
 
     def _register_devices(self) -> None:
-        from fleet.devices.tables import DEFAULT_FARM_ID
+        from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
 
         farm = DEFAULT_FARM_ID
         # One paddy around the simulated GPS positions (10.03 + 0.01 i, 105.77 + 0.01 i).
@@ -326,7 +326,11 @@ class LocalFleet:
 
     def _start_sensors(self) -> dict[str, dict[str, str]]:
         """One soil probe, one SDI-12 probe and one GPS per agent; returns device → paths."""
-        from hardware.simulators import ModbusSoilSimulator, NmeaGpsSimulator, Sdi12Simulator
+        from agrifleet.hardware.simulators import (
+            ModbusSoilSimulator,
+            NmeaGpsSimulator,
+            Sdi12Simulator,
+        )
 
         paths: dict[str, dict[str, str]] = {}
         for i, device in enumerate(self.devices):
@@ -391,7 +395,7 @@ threads = 1
         """With ``practice``: the node takes offers signed by this run's or the release key."""
         if self.signing is None:
             return ""
-        from demo.walkthrough import updates_toml
+        from agrifleet.demo.walkthrough import updates_toml
 
         return updates_toml(self.signing[1])
 
@@ -422,7 +426,7 @@ threads = 1
             return
         folder = self.options.images or default_images()
         if folder is None:
-            from models.shipped import default_model_dir
+            from agrifleet.models.shipped import default_model_dir
 
             folder = default_model_dir() / "selftest"
             log.info("no leaf photos found: the nodes' cameras get the shipped model's self-test "
@@ -449,9 +453,9 @@ threads = 1
         """What the README's rollout walkthrough needs from this run (with ``practice``)."""
         if self.signing is None:
             return None
+        from agrifleet.demo.walkthrough import Practice, next_version
         from agrifleet.manifest import read_manifest
-        from demo.walkthrough import Practice, next_version
-        from models.shipped import default_model_dir
+        from agrifleet.models.shipped import default_model_dir
 
         model = default_model_dir()
         return Practice(fleet_url=self.api_url, technician_token=self.technician_token,

@@ -59,7 +59,7 @@ class Practice:
 
 def trusted_keys(public_key: Path) -> tuple[Path, Path]:
     """This run's public key, and the project's release key that signs the shipped models."""
-    from models.shipped import release_public_key
+    from agrifleet.models.shipped import release_public_key
 
     return public_key, release_public_key()
 

@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from agrifleet.contract import Health, ModelRef, Status, offer_topic
-from edge.cameras import Cameras
-from edge.clock import Clock, fast_wall, system_boot_id
-from edge.config import AgentConfig
-from edge.forwarder import Forwarder
-from edge.health import HealthProbe
-from edge.inference.slot import ModelSlot
-from edge.link import Link, LinkSettings
-from edge.notify import Watchdog, notify
-from edge.outbox import Outbox
-from edge.poller import Poller, RetryPolicy
-from edge.sensors import polled_sensors
-from edge.updater import Updater
-from edge.updater.state import installed_from
+from agrifleet.edge.cameras import Cameras
+from agrifleet.edge.clock import Clock, fast_wall, system_boot_id
+from agrifleet.edge.config import AgentConfig
+from agrifleet.edge.forwarder import Forwarder
+from agrifleet.edge.health import HealthProbe
+from agrifleet.edge.inference.slot import ModelSlot
+from agrifleet.edge.link import Link, LinkSettings
+from agrifleet.edge.notify import Watchdog, notify
+from agrifleet.edge.outbox import Outbox
+from agrifleet.edge.poller import Poller, RetryPolicy
+from agrifleet.edge.sensors import polled_sensors
+from agrifleet.edge.updater import Updater
+from agrifleet.edge.updater.state import installed_from
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Agent:
         for camera in self.config.cameras:
             if camera.model is not None:
                 return camera.model
-        from models.shipped import default_model_dir
+        from agrifleet.models.shipped import default_model_dir
 
         return default_model_dir()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from edge.inference.config import CameraConfig
-from edge.inference.slot import ModelSlot
-from edge.items import Emit
+from agrifleet.edge.inference.config import CameraConfig
+from agrifleet.edge.inference.slot import ModelSlot
+from agrifleet.edge.items import Emit
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,9 @@ class Cameras:
 
     def start(self) -> None:
         from agrifleet import images
-        from edge.inference.worker import CameraWorker  # numpy, Pillow, LiteRT: only if used
+        from agrifleet.edge.inference.worker import (
+            CameraWorker,  # numpy, Pillow, LiteRT: only if used
+        )
 
         images.configure(images.ImageLimits())  # a phone's formats, the default pixel ceiling
         for camera in self._cameras:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # annotations only; importing pydantic here would slow every command
-    from edge.config import AgentConfig
+    from agrifleet.edge.config import AgentConfig
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(path: Path) -> object | None:
-    from edge.config import ConfigError, load_config
+    from agrifleet.edge.config import ConfigError, load_config
 
     try:
         return load_config(path)
@@ -63,8 +63,8 @@ def _load(path: Path) -> object | None:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from edge.config import AgentConfig
-    from edge.link import LinkSettings
+    from agrifleet.edge.config import AgentConfig
+    from agrifleet.edge.link import LinkSettings
 
     config = _load(args.path)
     if not isinstance(config, AgentConfig):
@@ -98,9 +98,9 @@ def _password(config: AgentConfig, source: Path) -> str | Literal[False] | None:
 def _run(args: argparse.Namespace) -> int:
     import signal
 
-    from edge.agent import Agent
-    from edge.config import AgentConfig
-    from edge.outbox import OutboxBroken
+    from agrifleet.edge.agent import Agent
+    from agrifleet.edge.config import AgentConfig
+    from agrifleet.edge.outbox import OutboxBroken
 
     config = _load(args.config)
     if not isinstance(config, AgentConfig):
@@ -127,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    from edge.enroll import EnrollError, enroll
+    from agrifleet.edge.enroll import EnrollError, enroll
 
     try:
         done = enroll(args.fleet, args.code, args.config, data_dir=args.data_dir,

@@ -24,12 +24,12 @@ from pydantic import (
 )
 
 from agrifleet.contract import DEFAULT_PREFIX, MAX_PAYLOAD_BYTES, DeviceId
+from agrifleet.edge.inference.camera_types import CAMERA_TYPES
+from agrifleet.edge.inference.config import CameraConfig
+from agrifleet.edge.registry import tagged_union
+from agrifleet.edge.sensor_types import SENSOR_TYPES
+from agrifleet.edge.sensor_types.base import SensorType
 from agrifleet.mqtt import mask_url, parse_mqtt_url
-from edge.inference.camera_types import CAMERA_TYPES
-from edge.inference.config import CameraConfig
-from edge.registry import tagged_union
-from edge.sensor_types import SENSOR_TYPES
-from edge.sensor_types.base import SensorType
 
 
 def _readable_ca(path: Path | None) -> Path | None:

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agrifleet.contract import Ack
-from edge.items import Priority
-from edge.outbox import Outbox, OutgoingBatch
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox import Outbox, OutgoingBatch
 
 log = logging.getLogger(__name__)
 

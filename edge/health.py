@@ -9,8 +9,8 @@ from pathlib import Path
 
 from agrifleet import __version__
 from agrifleet.contract import Health
-from edge.clock import Clock
-from edge.outbox import Outbox
+from agrifleet.edge.clock import Clock
+from agrifleet.edge.outbox import Outbox
 
 THERMAL = Path("/sys/class/thermal")
 

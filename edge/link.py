@@ -34,8 +34,8 @@ from agrifleet.contract import (
     messages_topic,
     status_topic,
 )
+from agrifleet.edge.backoff import Backoff
 from agrifleet.mqtt import BrokerAddress, configure_client, parse_mqtt_url
-from edge.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge.backoff import Backoff
-from edge.items import Priority
-from edge.outbox import ItemRefused
-from hardware.sensor import Measurement, Sensor, SensorError
+from agrifleet.edge.backoff import Backoff
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox import ItemRefused
+from agrifleet.hardware.sensor import Measurement, Sensor, SensorError
 
 log = logging.getLogger(__name__)
 

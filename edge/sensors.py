@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge.config import SensorConfig
-from edge.poller import PolledSensor
-from hardware.sensor import Sensor
+from agrifleet.edge.config import SensorConfig
+from agrifleet.edge.poller import PolledSensor
+from agrifleet.hardware.sensor import Sensor
 
 
 def opener(config: SensorConfig) -> Callable[[], Sensor]:

@@ -18,26 +18,26 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from agrifleet import __version__, images
-from fleet import logs
-from fleet.alerts.delivery.worker import DeliveryWorker
-from fleet.alerts.evaluate import AlertEvaluator
-from fleet.db import make_engine
-from fleet.farmdata.policy import defaults_of
-from fleet.farmdata.retention import Pruner
-from fleet.metrics import Metrics
-from fleet.migrate import upgrade
-from fleet.modelops.registry.downloads import DownloadCounters
-from fleet.modelops.registry.storage import PackageStore
-from fleet.modelops.rollouts.engine import RolloutEngine
-from fleet.modelops.scouting import Scout
-from fleet.settings import FleetSettings, load_settings
-from fleet.telemetry.ingest import Ingestor
-from fleet.web import dashboard
-from fleet.web.api.allow import AllowEveryMethod
-from fleet.web.api.errors import add_handlers
-from fleet.web.api.headers import SecurityHeaders
-from fleet.web.api.main import api_router
-from fleet.web.api.routes import auth, enrolment, health, metrics, registry
+from agrifleet.fleet import logs
+from agrifleet.fleet.alerts.delivery.worker import DeliveryWorker
+from agrifleet.fleet.alerts.evaluate import AlertEvaluator
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.farmdata.policy import defaults_of
+from agrifleet.fleet.farmdata.retention import Pruner
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.modelops.registry.downloads import DownloadCounters
+from agrifleet.fleet.modelops.registry.storage import PackageStore
+from agrifleet.fleet.modelops.rollouts.engine import RolloutEngine
+from agrifleet.fleet.modelops.scouting import Scout
+from agrifleet.fleet.settings import FleetSettings, load_settings
+from agrifleet.fleet.telemetry.ingest import Ingestor
+from agrifleet.fleet.web import dashboard
+from agrifleet.fleet.web.api.allow import AllowEveryMethod
+from agrifleet.fleet.web.api.errors import add_handlers
+from agrifleet.fleet.web.api.headers import SecurityHeaders
+from agrifleet.fleet.web.api.main import api_router
+from agrifleet.fleet.web.api.routes import auth, enrolment, health, metrics, registry
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
         if settings.auto_migrate:
             await run_in_threadpool(upgrade, engine)
         if settings.mqtt_url is not None and not ingest:
-            from fleet.telemetry.workers import Publisher
+            from agrifleet.fleet.telemetry.workers import Publisher
 
             app.state.publisher = Publisher(settings)
             app.state.publisher.start()

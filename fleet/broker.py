@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import paho.mqtt.client as mqtt
 
+from agrifleet.fleet.settings import FleetSettings
 from agrifleet.mqtt import BrokerAddress, configure_client, parse_mqtt_url
-from fleet.settings import FleetSettings
 
 
 def broker_address(settings: FleetSettings, needed_for: str) -> BrokerAddress:

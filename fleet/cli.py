@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fleet.cli_database import _database, _settings
+from agrifleet.fleet.cli_database import _database, _settings
 
 if TYPE_CHECKING:  # annotations only: sqlalchemy loads when a command runs
     from sqlalchemy import Engine
@@ -18,8 +18,8 @@ if TYPE_CHECKING:  # annotations only: sqlalchemy loads when a command runs
 def add_commands(parser: argparse.ArgumentParser) -> None:
     """Register the fleet subcommands (heavy imports happen when one runs); each command's
     arguments are declared beside its handler."""
-    from fleet.devices import enrolment_cli  # argparse only at module level
-    from fleet.farmdata import cli as farmdata_cli
+    from agrifleet.fleet.devices import enrolment_cli  # argparse only at module level
+    from agrifleet.fleet.farmdata import cli as farmdata_cli
 
     parser.epilog = "Settings come from AGRIFLEET_* environment variables (see docs/fleet.md)."
     sub = parser.add_subparsers(dest="fleet_command", metavar="COMMAND", required=True)
@@ -50,8 +50,8 @@ def add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from fleet.app import create_app
-    from fleet.migrate import upgrade
+    from agrifleet.fleet.app import create_app
+    from agrifleet.fleet.migrate import upgrade
 
     if not 0 < args.port < 65536:
         print(f"agrifleet fleet serve: invalid port {args.port}", file=sys.stderr)
@@ -96,7 +96,7 @@ def add_ingest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from fleet.telemetry.workers import WORKER_ID, migrate_once, run_worker
+    from agrifleet.fleet.telemetry.workers import WORKER_ID, migrate_once, run_worker
 
     if not WORKER_ID.match(args.worker):
         print(f"agrifleet fleet ingest: invalid --worker {args.worker!r}: 1-32 letters, digits, "
@@ -114,7 +114,7 @@ def _ingest(args: argparse.Namespace) -> int:
               "ingest", file=sys.stderr)  # fmt: skip
         return 2
     if args.retire:
-        from fleet.telemetry.workers import retire, worker_client_id
+        from agrifleet.fleet.telemetry.workers import retire, worker_client_id
 
         try:
             retire(settings, args.worker)
@@ -161,9 +161,9 @@ def add_create_token(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _create_token(args: argparse.Namespace) -> int:
-    from fleet.migrate import upgrade
-    from fleet.people.auth import create_token
-    from fleet.settings import mask_url
+    from agrifleet.fleet.migrate import upgrade
+    from agrifleet.fleet.people.auth import create_token
+    from agrifleet.fleet.settings import mask_url
 
     settings = _settings()
     where = mask_url(settings.database_url)
@@ -219,9 +219,9 @@ def _create_farm(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
     from sqlmodel import Session
 
-    from fleet.migrate import upgrade
-    from fleet.people import audit
-    from fleet.people.tables import Farm, FarmCreate
+    from agrifleet.fleet.migrate import upgrade
+    from agrifleet.fleet.people import audit
+    from agrifleet.fleet.people.tables import Farm, FarmCreate
 
     try:
         body = FarmCreate(name=args.name)
@@ -283,10 +283,10 @@ def _create_user(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
     from sqlmodel import Session, col, select
 
-    from fleet.migrate import upgrade
-    from fleet.people import audit
-    from fleet.people.auth.passwords import hash_password
-    from fleet.people.tables import Farm, Membership, User, UserCreate
+    from agrifleet.fleet.migrate import upgrade
+    from agrifleet.fleet.people import audit
+    from agrifleet.fleet.people.auth.passwords import hash_password
+    from agrifleet.fleet.people.tables import Farm, Membership, User, UserCreate
 
     password = _read_password()
     if password is None:
@@ -330,8 +330,8 @@ def add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    from fleet.migrate import upgrade
-    from fleet.settings import mask_url
+    from agrifleet.fleet.migrate import upgrade
+    from agrifleet.fleet.settings import mask_url
 
     settings = _settings()
     with _database("migrate", settings) as engine:
@@ -352,7 +352,7 @@ def add_pin_client_ids(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _pin_client_ids(_: argparse.Namespace) -> int:
-    from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
+    from agrifleet.fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
 
     try:
         changed = BrokerAccounts(_settings()).pin_client_ids()

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from fleet.settings import FleetSettings
+    from agrifleet.fleet.settings import FleetSettings
 
 
 def _settings() -> FleetSettings:
-    from fleet.settings import SettingsError, load_settings
+    from agrifleet.fleet.settings import SettingsError, load_settings
 
     try:
         return load_settings()
@@ -30,9 +30,9 @@ def _database(command: str, settings: FleetSettings) -> Iterator[Engine]:
     """An engine on the settings' database; any failure to reach it is one line and exit 1."""
     from sqlalchemy.exc import InterfaceError, OperationalError
 
-    from fleet.db import make_engine
-    from fleet.migrate import MigrationError
-    from fleet.settings import mask_url
+    from agrifleet.fleet.db import make_engine
+    from agrifleet.fleet.migrate import MigrationError
+    from agrifleet.fleet.settings import mask_url
 
     def refuse(exc: BaseException) -> SystemExit:
         reason = _first_line(getattr(exc, "orig", None) or exc, settings.database_url)

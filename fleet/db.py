@@ -61,7 +61,7 @@ def register_tables() -> None:
     """Import every ``tables`` module of the fleet's rooms (``fleet/*/tables.py`` and deeper):
     each room keeps its tables there, and importing them puts them on ``SQLModel.metadata``,
     which migrations compare the schema against. A new room's tables need no list kept in step."""
-    import fleet as package
+    import agrifleet.fleet as package
 
     for found in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         if found.name.rpartition(".")[2] == "tables":

@@ -13,10 +13,10 @@ import logging
 import re
 from urllib.parse import unquote_plus
 
-from fleet.modelops.registry.downloads import DOWNLOAD_PREFIX
-from fleet.people.auth import TOKEN_PREFIX
-from fleet.people.auth.sessions import SESSION_PREFIX
-from fleet.people.auth.tokens import PERSONAL_PREFIX
+from agrifleet.fleet.modelops.registry.downloads import DOWNLOAD_PREFIX
+from agrifleet.fleet.people.auth import TOKEN_PREFIX
+from agrifleet.fleet.people.auth.sessions import SESSION_PREFIX
+from agrifleet.fleet.people.auth.tokens import PERSONAL_PREFIX
 
 #: Query parameter names (case-insensitive, after percent-decoding) whose values are secrets.
 _SECRET_NAME = re.compile(r"token|secret|passw|key|auth|credential|signature|session|bearer|"

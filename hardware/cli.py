@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hardware.simulators.base import PtySimulator
+    from agrifleet.hardware.simulators.base import PtySimulator
 
 FAULTS = ("noise", "bad-crc", "silence", "unplug")
 
@@ -68,8 +68,8 @@ def run_sensors(args: argparse.Namespace) -> int:
     import signal
     import sys
 
-    from hardware.profiles import ProfileError
-    from hardware.simulators.bench import SimulatorBench
+    from agrifleet.hardware.profiles import ProfileError
+    from agrifleet.hardware.simulators.bench import SimulatorBench
 
     if min(args.soil, args.sdi12, args.gps, args.air, args.rain) < 0:
         print("agrifleet sim sensors: counts must be 0 or more", file=sys.stderr)

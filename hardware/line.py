@@ -15,8 +15,8 @@ from typing import Any
 
 import serial
 
-from hardware.ports import describe, resolve
-from hardware.sensor import SensorError
+from agrifleet.hardware.ports import describe, resolve
+from agrifleet.hardware.sensor import SensorError
 
 logger = logging.getLogger(__name__)
 

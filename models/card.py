@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from agrifleet.manifest import read_manifest
-from models.card_field import field_section
-from models.fleet_photos import card_lines as fleet_lines
-from models.fleet_photos import fleet_total
+from agrifleet.models.card_field import field_section
+from agrifleet.models.fleet_photos import card_lines as fleet_lines
+from agrifleet.models.fleet_photos import fleet_total
 
 CARD_NAME = "MODEL_CARD.md"
 BENCHMARK_NAME = "benchmark.json"
@@ -175,7 +175,7 @@ def _lab_versus_field(settings: dict[str, Any]) -> str:
 def _model_lines(training: dict[str, Any], settings: dict[str, Any], epochs: str,
                  minutes: float, size: int) -> list[str]:
     if settings.get("backbone"):
-        from models.pretrained import WEIGHTS
+        from agrifleet.models.pretrained import WEIGHTS
 
         weights = WEIGHTS[settings["backbone"]]
         return [

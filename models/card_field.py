@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agrifleet.manifest import Manifest, ModelError, read_manifest
-from models.floors import Floor, floors, worst_crop, worst_size_gap
+from agrifleet.models.floors import Floor, floors, worst_crop, worst_size_gap
 
 Figures = dict[str, float | None]
 

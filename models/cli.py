@@ -14,7 +14,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     """Register ``train``, ``eval``, ``release``, ``thresholds``, ``predict`` and the package
     commands (``keygen``, ``sign``, ``verify``, ``selftest``, ``publish``) under
     ``agrifleet model``; each command's arguments are declared beside its handler."""
-    from models.package_cli import add_package_commands  # argparse only at module level
+    from agrifleet.models.package_cli import add_package_commands  # argparse only at module level
 
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     for add in (add_train, add_eval, add_release, add_thresholds, add_predict):
@@ -91,10 +91,10 @@ def add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from models.card import write_card
-    from models.fleet_photos import read_provenance
-    from models.model_folder import check_floors, package
-    from models.train import collect
+    from agrifleet.models.card import write_card
+    from agrifleet.models.fleet_photos import read_provenance
+    from agrifleet.models.model_folder import check_floors, package
+    from agrifleet.models.train import collect
 
     if args.field is not None:  # a broken provenance.csv is refused before hours of training
         try:
@@ -105,7 +105,7 @@ def _train(args: argparse.Namespace) -> int:
     out: Path = args.out
     work: Path = args.work or out.with_name(out.name + "-run")
     if args.backbone:
-        from models.transfer import TransferSettings, train_transfer
+        from agrifleet.models.transfer import TransferSettings, train_transfer
 
         chosen = {"backbone": args.backbone, "size": args.size, "epochs": args.epochs,
                   "threads": args.threads, "seed": args.seed,
@@ -129,7 +129,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_from_scratch(args: argparse.Namespace, work: Path) -> None:
-    from models.train import TrainSettings, train
+    from agrifleet.models.train import TrainSettings, train
 
     knobs = {k: getattr(args, k) for k in ("size", "width", "epochs", "threads", "seed",
                                            "learning_rate", "augmentation", "views",
@@ -142,8 +142,8 @@ def _train_from_scratch(args: argparse.Namespace, work: Path) -> None:
 
 def _make_selftest(out: Path, data: Path) -> None:
     """Give a freshly trained model folder its selftest/, so it is a complete package."""
+    from agrifleet.models.selftest import shipped_kind_selftest
     from agrifleet.package import PackageError
-    from models.selftest import shipped_kind_selftest
 
     try:
         answers = shipped_kind_selftest(out, data)
@@ -213,8 +213,14 @@ def _eval(args: argparse.Namespace) -> int:
 def _run_eval(args: argparse.Namespace) -> int:
     import json
 
-    from models.eval_report import REPORT_NAME, EvalOptions, UnknownClasses, floors_missed, run_eval
-    from models.shipped import default_model_dir
+    from agrifleet.models.eval_report import (
+        REPORT_NAME,
+        EvalOptions,
+        UnknownClasses,
+        floors_missed,
+        run_eval,
+    )
+    from agrifleet.models.shipped import default_model_dir
 
     options = EvalOptions(
         model=args.model or default_model_dir(), data=args.data, field=args.field,
@@ -266,9 +272,9 @@ def add_release(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _release(args: argparse.Namespace) -> int:
     from agrifleet.inference.preprocess import ImageError
     from agrifleet.manifest import ModelError
+    from agrifleet.models.eval_report import floors_missed
+    from agrifleet.models.release import ReleaseOptions, release
     from agrifleet.package import PackageError
-    from models.eval_report import floors_missed
-    from models.release import ReleaseOptions, release
 
     try:
         report = release(ReleaseOptions(
@@ -313,8 +319,8 @@ def add_thresholds(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def _thresholds(args: argparse.Namespace) -> int:
     from agrifleet.inference.preprocess import ImageError
     from agrifleet.manifest import ModelError
-    from models.model_folder import rethreshold
-    from models.train import collect
+    from agrifleet.models.model_folder import rethreshold
+    from agrifleet.models.train import collect
 
     coverage = args.coverage
     if coverage is not None and not 0.0 < coverage <= 1.0:
@@ -353,7 +359,7 @@ def _predict(args: argparse.Namespace) -> int:
     from agrifleet.inference.classifier import Classifier
     from agrifleet.inference.preprocess import ImageError
     from agrifleet.manifest import ModelError
-    from models.shipped import default_model_dir
+    from agrifleet.models.shipped import default_model_dir
 
     try:
         classifier = Classifier.load(args.model or default_model_dir(), args.threads)

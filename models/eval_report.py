@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from agrifleet.manifest import Manifest, read_manifest
-from models.evaluate import (
+from agrifleet.models.evaluate import (
     TFLiteModel,
     confusion_png,
     evaluate,
@@ -28,7 +28,7 @@ from models.evaluate import (
     per_class_table,
     report_dict,
 )
-from models.split import LAB_FRACTIONS, Photo, split_field, split_folder, split_hash
+from agrifleet.models.split import LAB_FRACTIONS, Photo, split_field, split_folder, split_hash
 
 REPORT_NAME = "eval_report.json"
 
@@ -104,9 +104,9 @@ def _photo_set(
     name: str, chosen: list[Photo], loaded: LoadedModel, tflite: TFLiteModel,
     options: EvalOptions, sweep: bool,
 ) -> dict[str, Any]:
-    from models.model_folder import pixels_and_truth
-    from models.sweep import format_sweep
-    from models.sweep import sweep as run_sweep
+    from agrifleet.models.model_folder import pixels_and_truth
+    from agrifleet.models.sweep import format_sweep
+    from agrifleet.models.sweep import sweep as run_sweep
 
     pixels, truth = pixels_and_truth(chosen, loaded.labels, tflite.size, options.threads)
     out = _figures(name, pixels, truth, loaded, tflite, options)
@@ -148,7 +148,7 @@ def _figures(
 def per_crop_top1(probs: np.ndarray, truth: np.ndarray, labels: list[str]
                   ) -> dict[str, dict[str, float | int]]:
     """Top-1 over the photos of each crop (the part of the class name before ``___``)."""
-    from models.probe import crop_of
+    from agrifleet.models.probe import crop_of
 
     crops = np.array([crop_of(labels[t]) for t in truth])
     right = probs.argmax(1) == truth
@@ -161,7 +161,7 @@ def _leaf_crops(
     loaded: LoadedModel, tflite: TFLiteModel, field: list[Photo], options: EvalOptions
 ) -> dict[str, Any] | None:
     """The leaf crops (field/boxes.tsv) of the chosen field photos, as a set of their own."""
-    from models.leaf_crops import load_crops, read_boxes
+    from agrifleet.models.leaf_crops import load_crops, read_boxes
 
     assert options.field is not None
     crops, pixels = load_crops(read_boxes(options.field, field), tflite.size)
@@ -191,7 +191,12 @@ def sweep_subset(photos: list[Photo], per_class: int) -> list[int]:
 def _out_of_scope(
     loaded: LoadedModel, tflite: TFLiteModel, field: list[Photo], options: EvalOptions
 ) -> dict[str, Any]:
-    from models.out_of_scope import background_set, out_of_scope_figures, synthetic_set, to_model
+    from agrifleet.models.out_of_scope import (
+        background_set,
+        out_of_scope_figures,
+        synthetic_set,
+        to_model,
+    )
 
     images = (synthetic_set(options.out_of_scope, options.seed)
               + background_set([p.path for p in field], 6 * options.out_of_scope, options.seed))
@@ -222,8 +227,8 @@ def _leave_field_out(model: Path, field: list[Photo], options: EvalOptions) -> d
 
 def run_eval(options: EvalOptions) -> dict[str, Any]:
     """Evaluate, print as it goes, and return the report (see the module doc)."""
-    from models.compute_cost import cost
-    from models.floors import floors, format_floors
+    from agrifleet.models.compute_cost import cost
+    from agrifleet.models.floors import floors, format_floors
 
     loaded = load_model(options.model)
     lab = split_folder(options.data, LAB_FRACTIONS)
@@ -251,8 +256,8 @@ def run_eval(options: EvalOptions) -> dict[str, Any]:
         if crops is not None:
             report["field_crops"] = crops
     if options.run is not None and options.field is not None:
-        from models.transfer import TransferSettings
-        from models.transfer_eval import run_probes
+        from agrifleet.models.transfer import TransferSettings
+        from agrifleet.models.transfer_eval import run_probes
 
         report.update(run_probes(options.run, options.data, options.field, TransferSettings(
             **_run_settings(options.run)), compare=options.compare_backbones))

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from models.split import SPLITS, Photo
+from agrifleet.models.split import SPLITS, Photo
 
 #: The file ``agrifleet fleet export-training-set`` writes (fleet/farmdata/training_set.py).
 PROVENANCE = "provenance.csv"

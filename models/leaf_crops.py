@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from agrifleet.inference.preprocess import preprocess
-from models.split import Photo
+from agrifleet.models.split import Photo
 
 BOXES_NAME = "boxes.tsv"
 #: Context kept around a box, as a share of its size on each side.

@@ -25,7 +25,7 @@ from agrifleet.manifest import (
     sha256_file,
     write_manifest,
 )
-from models.evaluate import (
+from agrifleet.models.evaluate import (
     Evaluation,
     OperatingPoint,
     TFLiteModel,
@@ -35,8 +35,8 @@ from models.evaluate import (
     format_summary,
     report_dict,
 )
-from models.floors import MAX_BYTES
-from models.split import FIELD_FRACTIONS, LAB_FRACTIONS, NEAR_DUP_BITS, Photo, split_hash
+from agrifleet.models.floors import MAX_BYTES
+from agrifleet.models.split import FIELD_FRACTIONS, LAB_FRACTIONS, NEAR_DUP_BITS, Photo, split_hash
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def pixels_and_truth(
     photos: Sequence[Photo], labels: Sequence[str], size: int, threads: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:
     """Preprocessed pixels and true class indices for ``photos``."""
-    from models.train import load_pixels
+    from agrifleet.models.train import load_pixels
 
     index = {lb: i for i, lb in enumerate(labels)}
     truth = np.array([index[p.label] for p in photos], dtype=np.int64)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from models.augment import background
+from agrifleet.models.augment import background
 
 #: Kinds of generated outliers; ``field_background`` (corner crops of training field photos)
 #: is added by :func:`outlier_bank` when field photos are given.
@@ -75,7 +75,7 @@ def outlier_bank(
 ) -> np.ndarray:
     """``count`` outliers, uint8 (count, side, side, 3): the kinds in turn, plus (when
     ``field_photos`` are given) up to a quarter of them background corners of those photos."""
-    from models.out_of_scope import background_set
+    from agrifleet.models.out_of_scope import background_set
 
     rng = np.random.default_rng(seed)
     corners = background_set(field_photos, count // 4, seed) if field_photos else []

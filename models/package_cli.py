@@ -146,8 +146,8 @@ def _selftest(args: argparse.Namespace) -> int:
     from agrifleet.inference.preprocess import ImageError
     from agrifleet.inference.selftest import run_selftest
     from agrifleet.manifest import ModelError
+    from agrifleet.models.selftest import class_median_selftest, images_selftest
     from agrifleet.package import PackageError
-    from models.selftest import class_median_selftest, images_selftest
 
     try:
         if args.class_medians or args.images:

@@ -57,9 +57,9 @@ def merge_report(model_dir: Path, report: dict[str, Any]) -> Path:
 
 def release(options: ReleaseOptions) -> dict[str, Any]:
     """Run the steps of the module doc; the eval report (with its floors)."""
-    from models.card import write_card
-    from models.eval_report import EvalOptions, run_eval
-    from models.selftest import shipped_kind_selftest
+    from agrifleet.models.card import write_card
+    from agrifleet.models.eval_report import EvalOptions, run_eval
+    from agrifleet.models.selftest import shipped_kind_selftest
 
     model_dir = options.model_dir
     manifest = read_manifest(model_dir)  # ModelError when it is no model folder

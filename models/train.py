@@ -21,8 +21,8 @@ from typing import Any, Literal
 import numpy as np
 
 from agrifleet.inference.preprocess import preprocess
-from models.fleet_photos import count_fleet_photos
-from models.split import (
+from agrifleet.models.fleet_photos import count_fleet_photos
+from agrifleet.models.split import (
     LAB_FRACTIONS,
     Photo,
     split_field,
@@ -134,8 +134,8 @@ def train(data: Path, out: Path, field_dir: Path | None, settings: TrainSettings
     import keras
     import tensorflow as tf
 
-    from models.augment_batch import build_augmenter
-    from models.network import build_model, with_view_averaging
+    from agrifleet.models.augment_batch import build_augmenter
+    from agrifleet.models.network import build_model, with_view_averaging
 
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -260,8 +260,8 @@ def training_arrays(
     Masks are made once here (about 20 ms a photo), only for the composite augmentation; field
     photos get a full mask, which tells the augmentation to leave their background alone.
     """
-    from models.augment import BACKGROUNDS, background, leaf_mask
-    from models.outliers import outlier_bank
+    from agrifleet.models.augment import BACKGROUNDS, background, leaf_mask
+    from agrifleet.models.outliers import outlier_bank
 
     x = pixels[train_idx]
     targets = np.eye(n, dtype=np.float32)[y[train_idx]]

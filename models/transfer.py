@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from models.fleet_photos import count_fleet_photos
-from models.leaf_crops import LeafCrop, load_crops, read_boxes
-from models.split import Photo, split_hash, write_split
-from models.train import _limit, _set_threads, collect, load_pixels
+from agrifleet.models.fleet_photos import count_fleet_photos
+from agrifleet.models.leaf_crops import LeafCrop, load_crops, read_boxes
+from agrifleet.models.split import Photo, split_hash, write_split
+from agrifleet.models.train import _limit, _set_threads, collect, load_pixels
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +149,9 @@ def cache_features(corpus: Corpus, frozen: FrozenPart, work: Path, s: TransferSe
     (unaugmented) validation photos into ``work/features``; existing files are kept."""
     import tensorflow as tf
 
-    from models.augment import BACKGROUNDS, background, leaf_mask
-    from models.augment_batch import build_augmenter
-    from models.outliers import outlier_bank
+    from agrifleet.models.augment import BACKGROUNDS, background, leaf_mask
+    from agrifleet.models.augment_batch import build_augmenter
+    from agrifleet.models.outliers import outlier_bank
 
     folder = work / "features"
     folder.mkdir(exist_ok=True)
@@ -211,9 +211,9 @@ def train_transfer(data: Path, out: Path, field_dir: Path | None, s: TransferSet
     _set_threads(s.threads)
     import keras
 
-    from models.backbones import build_backbone, split_at
-    from models.pretrained import load_weights
-    from models.train import _calibration_sample, export_tflite
+    from agrifleet.models.backbones import build_backbone, split_at
+    from agrifleet.models.pretrained import load_weights
+    from agrifleet.models.train import _calibration_sample, export_tflite
 
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -260,7 +260,7 @@ def train_transfer(data: Path, out: Path, field_dir: Path | None, s: TransferSet
 
 
 def _calibration_settings(s: TransferSettings) -> Any:
-    from models.train import TrainSettings
+    from agrifleet.models.train import TrainSettings
 
     return TrainSettings(calibration_images=s.calibration_images, seed=s.seed)
 

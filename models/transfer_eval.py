@@ -14,8 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from models.probe import compare_backbones, leave_crop_out
-from models.transfer import Corpus, FrozenPart, TransferSettings, _set_threads, load_corpus
+from agrifleet.models.probe import compare_backbones, leave_crop_out
+from agrifleet.models.transfer import (
+    Corpus,
+    FrozenPart,
+    TransferSettings,
+    _set_threads,
+    load_corpus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +33,8 @@ def pooled_model(backbone: str, size: int, cut_after: int | None = None) -> Any:
     """Image → pooled features of the ImageNet backbone (whole, or cut after a block)."""
     import keras
 
-    from models.backbones import block_output, build_backbone
-    from models.pretrained import load_weights
+    from agrifleet.models.backbones import block_output, build_backbone
+    from agrifleet.models.pretrained import load_weights
 
     model = build_backbone(backbone, size, load_weights(backbone))
     if cut_after is None:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provisioning.private_files import write_private
+from agrifleet.provisioning.private_files import write_private
 
 CA_NAME = "agrifleet private CA"
 ORGANISATION = "agrifleet"

@@ -58,7 +58,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 def _tls(args: argparse.Namespace) -> int:
     import sys
 
-    from provisioning.tls import make_broker_certificates
+    from agrifleet.provisioning.tls import make_broker_certificates
 
     try:
         files = make_broker_certificates(args.out, args.host)
@@ -78,9 +78,9 @@ def _broker(args: argparse.Namespace) -> int:
     import secrets
     import sys
 
-    from provisioning.dynsec import DynsecConfig, find_plugin
-    from provisioning.private_files import write_private
-    from provisioning.tls import TlsFiles
+    from agrifleet.provisioning.dynsec import DynsecConfig, find_plugin
+    from agrifleet.provisioning.private_files import write_private
+    from agrifleet.provisioning.tls import TlsFiles
 
     def fail(text: str) -> int:
         print(f"agrifleet provision broker: {text}", file=sys.stderr)

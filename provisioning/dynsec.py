@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from agrifleet.contract import FLEET_USER, device_client_id, device_topics, prefix_filter
-from provisioning.mosquitto import MosquittoProcess, size_limit_lines
-from provisioning.private_files import write_private
-from provisioning.tls import TlsFiles
+from agrifleet.provisioning.mosquitto import MosquittoProcess, size_limit_lines
+from agrifleet.provisioning.private_files import write_private
+from agrifleet.provisioning.tls import TlsFiles
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = CONTROL_TOPIC + "/response"

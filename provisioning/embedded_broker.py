@@ -25,8 +25,8 @@ from amqtt.session import Session
 from amqtt.utils import gen_client_id
 
 from agrifleet.contract import FLEET_USER, device_client_id, is_device_client_id
-from provisioning.acl import Access, allowed
-from provisioning.mosquitto import MESSAGE_SIZE_LIMIT
+from agrifleet.provisioning.acl import Access, allowed
+from agrifleet.provisioning.mosquitto import MESSAGE_SIZE_LIMIT
 
 log = logging.getLogger(__name__)
 

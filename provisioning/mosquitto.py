@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Protocol
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES
-from provisioning.acl import FLEET_USER, device_acl, fleet_acl
-from provisioning.tls import TlsFiles
+from agrifleet.provisioning.acl import FLEET_USER, device_acl, fleet_acl
+from agrifleet.provisioning.tls import TlsFiles
 
 #: The broker drops a publish whose payload the fleet would refuse anyway.
 MESSAGE_SIZE_LIMIT = MAX_PAYLOAD_BYTES

@@ -44,7 +44,7 @@ def make_broker_certificates(
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_file = directory / "ca.key", directory / "ca.pem"
     key, cert = directory / "broker.key", directory / "broker.pem"
-    from provisioning.certificates import load_authority, make_authority, sign_server
+    from agrifleet.provisioning.certificates import load_authority, make_authority, sign_server
 
     if ca_key.is_file() and ca_file.is_file():
         authority = load_authority(ca_key, ca_file)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir, models_root
+from agrifleet.models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir, models_root
 
 #: The version update tests start from (kept in the repository, never the newest one).
 BASE_VERSION = "1.1.0"

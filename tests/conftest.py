@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.dynsec import DynsecBroker, find_plugin
+from agrifleet.provisioning.dynsec import DynsecBroker, find_plugin
 from tests.services import (
     Broker,
     Postgres,

@@ -15,12 +15,17 @@ from typing import TYPE_CHECKING
 import paho.mqtt.client as mqtt
 
 from agrifleet.contract import device_client_id
-from provisioning.acl import FLEET_USER
-from provisioning.mosquitto import MosquittoBroker, MosquittoConfig, free_port, wait_for_port
-from provisioning.tls import TlsFiles
+from agrifleet.provisioning.acl import FLEET_USER
+from agrifleet.provisioning.mosquitto import (
+    MosquittoBroker,
+    MosquittoConfig,
+    free_port,
+    wait_for_port,
+)
+from agrifleet.provisioning.tls import TlsFiles
 
 if TYPE_CHECKING:
-    from provisioning.dynsec import DynsecBroker
+    from agrifleet.provisioning.dynsec import DynsecBroker
 
 __all__ = ["Broker", "connack", "free_port", "running_mosquitto", "wait_for_port"]
 
@@ -195,7 +200,7 @@ def running_dynsec_mosquitto(
     directory: Path, prefix: str = "agrifleet", tls: TlsFiles | None = None
 ) -> Iterator[DynsecBroker]:
     """Mosquitto with the dynamic security plugin: only the fleet's account at the start."""
-    from provisioning.dynsec import DynsecBroker, DynsecConfig
+    from agrifleet.provisioning.dynsec import DynsecBroker, DynsecConfig
 
     config = DynsecConfig(directory=directory, port=free_port(), prefix=prefix,
                           fleet_password=secrets.token_urlsafe(18), tls=tls, as_root=True,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from agrifleet.cli import build_parser
-from demo.walkthrough import COMMANDS, VARIABLES
-from edge.config import load_config
+from agrifleet.demo.walkthrough import COMMANDS, VARIABLES
+from agrifleet.edge.config import load_config
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

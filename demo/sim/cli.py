@@ -13,7 +13,7 @@ from pathlib import Path
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
     """Register ``sim sensors`` (hardware) and ``sim fleet``."""
-    from hardware.cli import add_commands as add_hardware
+    from agrifleet.hardware.cli import add_commands as add_hardware
 
     add_hardware(parser)
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -76,8 +76,8 @@ def _refuse(text: str) -> int:
 
 
 def run_fleet_command(args: argparse.Namespace) -> int:
-    from demo.sim.register import RegisterError, register_devices
-    from demo.sim.runner import SimOptions, run_fleet
+    from agrifleet.demo.sim.register import RegisterError, register_devices
+    from agrifleet.demo.sim.runner import SimOptions, run_fleet
 
     if args.devices < 1 or args.processes < 1 or args.batch_max < 1 or args.window < 1:
         return _refuse("--devices, --processes, --batch-max and --window must be 1 or more")

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from agrifleet.contract import CONTRACT_VERSION
-from edge.outbox.batch import item_json
+from agrifleet.edge.outbox.batch import item_json
 
 #: (quantity, unit, typical value, daily swing, noise) of a soil 7-in-1 probe.
 QUANTITIES: tuple[tuple[str, str, float, float, float], ...] = (

@@ -36,7 +36,7 @@ from agrifleet.contract import (
     messages_topic,
     status_topic,
 )
-from demo.sim.nodes import NodeStats, VirtualNode, thumbnail_b64
+from agrifleet.demo.sim.nodes import NodeStats, VirtualNode, thumbnail_b64
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from edge.inference.camera_types import CAMERA_TYPES
-from edge.inference.camera_types.base import CameraType
-from edge.registry import tagged_union
+from agrifleet.edge.inference.camera_types import CAMERA_TYPES
+from agrifleet.edge.inference.camera_types.base import CameraType
+from agrifleet.edge.registry import tagged_union
 
 if TYPE_CHECKING:
     CameraConfig = CameraType

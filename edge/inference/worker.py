@@ -6,14 +6,14 @@ import logging
 import threading
 from pathlib import Path
 
+from agrifleet.edge.inference.config import CameraConfig
+from agrifleet.edge.inference.detection import detection_body
+from agrifleet.edge.inference.slot import ModelSlot, ShadowSink
+from agrifleet.edge.inference.sources import PhotoFolder, Source, SourceError
+from agrifleet.edge.items import Emit, Priority
 from agrifleet.inference.classifier import Classifier, Prediction
 from agrifleet.inference.preprocess import ImageError
 from agrifleet.manifest import ModelError
-from edge.inference.config import CameraConfig
-from edge.inference.detection import detection_body
-from edge.inference.slot import ModelSlot, ShadowSink
-from edge.inference.sources import PhotoFolder, Source, SourceError
-from edge.items import Emit, Priority
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def model_dir_of(camera: CameraConfig) -> Path:
     """The camera's model folder, or the shipped default model."""
     if camera.model is not None:
         return camera.model
-    from models.shipped import default_model_dir
+    from agrifleet.models.shipped import default_model_dir
 
     return default_model_dir()
 

@@ -27,10 +27,10 @@ Policy (docs/edge.md, "Outbox"):
   one boot's items in seq order, within ``batch_items`` and ``batch_bytes``.
 """
 
-from edge.outbox.batch import OutgoingBatch
-from edge.outbox.database import EXIT_OUTBOX_BROKEN, EXIT_OUTBOX_UNWRITABLE, OutboxBroken
-from edge.outbox.store import UNWRITABLE, Outbox, OutboxStats
-from edge.outbox.validate import ItemRefused
+from agrifleet.edge.outbox.batch import OutgoingBatch
+from agrifleet.edge.outbox.database import EXIT_OUTBOX_BROKEN, EXIT_OUTBOX_UNWRITABLE, OutboxBroken
+from agrifleet.edge.outbox.store import UNWRITABLE, Outbox, OutboxStats
+from agrifleet.edge.outbox.validate import ItemRefused
 
 __all__ = ["EXIT_OUTBOX_BROKEN", "EXIT_OUTBOX_UNWRITABLE", "UNWRITABLE", "ItemRefused",
            "Outbox", "OutboxBroken", "OutboxStats", "OutgoingBatch"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agrifleet.contract import CONTRACT_VERSION
-from edge.clock import iso
-from edge.outbox.memory import Held
+from agrifleet.edge.clock import iso
+from agrifleet.edge.outbox.memory import Held
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import NamedTuple
 
-from edge.items import Priority
-from edge.outbox.inflight import Key
-from edge.outbox.memory import Held
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox.inflight import Key
+from agrifleet.edge.outbox.memory import Held
 
 _PLURAL = {Priority.ALERT: "alerts", Priority.DETECTION: "detections",
            Priority.EVENT: "events", Priority.READING: "readings"}

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agrifleet.contract import Ack
-from edge.outbox.episode import Episode
-from edge.outbox.inflight import Key
-from edge.outbox.memory import Held, MemoryBuffer
+from agrifleet.edge.outbox.episode import Episode
+from agrifleet.edge.outbox.inflight import Key
+from agrifleet.edge.outbox.memory import Held, MemoryBuffer
 
 log = logging.getLogger(__name__)
 

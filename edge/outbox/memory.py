@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from edge.items import Priority
+from agrifleet.edge.items import Priority
 
 
 @dataclass

@@ -9,7 +9,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge.outbox.database import OutboxBroken, connect
+from agrifleet.edge.outbox.database import OutboxBroken, connect
 
 log = logging.getLogger(__name__)
 

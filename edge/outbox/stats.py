@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge.outbox.database import FileStats
-from edge.outbox.memory import Held
+from agrifleet.edge.outbox.database import FileStats
+from agrifleet.edge.outbox.memory import Held
 
 
 @dataclass(frozen=True)

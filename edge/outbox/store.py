@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agrifleet.contract import Ack, Event
-from edge.clock import Clock, Stamp
-from edge.items import Priority
-from edge.outbox.batch import OutgoingBatch, cut_batch, in_drain_order
-from edge.outbox.budget import Budget
-from edge.outbox.database import (
+from agrifleet.edge.clock import Clock, Stamp
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox.batch import OutgoingBatch, cut_batch, in_drain_order
+from agrifleet.edge.outbox.budget import Budget
+from agrifleet.edge.outbox.database import (
     FileStats,
     OutboxBroken,
     connect,
@@ -34,13 +34,13 @@ from edge.outbox.database import (
     trouble_of,
     waiting_rows,
 )
-from edge.outbox.degraded import UNWRITABLE, Degraded
-from edge.outbox.inflight import InFlight
-from edge.outbox.memory import Held
-from edge.outbox.salvage import open_or_reset
-from edge.outbox.seqmark import SeqMark
-from edge.outbox.stats import OutboxStats, outbox_stats
-from edge.outbox.validate import STAMP_FIELDS, prepare
+from agrifleet.edge.outbox.degraded import UNWRITABLE, Degraded
+from agrifleet.edge.outbox.inflight import InFlight
+from agrifleet.edge.outbox.memory import Held
+from agrifleet.edge.outbox.salvage import open_or_reset
+from agrifleet.edge.outbox.seqmark import SeqMark
+from agrifleet.edge.outbox.stats import OutboxStats, outbox_stats
+from agrifleet.edge.outbox.validate import STAMP_FIELDS, prepare
 
 log = logging.getLogger(__name__)
 

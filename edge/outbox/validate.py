@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agrifleet.contract import Detection, Event, Reading, Update
-from edge.clock import Stamp, iso
-from edge.items import Priority
+from agrifleet.edge.clock import Stamp, iso
+from agrifleet.edge.items import Priority
 
 MODELS: dict[str, type[BaseModel]] = {
     "reading": Reading, "detection": Detection, "event": Event, "update": Update,

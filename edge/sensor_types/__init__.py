@@ -4,8 +4,8 @@ keys and its ``open()``, and the agent's config and poller take it from :data:`S
 
 from __future__ import annotations
 
-from edge.registry import discover
-from edge.sensor_types.base import SensorType
+from agrifleet.edge.registry import discover
+from agrifleet.edge.sensor_types.base import SensorType
 
 #: Each ``type`` name of a ``[[sensors]]`` section to its config model.
 SENSOR_TYPES: dict[str, type[SensorType]] = discover(__name__, SensorType)

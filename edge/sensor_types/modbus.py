@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from edge.sensor_types.base import SensorType
-from hardware.sensor import Sensor
+from agrifleet.edge.sensor_types.base import SensorType
+from agrifleet.hardware.sensor import Sensor
 
 
 class ModbusSoilSensor(SensorType):
@@ -27,13 +27,13 @@ class ModbusSoilSensor(SensorType):
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, value: str) -> str:
-        from hardware.modbus import load_profile
+        from agrifleet.hardware.modbus import load_profile
 
         load_profile(value)  # ProfileError is a ValueError with a clear message
         return value
 
     def open(self) -> Sensor:
-        from hardware.modbus import ModbusSoilProbe
+        from agrifleet.hardware.modbus import ModbusSoilProbe
 
         return ModbusSoilProbe(
             self.port, baudrate=self.baudrate, address=self.address, profile=self.profile

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from edge.sensor_types.base import SensorType
-from hardware.sensor import Sensor
+from agrifleet.edge.sensor_types.base import SensorType
+from agrifleet.hardware.sensor import Sensor
 
 
 class NmeaGpsSensor(SensorType):
@@ -17,6 +17,6 @@ class NmeaGpsSensor(SensorType):
     baudrate: int = Field(default=9600, gt=0)
 
     def open(self) -> Sensor:
-        from hardware.nmea import NmeaGps
+        from agrifleet.hardware.nmea import NmeaGps
 
         return NmeaGps(self.port, baudrate=self.baudrate)

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from edge.sensor_types.base import SensorType
-from hardware.sensor import Sensor
+from agrifleet.edge.sensor_types.base import SensorType
+from agrifleet.hardware.sensor import Sensor
 
 
 class RainGaugeSensor(SensorType):
@@ -24,13 +24,13 @@ class RainGaugeSensor(SensorType):
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, value: str) -> str:
-        from hardware.rain import load_profile
+        from agrifleet.hardware.rain import load_profile
 
         load_profile(value)
         return value
 
     def open(self) -> Sensor:
-        from hardware.rain import RainGauge
+        from agrifleet.hardware.rain import RainGauge
 
         return RainGauge(
             self.port, baudrate=self.baudrate, address=self.address, profile=self.profile

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from edge.sensor_types.base import SensorType
-from hardware.sensor import Sensor
+from agrifleet.edge.sensor_types.base import SensorType
+from agrifleet.hardware.sensor import Sensor
 
 
 class Sdi12Sensor(SensorType):
@@ -23,7 +23,7 @@ class Sdi12Sensor(SensorType):
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, value: str) -> str:
-        from hardware.sdi12 import load_profile
+        from agrifleet.hardware.sdi12 import load_profile
 
         load_profile(value)
         return value
@@ -34,6 +34,6 @@ class Sdi12Sensor(SensorType):
         return str(value) if isinstance(value, int) and 0 <= value <= 9 else value
 
     def open(self) -> Sensor:
-        from hardware.sdi12 import Sdi12Probe
+        from agrifleet.hardware.sdi12 import Sdi12Probe
 
         return Sdi12Probe(self.port, address=self.address, profile=self.profile)

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from agrifleet.contract import ModelOffer
+from agrifleet.edge.updater.state import fsync_dir
 from agrifleet.manifest import Manifest
 from agrifleet.package import PackageError, receive_package
-from edge.updater.state import fsync_dir
 
 
 class InstallFailed(Exception):

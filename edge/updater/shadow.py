@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agrifleet.contract import GateFigures, GateLimits
-from edge.inference.slot import ModelSlot
+from agrifleet.edge.inference.slot import ModelSlot
 
 if TYPE_CHECKING:  # not a cycle: keeps numpy out of agents without cameras
     from agrifleet.inference.classifier import Prediction

@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 
 from agrifleet.contract import ModelOffer
+from agrifleet.edge.updater.install import remove_tree
 from agrifleet.manifest import Manifest
 from agrifleet.package import MAX_BYTES
-from edge.updater.install import remove_tree
 
 
 class ModelStore:

@@ -21,14 +21,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from agrifleet.contract import GateFigures, ModelOffer, ModelRef, UpdateState
-from agrifleet.manifest import Manifest, ModelError, read_manifest
-from edge.config import UpdatesConfig
-from edge.inference.slot import ModelSlot
-from edge.items import Emit, Priority
-from edge.updater import download
-from edge.updater.install import InstallFailed, place, selftest, unpack_and_verify
-from edge.updater.shadow import ShadowFailed, run_shadow
-from edge.updater.state import (
+from agrifleet.edge.config import UpdatesConfig
+from agrifleet.edge.inference.slot import ModelSlot
+from agrifleet.edge.items import Emit, Priority
+from agrifleet.edge.updater import download
+from agrifleet.edge.updater.install import InstallFailed, place, selftest, unpack_and_verify
+from agrifleet.edge.updater.shadow import ShadowFailed, run_shadow
+from agrifleet.edge.updater.state import (
     Installed,
     Job,
     Outcome,
@@ -37,7 +36,8 @@ from edge.updater.state import (
     UpdaterState,
     installed_from,
 )
-from edge.updater.store import ModelStore
+from agrifleet.edge.updater.store import ModelStore
+from agrifleet.manifest import Manifest, ModelError, read_manifest
 
 log = logging.getLogger(__name__)
 

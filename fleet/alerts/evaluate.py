@@ -22,14 +22,14 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from agrifleet.fleet.alerts.field_conditions import risk_conditions, spread_conditions
+from agrifleet.fleet.alerts.tables import CODES, OPEN_STATES, Alert, AlertRule
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry.queries import heard_since
+from agrifleet.fleet.telemetry.tables import Detection, LatestReading, Reading
+from agrifleet.fleet.ticker import Ticker
 from agrifleet.inference.parts import crop_name, disease_name
-from fleet.alerts.field_conditions import risk_conditions, spread_conditions
-from fleet.alerts.tables import CODES, OPEN_STATES, Alert, AlertRule
-from fleet.devices.tables import Device
-from fleet.settings import FleetSettings
-from fleet.telemetry.queries import heard_since
-from fleet.telemetry.tables import Detection, LatestReading, Reading
-from fleet.ticker import Ticker
 
 log = logging.getLogger(__name__)
 

@@ -14,15 +14,15 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from agrifleet.fleet.alerts.tables import AlertRule
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.modelops.tables import DetectionVerdict, Observation
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.risk import registry
+from agrifleet.fleet.risk.assess import field_risk
+from agrifleet.fleet.risk.outcome import at_least
+from agrifleet.fleet.telemetry.tables import Detection
 from agrifleet.inference.parts import crop_name, disease_name
-from fleet.alerts.tables import AlertRule
-from fleet.devices.tables import Device
-from fleet.modelops.tables import DetectionVerdict, Observation
-from fleet.people.tables import Field_
-from fleet.risk import registry
-from fleet.risk.assess import field_risk
-from fleet.risk.outcome import at_least
-from fleet.telemetry.tables import Detection
 
 Conditions = dict[tuple[str, str], dict[str, Any]]
 

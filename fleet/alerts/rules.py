@@ -24,7 +24,7 @@ from pydantic import ConfigDict, model_validator
 from sqlmodel import Field, SQLModel
 
 from agrifleet.contract import DeviceId
-from fleet.alerts.tables import AlertKind, AlertState
+from agrifleet.fleet.alerts.tables import AlertKind, AlertState
 
 DEFAULT_MIN_CONFIDENCE = 0.8
 DEFAULT_QUIET_S = 3600.0
@@ -121,7 +121,7 @@ def check_kind(kind: str, values: dict[str, Any]) -> dict[str, Any]:
     elif kind == "backlog" and out.get("max_backlog") is None:
         raise ValueError("a backlog rule needs max_backlog")
     elif kind == "risk":
-        from fleet.risk.registry import MODELS
+        from agrifleet.fleet.risk.registry import MODELS
 
         if out.get("model") is not None and out["model"] not in MODELS:
             raise ValueError(f"unknown risk model {out['model']!r}: {', '.join(MODELS)}")

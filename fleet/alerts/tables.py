@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import JSON, BigInteger, Index, false
 from sqlmodel import Field, SQLModel
 
-from fleet.columns import BigId, UtcDateTime, utcnow
+from agrifleet.fleet.columns import BigId, UtcDateTime, utcnow
 
 AlertKind = Literal["disease", "reading_range", "offline", "backlog", "risk", "disease_spread"]
 AlertState = Literal["active", "acknowledged", "cleared"]

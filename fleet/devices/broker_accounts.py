@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import secrets
 
-from fleet.broker import broker_address, fleet_client
-from fleet.settings import FleetSettings
-from provisioning.dynsec import DynsecControl, DynsecError
+from agrifleet.fleet.broker import broker_address, fleet_client
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.provisioning.dynsec import DynsecControl, DynsecError
 
 __all__ = ["BrokerAccounts", "BrokerUnavailable"]
 

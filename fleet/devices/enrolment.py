@@ -35,13 +35,13 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from agrifleet.fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
+from agrifleet.fleet.devices.tables import Device, DeviceCredential, EnrolmentCode
+from agrifleet.fleet.settings import FleetSettings
 from agrifleet.mqtt import parse_mqtt_url
-from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
-from fleet.devices.tables import Device, DeviceCredential, EnrolmentCode
-from fleet.settings import FleetSettings
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("fleet.people.audit")
+audit_log = logging.getLogger("agrifleet.fleet.people.audit")
 
 CODE_GROUPS = 5
 _GROUP = 4
@@ -108,7 +108,7 @@ def audit(session: Session | None, actor: str, action: str, target: str, address
                                "action": action, "target": target, "address": address,
                                **details}, default=str))
     if session is not None:
-        from fleet.people.audit import record
+        from agrifleet.fleet.people.audit import record
 
         record(session, actor, action, target, address, **details)
         session.commit()

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fleet.cli_database import _database, _settings
+from agrifleet.fleet.cli_database import _database, _settings
 
 if TYPE_CHECKING:  # annotations only: pydantic loads when a command runs
-    from fleet.settings import FleetSettings
+    from agrifleet.fleet.settings import FleetSettings
 
 
 def add_enrolment_code(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +28,7 @@ def add_enrolment_code(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _qr(path: Path, code: str, settings: FleetSettings) -> None:
-    from fleet.devices.enrolment import enrol_command, qr_png
+    from agrifleet.fleet.devices.enrolment import enrol_command, qr_png
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(qr_png(enrol_command(code, settings.public_url)))
@@ -37,10 +37,10 @@ def _qr(path: Path, code: str, settings: FleetSettings) -> None:
 def _enrolment_code(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
-    from fleet.devices.enrolment import issue_code
-    from fleet.devices.tables import Device
-    from fleet.migrate import upgrade
+    from agrifleet.fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
+    from agrifleet.fleet.devices.enrolment import issue_code
+    from agrifleet.fleet.devices.tables import Device
+    from agrifleet.fleet.migrate import upgrade
 
     settings = _settings()
     with _database("enrolment-code", settings) as engine:
@@ -112,10 +112,10 @@ def _read_devices_csv(path: Path) -> list[tuple[str, str, list[str]]]:
 def _create_devices(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from fleet.devices.broker_accounts import BrokerAccounts
-    from fleet.devices.enrolment import issue_code
-    from fleet.devices.tables import DEFAULT_FARM_ID, Device
-    from fleet.migrate import upgrade
+    from agrifleet.fleet.devices.broker_accounts import BrokerAccounts
+    from agrifleet.fleet.devices.enrolment import issue_code
+    from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID, Device
+    from agrifleet.fleet.migrate import upgrade
 
     try:
         rows = _read_devices_csv(args.csv)
@@ -130,7 +130,7 @@ def _create_devices(args: argparse.Namespace) -> int:
     with _database("create-devices", settings) as engine:
         upgrade(engine)
         with Session(engine) as session:
-            from fleet.people.tables import Farm
+            from agrifleet.fleet.people.tables import Farm
 
             farm_id = DEFAULT_FARM_ID if args.farm is None else args.farm
             if session.get(Farm, farm_id) is None:
@@ -172,10 +172,10 @@ def add_revoke_device(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _revoke_device(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
-    from fleet.devices.enrolment import revoke
-    from fleet.devices.tables import Device
-    from fleet.migrate import upgrade
+    from agrifleet.fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
+    from agrifleet.fleet.devices.enrolment import revoke
+    from agrifleet.fleet.devices.tables import Device
+    from agrifleet.fleet.migrate import upgrade
 
     settings = _settings()
     with _database("revoke-device", settings) as engine:

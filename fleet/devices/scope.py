@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
-from fleet.devices.tables import Device
+from agrifleet.fleet.devices.tables import Device
 
 
 def in_farms(device_id: Any, farm_ids: set[int] | None) -> list[ColumnElement[bool]]:

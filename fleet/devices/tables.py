@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from agrifleet.contract import DeviceId, ModelRef
-from fleet.columns import BigId, UtcDateTime, utcnow
+from agrifleet.fleet.columns import BigId, UtcDateTime, utcnow
 
 #: A device tag, for choosing rollout targets (``--tag``).
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]

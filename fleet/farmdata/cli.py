@@ -61,11 +61,11 @@ def _export(args: argparse.Namespace) -> int:
 
     from sqlmodel import Session
 
-    from fleet.cli_database import _database, _settings
-    from fleet.farmdata.export import export_chunks, write_export
-    from fleet.migrate import upgrade
-    from fleet.people import audit
-    from fleet.people.tables import Farm
+    from agrifleet.fleet.cli_database import _database, _settings
+    from agrifleet.fleet.farmdata.export import export_chunks, write_export
+    from agrifleet.fleet.migrate import upgrade
+    from agrifleet.fleet.people import audit
+    from agrifleet.fleet.people.tables import Farm
 
     if args.since and args.until and args.since >= args.until:
         print("agrifleet fleet export: --until must be after --since", file=sys.stderr)
@@ -98,9 +98,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _export_training_set(args: argparse.Namespace) -> int:
-    from fleet.cli_database import _database, _settings
-    from fleet.farmdata.training_set import consenting_farms, write_training_set
-    from fleet.migrate import upgrade
+    from agrifleet.fleet.cli_database import _database, _settings
+    from agrifleet.fleet.farmdata.training_set import consenting_farms, write_training_set
+    from agrifleet.fleet.migrate import upgrade
 
     if args.min_verdicts < 1:
         print("agrifleet fleet export-training-set: --min-verdicts is at least 1",

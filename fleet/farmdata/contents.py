@@ -17,12 +17,12 @@ from sqlalchemy import ColumnElement, Select, String, and_, cast, literal, or_, 
 from sqlalchemy import Table as SaTable
 from sqlmodel import SQLModel
 
-from fleet.alerts.tables import Alert
-from fleet.devices.tables import Device
-from fleet.modelops.rollouts.tables import Rollout, RolloutDevice
-from fleet.modelops.tables import DetectionVerdict, Observation, ObservationVerdict
-from fleet.people.tables import AuditEntry, Farm, Field_, Membership, User
-from fleet.telemetry.tables import Detection, Event, Reading, ReadingDaily, ReadingHourly
+from agrifleet.fleet.alerts.tables import Alert
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.modelops.rollouts.tables import Rollout, RolloutDevice
+from agrifleet.fleet.modelops.tables import DetectionVerdict, Observation, ObservationVerdict
+from agrifleet.fleet.people.tables import AuditEntry, Farm, Field_, Membership, User
+from agrifleet.fleet.telemetry.tables import Detection, Event, Reading, ReadingDaily, ReadingHourly
 
 
 def table_of(model: type[SQLModel]) -> SaTable:

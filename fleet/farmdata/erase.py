@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Table, and_, delete, false, or_, select
 from sqlmodel import Session
 
-from fleet.farmdata import export_jobs
-from fleet.farmdata.contents import (
+from agrifleet.fleet.farmdata import export_jobs
+from agrifleet.fleet.farmdata.contents import (
     ALERT,
     DETECTION,
     DEVICE,
@@ -36,10 +36,10 @@ from fleet.farmdata.contents import (
     VERDICT,
     table_of,
 )
-from fleet.modelops.observations import PhotoStore
-from fleet.people import audit
-from fleet.telemetry import rollups
-from fleet.telemetry.tables import LatestReading
+from agrifleet.fleet.modelops.observations import PhotoStore
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.telemetry import rollups
+from agrifleet.fleet.telemetry.tables import LatestReading
 
 #: Rows per DELETE transaction.
 BATCH = 5_000

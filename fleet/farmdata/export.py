@@ -25,9 +25,9 @@ from typing import IO, Any
 from sqlalchemy import Connection, Engine, select
 
 from agrifleet import __version__
-from fleet.farmdata.contents import DETECTION, FARM, OBSERVATION, TABLES, Scope, Table
-from fleet.modelops.observations import PhotoStore
-from fleet.people.tables import Farm
+from agrifleet.fleet.farmdata.contents import DETECTION, FARM, OBSERVATION, TABLES, Scope, Table
+from agrifleet.fleet.modelops.observations import PhotoStore
+from agrifleet.fleet.people.tables import Farm
 
 #: Rows read from the database per round trip.
 YIELD_PER = 5_000

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
-from fleet.farmdata.export import export_chunks
+from agrifleet.fleet.farmdata.export import export_chunks
 
 log = logging.getLogger(__name__)
 

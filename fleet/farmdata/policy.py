@@ -21,10 +21,10 @@ from sqlalchemy import Engine, Select, and_, delete, or_, select, update
 from sqlmodel import Session
 from sqlmodel import select as select_rows
 
-from fleet.farmdata.contents import ALERT, DETECTION, DEVICE, FARM, OBSERVATION, READING
-from fleet.farmdata.tables import DataPolicyPublic, Days, FarmDataPolicy, RetentionDays
-from fleet.modelops.observations import PhotoStore
-from fleet.settings import FleetSettings
+from agrifleet.fleet.farmdata.contents import ALERT, DETECTION, DEVICE, FARM, OBSERVATION, READING
+from agrifleet.fleet.farmdata.tables import DataPolicyPublic, Days, FarmDataPolicy, RetentionDays
+from agrifleet.fleet.modelops.observations import PhotoStore
+from agrifleet.fleet.settings import FleetSettings
 
 log = logging.getLogger(__name__)
 

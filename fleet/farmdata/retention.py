@@ -29,8 +29,8 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, select
 from sqlmodel import SQLModel
 
-from fleet.farmdata import export_jobs, policy
-from fleet.telemetry import partitions
+from agrifleet.fleet.farmdata import export_jobs, policy
+from agrifleet.fleet.telemetry import partitions
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pydantic import ConfigDict
 from sqlalchemy import false
 from sqlmodel import Field, SQLModel
 
-from fleet.columns import UtcDateTime, utcnow
+from agrifleet.fleet.columns import UtcDateTime, utcnow
 
 #: At most a hundred years.
 MAX_DAYS = 36_600

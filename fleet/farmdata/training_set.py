@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from fleet.farmdata.contents import (
+from agrifleet.fleet.farmdata.contents import (
     DETECTION,
     DEVICE,
     OBSERVATION,
@@ -32,9 +32,9 @@ from fleet.farmdata.contents import (
     VERDICT,
     table_of,
 )
-from fleet.farmdata.export import iso
-from fleet.farmdata.tables import FarmDataPolicy
-from fleet.modelops.observations import PhotoStore
+from agrifleet.fleet.farmdata.export import iso
+from agrifleet.fleet.farmdata.tables import FarmDataPolicy
+from agrifleet.fleet.modelops.observations import PhotoStore
 
 POLICY = table_of(FarmDataPolicy)
 PROVENANCE = "provenance.csv"

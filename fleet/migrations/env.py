@@ -8,9 +8,9 @@ from alembic import context
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from fleet.columns import UtcDateTime
-from fleet.db import register_tables
-from fleet.telemetry.partitions import include_name
+from agrifleet.fleet.columns import UtcDateTime
+from agrifleet.fleet.db import register_tables
+from agrifleet.fleet.telemetry.partitions import include_name
 
 config = context.config
 

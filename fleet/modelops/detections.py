@@ -10,10 +10,10 @@ from sqlalchemy import Select
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, SQLModel, col, select
 
-from fleet.devices.scope import in_farms
-from fleet.modelops.tables import DetectionVerdict
-from fleet.telemetry.queries import in_window
-from fleet.telemetry.tables import Detection, DetectionPublic
+from agrifleet.fleet.devices.scope import in_farms
+from agrifleet.fleet.modelops.tables import DetectionVerdict
+from agrifleet.fleet.telemetry.queries import in_window
+from agrifleet.fleet.telemetry.tables import Detection, DetectionPublic
 
 
 def _detection_query() -> Select[Any]:

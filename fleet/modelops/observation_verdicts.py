@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from fleet.columns import utcnow
-from fleet.modelops.tables import Observation, ObservationVerdict, VerdictCreate
+from agrifleet.fleet.columns import utcnow
+from agrifleet.fleet.modelops.tables import Observation, ObservationVerdict, VerdictCreate
 
 
 def give_verdict(session: Session, observation: Observation, body: VerdictCreate,

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from agrifleet.fleet.modelops.tables import Observation, ObservationBase, ObservationPublic
 from agrifleet.images import decoded
 from agrifleet.inference.parts import disease_name
-from fleet.modelops.tables import Observation, ObservationBase, ObservationPublic
 
 MAX_SIDE = 2048
 THUMB_SIDE = 320

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
+from agrifleet.fleet.modelops.registry.storage import UNPACKED_NAME, PackageStore
+from agrifleet.fleet.modelops.registry.tables import ModelPackage
+from agrifleet.fleet.modelops.rollouts.tables import Rollout
 from agrifleet.inference.classifier import Classifier, Prediction
 from agrifleet.manifest import ModelError
-from fleet.modelops.registry.storage import UNPACKED_NAME, PackageStore
-from fleet.modelops.registry.tables import ModelPackage
-from fleet.modelops.rollouts.tables import Rollout
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class ModelChoice:
 
 
 def shipped_model() -> ModelChoice:
-    from models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir
+    from agrifleet.models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir
 
     return ModelChoice(DEFAULT_NAME, DEFAULT_VERSION, default_model_dir())
 

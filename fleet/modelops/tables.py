@@ -12,7 +12,7 @@ from pydantic import ConfigDict
 from sqlalchemy import JSON, BigInteger, Index
 from sqlmodel import Field, SQLModel
 
-from fleet.columns import BigId, UtcDateTime, utcnow
+from agrifleet.fleet.columns import BigId, UtcDateTime, utcnow
 
 VerdictValue = Literal["confirmed", "rejected"]
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from fleet.columns import utcnow
-from fleet.devices.scope import in_farms
-from fleet.modelops.tables import (
+from agrifleet.fleet.columns import utcnow
+from agrifleet.fleet.devices.scope import in_farms
+from agrifleet.fleet.modelops.tables import (
     DetectionVerdict,
     FieldPrecision,
     LabelPrecision,
     VerdictCreate,
 )
-from fleet.telemetry.tables import Detection
+from agrifleet.fleet.telemetry.tables import Detection
 
 
 def give_verdict(session: Session, detection: Detection, body: VerdictCreate,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from fleet.people.tables import AuditEntry
+from agrifleet.fleet.people.tables import AuditEntry
 
 _SECRET_WORDS = ("password", "token", "secret", "code", "hash", "cookie", "csrf", "key")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from fleet.people.auth.principal import Principal, rank
-from fleet.people.tables import Farm, Membership, User
+from agrifleet.fleet.people.auth.principal import Principal, rank
+from agrifleet.fleet.people.tables import Farm, Membership, User
 
 
 def memberships_of(session: Session, user_id: int) -> list[Membership]:

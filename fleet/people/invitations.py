@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from fleet.people.tables import Invitation, InvitationCreate
+from agrifleet.fleet.people.tables import Invitation, InvitationCreate
 
 INVITATION_PREFIX = "agi_"
 MAX_INVITATION_LENGTH = 200

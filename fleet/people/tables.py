@@ -13,7 +13,7 @@ from pydantic import AfterValidator, ConfigDict, StringConstraints, WithJsonSche
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from fleet.columns import BigId, UtcDateTime, utcnow
+from agrifleet.fleet.columns import BigId, UtcDateTime, utcnow
 
 #: The name of the farm (id fleet.devices.tables.DEFAULT_FARM_ID) a fresh install and an upgrade
 #: have.

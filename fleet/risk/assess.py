@@ -16,13 +16,13 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
-from fleet.devices.tables import Device
-from fleet.people.tables import Field_
-from fleet.risk import registry
-from fleet.risk.outcome import DayRisk
-from fleet.risk.series import QUANTITIES, RAINFALL, Sample, days, hourly
-from fleet.risk.tables import FieldRiskParameters
-from fleet.telemetry.tables import LatestReading, ReadingHourly
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.risk import registry
+from agrifleet.fleet.risk.outcome import DayRisk
+from agrifleet.fleet.risk.series import QUANTITIES, RAINFALL, Sample, days, hourly
+from agrifleet.fleet.risk.tables import FieldRiskParameters
+from agrifleet.fleet.telemetry.tables import LatestReading, ReadingHourly
 
 #: Days read before ``since`` for the models that look back.
 LOOKBACK_DAYS = 14

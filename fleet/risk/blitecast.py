@@ -29,8 +29,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleet.risk.outcome import DayRisk, Risk
-from fleet.risk.series import Day
+from agrifleet.fleet.risk.outcome import DayRisk, Risk
+from agrifleet.fleet.risk.series import Day
 
 NAME = "blitecast"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.risk.series import Day
+from agrifleet.fleet.risk.series import Day
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol
 
-from fleet.risk import words
-from fleet.risk.outcome import DayRisk
+from agrifleet.fleet.risk import words
+from agrifleet.fleet.risk.outcome import DayRisk
 
 Gettext = Callable[[str], str]
 

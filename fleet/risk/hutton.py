@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleet.risk.criteria import HumidWarmDay
-from fleet.risk.outcome import DayRisk, Risk
-from fleet.risk.series import Day
+from agrifleet.fleet.risk.criteria import HumidWarmDay
+from agrifleet.fleet.risk.outcome import DayRisk, Risk
+from agrifleet.fleet.risk.series import Day
 
 NAME = "hutton"
 

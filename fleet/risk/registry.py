@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fleet.risk import blitecast, hutton, rice_blast, smith, tomcast
-from fleet.risk.outcome import DayRisk
-from fleet.risk.series import Day
+from agrifleet.fleet.risk import blitecast, hutton, rice_blast, smith, tomcast
+from agrifleet.fleet.risk.outcome import DayRisk
+from agrifleet.fleet.risk.series import Day
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class ParameterError(ValueError):
 @cache
 def catalogue() -> Catalogue:
     """The shipped parameters.toml, checked against the registered models."""
-    text = (resources.files("fleet.risk") / "parameters.toml").read_text(encoding="utf-8")
+    text = (resources.files("agrifleet.fleet.risk") / "parameters.toml").read_text(encoding="utf-8")
     found = Catalogue.model_validate(tomllib.loads(text))
     for name, entry in found.models.items():
         if name not in MODELS:

@@ -21,9 +21,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleet.risk.criteria import HumidWarmDay
-from fleet.risk.outcome import DayRisk, Risk
-from fleet.risk.series import Day
+from agrifleet.fleet.risk.criteria import HumidWarmDay
+from agrifleet.fleet.risk.outcome import DayRisk, Risk
+from agrifleet.fleet.risk.series import Day
 
 NAME = "smith"
 

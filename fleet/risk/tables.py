@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
-from fleet.columns import UtcDateTime, utcnow
+from agrifleet.fleet.columns import UtcDateTime, utcnow
 
 
 class FieldRiskParameters(SQLModel, table=True):

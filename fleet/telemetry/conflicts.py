@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from fleet.telemetry.rows import KINDS, READING_COLUMNS, AnyItem, Rows
-from fleet.telemetry.store import Store
+from agrifleet.fleet.telemetry.rows import KINDS, READING_COLUMNS, AnyItem, Rows
+from agrifleet.fleet.telemetry.store import Store
 
 #: What is compared, per kind: every column the device sends.
 _NOT_CONTENT = {"id", "device_id", "boot_id", "seq", "future", "stored_at"}

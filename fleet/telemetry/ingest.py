@@ -42,10 +42,10 @@ from agrifleet.contract import (
     fleet_status_topic,
     fleet_subscriptions,
 )
-from fleet.broker import broker_address, fleet_client
-from fleet.metrics import Metrics
-from fleet.settings import FleetSettings
-from fleet.telemetry.writer import Incoming, Writer
+from agrifleet.fleet.broker import broker_address, fleet_client
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry.writer import Incoming, Writer
 
 #: ``writer_factory(engine, metrics, prefix, send_ack, release, future_tolerance_s,
 #: max_seq_jump)``: the writer class, or one that coordinates with other workers.

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
-from fleet.telemetry.rows import READING_COLUMNS
+from agrifleet.fleet.telemetry.rows import READING_COLUMNS
 
 log = logging.getLogger(__name__)
 

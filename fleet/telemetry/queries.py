@@ -16,9 +16,9 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from agrifleet.contract import ModelRef
-from fleet.devices.tables import Device, Position
-from fleet.telemetry import gaps, rollups
-from fleet.telemetry.tables import (
+from agrifleet.fleet.devices.tables import Device, Position
+from agrifleet.fleet.telemetry import gaps, rollups
+from agrifleet.fleet.telemetry.tables import (
     BootGaps,
     DeviceBoot,
     DeviceDetail,

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, and_, delete, func, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlmodel import SQLModel
 
-from fleet.telemetry import staging
+from agrifleet.fleet.telemetry import staging
 
 #: Bucket width in seconds → rollup table name.
 WIDTHS = {3600: "reading_hourly", 86400: "reading_daily"}

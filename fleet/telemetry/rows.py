@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agrifleet.contract import Detection, DetectionPart, Event, Reading, Update
-from fleet.telemetry.parse import CheckedBatch, CheckedStatus
+from agrifleet.fleet.telemetry.parse import CheckedBatch, CheckedStatus
 
 #: The columns of a reading row, in the order the writer's driver-level INSERT expects them.
 READING_COLUMNS = (

@@ -32,9 +32,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlmodel import SQLModel
 
-from fleet.telemetry import gaps, staging
-from fleet.telemetry.parse import CheckedStatus, Reading
-from fleet.telemetry.rows import READING_COLUMNS, BootKey, Rows, SeriesKey
+from agrifleet.fleet.telemetry import gaps, staging
+from agrifleet.fleet.telemetry.parse import CheckedStatus, Reading
+from agrifleet.fleet.telemetry.rows import READING_COLUMNS, BootKey, Rows, SeriesKey
 
 BootState = tuple[datetime, list[list[int]]]  # first seen, received seq ranges
 #: The boot id of events the fleet records itself (they carry negative seqs of their own).

@@ -17,8 +17,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from fleet.columns import BigId, UtcDateTime
-from fleet.devices.tables import DevicePublic
+from agrifleet.fleet.columns import BigId, UtcDateTime
+from agrifleet.fleet.devices.tables import DevicePublic
 
 
 class LatestReadingPublic(SQLModel):

@@ -39,15 +39,15 @@ import sqlmodel
 from sqlalchemy import Engine, func, text
 from sqlmodel import Session
 
-from fleet.broker import broker_address, fleet_client
-from fleet.devices.tables import Device
-from fleet.metrics import Metrics
-from fleet.people.auth import find_token
-from fleet.settings import FleetSettings
-from fleet.telemetry import queries
-from fleet.telemetry.ingest import Ingestor
-from fleet.telemetry.write_lock import SharedDevicesLock
-from fleet.telemetry.writer import Writer
+from agrifleet.fleet.broker import broker_address, fleet_client
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.people.auth import find_token
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry import queries
+from agrifleet.fleet.telemetry.ingest import Ingestor
+from agrifleet.fleet.telemetry.write_lock import SharedDevicesLock
+from agrifleet.fleet.telemetry.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ SharedWriter = partial(Writer, lock=SharedDevicesLock())
 
 def migrate_once(engine: Engine) -> None:
     """Apply migrations, one process at a time on PostgreSQL (workers start together)."""
-    from fleet.migrate import upgrade
+    from agrifleet.fleet.migrate import upgrade
 
     if engine.dialect.name != "postgresql":
         upgrade(engine)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from fleet.telemetry.rows import Rows
+from agrifleet.fleet.telemetry.rows import Rows
 
 #: The devices of a transaction, locked before anything is written (fixed text: an array).
 _LOCK_DEVICES = "SELECT id FROM device WHERE id = ANY(%s) ORDER BY id FOR UPDATE"

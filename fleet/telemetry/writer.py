@@ -25,14 +25,14 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, device_from_topic, seq_ranges
-from fleet.columns import utcnow
-from fleet.metrics import Metrics
-from fleet.telemetry import gaps, partitions, rollups
-from fleet.telemetry.conflicts import Conflict, Resends, conflict_events, sort_resends
-from fleet.telemetry.parse import CheckedBatch, CheckedStatus, Refusal, parse_message
-from fleet.telemetry.rows import KINDS, BootKey, Rows, collect_rows
-from fleet.telemetry.store import BootState, Store
-from fleet.telemetry.write_lock import SOLE_WRITER, WriteLock
+from agrifleet.fleet.columns import utcnow
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.telemetry import gaps, partitions, rollups
+from agrifleet.fleet.telemetry.conflicts import Conflict, Resends, conflict_events, sort_resends
+from agrifleet.fleet.telemetry.parse import CheckedBatch, CheckedStatus, Refusal, parse_message
+from agrifleet.fleet.telemetry.rows import KINDS, BootKey, Rows, collect_rows
+from agrifleet.fleet.telemetry.store import BootState, Store
+from agrifleet.fleet.telemetry.write_lock import SOLE_WRITER, WriteLock
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import logging
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ModbusException
 
-from hardware.modbus.profile import ModbusProfile, load_profile, plan_blocks
-from hardware.ports import describe
-from hardware.sensor import Measurement, SensorError
+from agrifleet.hardware.modbus.profile import ModbusProfile, load_profile, plan_blocks
+from agrifleet.hardware.ports import describe
+from agrifleet.hardware.sensor import Measurement, SensorError
 
 logger = logging.getLogger(__name__)
 

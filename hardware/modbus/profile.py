@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hardware import profiles
-from hardware.sensor import Measurement, SensorError
+from agrifleet.hardware import profiles
+from agrifleet.hardware.sensor import Measurement, SensorError
 
 #: Most registers one read (function 0x03/0x04) may ask for.
 MAX_BLOCK = 125
@@ -122,9 +122,9 @@ def plan_blocks(profile: ModbusProfile) -> list[Block]:
 
 def load_profile(name_or_path: str) -> ModbusProfile:
     """A shipped profile (``soil-7in1``, ``jxct-7in1``) or a user's TOML file by path."""
-    return profiles.load("hardware.modbus", name_or_path, ModbusProfile)
+    return profiles.load("agrifleet.hardware.modbus", name_or_path, ModbusProfile)
 
 
 def shipped_profiles() -> list[str]:
     """Names of the shipped Modbus profiles."""
-    return profiles.shipped("hardware.modbus")
+    return profiles.shipped("agrifleet.hardware.modbus")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
-from hardware.line import SerialLine
-from hardware.nmea.sentences import Gga, Rmc, SentenceError, parse_gga, parse_rmc, split
-from hardware.sensor import Measurement, SensorError
+from agrifleet.hardware.line import SerialLine
+from agrifleet.hardware.nmea.sentences import Gga, Rmc, SentenceError, parse_gga, parse_rmc, split
+from agrifleet.hardware.sensor import Measurement, SensorError
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from hardware.modbus.probe import ModbusSoilProbe
-from hardware.rain.profile import RAINFALL, RainGaugeProfile, load_profile
-from hardware.sensor import Measurement
+from agrifleet.hardware.modbus.probe import ModbusSoilProbe
+from agrifleet.hardware.rain.profile import RAINFALL, RainGaugeProfile, load_profile
+from agrifleet.hardware.sensor import Measurement
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hardware import profiles
-from hardware.modbus.profile import ModbusProfile
+from agrifleet.hardware import profiles
+from agrifleet.hardware.modbus.profile import ModbusProfile
 
 #: The quantity a rain gauge reports: mm fallen since the previous reading.
 RAINFALL = "rainfall"
@@ -55,9 +55,9 @@ class RainGaugeProfile(BaseModel):
 
 def load_profile(name_or_path: str) -> RainGaugeProfile:
     """A shipped profile (``tipping-bucket-modbus``) or a user's TOML file by path."""
-    return profiles.load("hardware.rain", name_or_path, RainGaugeProfile)
+    return profiles.load("agrifleet.hardware.rain", name_or_path, RainGaugeProfile)
 
 
 def shipped_profiles() -> list[str]:
     """Names of the shipped rain gauge profiles."""
-    return profiles.shipped("hardware.rain")
+    return profiles.shipped("agrifleet.hardware.rain")

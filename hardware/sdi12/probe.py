@@ -9,10 +9,10 @@ from typing import TypeVar
 
 import serial
 
-from hardware.line import SerialLine
-from hardware.sdi12 import protocol
-from hardware.sdi12.profile import Sdi12Profile, load_profile
-from hardware.sensor import Measurement, SensorError
+from agrifleet.hardware.line import SerialLine
+from agrifleet.hardware.sdi12 import protocol
+from agrifleet.hardware.sdi12.profile import Sdi12Profile, load_profile
+from agrifleet.hardware.sensor import Measurement, SensorError
 
 logger = logging.getLogger(__name__)
 

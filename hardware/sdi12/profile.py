@@ -7,8 +7,8 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hardware import profiles
-from hardware.sensor import Measurement, SensorError
+from agrifleet.hardware import profiles
+from agrifleet.hardware.sensor import Measurement, SensorError
 
 
 class Value(BaseModel):
@@ -96,9 +96,9 @@ class Sdi12Profile(BaseModel):
 
 def load_profile(name_or_path: str) -> Sdi12Profile:
     """A shipped profile (``generic``, ``acclima-tdr``) or a user's TOML file by path."""
-    return profiles.load("hardware.sdi12", name_or_path, Sdi12Profile)
+    return profiles.load("agrifleet.hardware.sdi12", name_or_path, Sdi12Profile)
 
 
 def shipped_profiles() -> list[str]:
     """Names of the shipped SDI-12 profiles."""
-    return profiles.shipped("hardware.sdi12")
+    return profiles.shipped("agrifleet.hardware.sdi12")

@@ -1,10 +1,10 @@
 """Simulated field sensors serving the real byte protocols on pseudo-terminals."""
 
-from hardware.simulators.base import Faults, PtySimulator
-from hardware.simulators.modbus import ModbusAirSimulator, ModbusSoilSimulator
-from hardware.simulators.nmea import NmeaGpsSimulator
-from hardware.simulators.rain import RainGaugeSimulator
-from hardware.simulators.sdi12 import Sdi12Simulator
+from agrifleet.hardware.simulators.base import Faults, PtySimulator
+from agrifleet.hardware.simulators.modbus import ModbusAirSimulator, ModbusSoilSimulator
+from agrifleet.hardware.simulators.nmea import NmeaGpsSimulator
+from agrifleet.hardware.simulators.rain import RainGaugeSimulator
+from agrifleet.hardware.simulators.sdi12 import Sdi12Simulator
 
 __all__ = [
     "Faults",

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from hardware.simulators.base import PtySimulator
-from hardware.simulators.modbus import ModbusAirSimulator, ModbusSoilSimulator
-from hardware.simulators.nmea import NmeaGpsSimulator
-from hardware.simulators.rain import RainGaugeSimulator
-from hardware.simulators.sdi12 import Sdi12Simulator
+from agrifleet.hardware.simulators.base import PtySimulator
+from agrifleet.hardware.simulators.modbus import ModbusAirSimulator, ModbusSoilSimulator
+from agrifleet.hardware.simulators.nmea import NmeaGpsSimulator
+from agrifleet.hardware.simulators.rain import RainGaugeSimulator
+from agrifleet.hardware.simulators.sdi12 import Sdi12Simulator
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from pymodbus.pdu.register_message import (
     ReadInputRegistersResponse,
 )
 
-from hardware.modbus.profile import ModbusProfile, load_profile
-from hardware.simulators.base import PtySimulator
-from hardware.simulators.signals import Signal, drift_for
+from agrifleet.hardware.modbus.profile import ModbusProfile, load_profile
+from agrifleet.hardware.simulators.base import PtySimulator
+from agrifleet.hardware.simulators.signals import Signal, drift_for
 
 logger = logging.getLogger(__name__)
 

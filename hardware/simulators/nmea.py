@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from hardware.nmea.sentences import KNOTS_TO_MPS, build, format_coordinate
-from hardware.simulators.base import PtySimulator
+from agrifleet.hardware.nmea.sentences import KNOTS_TO_MPS, build, format_coordinate
+from agrifleet.hardware.simulators.base import PtySimulator
 
 _NOISE = bytes(range(256))
 

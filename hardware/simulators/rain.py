@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from hardware.rain.profile import RainGaugeProfile, load_profile
-from hardware.simulators.modbus import ModbusSoilSimulator
+from agrifleet.hardware.rain.profile import RainGaugeProfile, load_profile
+from agrifleet.hardware.simulators.modbus import ModbusSoilSimulator
 
 
 class RainGaugeSimulator(ModbusSoilSimulator):

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import time
 
-from hardware.sdi12 import protocol
-from hardware.sdi12.profile import Sdi12Profile, load_profile
-from hardware.simulators.base import PtySimulator
-from hardware.simulators.signals import Signal, drift_for
+from agrifleet.hardware.sdi12 import protocol
+from agrifleet.hardware.sdi12.profile import Sdi12Profile, load_profile
+from agrifleet.hardware.simulators.base import PtySimulator
+from agrifleet.hardware.simulators.signals import Signal, drift_for
 
 #: Garbage that stays garbage after a 7-bit mask: control characters, never CR or LF.
 _NOISE = bytes(b for b in [*range(0x01, 0x20), *range(0x81, 0xA0)] if b & 0x7F not in (10, 13))

@@ -15,7 +15,7 @@ from agrifleet.contract import (
     offer_topic,
     status_topic,
 )
-from provisioning.acl import topic_matches
+from agrifleet.provisioning.acl import topic_matches
 
 
 def test_device_topics_are_its_own_and_the_fleet_status() -> None:

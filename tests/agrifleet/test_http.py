@@ -121,7 +121,7 @@ def test_an_unreachable_server_is_one_error_with_the_reason() -> None:
 
 
 def test_a_private_ca_is_trusted_only_when_given(tmp_path: Path) -> None:
-    from provisioning.tls import make_broker_certificates
+    from agrifleet.provisioning.tls import make_broker_certificates
 
     tls = make_broker_certificates(tmp_path / "tls", hosts=("127.0.0.1",))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -17,6 +17,13 @@ from pathlib import Path
 import pytest
 
 from agrifleet.manifest import read_manifest
+from agrifleet.models.shipped import (
+    DEFAULT_VERSION,
+    default_model_dir,
+    models_root,
+    release_public_key,
+    release_public_keys,
+)
 from agrifleet.package import (
     SIG_NAME,
     PackageError,
@@ -28,13 +35,6 @@ from agrifleet.package import (
     safe_extract,
     sign_package,
     verify_package,
-)
-from models.shipped import (
-    DEFAULT_VERSION,
-    default_model_dir,
-    models_root,
-    release_public_key,
-    release_public_keys,
 )
 from tests.agrifleet.package_folders import copy_package, needs_base_model
 from tests.base_model import BASE_MODEL_DIR, BASE_VERSION

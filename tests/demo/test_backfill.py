@@ -3,7 +3,7 @@ over a day, 2 hours over a week, a day over a season) and few enough to send in 
 
 from __future__ import annotations
 
-from demo.backfill import poll_times
+from agrifleet.demo.backfill import poll_times
 
 
 def test_polls_cover_the_season_densely_where_charts_need_it() -> None:

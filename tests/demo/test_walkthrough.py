@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from demo.walkthrough import COMMANDS, VARIABLES
+from agrifleet.demo.walkthrough import COMMANDS, VARIABLES
 from tests.services import free_port
 from tests.test_readme import readme_walkthrough
 

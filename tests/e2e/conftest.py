@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy
 
-from demo.local_fleet import LocalFleet, LocalFleetOptions
+from agrifleet.demo.local_fleet import LocalFleet, LocalFleetOptions
 from tests.services import Postgres, free_port
 
 #: Short timers so a test sees resends and reconnects within seconds, not minutes.

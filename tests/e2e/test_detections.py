@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from agrifleet.demo.local_fleet import LocalFleet
 from agrifleet.inference.classifier import Classifier
-from demo.local_fleet import LocalFleet
-from models.shipped import default_model_dir
+from agrifleet.models.shipped import default_model_dir
 from tests.e2e.conftest import api, assert_nothing_lost, wait_until
 
 DISEASED = "Tomato___Late_blight"

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from demo.local_fleet import LocalFleet
+from agrifleet.demo.local_fleet import LocalFleet
 from tests.e2e.conftest import api, assert_nothing_lost, produced, wait_until
 
 OUTAGE_S = 6

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
-from edge.agent import Agent
-from edge.config import parse_config
-from edge.items import Priority
-from fleet.settings import FleetSettings
+from agrifleet.edge.agent import Agent
+from agrifleet.edge.config import parse_config
+from agrifleet.edge.items import Priority
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import running_fleet
 from tests.fleet.device import wait_until
 from tests.services import Broker
@@ -77,7 +77,7 @@ def at(record: logging.LogRecord) -> datetime:
 def test_stored_readings_resume_on_the_fleets_announcement(
     tmp_path: Path, broker: Broker, caplog: pytest.LogCaptureFixture, session: str
 ) -> None:
-    caplog.set_level(logging.INFO, logger="edge")
+    caplog.set_level(logging.INFO, logger="agrifleet.edge")
     db = tmp_path / "fleet.db"
     first_life = FleetSettings(database_url=f"sqlite:///{db}", mqtt_url=broker.fleet_url,
                                mqtt_client_id="fleet-first")

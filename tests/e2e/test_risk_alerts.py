@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from demo.local_fleet import LocalFleet
-from edge.clock import fast_wall
-from hardware.simulators import ModbusAirSimulator
+from agrifleet.demo.local_fleet import LocalFleet
+from agrifleet.edge.clock import fast_wall
+from agrifleet.hardware.simulators import ModbusAirSimulator
 from tests.e2e.conftest import api, wait_until
 from tests.fleet.alerts.delivery.receivers import WebhookReceiver, smtp_server, webhook_receiver
 

@@ -21,10 +21,10 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from agrifleet.contract import Batch, ModelOffer, Update
+from agrifleet.demo.local_fleet import LocalFleet, LocalFleetOptions
+from agrifleet.models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir, models_root
 from agrifleet.package import generate_keypair, sign_package
-from demo.local_fleet import LocalFleet, LocalFleetOptions
-from models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir, models_root
-from provisioning.acl import FLEET_USER
+from agrifleet.provisioning.acl import FLEET_USER
 from tests.base_model import newer_than_shipped
 from tests.e2e.conftest import FAST_AGENT, wait_until
 from tests.e2e.dropping_proxy import DroppingProxy

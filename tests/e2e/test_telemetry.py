@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from demo.local_fleet import LocalFleet
+from agrifleet.demo.local_fleet import LocalFleet
 from tests.e2e.conftest import api, assert_nothing_lost, wait_until
 
 SOIL = {"soil_moisture", "soil_temperature", "soil_ec", "soil_ph", "nitrogen", "phosphorus"}

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from edge.agent import Agent
-from edge.config import parse_config
-from edge.items import Priority
-from fleet.settings import FleetSettings
-from provisioning.tls import make_broker_certificates
+from agrifleet.edge.agent import Agent
+from agrifleet.edge.config import parse_config
+from agrifleet.edge.items import Priority
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.provisioning.tls import make_broker_certificates
 from tests.e2e.conftest import wait_until
 from tests.edge.conftest import running
 from tests.fleet.conftest import running_fleet
@@ -78,7 +78,7 @@ def test_a_node_that_does_not_trust_the_broker_says_so_and_keeps_its_readings(
     stranger = make_broker_certificates(tmp_path / "stranger")  # another CA: an impostor's
     with running_mosquitto(tmp_path / "mosquitto", tls=stranger) as broker:
         agent = _node(tmp_path, broker.add_device("field-01"), certificates.ca_file)
-        with caplog.at_level(logging.WARNING, logger="edge.link"), running(agent):
+        with caplog.at_level(logging.WARNING, logger="agrifleet.edge.link"), running(agent):
             outbox = agent.outbox
             assert outbox is not None
             outbox.emit("reading", {"sensor": "soil", "quantity": "soil_moisture",

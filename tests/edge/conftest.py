@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from edge.agent import Agent
-from edge.config import AgentConfig, parse_config
+from agrifleet.edge.agent import Agent
+from agrifleet.edge.config import AgentConfig, parse_config
 from tests.edge.fleet_acker import FleetAcker
 from tests.services import Broker
 

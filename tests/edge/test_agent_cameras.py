@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agrifleet.contract import Event
-from edge.agent import Agent
+from agrifleet.edge.agent import Agent
 from tests.edge.conftest import running
 from tests.edge.fleet_acker import wait_until
 

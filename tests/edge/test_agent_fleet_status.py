@@ -5,8 +5,8 @@ full window of unacknowledged readings."""
 from __future__ import annotations
 
 from agrifleet.contract import Batch, Event
-from edge.agent import Agent
-from edge.items import Priority
+from agrifleet.edge.agent import Agent
+from agrifleet.edge.items import Priority
 from tests.edge.conftest import running
 from tests.edge.fleet_acker import FleetAcker, wait_until
 

@@ -3,7 +3,7 @@ up), not of the data folder when the outbox is kept on another file system."""
 
 from __future__ import annotations
 
-from edge.agent import Agent
+from agrifleet.edge.agent import Agent
 from tests.edge.conftest import running
 from tests.edge.fleet_acker import wait_until
 from tests.edge.small_disk import fill, tmpfs

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 from agrifleet.contract import Status
-from edge.agent import Agent
-from edge.items import Priority
+from agrifleet.edge.agent import Agent
+from agrifleet.edge.items import Priority
 from tests.edge.conftest import running
 from tests.edge.fleet_acker import FleetAcker, wait_until
 

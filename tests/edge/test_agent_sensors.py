@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from agrifleet.contract import Event, Reading
-from edge.agent import Agent
-from hardware.simulators import ModbusSoilSimulator, NmeaGpsSimulator, Sdi12Simulator
+from agrifleet.edge.agent import Agent
+from agrifleet.hardware.simulators import ModbusSoilSimulator, NmeaGpsSimulator, Sdi12Simulator
 from tests.edge.conftest import running
 from tests.edge.fleet_acker import FleetAcker, wait_until
 

@@ -7,9 +7,16 @@ from datetime import UTC, datetime
 import pytest
 
 from agrifleet.contract import Batch
-from edge.clock import SANITY_FLOOR, Clock, fast_wall, kernel_clock_synced, system_boot_id, uptime_s
-from edge.items import Priority
-from edge.outbox import Outbox
+from agrifleet.edge.clock import (
+    SANITY_FLOOR,
+    Clock,
+    fast_wall,
+    kernel_clock_synced,
+    system_boot_id,
+    uptime_s,
+)
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox import Outbox
 
 REAL_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()
 

@@ -8,8 +8,8 @@ import pytest
 
 from agrifleet.cli import main
 from agrifleet.contract import DEFAULT_PREFIX
-from edge.config import ConfigError, load_config
-from edge.sensor_types.modbus import ModbusSoilSensor
+from agrifleet.edge.config import ConfigError, load_config
+from agrifleet.edge.sensor_types.modbus import ModbusSoilSensor
 
 EXAMPLE = """\
 device_id = "field-07"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from edge.agent import Agent
-from edge.config import ConfigError, load_config
-from edge.sensor_types.modbus import ModbusSoilSensor
-from edge.sensor_types.rain_gauge import RainGaugeSensor
-from edge.sensors import opener
-from hardware.rain import RainGauge
-from hardware.simulators import ModbusAirSimulator, RainGaugeSimulator
+from agrifleet.edge.agent import Agent
+from agrifleet.edge.config import ConfigError, load_config
+from agrifleet.edge.sensor_types.modbus import ModbusSoilSensor
+from agrifleet.edge.sensor_types.rain_gauge import RainGaugeSensor
+from agrifleet.edge.sensors import opener
+from agrifleet.hardware.rain import RainGauge
+from agrifleet.hardware.simulators import ModbusAirSimulator, RainGaugeSimulator
 
 BASE = """\
 device_id = "field-07"

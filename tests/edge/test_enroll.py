@@ -17,13 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agrifleet.edge.config import load_config
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.hardware.simulators import ModbusSoilSimulator
+from agrifleet.provisioning.dynsec import DynsecBroker
 from agrifleet.signing import generate_keypair
-from edge.config import load_config
-from fleet.app import create_app
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
-from hardware.simulators import ModbusSoilSimulator
-from provisioning.dynsec import DynsecBroker
 from tests.fleet.web.api.server import serving
 from tests.services import connack, free_port
 

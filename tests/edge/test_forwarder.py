@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from agrifleet.contract import Ack, Batch, seq_ranges
-from edge.clock import Clock
-from edge.forwarder import Forwarder
-from edge.items import Priority
-from edge.outbox import Outbox
+from agrifleet.edge.clock import Clock
+from agrifleet.edge.forwarder import Forwarder
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox import Outbox
 
 
 class Wire:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from edge.clock import Clock
-from edge.health import HealthProbe, cpu_temp_c, disk_free_bytes
-from edge.items import Priority
-from edge.outbox import Outbox
+from agrifleet.edge.clock import Clock
+from agrifleet.edge.health import HealthProbe, cpu_temp_c, disk_free_bytes
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox import Outbox
 
 
 def thermal_zone(root, n: int, kind: str, millideg: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.notify import Watchdog, notify
+from agrifleet.edge.notify import Watchdog, notify
 from tests.services import free_port
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES, Ack, Batch, Event, Reading
-from edge.clock import Clock
-from edge.items import Priority
-from edge.outbox import ItemRefused, Outbox
+from agrifleet.edge.clock import Clock
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox import ItemRefused, Outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -196,9 +196,9 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from edge.clock import Clock
-    from edge.items import Priority
-    from edge.outbox import Outbox
+    from agrifleet.edge.clock import Clock
+    from agrifleet.edge.items import Priority
+    from agrifleet.edge.outbox import Outbox
 
     outbox = Outbox.open(Path(sys.argv[1]), device_id="field-07", boot_id="boot-a",
                          clock=Clock("always"))

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from agrifleet.contract import Event
-from edge.clock import Clock
-from edge.outbox import UNWRITABLE, Outbox
-from hardware.simulators import ModbusSoilSimulator
+from agrifleet.edge.clock import Clock
+from agrifleet.edge.outbox import UNWRITABLE, Outbox
+from agrifleet.hardware.simulators import ModbusSoilSimulator
 from tests.edge.fleet_acker import FleetAcker, wait_until
 from tests.edge.small_disk import fill, tmpfs
 

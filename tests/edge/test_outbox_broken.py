@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from agrifleet.contract import Batch, Event, Reading
-from edge.clock import Clock
-from edge.items import Priority
-from edge.outbox import EXIT_OUTBOX_BROKEN, Outbox, OutboxBroken
+from agrifleet.edge.clock import Clock
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox import EXIT_OUTBOX_BROKEN, Outbox, OutboxBroken
 
 ROOT = Path(__file__).resolve().parents[2]
 

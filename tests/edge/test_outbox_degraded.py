@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from agrifleet.contract import Ack, Batch, Event, seq_ranges
-from edge.clock import Clock
-from edge.health import HealthProbe
-from edge.items import Priority
-from edge.outbox import (
+from agrifleet.edge.clock import Clock
+from agrifleet.edge.health import HealthProbe
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox import (
     EXIT_OUTBOX_BROKEN,
     EXIT_OUTBOX_UNWRITABLE,
     UNWRITABLE,

@@ -3,8 +3,8 @@ alert is never evicted for something less important, items come back in seq orde
 
 from __future__ import annotations
 
-from edge.items import Priority
-from edge.outbox.memory import Held, MemoryBuffer
+from agrifleet.edge.items import Priority
+from agrifleet.edge.outbox.memory import Held, MemoryBuffer
 
 
 def held(seq: int, priority: Priority, size: int = 100) -> Held:

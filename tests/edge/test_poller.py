@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from edge.items import Priority
-from edge.poller import PolledSensor, Poller, RetryPolicy
-from hardware.sensor import Measurement, SensorError
+from agrifleet.edge.items import Priority
+from agrifleet.edge.poller import PolledSensor, Poller, RetryPolicy
+from agrifleet.hardware.sensor import Measurement, SensorError
 from tests.edge.fleet_acker import wait_until
 
 

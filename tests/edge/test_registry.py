@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from edge.sensor_types.base import SensorType
-from hardware.sensor import Measurement, Sensor
+from agrifleet.edge.sensor_types.base import SensorType
+from agrifleet.hardware.sensor import Measurement, Sensor
 
 
 class _File:
@@ -47,7 +47,7 @@ STILL = '''
 from pathlib import Path
 from typing import Literal
 
-from edge.inference.camera_types.base import CameraType
+from agrifleet.edge.inference.camera_types.base import CameraType
 
 
 class _Still:
@@ -73,18 +73,18 @@ class StillCamera(CameraType):
 RUN = '''
 import importlib.util, json, sys
 
-for package, folder in (("edge.sensor_types", sys.argv[1]),
-                        ("edge.inference.camera_types", sys.argv[2])):
+for package, folder in (("agrifleet.edge.sensor_types", sys.argv[1]),
+                        ("agrifleet.edge.inference.camera_types", sys.argv[2])):
     spec = importlib.util.find_spec(package)
     spec.submodule_search_locations.append(folder)  # the package's __path__ gets the folder
     module = importlib.util.module_from_spec(spec)
     sys.modules[package] = module
     spec.loader.exec_module(module)
 
-from edge.config import ConfigError, parse_config
-from edge.inference.sources import PhotoFolder
-from edge.inference.worker import CameraWorker
-from edge.sensors import polled_sensors
+from agrifleet.edge.config import ConfigError, parse_config
+from agrifleet.edge.inference.sources import PhotoFolder
+from agrifleet.edge.inference.worker import CameraWorker
+from agrifleet.edge.sensors import polled_sensors
 
 base = {"device_id": "node-1", "mqtt": {"url": "mqtt://127.0.0.1"}}
 config = parse_config({**base,
@@ -127,7 +127,7 @@ def test_one_module_is_all_a_new_sensor_or_camera_type_needs(tmp_path: Path) -> 
 def test_a_type_name_claimed_by_two_modules_is_refused_at_start(tmp_path: Path) -> None:
     (tmp_path / "gps_clone.py").write_text(
         "from typing import Literal\n"
-        "from edge.sensor_types.base import SensorType\n"
+        "from agrifleet.edge.sensor_types.base import SensorType\n"
         "class GpsClone(SensorType):\n"
         "    type: Literal['nmea-gps']\n"
     )

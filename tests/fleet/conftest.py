@@ -20,11 +20,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
-from fleet.app import create_app
-from fleet.db import make_engine
-from fleet.migrate import upgrade
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.device import Device
 from tests.services import Broker, Postgres
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.settings import FleetSettings
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import running_fleet
 from tests.fleet.fixtures.fleet_data import fill, snapshot
 from tests.fleet.modelops.registry.packages import archive, keypair, package_dir

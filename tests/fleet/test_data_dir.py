@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fleet.settings import default_data_dir, load_settings
+from agrifleet.fleet.settings import default_data_dir, load_settings
 from tests.fleet.device import wait_until
 from tests.services import free_port
 
@@ -108,7 +108,7 @@ def _answers(base: str) -> bool:
 def test_a_new_database_and_its_folder_are_private_whatever_the_umask(tmp_path: Path) -> None:
     from sqlalchemy import text
 
-    from fleet.db import make_engine
+    from agrifleet.fleet.db import make_engine
 
     old = os.umask(0o022)
     try:

@@ -13,9 +13,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from fleet.db import make_engine
-from fleet.migrate import upgrade
-from fleet.telemetry import partitions
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.telemetry import partitions
 
 
 def _described(diff: list[Any]) -> list[tuple[str, str, tuple[str, ...]]]:

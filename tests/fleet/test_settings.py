@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.settings import FleetSettings, SettingsError, load_settings, mask_url
+from agrifleet.fleet.settings import FleetSettings, SettingsError, load_settings, mask_url
 
 
 def test_defaults_need_no_environment() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.settings import SettingsError, load_settings
+from agrifleet.fleet.settings import SettingsError, load_settings
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fleet.settings import FleetSettings
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import running_fleet
 from tests.fleet.device import T0, reading
 from tests.fleet.fixtures.fleet_data import READINGS, snapshot

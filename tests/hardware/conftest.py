@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hardware.simulators import ModbusSoilSimulator, NmeaGpsSimulator, Sdi12Simulator
+from agrifleet.hardware.simulators import ModbusSoilSimulator, NmeaGpsSimulator, Sdi12Simulator
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from hardware.simulators.base import PtySimulator
-from hardware.simulators.bench import SimulatorBench
+from agrifleet.hardware.simulators.base import PtySimulator
+from agrifleet.hardware.simulators.bench import SimulatorBench
 
 
 def test_faults_toggle_and_unplugged_devices_come_back_under_new_paths() -> None:

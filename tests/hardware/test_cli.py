@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from hardware.modbus import ModbusSoilProbe
-from hardware.nmea import NmeaGps
-from hardware.sdi12 import Sdi12Probe
-from hardware.sensor import Sensor
+from agrifleet.hardware.modbus import ModbusSoilProbe
+from agrifleet.hardware.nmea import NmeaGps
+from agrifleet.hardware.sdi12 import Sdi12Probe
+from agrifleet.hardware.sensor import Sensor
 
 
 def test_sim_sensors_serves_real_protocols_until_terminated(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hardware.modbus import ModbusSoilProbe
-from hardware.sensor import Measurement, SensorError
-from hardware.simulators import ModbusSoilSimulator
+from agrifleet.hardware.modbus import ModbusSoilProbe
+from agrifleet.hardware.sensor import Measurement, SensorError
+from agrifleet.hardware.simulators import ModbusSoilSimulator
 from tests.hardware.peer import ScriptedPeer
 
 THREE_REGISTERS = """

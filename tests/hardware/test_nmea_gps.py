@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hardware.nmea import NmeaGps
-from hardware.nmea.sentences import build
-from hardware.sensor import SensorError
-from hardware.simulators import NmeaGpsSimulator
+from agrifleet.hardware.nmea import NmeaGps
+from agrifleet.hardware.nmea.sentences import build
+from agrifleet.hardware.sensor import SensorError
+from agrifleet.hardware.simulators import NmeaGpsSimulator
 
 
 class FaultyReceiver(NmeaGpsSimulator):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hardware.nmea.sentences import (
+from agrifleet.hardware.nmea.sentences import (
     KNOTS_TO_MPS,
     SentenceError,
     build,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hardware.ports import describe, list_by_id, resolve, stable_path
-from hardware.simulators import NmeaGpsSimulator
+from agrifleet.hardware.ports import describe, list_by_id, resolve, stable_path
+from agrifleet.hardware.simulators import NmeaGpsSimulator
 
 
 def test_by_id_links_are_listed_with_their_current_node(tmp_path: Path) -> None:

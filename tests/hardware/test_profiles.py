@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from hardware.modbus import ModbusSoilProbe, load_profile, shipped_profiles
-from hardware.modbus.profile import Block, plan_blocks
-from hardware.profiles import ProfileError
-from hardware.sdi12 import Sdi12Probe
-from hardware.sdi12 import load_profile as load_sdi12_profile
-from hardware.sdi12 import shipped_profiles as shipped_sdi12
-from hardware.sensor import SensorError
+from agrifleet.hardware.modbus import ModbusSoilProbe, load_profile, shipped_profiles
+from agrifleet.hardware.modbus.profile import Block, plan_blocks
+from agrifleet.hardware.profiles import ProfileError
+from agrifleet.hardware.sdi12 import Sdi12Probe
+from agrifleet.hardware.sdi12 import load_profile as load_sdi12_profile
+from agrifleet.hardware.sdi12 import shipped_profiles as shipped_sdi12
+from agrifleet.hardware.sensor import SensorError
 
 GOOD = """
 name = "greenhouse-ec"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hardware.sdi12 import Sdi12Probe
-from hardware.sensor import Measurement, SensorError
-from hardware.simulators import Sdi12Simulator
+from agrifleet.hardware.sdi12 import Sdi12Probe
+from agrifleet.hardware.sensor import Measurement, SensorError
+from agrifleet.hardware.simulators import Sdi12Simulator
 from tests.hardware.peer import ScriptedPeer
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hardware.sdi12 import protocol
-from hardware.sdi12.protocol import ReplyError
+from agrifleet.hardware.sdi12 import protocol
+from agrifleet.hardware.sdi12.protocol import ReplyError
 
 
 def test_command_bytes() -> None:

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from hardware.modbus import ModbusSoilProbe, load_profile
-from hardware.profiles import ProfileError
-from hardware.rain import RainGauge
-from hardware.rain import load_profile as load_rain_profile
-from hardware.sdi12 import Sdi12Probe
-from hardware.sdi12 import load_profile as load_sdi12_profile
-from hardware.sensor import Measurement, SensorError
-from hardware.simulators import ModbusAirSimulator, RainGaugeSimulator, Sdi12Simulator
-from hardware.simulators.signals import DailyCycle
+from agrifleet.hardware.modbus import ModbusSoilProbe, load_profile
+from agrifleet.hardware.profiles import ProfileError
+from agrifleet.hardware.rain import RainGauge
+from agrifleet.hardware.rain import load_profile as load_rain_profile
+from agrifleet.hardware.sdi12 import Sdi12Probe
+from agrifleet.hardware.sdi12 import load_profile as load_sdi12_profile
+from agrifleet.hardware.sensor import Measurement, SensorError
+from agrifleet.hardware.simulators import ModbusAirSimulator, RainGaugeSimulator, Sdi12Simulator
+from agrifleet.hardware.simulators.signals import DailyCycle
 from tests.hardware.peer import ScriptedPeer
 from tests.hardware.test_modbus_probe import framed
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from models.augment import BACKGROUNDS, background, leaf_mask
+from agrifleet.models.augment import BACKGROUNDS, background, leaf_mask
 
 
 def _lab_photo(back: tuple[int, int, int] = (150, 150, 155), side: int = 96

@@ -13,7 +13,7 @@ import pytest
 pytestmark = pytest.mark.slow  # needs TensorFlow (the train extra)
 tf = pytest.importorskip("tensorflow", reason="train extra not installed")
 
-from models import augment_batch as steps  # noqa: E402  (imports TensorFlow)
+from agrifleet.models import augment_batch as steps  # noqa: E402  (imports TensorFlow)
 
 
 def _flat(value: float = 100.0, batch: int = 8, side: int = 32) -> Any:

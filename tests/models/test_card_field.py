@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from agrifleet.manifest import read_manifest
-from models.card_field import RECORDED, comparison, earlier_versions, headline
-from models.shipped import default_model_dir
+from agrifleet.models.card_field import RECORDED, comparison, earlier_versions, headline
+from agrifleet.models.shipped import default_model_dir
 from tests.base_model import BASE_MODEL_DIR
 
 

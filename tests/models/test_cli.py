@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agrifleet.cli import main
-from models.shipped import default_model_dir
+from agrifleet.models.shipped import default_model_dir
 from tests.agrifleet.inference.conftest import leaf_jpeg
 from tests.base_model import needs_model
 
@@ -88,8 +88,8 @@ def test_train_without_tensorflow_gives_a_one_line_hint(
 def test_training_pipeline_exports_and_packages(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     from agrifleet.inference.classifier import Classifier
-    from models.model_folder import package
-    from models.train import TrainSettings, collect, train
+    from agrifleet.models.model_folder import package
+    from agrifleet.models.train import TrainSettings, collect, train
     from tests.models.test_split import _dataset
 
     data = _dataset(tmp_path / "data", classes=3, per_class=24)

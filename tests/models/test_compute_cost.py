@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from models.compute_cost import PI4_REFERENCE_MULTIPLY_ADDS, cost, multiply_adds, pi4_latency_ms
+from agrifleet.models.compute_cost import (
+    PI4_REFERENCE_MULTIPLY_ADDS,
+    cost,
+    multiply_adds,
+    pi4_latency_ms,
+)
 from tests.agrifleet.inference.conftest import DATA
 from tests.base_model import BASE_MODEL_DIR
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.evaluate import (
+from agrifleet.models.evaluate import (
     PRECISION_TARGET,
     PRECISION_TARGETS,
     choose_operating_point,

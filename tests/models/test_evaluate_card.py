@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from models.card import render
+from agrifleet.models.card import render
 from tests.base_model import BASE_MODEL_DIR
 
 FARM = {"label": {"coverage": 0.5, "confidently_wrong": 0.25},

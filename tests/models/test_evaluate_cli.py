@@ -13,9 +13,9 @@ import pytest
 from agrifleet.cli import main
 from agrifleet.inference.preprocess import preprocess
 from agrifleet.inference.runtime import ENV_VAR
-from models.evaluate import TFLiteModel
-from models.shipped import default_model_dir
-from models.sweep import QUALITIES, SIZES
+from agrifleet.models.evaluate import TFLiteModel
+from agrifleet.models.shipped import default_model_dir
+from agrifleet.models.sweep import QUALITIES, SIZES
 from tests.agrifleet.inference.conftest import DATA, leaf_jpeg
 
 
@@ -159,8 +159,8 @@ def test_leave_field_out_without_field_photos_is_one_line(
 
 
 def test_the_sweep_can_take_the_first_photos_of_each_class(tmp_path: Path) -> None:
-    from models.eval_report import sweep_subset
-    from models.split import Photo
+    from agrifleet.models.eval_report import sweep_subset
+    from agrifleet.models.split import Photo
 
     photos = [Photo(path=tmp_path / label / name, label=label, split="test", group=name)
               for label, name in [("b", "2.jpg"), ("a", "9.jpg"), ("b", "1.jpg"),

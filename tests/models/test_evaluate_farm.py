@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.evaluate import (
+from agrifleet.models.evaluate import (
     farm_figures,
     healthy_vs_diseased,
     part_figures,
@@ -92,7 +92,7 @@ def test_no_healthy_photos_gives_no_healthy_figure_rather_than_zero() -> None:
 
 
 def test_the_risk_coverage_curve_prints_one_line_per_threshold() -> None:
-    from models.evaluate import format_risk_coverage
+    from agrifleet.models.evaluate import format_risk_coverage
 
     rows: list[dict[str, float | None]] = [
             {"threshold": 0.5, "coverage": 0.75, "selective_accuracy": 1.0,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from agrifleet.cli import build_parser
-from models.train import TrainSettings, training_indices
+from agrifleet.models.train import TrainSettings, training_indices
 
 SPLIT = np.array(["train", "train", "val", "test", "train", "val", "test"])
 IS_FIELD = np.array([False, False, False, False, True, True, True])

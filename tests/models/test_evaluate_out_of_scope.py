@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.out_of_scope import (
+from agrifleet.models.out_of_scope import (
     KINDS,
     background_set,
     green_share,

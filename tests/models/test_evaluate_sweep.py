@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.sweep import QUALITIES, SIZES, degrade, degraded_pixels, format_sweep, sweep
+from agrifleet.models.sweep import QUALITIES, SIZES, degrade, degraded_pixels, format_sweep, sweep
 from tests.agrifleet.inference.conftest import leaf_jpeg
 
 

@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 
 from agrifleet.cli import main
-from fleet.farmdata.training_set import COLUMNS, PROVENANCE
-from models.card import render
-from models.fleet_photos import count_fleet_photos, read_provenance
-from models.split import split_field
+from agrifleet.fleet.farmdata.training_set import COLUMNS, PROVENANCE
+from agrifleet.models.card import render
+from agrifleet.models.fleet_photos import count_fleet_photos, read_provenance
+from agrifleet.models.split import split_field
 from tests.base_model import BASE_MODEL_DIR
 
 CLASSES = ("Tomato___Early_blight", "Tomato___Late_blight")

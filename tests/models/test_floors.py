@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.floors import floors, format_floors, worst_crop, worst_size_gap
+from agrifleet.models.floors import floors, format_floors, worst_crop, worst_size_gap
 
 
 def _report(**changes: Any) -> dict[str, Any]:

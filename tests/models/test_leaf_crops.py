@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.leaf_crops import crop_pixels, load_crops, read_boxes
-from models.split import Photo
+from agrifleet.models.leaf_crops import crop_pixels, load_crops, read_boxes
+from agrifleet.models.split import Photo
 
 
 def _field(tmp_path: Path) -> tuple[Path, list[Photo]]:

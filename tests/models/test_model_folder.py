@@ -13,8 +13,8 @@ import pytest
 
 from agrifleet.cli import main
 from agrifleet.manifest import read_manifest
-from models.split import split_hash
-from models.train import collect
+from agrifleet.models.split import split_hash
+from agrifleet.models.train import collect
 from tests.base_model import BASE_MODEL_DIR
 from tests.models.test_release import _photos
 
@@ -91,7 +91,7 @@ def test_a_coverage_outside_0_to_1_is_one_line(
 def test_a_model_trained_without_field_photos_gets_thresholds_from_lab_photos_only(
     folder: Path, tmp_path: Path, excluded: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import models.model_folder as model_folder
+    import agrifleet.models.model_folder as model_folder
 
     lab = _photos(tmp_path / "lab", 14, 0)
     field = _photos(tmp_path / "field", 10, 1000)

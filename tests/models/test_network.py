@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow  # needs TensorFlow (the train extra)
 
 def test_view_averaging_equals_the_mean_over_mirrored_photos() -> None:
     pytest.importorskip("tensorflow")
-    from models.network import build_model, with_view_averaging
+    from agrifleet.models.network import build_model, with_view_averaging
 
     model = build_model(5, size=32, width=0.25)
     photos = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype(np.float32)
@@ -25,7 +25,7 @@ def test_view_averaging_equals_the_mean_over_mirrored_photos() -> None:
 
 def test_one_view_is_the_model_itself_and_odd_counts_are_refused() -> None:
     pytest.importorskip("tensorflow")
-    from models.network import build_model, with_view_averaging
+    from agrifleet.models.network import build_model, with_view_averaging
 
     model = build_model(3, size=32, width=0.25)
     assert with_view_averaging(model, 1) is model

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import out_of_scope
-from models.outliers import KINDS, outlier, outlier_bank
+from agrifleet.models import out_of_scope
+from agrifleet.models.outliers import KINDS, outlier, outlier_bank
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.pretrained import (
+from agrifleet.models.pretrained import (
     LEGACY_MAGIC,
     LEGACY_PROTOCOL,
     WEIGHTS,
@@ -153,8 +153,8 @@ def test_the_keras_rebuild_names_imagenet_photos_right(backbone: str) -> None:
     from PIL import Image
 
     from agrifleet.inference.preprocess import preprocess
-    from models.backbones import build_backbone
-    from models.pretrained import load_weights
+    from agrifleet.models.backbones import build_backbone
+    from agrifleet.models.pretrained import load_weights
 
     try:
         weights = load_weights(backbone)

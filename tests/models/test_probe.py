@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.probe import compare_backbones, crop_of, fit_softmax, leave_crop_out
+from agrifleet.models.probe import compare_backbones, crop_of, fit_softmax, leave_crop_out
 
 LABELS = ["Apple___healthy", "Apple___scab", "Tomato___healthy", "Tomato___blight"]
 

@@ -9,10 +9,10 @@ import pytest
 
 from agrifleet.inference.classifier import Classifier
 from agrifleet.inference.preprocess import preprocess
-from models.evaluate import TFLiteModel
-from models.shipped import default_model_dir
-from models.split import split_folder
-from models.train import load_pixels
+from agrifleet.models.evaluate import TFLiteModel
+from agrifleet.models.shipped import default_model_dir
+from agrifleet.models.split import split_folder
+from agrifleet.models.train import load_pixels
 from tests.agrifleet.inference.conftest import leaf_jpeg
 
 

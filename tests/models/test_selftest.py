@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from agrifleet.inference.selftest import SELFTEST_DIR, images_in, read_answers, run_selftest
-from models.selftest import (
+from agrifleet.models.selftest import (
     class_median_selftest,
     images_selftest,
     median_image,
     shipped_kind_selftest,
     slug,
 )
-from models.shipped import default_model_dir
+from agrifleet.models.shipped import default_model_dir
 from tests.agrifleet.inference.conftest import leaf_jpeg
 from tests.base_model import BASE_MODEL_DIR
 

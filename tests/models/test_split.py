@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.split import (
+from agrifleet.models.split import (
     near_duplicate_groups,
     split_folder,
     split_hash,
@@ -71,7 +71,7 @@ def test_adding_a_photo_moves_no_other_photo(tmp_path: Path) -> None:
 
 
 def test_field_near_copies_filed_under_two_classes_land_in_one_split(tmp_path: Path) -> None:
-    from models.split import split_field
+    from agrifleet.models.split import split_field
 
     root = _dataset(tmp_path / "field", classes=2, per_class=12)
     first = sorted((root / "Crop___disease_0").iterdir())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.acl import allowed, topic_matches
+from agrifleet.provisioning.acl import allowed, topic_matches
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_every_device_reads_the_fleet_status_and_cannot_write_it() -> None:
 
 
 def test_mosquitto_acl_is_the_contracts_device_topics() -> None:
-    from provisioning.mosquitto import acl_text
+    from agrifleet.provisioning.mosquitto import acl_text
 
     text = acl_text("agrifleet")
     assert "pattern read agrifleet/_fleet/status" in text

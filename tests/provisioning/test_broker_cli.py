@@ -13,9 +13,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from agrifleet.mqtt import configure_client, parse_mqtt_url
-from provisioning.dynsec import DynsecControl, find_plugin
-from provisioning.mosquitto import find_mosquitto, free_port, wait_for_port
-from provisioning.tls import make_broker_certificates
+from agrifleet.provisioning.dynsec import DynsecControl, find_plugin
+from agrifleet.provisioning.mosquitto import find_mosquitto, free_port, wait_for_port
+from agrifleet.provisioning.tls import make_broker_certificates
 from tests.services import connack
 
 AGRIFLEET = [sys.executable, "-m", "agrifleet"]

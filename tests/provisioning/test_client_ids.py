@@ -19,10 +19,10 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES, DeviceId, device_client_id
-from fleet.settings import FleetSettings
-from fleet.telemetry.workers import worker_client_id
-from provisioning.dynsec import DynsecBroker, DynsecControl, device_acls, device_role
-from provisioning.embedded_broker import EmbeddedBroker
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry.workers import worker_client_id
+from agrifleet.provisioning.dynsec import DynsecBroker, DynsecControl, device_acls, device_role
+from agrifleet.provisioning.embedded_broker import EmbeddedBroker
 from tests.services import connack, free_port
 
 PASSWORDS = {"field-01": "password-of-field-01-0001", "field-02": "password-of-field-02-0001"}

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from agrifleet.contract import device_client_id
-from provisioning.dynsec import (
+from agrifleet.provisioning.dynsec import (
     DynsecBroker,
     DynsecConfig,
     DynsecControl,

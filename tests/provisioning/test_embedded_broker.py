@@ -9,7 +9,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from agrifleet.contract import device_client_id
-from provisioning.embedded_broker import EmbeddedBroker
+from agrifleet.provisioning.embedded_broker import EmbeddedBroker
 from tests.services import free_port
 
 USERS = {"fleet": "fleet-secret", "field-01": "device-secret"}

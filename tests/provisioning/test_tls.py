@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from provisioning.tls import CA_DAYS, SERVER_DAYS, TlsFiles, make_broker_certificates
+from agrifleet.provisioning.tls import CA_DAYS, SERVER_DAYS, TlsFiles, make_broker_certificates
 from tests.services import Broker, connack, running_mosquitto
 
 #: An MQTT 3.1.1 CONNECT packet (client id "x", clean session) as a plain client would send it.
@@ -161,7 +161,8 @@ def test_the_provision_command_refuses_an_unreadable_ca_in_one_line(
 
 def test_a_broker_config_needs_no_cryptography_until_certificates_are_made() -> None:
     code = ("import sys; sys.modules['cryptography'] = None\n"
-            "import provisioning.mosquitto, provisioning.dynsec, provisioning.tls\n"
+            "import agrifleet.provisioning.mosquitto, agrifleet.provisioning.dynsec\n"
+            "import agrifleet.provisioning.tls\n"
             "print('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=False)

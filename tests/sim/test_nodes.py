@@ -8,7 +8,7 @@ import json
 import random
 
 from agrifleet.contract import Batch
-from demo.sim.nodes import QUANTITIES, VirtualNode
+from agrifleet.demo.sim.nodes import QUANTITIES, VirtualNode
 
 
 def node(**kw: object) -> VirtualNode:

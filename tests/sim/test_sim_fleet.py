@@ -13,8 +13,8 @@ from pathlib import Path
 
 import sqlalchemy
 
-from demo.sim.runner import SimOptions, run_fleet
-from fleet.settings import FleetSettings
+from agrifleet.demo.sim.runner import SimOptions, run_fleet
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import running_fleet
 from tests.services import Broker
 

@@ -4,8 +4,8 @@ subclass with its keys, its source and its poll interval."""
 
 from __future__ import annotations
 
-from edge.inference.camera_types.base import CameraType
-from edge.registry import discover
+from agrifleet.edge.inference.camera_types.base import CameraType
+from agrifleet.edge.registry import discover
 
 #: Each ``type`` name of a ``[[cameras]]`` section to its config model.
 CAMERA_TYPES: dict[str, type[CameraType]] = discover(__name__, CameraType)

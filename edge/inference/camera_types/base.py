@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from agrifleet.contract import MAX_THUMBNAIL_B64
-from edge.inference.sources import Source
+from agrifleet.edge.inference.sources import Source
 
 #: Largest JPEG thumbnail (bytes) that still fits the contract's base64 cap.
 MAX_THUMBNAIL_BYTES = MAX_THUMBNAIL_B64 * 3 // 4

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.inference.camera_types.base import CameraType
-from edge.inference.sources import SourceError
+from agrifleet.edge.inference.camera_types.base import CameraType
+from agrifleet.edge.inference.sources import SourceError
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field
 
 from agrifleet import http
-from edge.inference.camera_types.base import CameraType
-from edge.inference.sources import SourceError
+from agrifleet.edge.inference.camera_types.base import CameraType
+from agrifleet.edge.inference.sources import SourceError
 
 
 class HttpCamera(CameraType):

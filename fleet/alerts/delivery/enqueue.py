@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, or_, select
 
-from fleet.alerts.delivery.tables import AlertNotice, Delivery, NotifySettings, Webhook
-from fleet.alerts.tables import OPEN_STATES, Alert, AlertRule
-from fleet.devices.tables import Device
-from fleet.people.tables import Membership, User
+from agrifleet.fleet.alerts.delivery.tables import AlertNotice, Delivery, NotifySettings, Webhook
+from agrifleet.fleet.alerts.tables import OPEN_STATES, Alert, AlertRule
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.people.tables import Membership, User
 
 log = logging.getLogger(__name__)
 

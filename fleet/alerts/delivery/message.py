@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleet.alerts.rules import AlertPublic
-from fleet.alerts.tables import Alert
-from fleet.catalogs import LANGUAGES, translations
-from fleet.modelops.advice import UnknownLabel, advice_for
-from fleet.risk import explain
-from fleet.texts import ALERT_KINDS
+from agrifleet.fleet.alerts.rules import AlertPublic
+from agrifleet.fleet.alerts.tables import Alert
+from agrifleet.fleet.catalogs import LANGUAGES, translations
+from agrifleet.fleet.modelops.advice import UnknownLabel, advice_for
+from agrifleet.fleet.risk import explain
+from agrifleet.fleet.texts import ALERT_KINDS
 
 
 def N_(message: str) -> str:

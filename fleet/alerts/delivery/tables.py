@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from fleet.columns import BigId, UtcDateTime, utcnow
+from agrifleet.fleet.columns import BigId, UtcDateTime, utcnow
 
 
 class Webhook(SQLModel, table=True):

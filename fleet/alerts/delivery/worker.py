@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fleet.alerts.delivery.enqueue import enqueue
-from fleet.alerts.delivery.message import compose, webhook_body
-from fleet.alerts.delivery.send import DeliveryError, post_webhook, send_email
-from fleet.alerts.delivery.tables import Delivery, NotifySettings, Webhook
-from fleet.alerts.tables import Alert
-from fleet.people.tables import User
-from fleet.settings import FleetSettings
-from fleet.ticker import Ticker
+from agrifleet.fleet.alerts.delivery.enqueue import enqueue
+from agrifleet.fleet.alerts.delivery.message import compose, webhook_body
+from agrifleet.fleet.alerts.delivery.send import DeliveryError, post_webhook, send_email
+from agrifleet.fleet.alerts.delivery.tables import Delivery, NotifySettings, Webhook
+from agrifleet.fleet.alerts.tables import Alert
+from agrifleet.fleet.people.tables import User
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.ticker import Ticker
 
 log = logging.getLogger(__name__)
 

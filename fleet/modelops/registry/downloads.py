@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from fleet.columns import utcnow
-from fleet.modelops.registry.tables import DownloadToken
-from fleet.people.auth import hash_token
-from fleet.settings import FleetSettings
+from agrifleet.fleet.columns import utcnow
+from agrifleet.fleet.modelops.registry.tables import DownloadToken
+from agrifleet.fleet.people.auth import hash_token
+from agrifleet.fleet.settings import FleetSettings
 
 DOWNLOAD_PREFIX = "agd_"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

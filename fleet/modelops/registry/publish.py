@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from agrifleet.fleet.modelops.registry.checks import check_package
+from agrifleet.fleet.modelops.registry.storage import ARCHIVE_NAME, UNPACKED_NAME, PackageStore
+from agrifleet.fleet.modelops.registry.tables import ModelPackage
+from agrifleet.fleet.settings import FleetSettings
 from agrifleet.manifest import Manifest
 from agrifleet.package import PackageError, check_upgrade, load_public_keys, parse_version
-from fleet.modelops.registry.checks import check_package
-from fleet.modelops.registry.storage import ARCHIVE_NAME, UNPACKED_NAME, PackageStore
-from fleet.modelops.registry.tables import ModelPackage
-from fleet.settings import FleetSettings
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from fleet.people.tables import Membership, User
+from agrifleet.fleet.people.tables import Membership, User
 
 #: What a caller who shares no farm with a package's publisher sees instead of the e-mail.
 OTHER_PUBLISHER = "someone in another farm"

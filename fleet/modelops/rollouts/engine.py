@@ -19,17 +19,28 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from agrifleet.contract import GateLimits, ModelOffer, offer_topic
-from fleet.devices.tables import Device
-from fleet.modelops.registry.downloads import issue_token, package_url, revoke_tokens
-from fleet.modelops.registry.publish import find
-from fleet.modelops.registry.tables import ModelPackage
-from fleet.modelops.rollouts.gate import error_report, gate_misses, gate_report, is_failure
-from fleet.modelops.rollouts.plan import ACTIVE_STATES, PlanError, plan_rollout
-from fleet.modelops.rollouts.schemas import RolloutCreate
-from fleet.modelops.rollouts.tables import DONE, IN_PROGRESS, Rollout, RolloutDevice, RolloutEvent
-from fleet.settings import FleetSettings
-from fleet.telemetry.queries import is_online
-from fleet.telemetry.tables import ModelUpdate
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.modelops.registry.downloads import issue_token, package_url, revoke_tokens
+from agrifleet.fleet.modelops.registry.publish import find
+from agrifleet.fleet.modelops.registry.tables import ModelPackage
+from agrifleet.fleet.modelops.rollouts.gate import (
+    error_report,
+    gate_misses,
+    gate_report,
+    is_failure,
+)
+from agrifleet.fleet.modelops.rollouts.plan import ACTIVE_STATES, PlanError, plan_rollout
+from agrifleet.fleet.modelops.rollouts.schemas import RolloutCreate
+from agrifleet.fleet.modelops.rollouts.tables import (
+    DONE,
+    IN_PROGRESS,
+    Rollout,
+    RolloutDevice,
+    RolloutEvent,
+)
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry.queries import is_online
+from agrifleet.fleet.telemetry.tables import ModelUpdate
 
 log = logging.getLogger(__name__)
 

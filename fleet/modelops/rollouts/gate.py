@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleet.modelops.rollouts.tables import Rollout, RolloutDevice
+from agrifleet.fleet.modelops.rollouts.tables import Rollout, RolloutDevice
 
 
 def gate_misses(gate: dict[str, Any] | None,

@@ -11,11 +11,11 @@ import math
 
 from sqlmodel import Session, col, select
 
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.modelops.registry.tables import ModelPackage
+from agrifleet.fleet.modelops.rollouts.schemas import RolloutCreate, Targets
+from agrifleet.fleet.modelops.rollouts.tables import Rollout, RolloutDevice, RolloutEvent
 from agrifleet.package import parse_version
-from fleet.devices.tables import Device
-from fleet.modelops.registry.tables import ModelPackage
-from fleet.modelops.rollouts.schemas import RolloutCreate, Targets
-from fleet.modelops.rollouts.tables import Rollout, RolloutDevice, RolloutEvent
 
 ACTIVE_STATES = ("running", "paused", "halted")
 

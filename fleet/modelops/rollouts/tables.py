@@ -8,7 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import JSON, BigInteger, Index
 from sqlmodel import Field, SQLModel
 
-from fleet.columns import BigId, UtcDateTime, utcnow
+from agrifleet.fleet.columns import BigId, UtcDateTime, utcnow
 
 RolloutState = Literal["running", "paused", "halted", "completed", "aborted"]
 #: A device's state in a rollout: ``pending`` (its phase has not started, or its offer was

@@ -8,17 +8,23 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from agrifleet.contract import GateFigures, GateLimits
-from fleet.devices.tables import Device
-from fleet.modelops.rollouts.plan import phase_ends
-from fleet.modelops.rollouts.schemas import (
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.modelops.rollouts.plan import phase_ends
+from agrifleet.fleet.modelops.rollouts.schemas import (
     PhasePublic,
     RolloutDetail,
     RolloutDevicePublic,
     RolloutEventPublic,
     RolloutPublic,
 )
-from fleet.modelops.rollouts.tables import DONE, IN_PROGRESS, Rollout, RolloutDevice, RolloutEvent
-from fleet.telemetry.queries import is_online
+from agrifleet.fleet.modelops.rollouts.tables import (
+    DONE,
+    IN_PROGRESS,
+    Rollout,
+    RolloutDevice,
+    RolloutEvent,
+)
+from agrifleet.fleet.telemetry.queries import is_online
 
 
 def _devices(session: Session, rollout_id: int) -> list[RolloutDevice]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, delete, select
 
-from fleet.people.tables import KnownDevice
+from agrifleet.fleet.people.tables import KnownDevice
 
 DEVICE_COOKIE = "agrifleet_device"
 DEVICE_PREFIX = "agd_"

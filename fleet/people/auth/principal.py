@@ -11,7 +11,14 @@ from typing import Literal
 
 from sqlmodel import Session, select
 
-from fleet.people.tables import FARM_ROLES, ApiToken, Membership, User, UserSession, UserToken
+from agrifleet.fleet.people.tables import (
+    FARM_ROLES,
+    ApiToken,
+    Membership,
+    User,
+    UserSession,
+    UserToken,
+)
 
 
 def rank(role: str | None) -> int:

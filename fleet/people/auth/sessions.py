@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, delete, select
 
-from fleet.people.tables import UserSession
+from agrifleet.fleet.people.tables import UserSession
 
 SESSION_COOKIE = "agrifleet_session"
 #: Not HttpOnly: the dashboard's script reads it and sends it back as X-CSRF-Token.

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from fleet.people.tables import LoginFailure
+from agrifleet.fleet.people.tables import LoginFailure
 
 
 @dataclass(frozen=True)

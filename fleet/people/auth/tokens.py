@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fleet.columns import utcnow
-from fleet.people.tables import ROLES, ApiToken, UserToken
+from agrifleet.fleet.columns import utcnow
+from agrifleet.fleet.people.tables import ROLES, ApiToken, UserToken
 
 TOKEN_PREFIX = "agf_"  # noqa: S105 - a marker that helps secret scanners, not a secret
 PERSONAL_PREFIX = "agu_"

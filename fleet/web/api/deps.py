@@ -12,12 +12,12 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from fleet.devices.tables import Device
-from fleet.metrics import Metrics
-from fleet.people import audit
-from fleet.people.auth import find_token
-from fleet.people.auth.principal import Principal, rank, service_principal, user_principal
-from fleet.people.auth.sessions import (
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth import find_token
+from agrifleet.fleet.people.auth.principal import Principal, rank, service_principal, user_principal
+from agrifleet.fleet.people.auth.sessions import (
     CSRF_COOKIE,
     CSRF_FIELD,
     CSRF_HEADER,
@@ -25,9 +25,9 @@ from fleet.people.auth.sessions import (
     csrf_matches,
     find_session,
 )
-from fleet.people.auth.tokens import find_personal_token
-from fleet.people.tables import User
-from fleet.settings import FleetSettings
+from agrifleet.fleet.people.auth.tokens import find_personal_token
+from agrifleet.fleet.people.tables import User
+from agrifleet.fleet.settings import FleetSettings
 
 #: What a device id looks like (agrifleet.contract.DeviceId).
 DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

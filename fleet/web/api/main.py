@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from fleet.web.api.deps import get_caller, read_csrf_form_field, refuse_unknown_query
-from fleet.web.api.errors import AUTH_RESPONSES
-from fleet.web.api.routes import (
+from agrifleet.fleet.web.api.deps import get_caller, read_csrf_form_field, refuse_unknown_query
+from agrifleet.fleet.web.api.errors import AUTH_RESPONSES
+from agrifleet.fleet.web.api.routes import (
     advice,
     alerts,
     audit,

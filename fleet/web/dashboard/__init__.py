@@ -13,7 +13,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and the API documentation pages on ``app``."""
-    from fleet.web.dashboard import apidocs, pages, sign_ins
+    from agrifleet.fleet.web.dashboard import apidocs, pages, sign_ins
 
     @app.exception_handler(pages.SignInNeeded)
     async def _sign_in(request: Request, exc: pages.SignInNeeded) -> RedirectResponse:

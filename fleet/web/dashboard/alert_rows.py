@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from fleet.alerts.tables import Alert
-from fleet.devices.tables import Device
-from fleet.people.tables import Field_
-from fleet.texts import ALERT_KINDS, N_
-from fleet.web.dashboard import quantities
-from fleet.web.dashboard.i18n import Formats
-from fleet.web.dashboard.session import Principal
+from agrifleet.fleet.alerts.tables import Alert
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.texts import ALERT_KINDS, N_
+from agrifleet.fleet.web.dashboard import quantities
+from agrifleet.fleet.web.dashboard.i18n import Formats
+from agrifleet.fleet.web.dashboard.session import Principal
 
 Gettext = Callable[[str], str]
 

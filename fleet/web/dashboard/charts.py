@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Literal
 
-from fleet.telemetry.tables import ReadingBucket
+from agrifleet.fleet.telemetry.tables import ReadingBucket
 
 Span = Literal["hour", "day", "week", "season"]
 #: Each span's length and bucket size: about 60–120 points per chart, whatever the span.

@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from fleet.devices.tables import Device, DevicePublic
-from fleet.modelops.tables import DetectionVerdict
-from fleet.people.tables import Field_
-from fleet.telemetry import queries
-from fleet.telemetry.tables import Detection, Event
-from fleet.web.dashboard.session import Principal
+from agrifleet.fleet.devices.tables import Device, DevicePublic
+from agrifleet.fleet.modelops.tables import DetectionVerdict
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.telemetry import queries
+from agrifleet.fleet.telemetry.tables import Detection, Event
+from agrifleet.fleet.web.dashboard.session import Principal
 
 #: Detections newer than this count as "found in the last days" on the overview.
 RECENT_DISEASE = timedelta(days=7)

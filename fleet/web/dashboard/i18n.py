@@ -19,7 +19,7 @@ from babel import Locale
 from babel.dates import format_datetime, format_timedelta
 from babel.numbers import format_decimal, format_percent
 
-from fleet.catalogs import DEFAULT, LANGUAGES, Lang
+from agrifleet.fleet.catalogs import DEFAULT, LANGUAGES, Lang
 
 #: How each language names itself in the switch.
 NATIVE_NAMES: Mapping[Lang, str] = {"vi": "Tiếng Việt", "zh": "中文", "en": "English"}

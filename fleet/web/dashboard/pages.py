@@ -18,19 +18,19 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import col, select
 
-from fleet.devices.tables import Device
-from fleet.modelops.registry.publishers import OTHER_PUBLISHER, shown_publisher
-from fleet.modelops.registry.tables import ModelPackage
-from fleet.modelops.rollouts.tables import Rollout, RolloutDevice
-from fleet.modelops.rollouts.views import rollout_detail
-from fleet.telemetry import queries
-from fleet.telemetry.tables import LatestReading, ReadingBucket
-from fleet.web.api.deps import SessionDep, SettingsDep
-from fleet.web.dashboard import alert_rows, charts, data, fieldmap, risk_view, session
-from fleet.web.dashboard.i18n import LANGUAGES
-from fleet.web.dashboard.render import language, page
-from fleet.web.dashboard.session import Principal
-from models.shipped import default_model_dir
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.modelops.registry.publishers import OTHER_PUBLISHER, shown_publisher
+from agrifleet.fleet.modelops.registry.tables import ModelPackage
+from agrifleet.fleet.modelops.rollouts.tables import Rollout, RolloutDevice
+from agrifleet.fleet.modelops.rollouts.views import rollout_detail
+from agrifleet.fleet.telemetry import queries
+from agrifleet.fleet.telemetry.tables import LatestReading, ReadingBucket
+from agrifleet.fleet.web.api.deps import SessionDep, SettingsDep
+from agrifleet.fleet.web.dashboard import alert_rows, charts, data, fieldmap, risk_view, session
+from agrifleet.fleet.web.dashboard.i18n import LANGUAGES
+from agrifleet.fleet.web.dashboard.render import language, page
+from agrifleet.fleet.web.dashboard.session import Principal
+from agrifleet.models.shipped import default_model_dir
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF = "agrifleet_login_csrf"
@@ -250,7 +250,7 @@ def models_page(request: Request, who: Who, db: SessionDep, settings: SettingsDe
 @router.get("/farm")
 def farm_page(request: Request, who: Who, db: SessionDep, settings: SettingsDep) -> Response:
     """The farm in view: how long its data is kept, and its consent to training."""
-    from fleet.farmdata.policy import FarmDataPolicy, defaults_of, public
+    from agrifleet.fleet.farmdata.policy import FarmDataPolicy, defaults_of, public
 
     policy = public(who.farm_id, db.get(FarmDataPolicy, who.farm_id) if who.farm_id else None,
                     defaults_of(settings))

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fleet.texts import N_
+from agrifleet.fleet.texts import N_
 
 Gettext = Callable[[str], str]
 

@@ -13,10 +13,10 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from agrifleet.fleet import catalogs, texts
+from agrifleet.fleet.web.dashboard import alert_rows, i18n, quantities
+from agrifleet.fleet.web.dashboard.session import FARM_COOKIE, Principal, current
 from agrifleet.inference.parts import HEALTHY, crop_name, disease_name
-from fleet import catalogs, texts
-from fleet.web.dashboard import alert_rows, i18n, quantities
-from fleet.web.dashboard.session import FARM_COOKIE, Principal, current
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _lock = threading.Lock()
@@ -74,7 +74,7 @@ def _label(gettext: Any, label: str) -> str:
     if label == "uncertain":
         return str(gettext("Uncertain"))
     try:
-        from fleet.modelops.advice import (  # the disease catalog (issue 11 B)
+        from agrifleet.fleet.modelops.advice import (  # the disease catalog (issue 11 B)
             UnknownLabel,
             advice_for,
         )

@@ -17,14 +17,14 @@ from html import escape
 from babel.dates import format_date
 from sqlmodel import Session
 
-from fleet.alerts.delivery.message import RISK_DISEASES
-from fleet.catalogs import translations
-from fleet.people.tables import Field_
-from fleet.risk import explain, registry, words
-from fleet.risk.assess import field_risk
-from fleet.risk.outcome import DayRisk
-from fleet.texts import N_
-from fleet.web.dashboard.i18n import Formats, Lang
+from agrifleet.fleet.alerts.delivery.message import RISK_DISEASES
+from agrifleet.fleet.catalogs import translations
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.risk import explain, registry, words
+from agrifleet.fleet.risk.assess import field_risk
+from agrifleet.fleet.risk.outcome import DayRisk
+from agrifleet.fleet.texts import N_
+from agrifleet.fleet.web.dashboard.i18n import Formats, Lang
 
 Gettext = Callable[[str], str]
 

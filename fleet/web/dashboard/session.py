@@ -16,11 +16,11 @@ from fastapi import HTTPException, Request, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from fleet.people import audit
-from fleet.people.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, csrf_for, find_session
-from fleet.people.farms import memberships_of
-from fleet.people.tables import Farm, User
-from fleet.web.api.deps import client_address
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, csrf_for, find_session
+from agrifleet.fleet.people.farms import memberships_of
+from agrifleet.fleet.people.tables import Farm, User
+from agrifleet.fleet.web.api.deps import client_address
 
 __all__ = ["CSRF_COOKIE", "FARM_COOKIE", "SESSION_COOKIE", "Principal", "current", "sign_in",
            "sign_out"]
@@ -77,7 +77,7 @@ def current(request: Request) -> Principal | None:
 def sign_in(request: Request, email: str, password: str) -> tuple[int, Response]:
     """Sign in as ``POST /api/v1/auth/login`` does: (200, a response holding the cookies) or
     (401 wrong credentials | 429 throttled, a response with the Retry-After header)."""
-    from fleet.web.api.routes.auth import LoginRequest, login
+    from agrifleet.fleet.web.api.routes.auth import LoginRequest, login
 
     response = Response()
     try:

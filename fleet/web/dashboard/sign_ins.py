@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from fleet.web.api.deps import SessionDep
-from fleet.web.api.params import TimeWindow
-from fleet.web.api.routes.sign_ins import failed_sign_ins
-from fleet.web.dashboard.pages import Who
-from fleet.web.dashboard.render import page
+from agrifleet.fleet.web.api.deps import SessionDep
+from agrifleet.fleet.web.api.params import TimeWindow
+from agrifleet.fleet.web.api.routes.sign_ins import failed_sign_ins
+from agrifleet.fleet.web.dashboard.pages import Who
+from agrifleet.fleet.web.dashboard.render import page
 
 router = APIRouter(include_in_schema=False)
 

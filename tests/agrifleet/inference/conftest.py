@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from agrifleet.inference.runtime import ENV_VAR, available_runtimes
-from models.shipped import default_model_dir
+from agrifleet.models.shipped import default_model_dir
 
 DATA = Path(__file__).parent / "data"
 

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from agrifleet.contract import MAX_THUMBNAIL_B64, Detection
+from agrifleet.edge.inference.detection import detection_body
 from agrifleet.inference.classifier import UNCERTAIN, Classifier
 from agrifleet.inference.preprocess import ImageError
 from agrifleet.manifest import ModelError, read_manifest, sha256_file
-from edge.inference.detection import detection_body
 from tests.agrifleet.inference.conftest import edit_manifest, leaf_jpeg
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from agrifleet.inference.classifier import Classifier
 from agrifleet.manifest import read_manifest
-from models.shipped import models_root
+from agrifleet.models.shipped import models_root
 
 pytestmark = pytest.mark.data
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from edge.inference.camera_types.command import CommandCamera
-from edge.inference.camera_types.folder import FolderCamera
-from edge.inference.camera_types.http import HttpCamera
-from edge.inference.config import CameraConfig
+from agrifleet.edge.inference.camera_types.command import CommandCamera
+from agrifleet.edge.inference.camera_types.folder import FolderCamera
+from agrifleet.edge.inference.camera_types.http import HttpCamera
+from agrifleet.edge.inference.config import CameraConfig
 
 CAMERA: TypeAdapter[CameraConfig] = TypeAdapter(CameraConfig)
 

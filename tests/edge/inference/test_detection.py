@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agrifleet.contract import Detection
+from agrifleet.edge.inference.detection import detection_body
 from agrifleet.inference.classifier import UNCERTAIN, Classifier
 from agrifleet.manifest import read_manifest
-from edge.inference.detection import detection_body
 from tests.agrifleet.inference.conftest import edit_manifest
 
 

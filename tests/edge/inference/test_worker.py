@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from edge.inference.camera_types.command import CommandCamera
-from edge.inference.camera_types.folder import FolderCamera
-from edge.inference.worker import CameraWorker
-from edge.items import Priority
+from agrifleet.edge.inference.camera_types.command import CommandCamera
+from agrifleet.edge.inference.camera_types.folder import FolderCamera
+from agrifleet.edge.inference.worker import CameraWorker
+from agrifleet.edge.items import Priority
 from tests.agrifleet.inference.conftest import leaf_jpeg
 
 

@@ -7,12 +7,12 @@ import hashlib
 import sqlite3
 from collections import Counter
 
+from agrifleet.edge.clock import Clock
+from agrifleet.edge.inference.camera_types.folder import FolderCamera
+from agrifleet.edge.inference.worker import CameraWorker, model_dir_of
+from agrifleet.edge.outbox import Outbox
 from agrifleet.inference.classifier import Classifier, Prediction
 from agrifleet.inference.preprocess import ImageSource
-from edge.clock import Clock
-from edge.inference.camera_types.folder import FolderCamera
-from edge.inference.worker import CameraWorker, model_dir_of
-from edge.outbox import Outbox
 from tests.agrifleet.inference.conftest import leaf_jpeg
 from tests.edge.small_disk import card
 

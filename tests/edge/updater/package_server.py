@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from provisioning.tls import TlsFiles
+from agrifleet.provisioning.tls import TlsFiles
 
 TOKEN = "download-token-0123456789"
 

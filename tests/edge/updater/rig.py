@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from agrifleet.contract import ModelOffer, Update
-from edge.config import UpdatesConfig
-from edge.inference.camera_types.folder import FolderCamera
-from edge.inference.slot import ModelSlot
-from edge.inference.worker import CameraWorker
-from edge.items import Priority
-from edge.updater import Updater
+from agrifleet.edge.config import UpdatesConfig
+from agrifleet.edge.inference.camera_types.folder import FolderCamera
+from agrifleet.edge.inference.slot import ModelSlot
+from agrifleet.edge.inference.worker import CameraWorker
+from agrifleet.edge.items import Priority
+from agrifleet.edge.updater import Updater
 from tests.agrifleet.inference.conftest import leaf_jpeg
 
 FINAL = {"active", "failed", "rolled_back"}

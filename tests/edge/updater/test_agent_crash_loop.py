@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from edge.updater.state import StateFile
+from agrifleet.edge.updater.state import StateFile
 from tests.base_model import BASE_VERSION
 from tests.edge.updater.conftest import Keys, MakePackage, offer_for
 from tests.edge.updater.package_server import PackageServer

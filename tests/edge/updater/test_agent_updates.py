@@ -9,8 +9,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from agrifleet.contract import ModelOffer, Status, Update, offer_topic
-from edge.agent import Agent
-from models.shipped import DEFAULT_VERSION
+from agrifleet.edge.agent import Agent
+from agrifleet.models.shipped import DEFAULT_VERSION
 from tests.agrifleet.inference.conftest import leaf_jpeg
 from tests.base_model import BASE_MODEL_DIR, BASE_VERSION, newer_than_shipped
 from tests.edge.conftest import MakeConfig, running
@@ -114,7 +114,7 @@ def test_an_agent_without_updates_ignores_offers_and_says_so(
 def test_the_fleet_learns_the_outcome_of_an_update_made_while_it_was_down(
         broker: Broker, make_config: MakeConfig, tmp_path: Path, keys: Keys,
         make_package: MakePackage, server: PackageServer):
-    from edge.updater.state import StateFile
+    from agrifleet.edge.updater.state import StateFile
 
     photos, camera = _camera(tmp_path)
     config = make_config(broker.add_device("field-09"), device_id="field-09", cameras=[camera],

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from edge.updater import download
-from edge.updater.state import Job, StateFile, UpdaterState
+from agrifleet.edge.updater import download
+from agrifleet.edge.updater.state import Job, StateFile, UpdaterState
 from tests.base_model import BASE_VERSION
 from tests.edge.updater.conftest import Keys, MakePackage, offer_for
 from tests.edge.updater.package_server import TOKEN, PackageServer
@@ -110,7 +110,7 @@ def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(
 
 def test_an_https_fleet_with_a_private_ca_needs_the_ca_file(
         tmp_path: Path, keys: Keys, base_model: Path, make_package: MakePackage):
-    from provisioning.tls import make_broker_certificates
+    from agrifleet.provisioning.tls import make_broker_certificates
     from tests.edge.updater.package_server import package_server
 
     tls = make_broker_certificates(tmp_path / "tls", hosts=("127.0.0.1",))

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from agrifleet.edge.updater.state import StateFile
 from agrifleet.manifest import read_manifest
-from edge.updater.state import StateFile
 from tests.base_model import BASE_VERSION
 from tests.edge.updater.conftest import Keys, MakePackage, Package, offer_for
 from tests.edge.updater.package_server import PackageServer

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from agrifleet.contract import GateLimits, ModelOffer
+from agrifleet.edge.updater.state import StateFile
 from agrifleet.inference.classifier import Classifier
-from edge.updater.state import StateFile
 from tests.base_model import BASE_VERSION
 from tests.edge.updater.conftest import Keys, MakePackage, offer_for, permute_labels
 from tests.edge.updater.package_server import PackageServer
@@ -171,7 +171,7 @@ def test_a_new_offer_replaces_the_one_under_way(
 def test_a_node_without_cameras_skips_the_shadow_period_unless_the_offer_sets_limits(
         tmp_path: Path, keys: Keys, base_model: Path, make_package: MakePackage,
         server: PackageServer):
-    from edge.updater import Updater
+    from agrifleet.edge.updater import Updater
 
     rig = Rig(tmp_path / "blind", [keys.pub], base_model)
     rig.boot()

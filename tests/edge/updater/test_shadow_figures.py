@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from agrifleet.contract import GateLimits
+from agrifleet.edge.updater.shadow import ShadowRun, judge
 from agrifleet.inference.classifier import UNCERTAIN, Prediction
-from edge.updater.shadow import ShadowRun, judge
 
 
 def said(label: str, confidence: float = 0.9) -> Prediction:

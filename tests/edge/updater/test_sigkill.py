@@ -14,11 +14,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from agrifleet.edge.config import UpdatesConfig
+from agrifleet.edge.inference.slot import ModelSlot
+from agrifleet.edge.updater import Updater
 from agrifleet.inference.classifier import Classifier
 from agrifleet.manifest import read_manifest
-from edge.config import UpdatesConfig
-from edge.inference.slot import ModelSlot
-from edge.updater import Updater
 from tests.edge.updater.conftest import Keys, MakePackage, offer_for
 from tests.edge.updater.package_server import PackageServer
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from fleet.alerts.evaluate import Tick, evaluate_once
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
-from fleet.telemetry.writer import Incoming, Writer
+from agrifleet.fleet.alerts.evaluate import Tick, evaluate_once
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.web.api.rows import store_items
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from fleet.alerts.tables import Alert
+from agrifleet.fleet.alerts.tables import Alert
 from tests.fleet.alerts.conftest import AlertFleet
 from tests.fleet.device import detection, reading
 

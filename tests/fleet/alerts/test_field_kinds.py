@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fleet.devices.tables import DEFAULT_FARM_ID
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
 from tests.fleet.alerts.conftest import AlertFleet
 from tests.fleet.device import detection
 from tests.fleet.people.auth.people import add_farm, add_user, bearer, personal_token

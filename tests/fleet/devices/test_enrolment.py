@@ -16,12 +16,12 @@ from sqlalchemy import MetaData, select
 from sqlmodel import Session
 from sqlmodel import select as select_rows
 
-from fleet.db import make_engine
-from fleet.devices.enrolment import CREDENTIAL_TAKEN, INVALID_CODE
-from fleet.devices.tables import EnrolmentCode
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
-from provisioning.dynsec import DynsecBroker
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.devices.enrolment import CREDENTIAL_TAKEN, INVALID_CODE
+from agrifleet.fleet.devices.tables import EnrolmentCode
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.provisioning.dynsec import DynsecBroker
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.services import connack
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from fleet.settings import FleetSettings
-from provisioning.dynsec import DynsecBroker
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.provisioning.dynsec import DynsecBroker
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.device import Device, batch, reading, wait_until
 from tests.fleet.devices.test_enrolment import enrol, new_code, node_secrets, technician

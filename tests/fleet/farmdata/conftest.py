@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.settings import FleetSettings
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.farmdata.data import FarmData, make_farm
 

@@ -13,11 +13,11 @@ from typing import Any
 from PIL import Image
 from sqlmodel import Session
 
-from fleet.alerts.tables import Alert
-from fleet.modelops.observations import PhotoStore, reencode
-from fleet.modelops.tables import DetectionVerdict, Observation, ObservationVerdict
-from fleet.people import audit
-from fleet.people.tables import Field_
+from agrifleet.fleet.alerts.tables import Alert
+from agrifleet.fleet.modelops.observations import PhotoStore, reencode
+from agrifleet.fleet.modelops.tables import DetectionVerdict, Observation, ObservationVerdict
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.tables import Field_
 from tests.fleet.device import T0, detection, event, reading
 from tests.fleet.people.auth.people import add_farm, add_user
 from tests.fleet.web.api.rows import store_items
@@ -89,7 +89,7 @@ def make_farm(app: Any, name: str, prefix: str, colour: tuple[int, int, int],
     devices = [f"{prefix}-node-1", f"{prefix}-node-2"]
     from sqlalchemy import insert
 
-    from fleet.devices.tables import Device
+    from agrifleet.fleet.devices.tables import Device
 
     with engine.begin() as conn:
         conn.execute(insert(Device), [
@@ -108,7 +108,7 @@ def make_farm(app: Any, name: str, prefix: str, colour: tuple[int, int, int],
         ])  # fmt: skip
     from sqlmodel import col, select
 
-    from fleet.telemetry.tables import Detection
+    from agrifleet.fleet.telemetry.tables import Detection
 
     with Session(engine) as session:
         rows = session.exec(select(Detection).where(col(Detection.device_id).in_(devices))

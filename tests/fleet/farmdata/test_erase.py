@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
-from fleet.farmdata.contents import (
+from agrifleet.fleet.farmdata.contents import (
     ALERT,
     DETECTION,
     EVENT,
@@ -22,8 +22,8 @@ from fleet.farmdata.contents import (
     VERDICT,
     table_of,
 )
-from fleet.people.tables import AuditEntry
-from fleet.telemetry.tables import LatestReading, ReadingDaily, ReadingHourly
+from agrifleet.fleet.people.tables import AuditEntry
+from agrifleet.fleet.telemetry.tables import LatestReading, ReadingDaily, ReadingHourly
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import T0
 from tests.fleet.farmdata.data import FarmData

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from fleet.farmdata.contents import TABLES
-from fleet.people.tables import AuditEntry
+from agrifleet.fleet.farmdata.contents import TABLES
+from agrifleet.fleet.people.tables import AuditEntry
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.farmdata.data import VI_NAME, ZH_NAME, FarmData
 from tests.fleet.people.auth.people import bearer, personal_token
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("two_farms")
 
 
 def _headers(fleet: FleetUnderTest, email: str) -> dict[str, str]:
-    from fleet.people.tables import User
+    from agrifleet.fleet.people.tables import User
 
     with Session(fleet.app.state.engine) as session:
         user = session.exec(select(User).where(col(User.email) == email)).one()
@@ -128,7 +128,7 @@ def test_parquet_and_the_readme_describe_the_same_tables(
 
 def test_without_pyarrow_the_export_is_csv_only(
         farm_app: FleetUnderTest, two_farms: tuple[FarmData, FarmData]) -> None:
-    from fleet.farmdata.export import export_chunks
+    from agrifleet.fleet.farmdata.export import export_chunks
 
     state = farm_app.app.state
     data = b"".join(export_chunks(state.engine, two_farms[0].farm_id, state.settings.data_dir,

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from fleet.farmdata import export_jobs
-from fleet.farmdata.export_jobs import ExportJob
-from fleet.farmdata.retention import Pruner
-from fleet.people.tables import AuditEntry
+from agrifleet.fleet.farmdata import export_jobs
+from agrifleet.fleet.farmdata.export_jobs import ExportJob
+from agrifleet.fleet.farmdata.retention import Pruner
+from agrifleet.fleet.people.tables import AuditEntry
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.farmdata.data import FarmData
 from tests.fleet.farmdata.test_erase import _erase

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
-from fleet.farmdata.contents import ALERT, DETECTION, OBSERVATION, READING, table_of
-from fleet.farmdata.policy import Defaults
-from fleet.farmdata.retention import Pruner
-from fleet.people.tables import AuditEntry
-from fleet.telemetry.tables import ReadingHourly
+from agrifleet.fleet.farmdata.contents import ALERT, DETECTION, OBSERVATION, READING, table_of
+from agrifleet.fleet.farmdata.policy import Defaults
+from agrifleet.fleet.farmdata.retention import Pruner
+from agrifleet.fleet.people.tables import AuditEntry
+from agrifleet.fleet.telemetry.tables import ReadingHourly
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import T0
 from tests.fleet.farmdata.data import FarmData

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from fleet.farmdata import retention
-from fleet.settings import FleetSettings
-from fleet.telemetry import partitions
-from fleet.telemetry.writer import Incoming, Writer
+from agrifleet.fleet.farmdata import retention
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry import partitions
+from agrifleet.fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.device import batch, reading
 from tests.fleet.telemetry.storage.helpers import (

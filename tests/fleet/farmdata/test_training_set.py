@@ -13,10 +13,10 @@ from pathlib import Path
 from PIL import Image
 from sqlmodel import Session
 
-from fleet.modelops.verdicts import DetectionVerdict
-from models.fleet_photos import count_fleet_photos
-from models.split import list_photos
-from models.train import collect
+from agrifleet.fleet.modelops.verdicts import DetectionVerdict
+from agrifleet.models.fleet_photos import count_fleet_photos
+from agrifleet.models.split import list_photos
+from agrifleet.models.train import collect
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.farmdata.data import FarmData
 from tests.fleet.farmdata.test_policy import _policy

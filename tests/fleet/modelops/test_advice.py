@@ -10,10 +10,10 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
+from agrifleet.fleet.modelops import advice
+from agrifleet.fleet.modelops.advice import ADVICE_TEXTS, LOCALE_DIR, advice_for, catalog_path
 from agrifleet.inference.parts import crop_name, disease_name
-from fleet.modelops import advice
-from fleet.modelops.advice import ADVICE_TEXTS, LOCALE_DIR, advice_for, catalog_path
-from models.shipped import default_model_dir
+from agrifleet.models.shipped import default_model_dir
 from tests.fleet.conftest import FleetUnderTest
 
 LABELS = (default_model_dir() / "labels.txt").read_text(encoding="utf-8").splitlines()

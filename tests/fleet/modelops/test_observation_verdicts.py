@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from fleet.modelops.tables import ObservationVerdict
+from agrifleet.fleet.modelops.tables import ObservationVerdict
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.farmdata import conftest as farmdata_fixtures
 from tests.fleet.farmdata.data import FarmData

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from fleet.settings import FleetSettings
-from models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.models.shipped import DEFAULT_NAME, DEFAULT_VERSION, default_model_dir
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.people.auth.people import add_farm, add_user, bearer, personal_token
 
@@ -167,14 +167,14 @@ def test_a_tiny_image_and_anonymous_senders_are_refused(scouting: FleetUnderTest
 
 
 def _answer(label: str, best: str, disease: dict[str, Any]) -> Any:
-    from fleet.modelops.tables import ObservationBase
+    from agrifleet.fleet.modelops.tables import ObservationBase
 
     return ObservationBase.model_construct(label=label, uncertain=label == "uncertain",
                                            best=best, disease=disease)
 
 
 def test_the_advice_key_is_the_answer_or_the_likely_class_when_only_the_crop_is_unsure() -> None:
-    from fleet.modelops.observations import advice_key
+    from agrifleet.fleet.modelops.observations import advice_key
 
     blight = {"name": "Late blight", "confidence": 0.9, "uncertain": False}
     assert advice_key(_answer("Tomato___Late_blight", "Tomato___Late_blight", blight)) == \

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from fleet.db import make_engine
-from fleet.migrate import upgrade
-from fleet.modelops.registry.tables import ModelPackage
-from fleet.modelops.rollouts.tables import Rollout
-from fleet.modelops.scouting import Scout, active_model, shipped_model
-from models.shipped import default_model_dir
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.modelops.registry.tables import ModelPackage
+from agrifleet.fleet.modelops.rollouts.tables import Rollout
+from agrifleet.fleet.modelops.scouting import Scout, active_model, shipped_model
+from agrifleet.models.shipped import default_model_dir
 
 RUST = default_model_dir() / "selftest" / "02-apple-cedar-apple-rust.png"
 
@@ -64,7 +64,7 @@ def test_a_package_folder_that_cannot_load_falls_back_to_the_shipped_model(
             _rollout(session, _package(session, "1.2.0"), "1.2.0", "completed")
             choice = active_model(session, tmp_path)
         scout = Scout()
-        with caplog.at_level(logging.WARNING, "fleet.modelops.scouting"):
+        with caplog.at_level(logging.WARNING, "agrifleet.fleet.modelops.scouting"):
             prediction, classifier = scout.classify(choice, RUST.read_bytes())
         assert classifier.model_dir == default_model_dir()
         assert prediction.best == "Apple___Cedar_apple_rust"

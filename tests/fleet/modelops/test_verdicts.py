@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from fleet.modelops.tables import DetectionVerdict
-from fleet.people.auth import create_token
+from agrifleet.fleet.modelops.tables import DetectionVerdict
+from agrifleet.fleet.people.auth import create_token
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import detection
 from tests.fleet.web.api.rows import store_items

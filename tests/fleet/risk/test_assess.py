@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from fleet.people.tables import Field_
-from fleet.risk.assess import field_risk, hourly_samples
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.risk.assess import field_risk, hourly_samples
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import reading
 from tests.fleet.web.api.rows import store_items

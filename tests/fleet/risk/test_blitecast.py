@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.risk import blitecast
+from agrifleet.fleet.risk import blitecast
 from tests.fleet.risk.weather import day
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from fleet.catalogs import translations
-from fleet.risk import explain, words
-from fleet.risk.outcome import DayRisk, Risk
-from fleet.web.dashboard.i18n import Formats
+from agrifleet.fleet.catalogs import translations
+from agrifleet.fleet.risk import explain, words
+from agrifleet.fleet.risk.outcome import DayRisk, Risk
+from agrifleet.fleet.web.dashboard.i18n import Formats
 
 TODAY = date(2026, 7, 10)
 HUTTON = {"min_temperature": 10.0, "humid_rh": 90.0, "humid_hours": 6}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.risk import registry
-from fleet.risk.tomcast import TomcastParameters
+from agrifleet.fleet.risk import registry
+from agrifleet.fleet.risk.tomcast import TomcastParameters
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ a row: three for moderate, a week for high; a cool night or a dry day breaks the
 
 from __future__ import annotations
 
-from fleet.risk import rice_blast
+from agrifleet.fleet.risk import rice_blast
 from tests.fleet.risk.weather import day
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fleet.risk.series import Sample, days, hourly
+from agrifleet.fleet.risk.series import Sample, days, hourly
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.risk import smith
-from fleet.risk.series import Day
+from agrifleet.fleet.risk import smith
+from agrifleet.fleet.risk.series import Day
 from tests.fleet.risk.weather import day
 
 

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from fleet.risk import tomcast
-from fleet.risk.series import Day
+from agrifleet.fleet.risk import tomcast
+from agrifleet.fleet.risk.series import Day
 from tests.fleet.risk.weather import START, day
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from fleet.risk.series import Day, Hour
+from agrifleet.fleet.risk.series import Day, Hour
 
 START = date(2026, 7, 1)
 

@@ -8,8 +8,8 @@ import secrets
 import psycopg
 import pytest
 
-from fleet.metrics import Metrics
-from fleet.settings import FleetSettings
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import running_fleet
 from tests.fleet.device import batch, reading, wait_until
 from tests.services import Broker, Postgres

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from agrifleet.contract import Detection
-from fleet.db import make_engine
-from fleet.migrate import upgrade
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.migrate import upgrade
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import detection
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from fleet.telemetry import gaps
+from agrifleet.fleet.telemetry import gaps
 
 
 def test_merge_in_any_order_and_twice() -> None:

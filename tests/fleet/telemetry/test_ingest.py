@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, select
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES, MAX_SEQ
-from fleet.devices.tables import Device
-from fleet.settings import FleetSettings
-from fleet.telemetry.tables import ModelUpdate
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry.tables import ModelUpdate
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.device import (
     batch,

@@ -22,10 +22,10 @@ import sqlalchemy
 from sqlmodel import Session
 
 from agrifleet.contract import FleetStatus, fleet_status_topic
-from fleet.db import make_engine
-from fleet.devices.tables import Device as DeviceRow
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.devices.tables import Device as DeviceRow
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.device import Device, batch, reading, wait_until
 from tests.services import Broker, free_port, wait_for_port

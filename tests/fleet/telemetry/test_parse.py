@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 from agrifleet.contract import MAX_PAYLOAD_BYTES, MAX_SEQ
-from fleet.telemetry.parse import CheckedBatch, CheckedStatus, Refusal, parse_message
+from agrifleet.fleet.telemetry.parse import CheckedBatch, CheckedStatus, Refusal, parse_message
 from tests.fleet.device import batch, detection, event, jpeg_bytes, reading, update
 
 TOPIC = "agrifleet/field-01/messages"

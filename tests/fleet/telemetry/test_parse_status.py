@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from fleet.telemetry.parse import CheckedStatus, Refusal, parse_message
+from agrifleet.fleet.telemetry.parse import CheckedStatus, Refusal, parse_message
 
 TOPIC = "agrifleet/field-01/status"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fleet.telemetry.writer import Incoming, Writer
+from agrifleet.fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import T0, batch, reading
 

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy
 
 from agrifleet.contract import Ack
-from fleet.settings import FleetSettings
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.device import Device, batch, reading, wait_until
 from tests.services import Broker, Postgres, free_port
@@ -249,7 +249,7 @@ def test_the_api_only_process_ingests_nothing_but_runs_the_rollout_engine(
                              mqtt_url=broker.fleet_url, mqtt_client_id="fleet-api-test")
     from fastapi.testclient import TestClient
 
-    from fleet.app import create_app
+    from agrifleet.fleet.app import create_app
 
     app = create_app(settings, ingest=False)
     with TestClient(app) as client:

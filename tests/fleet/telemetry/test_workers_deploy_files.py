@@ -19,9 +19,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from agrifleet.cli import build_parser
-from fleet.settings import FleetSettings
-from provisioning.mosquitto import acl_text, find_mosquitto, free_port, wait_for_port
-from provisioning.tls import make_broker_certificates
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.provisioning.mosquitto import acl_text, find_mosquitto, free_port, wait_for_port
+from agrifleet.provisioning.tls import make_broker_certificates
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "docs" / "deploy"

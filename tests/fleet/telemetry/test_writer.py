@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from agrifleet.contract import MAX_SEQ, Ack
-from fleet.telemetry.tables import Event, Reading
-from fleet.telemetry.writer import Incoming, Writer
+from agrifleet.fleet.telemetry.tables import Event, Reading
+from agrifleet.fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import T0, batch, detection, event, jpeg_bytes, reading, update
 
@@ -290,7 +290,7 @@ def test_a_conflicting_duplicate_is_rejected_counted_logged_and_an_event(
     _register(api, "field-a")
     node = Node(api)
     assert node.send("field-a", [reading(s) for s in range(3)]).ranges == [(0, 2)]
-    with caplog.at_level(logging.WARNING, logger="fleet.telemetry.writer"):
+    with caplog.at_level(logging.WARNING, logger="agrifleet.fleet.telemetry.writer"):
         ack = node.send("field-a", [reading(1, value=30.0), reading(2), reading(3)])
     assert ack.ranges == [(2, 3)]
     assert list(ack.rejected) == [1]
@@ -323,7 +323,7 @@ def test_an_exact_resend_is_silent_and_a_clock_correction_is_applied(
     unsynced = reading(1, ts=datetime(1970, 1, 1, 0, 1, tzinfo=UTC)) | {"clock_synced": False}
     items = [reading(0), unsynced]
     assert node.send("field-a", items).ranges == [(0, 1)]
-    with caplog.at_level(logging.WARNING, logger="fleet.telemetry.writer"):
+    with caplog.at_level(logging.WARNING, logger="agrifleet.fleet.telemetry.writer"):
         assert node.send("field-a", items) == Ack(boot_id="b1", ranges=[(0, 1)])
         # The node synchronised its clock and rewrote the in-flight item's time.
         corrected = reading(1, ts=T0 + timedelta(seconds=1))

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlmodel import Field, SQLModel
 
-from fleet.modelops.advice import UnknownLabel, advice_for, translate
-from fleet.web.api.errors import Message
-from fleet.web.api.params import name_query
+from agrifleet.fleet.modelops.advice import UnknownLabel, advice_for, translate
+from agrifleet.fleet.web.api.errors import Message
+from agrifleet.fleet.web.api.params import name_query
 
 router = APIRouter(prefix="/advice", tags=["advice"])
 

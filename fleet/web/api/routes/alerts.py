@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from fleet.alerts.evaluate import clear_rule_alerts, newest_detection_id
-from fleet.alerts.rules import (
+from agrifleet.fleet.alerts.evaluate import clear_rule_alerts, newest_detection_id
+from agrifleet.fleet.alerts.rules import (
     PARAMETERS,
     AlertPublic,
     AlertRuleCreate,
@@ -18,15 +18,21 @@ from fleet.alerts.rules import (
     AlertRuleUpdate,
     check_kind,
 )
-from fleet.alerts.tables import OPEN_STATES, Alert, AlertKind, AlertRule, AlertState
-from fleet.devices.scope import in_farms
-from fleet.devices.tables import Device
-from fleet.people.auth.principal import Principal
-from fleet.people.tables import Field_
-from fleet.web.api.deps import DEVICE_ID, CallerDep, CurrentToken, SessionDep, TechnicianToken
-from fleet.web.api.errors import Message, too_large, validation_error
-from fleet.web.api.params import MAX_BODY_BYTES, MAX_ID, Limit, Offset
-from fleet.web.api.routes.rollouts import actor
+from agrifleet.fleet.alerts.tables import OPEN_STATES, Alert, AlertKind, AlertRule, AlertState
+from agrifleet.fleet.devices.scope import in_farms
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.people.auth.principal import Principal
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.web.api.deps import (
+    DEVICE_ID,
+    CallerDep,
+    CurrentToken,
+    SessionDep,
+    TechnicianToken,
+)
+from agrifleet.fleet.web.api.errors import Message, too_large, validation_error
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES, MAX_ID, Limit, Offset
+from agrifleet.fleet.web.api.routes.rollouts import actor
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 rules_router = APIRouter(prefix="/alert-rules", tags=["alerts"])

@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlmodel import col, select
 
-from fleet.people.farms import is_fleet_admin
-from fleet.people.tables import AuditEntry, AuditEntryPublic
-from fleet.web.api.deps import AdminToken, SessionDep
-from fleet.web.api.params import Limit, Offset, Window, name_query
+from agrifleet.fleet.people.farms import is_fleet_admin
+from agrifleet.fleet.people.tables import AuditEntry, AuditEntryPublic
+from agrifleet.fleet.web.api.deps import AdminToken, SessionDep
+from agrifleet.fleet.web.api.params import Limit, Offset, Window, name_query
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

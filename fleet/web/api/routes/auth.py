@@ -18,30 +18,35 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import ConfigDict
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from fleet.metrics import Metrics
-from fleet.people import audit
-from fleet.people.auth import devices, throttle
-from fleet.people.auth.passwords import dummy_hash, hash_password, needs_rehash, verify_password
-from fleet.people.auth.principal import Principal, user_principal
-from fleet.people.auth.sessions import (
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth import devices, throttle
+from agrifleet.fleet.people.auth.passwords import (
+    dummy_hash,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from agrifleet.fleet.people.auth.principal import Principal, user_principal
+from agrifleet.fleet.people.auth.sessions import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     csrf_for,
     purge_expired,
     start_session,
 )
-from fleet.people.farms import memberships_of
-from fleet.people.tables import Me, MembershipPublic, User, UserPublic
-from fleet.settings import FleetSettings
-from fleet.web.api.deps import (
+from agrifleet.fleet.people.farms import memberships_of
+from agrifleet.fleet.people.tables import Me, MembershipPublic, User, UserPublic
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.web.api.deps import (
     AddressDep,
     CallerDep,
     SessionDep,
     SettingsDep,
     refuse_unknown_query,
 )
-from fleet.web.api.errors import UNAVAILABLE, Message, too_large
-from fleet.web.api.params import MAX_BODY_BYTES, NO_NUL
+from agrifleet.fleet.web.api.errors import UNAVAILABLE, Message, too_large
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES, NO_NUL
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import ConfigDict, field_validator
 from sqlmodel import Field, SQLModel, col, select
 
-from fleet.alerts.delivery.tables import Delivery, NotifySettings
-from fleet.people.auth.principal import Principal
-from fleet.web.api.deps import CallerDep, SessionDep
-from fleet.web.api.errors import Message, validation_error
-from fleet.web.api.routes.alerts import AlertId, _alert
+from agrifleet.fleet.alerts.delivery.tables import Delivery, NotifySettings
+from agrifleet.fleet.people.auth.principal import Principal
+from agrifleet.fleet.web.api.deps import CallerDep, SessionDep
+from agrifleet.fleet.web.api.errors import Message, validation_error
+from agrifleet.fleet.web.api.routes.alerts import AlertId, _alert
 
 router = APIRouter(tags=["alerts"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {

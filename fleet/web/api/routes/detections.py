@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from fleet.modelops import detections
-from fleet.telemetry.tables import DetectionPublic
-from fleet.web.api.deps import DEVICE_ID, CallerDep, SessionDep
-from fleet.web.api.errors import Message
-from fleet.web.api.params import MAX_ID, Limit, Window, name_query
+from agrifleet.fleet.modelops import detections
+from agrifleet.fleet.telemetry.tables import DetectionPublic
+from agrifleet.fleet.web.api.deps import DEVICE_ID, CallerDep, SessionDep
+from agrifleet.fleet.web.api.errors import Message
+from agrifleet.fleet.web.api.params import MAX_ID, Limit, Window, name_query
 
 router = APIRouter(prefix="/detections", tags=["detections"])
 

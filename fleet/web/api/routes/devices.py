@@ -10,12 +10,18 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from fleet.devices.tables import DEFAULT_FARM_ID, Device, DeviceCreate, DevicePublic, DeviceUpdate
-from fleet.people import audit
-from fleet.people.tables import Farm, Field_
-from fleet.telemetry import queries
-from fleet.telemetry.tables import BootGaps, DeviceDetail
-from fleet.web.api.deps import (
+from agrifleet.fleet.devices.tables import (
+    DEFAULT_FARM_ID,
+    Device,
+    DeviceCreate,
+    DevicePublic,
+    DeviceUpdate,
+)
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.tables import Farm, Field_
+from agrifleet.fleet.telemetry import queries
+from agrifleet.fleet.telemetry.tables import BootGaps, DeviceDetail
+from agrifleet.fleet.web.api.deps import (
     AddressDep,
     CallerDep,
     DeviceDep,
@@ -23,12 +29,12 @@ from fleet.web.api.deps import (
     SettingsDep,
     TechnicianToken,
 )
-from fleet.web.api.errors import Message, too_large
-from fleet.web.api.params import MAX_BODY_BYTES, Limit, Offset
-from fleet.web.api.plain import as_json
+from agrifleet.fleet.web.api.errors import Message, too_large
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES, Limit, Offset
+from agrifleet.fleet.web.api.plain import as_json
 
 if TYPE_CHECKING:
-    from fleet.people.auth.principal import Principal
+    from agrifleet.fleet.people.auth.principal import Principal
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 

@@ -9,19 +9,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
-from fleet.devices.enrolment import (
+from agrifleet.fleet.devices.broker_accounts import BrokerAccounts, BrokerUnavailable
+from agrifleet.fleet.devices.enrolment import (
     AttemptLimiter,
     EnrolAnswer,
     EnrolmentError,
     EnrolRequest,
     issue_code,
 )
-from fleet.devices.enrolment import enrol as enrol_node
-from fleet.devices.enrolment import revoke as revoke_device
-from fleet.devices.tables import Device
-from fleet.people.auth.principal import Principal
-from fleet.web.api.deps import (
+from agrifleet.fleet.devices.enrolment import enrol as enrol_node
+from agrifleet.fleet.devices.enrolment import revoke as revoke_device
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.people.auth.principal import Principal
+from agrifleet.fleet.web.api.deps import (
     DeviceDep,
     SessionDep,
     SettingsDep,
@@ -29,8 +29,8 @@ from fleet.web.api.deps import (
     client_address,
     refuse_unknown_query,
 )
-from fleet.web.api.errors import UNAVAILABLE, Message, too_large
-from fleet.web.api.params import MAX_BODY_BYTES
+from agrifleet.fleet.web.api.errors import UNAVAILABLE, Message, too_large
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES
 
 router = APIRouter(prefix="/devices", tags=["enrolment"])
 #: Outside the token-protected router: the code is the node's only credential.

@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from fleet.telemetry import queries
-from fleet.telemetry.tables import EventPublic
-from fleet.web.api.deps import DeviceDep, SessionDep
-from fleet.web.api.errors import Message
-from fleet.web.api.params import Limit, Window
+from agrifleet.fleet.telemetry import queries
+from agrifleet.fleet.telemetry.tables import EventPublic
+from agrifleet.fleet.web.api.deps import DeviceDep, SessionDep
+from agrifleet.fleet.web.api.errors import Message
+from agrifleet.fleet.web.api.params import Limit, Window
 
 router = APIRouter(prefix="/devices", tags=["events"])
 

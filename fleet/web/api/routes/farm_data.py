@@ -11,19 +11,26 @@ from fastapi.responses import StreamingResponse
 from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
-from fleet.columns import utcnow
-from fleet.devices.tables import Device
-from fleet.farmdata.erase import EraseScope, erase
-from fleet.farmdata.export import export_chunks
-from fleet.farmdata.policy import defaults_of, public
-from fleet.farmdata.tables import DataPolicyPublic, DataPolicyUpdate, FarmDataPolicy
-from fleet.people import audit
-from fleet.people.tables import Field_
-from fleet.web.api.deps import DEVICE_ID, AddressDep, AdminToken, CallerDep, SessionDep, SettingsDep
-from fleet.web.api.errors import too_large, validation_error
-from fleet.web.api.params import MAX_BODY_BYTES, Moment, Window
-from fleet.web.api.routes.farms import NOT_FOUND, FarmId, require_role, visible_farm
-from fleet.web.api.routes.rollouts import actor
+from agrifleet.fleet.columns import utcnow
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.farmdata.erase import EraseScope, erase
+from agrifleet.fleet.farmdata.export import export_chunks
+from agrifleet.fleet.farmdata.policy import defaults_of, public
+from agrifleet.fleet.farmdata.tables import DataPolicyPublic, DataPolicyUpdate, FarmDataPolicy
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.web.api.deps import (
+    DEVICE_ID,
+    AddressDep,
+    AdminToken,
+    CallerDep,
+    SessionDep,
+    SettingsDep,
+)
+from agrifleet.fleet.web.api.errors import too_large, validation_error
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES, Moment, Window
+from agrifleet.fleet.web.api.routes.farms import NOT_FOUND, FarmId, require_role, visible_farm
+from agrifleet.fleet.web.api.routes.rollouts import actor
 
 router = APIRouter(prefix="/farms", tags=["farm data"])
 

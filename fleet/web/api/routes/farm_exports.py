@@ -11,13 +11,13 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from fastapi.responses import FileResponse
 from sqlmodel import SQLModel
 
-from fleet.farmdata import export_jobs
-from fleet.farmdata.export_jobs import ExportJob
-from fleet.people import audit
-from fleet.web.api.deps import AddressDep, CallerDep, SessionDep, SettingsDep
-from fleet.web.api.params import Window
-from fleet.web.api.routes.farms import NOT_FOUND, FarmId, require_role, visible_farm
-from fleet.web.api.routes.rollouts import actor
+from agrifleet.fleet.farmdata import export_jobs
+from agrifleet.fleet.farmdata.export_jobs import ExportJob
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.web.api.deps import AddressDep, CallerDep, SessionDep, SettingsDep
+from agrifleet.fleet.web.api.params import Window
+from agrifleet.fleet.web.api.routes.farms import NOT_FOUND, FarmId, require_role, visible_farm
+from agrifleet.fleet.web.api.routes.rollouts import actor
 
 router = APIRouter(prefix="/farms", tags=["farm data"])
 

@@ -8,13 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlmodel import col, delete, func, select
 
-from fleet.devices.tables import DEFAULT_FARM_ID, Device
-from fleet.people import audit
-from fleet.people.auth.principal import Principal
-from fleet.people.tables import Farm, FarmCreate, FarmPublic, FarmUpdate, Field_, Membership
-from fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
-from fleet.web.api.errors import Message, Responses, too_large
-from fleet.web.api.params import MAX_BODY_BYTES, Limit, Offset
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID, Device
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth.principal import Principal
+from agrifleet.fleet.people.tables import (
+    Farm,
+    FarmCreate,
+    FarmPublic,
+    FarmUpdate,
+    Field_,
+    Membership,
+)
+from agrifleet.fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
+from agrifleet.fleet.web.api.errors import Message, Responses, too_large
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES, Limit, Offset
 
 router = APIRouter(prefix="/farms", tags=["farms"])
 

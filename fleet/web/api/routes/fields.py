@@ -9,12 +9,12 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 
-from fleet.devices.tables import Device
-from fleet.people import audit
-from fleet.people.tables import Field_, FieldCreate, FieldPublic, FieldUpdate
-from fleet.web.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
-from fleet.web.api.errors import Message, Responses, too_large
-from fleet.web.api.routes.farms import FarmId, require_role, visible_farm
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.tables import Field_, FieldCreate, FieldPublic, FieldUpdate
+from agrifleet.fleet.web.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
+from agrifleet.fleet.web.api.errors import Message, Responses, too_large
+from agrifleet.fleet.web.api.routes.farms import FarmId, require_role, visible_farm
 
 router = APIRouter(prefix="/farms/{farm_id}/fields", tags=["fields"])
 

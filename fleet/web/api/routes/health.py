@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from fleet.web.api.deps import SessionDep
-from fleet.web.api.errors import UNAVAILABLE
+from agrifleet.fleet.web.api.deps import SessionDep
+from agrifleet.fleet.web.api.errors import UNAVAILABLE
 
 router = APIRouter(tags=["health"])
 

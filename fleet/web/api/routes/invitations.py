@@ -11,10 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlmodel import col, select
 
-from fleet.columns import utcnow
-from fleet.people import audit
-from fleet.people.invitations import MAX_INVITATION_LENGTH, find_open_invitation, new_invitation
-from fleet.people.tables import (
+from agrifleet.fleet.columns import utcnow
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.invitations import (
+    MAX_INVITATION_LENGTH,
+    find_open_invitation,
+    new_invitation,
+)
+from agrifleet.fleet.people.tables import (
     Invitation,
     InvitationCreate,
     InvitationCreated,
@@ -22,10 +26,10 @@ from fleet.people.tables import (
     Membership,
     MembershipPublic,
 )
-from fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
-from fleet.web.api.errors import Message, Responses, too_large
-from fleet.web.api.params import MAX_BODY_BYTES
-from fleet.web.api.routes.farms import FarmId, require_role, visible_farm
+from agrifleet.fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
+from agrifleet.fleet.web.api.errors import Message, Responses, too_large
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES
+from agrifleet.fleet.web.api.routes.farms import FarmId, require_role, visible_farm
 
 farm_router = APIRouter(prefix="/farms", tags=["invitations"])
 router = APIRouter(prefix="/invitations", tags=["invitations"])

@@ -13,20 +13,20 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlmodel import col, select
 
-from fleet.people import audit
-from fleet.people.auth.principal import Principal
-from fleet.people.farms import admins_left, is_fleet_admin, manages_user
-from fleet.people.tables import (
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth.principal import Principal
+from agrifleet.fleet.people.farms import admins_left, is_fleet_admin, manages_user
+from agrifleet.fleet.people.tables import (
     Membership,
     MembershipCreate,
     MembershipPublic,
     MembershipUpdate,
     User,
 )
-from fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
-from fleet.web.api.errors import Message, Responses, too_large
-from fleet.web.api.params import MAX_BODY_BYTES
-from fleet.web.api.routes.farms import FarmId, require_role, visible_farm
+from agrifleet.fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
+from agrifleet.fleet.web.api.errors import Message, Responses, too_large
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES
+from agrifleet.fleet.web.api.routes.farms import FarmId, require_role, visible_farm
 
 router = APIRouter(prefix="/memberships", tags=["memberships"])
 

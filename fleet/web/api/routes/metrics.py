@@ -7,16 +7,16 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import func
 from sqlmodel import select
 
-from fleet.devices.tables import Device
-from fleet.telemetry import queries
-from fleet.web.api.deps import (
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.telemetry import queries
+from agrifleet.fleet.web.api.deps import (
     CurrentToken,
     MetricsDep,
     SessionDep,
     SettingsDep,
     refuse_unknown_query,
 )
-from fleet.web.api.errors import AUTH_RESPONSES
+from agrifleet.fleet.web.api.errors import AUTH_RESPONSES
 
 router = APIRouter(
     tags=["metrics"], dependencies=[Depends(refuse_unknown_query)], responses=AUTH_RESPONSES

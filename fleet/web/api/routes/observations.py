@@ -23,18 +23,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
+from agrifleet.fleet.modelops.observations import PhotoStore, public, reencode
+from agrifleet.fleet.modelops.scouting import Scout, active_model
+from agrifleet.fleet.modelops.tables import Observation, ObservationPublic
+from agrifleet.fleet.people.auth.principal import Principal
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.web.api.deps import CallerDep, CurrentToken, SessionDep
+from agrifleet.fleet.web.api.errors import Message, validation_error
+from agrifleet.fleet.web.api.params import MAX_ID, Limit, Moment, Offset, Window, name_query
+from agrifleet.fleet.web.api.routes.rollouts import actor
 from agrifleet.images import ImageError, ImageTooLarge, UnsupportedImage
-from fleet.devices.tables import DEFAULT_FARM_ID
-from fleet.modelops.observations import PhotoStore, public, reencode
-from fleet.modelops.scouting import Scout, active_model
-from fleet.modelops.tables import Observation, ObservationPublic
-from fleet.people.auth.principal import Principal
-from fleet.people.tables import Field_
-from fleet.settings import FleetSettings
-from fleet.web.api.deps import CallerDep, CurrentToken, SessionDep
-from fleet.web.api.errors import Message, validation_error
-from fleet.web.api.params import MAX_ID, Limit, Moment, Offset, Window, name_query
-from fleet.web.api.routes.rollouts import actor
 
 router = APIRouter(prefix="/observations", tags=["observations"])
 

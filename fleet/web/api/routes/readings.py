@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from fleet.telemetry import queries
-from fleet.telemetry.tables import ReadingBucket, ReadingPublic
-from fleet.web.api.deps import DeviceDep, SessionDep
-from fleet.web.api.errors import Message
-from fleet.web.api.params import MAX_BUCKET_S, Limit, Window, name_query
-from fleet.web.api.plain import as_json
+from agrifleet.fleet.telemetry import queries
+from agrifleet.fleet.telemetry.tables import ReadingBucket, ReadingPublic
+from agrifleet.fleet.web.api.deps import DeviceDep, SessionDep
+from agrifleet.fleet.web.api.errors import Message
+from agrifleet.fleet.web.api.params import MAX_BUCKET_S, Limit, Window, name_query
+from agrifleet.fleet.web.api.plain import as_json
 
 router = APIRouter(prefix="/devices", tags=["readings"])
 

@@ -19,22 +19,25 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from agrifleet.package import PackageError
-from fleet.modelops.registry import publish as registry
-from fleet.modelops.registry.downloads import (
+from agrifleet.fleet.modelops.registry import publish as registry
+from agrifleet.fleet.modelops.registry.downloads import (
     BadRange,
     DownloadCounters,
     find_download_token,
     package_url,
     parse_range,
 )
-from fleet.modelops.registry.publishers import shown_publisher
-from fleet.modelops.registry.storage import ARCHIVE_NAME, PackageStore
-from fleet.modelops.registry.tables import ModelPackage, ModelPackageDetail, ModelPackagePublic
-from fleet.people import audit
-from fleet.people.auth.principal import Principal
-from fleet.settings import FleetSettings
-from fleet.web.api.deps import (
+from agrifleet.fleet.modelops.registry.publishers import shown_publisher
+from agrifleet.fleet.modelops.registry.storage import ARCHIVE_NAME, PackageStore
+from agrifleet.fleet.modelops.registry.tables import (
+    ModelPackage,
+    ModelPackageDetail,
+    ModelPackagePublic,
+)
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth.principal import Principal
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.web.api.deps import (
     AddressDep,
     CallerDep,
     SessionDep,
@@ -43,8 +46,9 @@ from fleet.web.api.deps import (
     bearer_principal,
     refuse_unknown_query,
 )
-from fleet.web.api.errors import AUTH_RESPONSES, Message
-from fleet.web.api.params import NO_NUL
+from agrifleet.fleet.web.api.errors import AUTH_RESPONSES, Message
+from agrifleet.fleet.web.api.params import NO_NUL
+from agrifleet.package import PackageError
 
 router = APIRouter(prefix="/models", tags=["models"])
 download_router = APIRouter(prefix="/models", tags=["models"], responses=AUTH_RESPONSES,

@@ -10,16 +10,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from pydantic import BaseModel
 
-from fleet.people import audit
-from fleet.people.auth.principal import Principal
-from fleet.people.tables import Field_
-from fleet.risk import registry
-from fleet.risk.assess import field_overrides, field_risk
-from fleet.risk.tables import FieldRiskParameters
-from fleet.web.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
-from fleet.web.api.errors import Message, validation_error
-from fleet.web.api.routes.farms import require_role, visible_farm
-from fleet.web.api.routes.rollouts import actor
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth.principal import Principal
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.risk import registry
+from agrifleet.fleet.risk.assess import field_overrides, field_risk
+from agrifleet.fleet.risk.tables import FieldRiskParameters
+from agrifleet.fleet.web.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
+from agrifleet.fleet.web.api.errors import Message, validation_error
+from agrifleet.fleet.web.api.routes.farms import require_role, visible_farm
+from agrifleet.fleet.web.api.routes.rollouts import actor
 
 router = APIRouter(prefix="/fields/{field_id}/risk", tags=["risk"])
 

@@ -14,24 +14,30 @@ from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from fleet.devices.tables import Device
-from fleet.modelops.rollouts.engine import RolloutEngine
-from fleet.modelops.rollouts.plan import PlanError
-from fleet.modelops.rollouts.schemas import (
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.modelops.rollouts.engine import RolloutEngine
+from agrifleet.fleet.modelops.rollouts.plan import PlanError
+from agrifleet.fleet.modelops.rollouts.schemas import (
     RolloutAction,
     RolloutCreate,
     RolloutDetail,
     RolloutPublic,
     Targets,
 )
-from fleet.modelops.rollouts.tables import Rollout, RolloutDevice
-from fleet.modelops.rollouts.views import rollout_detail, rollout_public
-from fleet.people import audit
-from fleet.people.auth.principal import Principal
-from fleet.web.api.deps import AddressDep, CallerDep, SessionDep, SettingsDep, TechnicianToken
-from fleet.web.api.errors import Message, too_large
-from fleet.web.api.params import MAX_ID, Limit
-from fleet.web.api.routes.registry import refusal
+from agrifleet.fleet.modelops.rollouts.tables import Rollout, RolloutDevice
+from agrifleet.fleet.modelops.rollouts.views import rollout_detail, rollout_public
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth.principal import Principal
+from agrifleet.fleet.web.api.deps import (
+    AddressDep,
+    CallerDep,
+    SessionDep,
+    SettingsDep,
+    TechnicianToken,
+)
+from agrifleet.fleet.web.api.errors import Message, too_large
+from agrifleet.fleet.web.api.params import MAX_ID, Limit
+from agrifleet.fleet.web.api.routes.registry import refusal
 
 router = APIRouter(prefix="/rollouts", tags=["rollouts"])
 

@@ -10,10 +10,10 @@ from typing import Literal
 from fastapi import APIRouter
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from fleet.people.tables import AuditEntry, Membership, User
-from fleet.web.api.deps import CallerDep, SessionDep
-from fleet.web.api.params import Limit, Offset, TimeWindow, Window
-from fleet.web.api.routes.farms import NOT_FOUND, FarmId, require_role, visible_farm
+from agrifleet.fleet.people.tables import AuditEntry, Membership, User
+from agrifleet.fleet.web.api.deps import CallerDep, SessionDep
+from agrifleet.fleet.web.api.params import Limit, Offset, TimeWindow, Window
+from agrifleet.fleet.web.api.routes.farms import NOT_FOUND, FarmId, require_role, visible_farm
 
 router = APIRouter(prefix="/farms", tags=["auth"])
 

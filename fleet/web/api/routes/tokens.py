@@ -13,14 +13,19 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlmodel import col, select
 
-from fleet.people import audit
-from fleet.people.auth.tokens import new_personal_token, revoke_with_descendants
-from fleet.people.farms import is_service_admin, manages_user
-from fleet.people.tables import UserToken, UserTokenCreate, UserTokenCreated, UserTokenPublic
-from fleet.settings import token_max_days
-from fleet.web.api.deps import AddressDep, CallerDep, SessionDep, SettingsDep
-from fleet.web.api.errors import Message, too_large
-from fleet.web.api.params import MAX_BODY_BYTES
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth.tokens import new_personal_token, revoke_with_descendants
+from agrifleet.fleet.people.farms import is_service_admin, manages_user
+from agrifleet.fleet.people.tables import (
+    UserToken,
+    UserTokenCreate,
+    UserTokenCreated,
+    UserTokenPublic,
+)
+from agrifleet.fleet.settings import token_max_days
+from agrifleet.fleet.web.api.deps import AddressDep, CallerDep, SessionDep, SettingsDep
+from agrifleet.fleet.web.api.errors import Message, too_large
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 

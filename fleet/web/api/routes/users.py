@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlmodel import col, delete, select
 
-from fleet.people import audit
-from fleet.people.auth.devices import forget_all
-from fleet.people.auth.passwords import hash_password
-from fleet.people.auth.sessions import end_sessions
-from fleet.people.auth.tokens import revoke_all_of
-from fleet.people.farms import manages_user, sees_user, visible_users
-from fleet.people.tables import (
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth.devices import forget_all
+from agrifleet.fleet.people.auth.passwords import hash_password
+from agrifleet.fleet.people.auth.sessions import end_sessions
+from agrifleet.fleet.people.auth.tokens import revoke_all_of
+from agrifleet.fleet.people.farms import manages_user, sees_user, visible_users
+from agrifleet.fleet.people.tables import (
     Membership,
     User,
     UserCreate,
@@ -23,11 +23,11 @@ from fleet.people.tables import (
     UserToken,
     UserUpdate,
 )
-from fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
-from fleet.web.api.errors import Message, Responses, too_large
-from fleet.web.api.params import MAX_BODY_BYTES
-from fleet.web.api.routes.auth import user_public
-from fleet.web.api.routes.farms import require_role, visible_farm
+from agrifleet.fleet.web.api.deps import AddressDep, AdminToken, CallerDep, SessionDep
+from agrifleet.fleet.web.api.errors import Message, Responses, too_large
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES
+from agrifleet.fleet.web.api.routes.auth import user_public
+from agrifleet.fleet.web.api.routes.farms import require_role, visible_farm
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -9,25 +9,25 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlmodel import Session
 
-from agrifleet.manifest import LABELS_NAME
-from fleet.devices.tables import Device
-from fleet.modelops.observation_verdicts import give_verdict as give_observation_verdict
-from fleet.modelops.registry.publish import find
-from fleet.modelops.tables import (
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.modelops.observation_verdicts import give_verdict as give_observation_verdict
+from agrifleet.fleet.modelops.registry.publish import find
+from agrifleet.fleet.modelops.tables import (
     FieldPrecision,
     Observation,
     ObservationVerdictPublic,
     VerdictCreate,
     VerdictPublic,
 )
-from fleet.modelops.verdicts import field_precision, give_verdict
-from fleet.telemetry.tables import Detection
-from fleet.web.api.deps import CallerDep, CurrentToken, SessionDep
-from fleet.web.api.errors import Message, too_large, validation_error
-from fleet.web.api.params import MAX_BODY_BYTES, MAX_ID
-from fleet.web.api.routes.observations import ObservationId
-from fleet.web.api.routes.registry import NameParam, VersionParam
-from fleet.web.api.routes.rollouts import actor
+from agrifleet.fleet.modelops.verdicts import field_precision, give_verdict
+from agrifleet.fleet.telemetry.tables import Detection
+from agrifleet.fleet.web.api.deps import CallerDep, CurrentToken, SessionDep
+from agrifleet.fleet.web.api.errors import Message, too_large, validation_error
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES, MAX_ID
+from agrifleet.fleet.web.api.routes.observations import ObservationId
+from agrifleet.fleet.web.api.routes.registry import NameParam, VersionParam
+from agrifleet.fleet.web.api.routes.rollouts import actor
+from agrifleet.manifest import LABELS_NAME
 
 router = APIRouter(tags=["verdicts"])
 
@@ -39,7 +39,7 @@ def model_labels(session: Session, name: str, version: str) -> list[str] | None:
     package = find(session, name, version)
     if package is not None:
         return list(package.manifest.get("labels", []))
-    from models.shipped import models_root
+    from agrifleet.models.shipped import models_root
 
     root = models_root()
     labels = root / name / version / LABELS_NAME

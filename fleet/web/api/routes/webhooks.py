@@ -15,14 +15,14 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import ConfigDict
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from fleet.alerts.delivery.tables import Webhook
-from fleet.people import audit
-from fleet.people.auth.principal import Principal
-from fleet.people.tables import Language as Lang
-from fleet.web.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
-from fleet.web.api.errors import Message
-from fleet.web.api.params import MAX_ID
-from fleet.web.api.routes.rollouts import actor
+from agrifleet.fleet.alerts.delivery.tables import Webhook
+from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.auth.principal import Principal
+from agrifleet.fleet.people.tables import Language as Lang
+from agrifleet.fleet.web.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
+from agrifleet.fleet.web.api.errors import Message
+from agrifleet.fleet.web.api.params import MAX_ID
+from agrifleet.fleet.web.api.routes.rollouts import actor
 
 router = APIRouter(prefix="/webhooks", tags=["alerts"])
 

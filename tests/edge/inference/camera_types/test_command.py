@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from edge.inference.camera_types.command import CommandCamera, CommandSource
-from edge.inference.sources import SourceError
+from agrifleet.edge.inference.camera_types.command import CommandCamera, CommandSource
+from agrifleet.edge.inference.sources import SourceError
 
 
 def _command(code: str, **kw: object) -> CommandCamera:

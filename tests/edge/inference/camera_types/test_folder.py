@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.inference.camera_types.folder import FolderCamera, FolderSource
-from edge.inference.sources import SourceError
+from agrifleet.edge.inference.camera_types.folder import FolderCamera, FolderSource
+from agrifleet.edge.inference.sources import SourceError
 
 
 def _folder(tmp_path: Path, **kw: object) -> FolderCamera:

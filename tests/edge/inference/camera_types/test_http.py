@@ -11,9 +11,9 @@ from typing import ClassVar
 
 import pytest
 
+from agrifleet.edge.inference.camera_types.http import HttpCamera, HttpSource
+from agrifleet.edge.inference.sources import SourceError
 from agrifleet.mqtt import mask_url
-from edge.inference.camera_types.http import HttpCamera, HttpSource
-from edge.inference.sources import SourceError
 
 
 class _Snapshot(BaseHTTPRequestHandler):

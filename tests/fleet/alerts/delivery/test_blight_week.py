@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from fleet.alerts.delivery.worker import deliver_once
-from fleet.alerts.evaluate import evaluate_once
-from fleet.devices.tables import DEFAULT_FARM_ID
-from fleet.people.auth import create_token
+from agrifleet.fleet.alerts.delivery.worker import deliver_once
+from agrifleet.fleet.alerts.evaluate import evaluate_once
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
+from agrifleet.fleet.people.auth import create_token
 from tests.fleet.alerts.delivery.receivers import smtp_server, webhook_receiver
 from tests.fleet.alerts.delivery.test_worker import _settings
 from tests.fleet.conftest import running_fleet

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from fleet.alerts.delivery.worker import Pass, deliver_once
-from fleet.alerts.evaluate import evaluate_once
-from fleet.devices.tables import DEFAULT_FARM_ID
-from fleet.people.auth import create_token
-from fleet.people.tables import User
-from fleet.settings import FleetSettings
+from agrifleet.fleet.alerts.delivery.worker import Pass, deliver_once
+from agrifleet.fleet.alerts.evaluate import evaluate_once
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.people.tables import User
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.alerts.delivery.receivers import WebhookReceiver, smtp_server, webhook_receiver
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.device import detection

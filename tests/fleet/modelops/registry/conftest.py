@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest, MigratedTemplates, running_fleet
 from tests.fleet.modelops.registry.packages import keypair
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from fleet.modelops.registry.downloads import issue_token, revoke_tokens
+from agrifleet.fleet.modelops.registry.downloads import issue_token, revoke_tokens
 from tests.fleet.modelops.registry.conftest import Keys, Registry
 from tests.fleet.modelops.registry.packages import archive, package_dir
 
@@ -27,7 +27,7 @@ def published(registry: Registry, keys: Keys, tmp_path: Path) -> bytes:
 def _token(registry: Registry, device: str, version: str = "1.2.0",
            expires_in: timedelta = timedelta(hours=1)) -> str:
     with Session(registry.fleet.app.state.engine) as session:
-        from fleet.modelops.registry.publish import find
+        from agrifleet.fleet.modelops.registry.publish import find
 
         package = find(session, "leaf-disease", version)
         assert package is not None and package.id is not None

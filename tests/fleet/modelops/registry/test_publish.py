@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from fleet.modelops.registry.publishers import OTHER_PUBLISHER
+from agrifleet.fleet.modelops.registry.publishers import OTHER_PUBLISHER
 from tests.fleet.modelops.registry.conftest import Keys, Registry
 from tests.fleet.modelops.registry.packages import archive, package_dir
 from tests.fleet.people.auth.people import add_farm, add_user, bearer, personal_token
@@ -281,7 +281,7 @@ def test_a_data_directory_that_cannot_hold_it_is_a_clear_507(
 def test_what_a_crash_left_half_uploaded_is_removed_at_start(
     tmp_path: Path, keys: Keys
 ) -> None:
-    from fleet.settings import FleetSettings
+    from agrifleet.fleet.settings import FleetSettings
     from tests.fleet.conftest import running_fleet
 
     leftover = tmp_path / "data" / "models" / ".incoming" / "dead"

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from fleet.modelops.registry.storage import PackageStore
+from agrifleet.fleet.modelops.registry.storage import PackageStore
 from tests.fleet.modelops.registry.conftest import Keys, Registry
 from tests.fleet.modelops.registry.packages import archive, package_dir
 

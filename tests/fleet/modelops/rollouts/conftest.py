@@ -18,12 +18,12 @@ import pytest
 from sqlmodel import Session
 
 from agrifleet.contract import ModelOffer
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.modelops.rollouts.engine import RolloutEngine
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry.tables import ModelUpdate
 from agrifleet.manifest import read_manifest
-from fleet.devices.tables import Device
-from fleet.modelops.rollouts.engine import RolloutEngine
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
-from fleet.telemetry.tables import ModelUpdate
 from tests.base_model import BASE_MODEL_DIR, BASE_VERSION
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.modelops.registry.conftest import Keys, keys  # noqa: F401 - the session fixture

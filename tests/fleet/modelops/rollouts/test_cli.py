@@ -17,10 +17,10 @@ import uvicorn
 from sqlmodel import Session
 
 from agrifleet.cli import main
-from fleet.app import create_app
-from fleet.devices.tables import Device
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.modelops.registry.conftest import Keys
 from tests.fleet.modelops.registry.packages import package_dir
 from tests.fleet.modelops.rollouts.conftest import OLD

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from fleet.devices.tables import Device
-from fleet.people.auth import create_token
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.people.auth import create_token
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.modelops.rollouts.conftest import OLD
 

@@ -91,7 +91,7 @@ def test_every_action_is_recorded_with_who_and_when(rollouts: Fleet) -> None:
 
 
 def test_a_restarted_fleet_carries_on_from_the_database(rollouts: Fleet) -> None:
-    from fleet.settings import FleetSettings
+    from agrifleet.fleet.settings import FleetSettings
     from tests.fleet.conftest import running_fleet
 
     rollouts.devices("a", "b")

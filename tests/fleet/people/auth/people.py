@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from fleet.people.auth.passwords import hash_password
-from fleet.people.auth.tokens import new_personal_token
-from fleet.people.tables import Farm, Membership, User
+from agrifleet.fleet.people.auth.passwords import hash_password
+from agrifleet.fleet.people.auth.tokens import new_personal_token
+from agrifleet.fleet.people.tables import Farm, Membership, User
 
 PASSWORD = "correct horse battery staple"
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import httpx
 from sqlmodel import Session, col, select
 
-from fleet.app import create_app
-from fleet.people.tables import AuditEntry
-from fleet.settings import FleetSettings
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.people.tables import AuditEntry
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.people.auth.people import (
     PASSWORD,

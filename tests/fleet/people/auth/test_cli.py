@@ -13,10 +13,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from fleet.app import create_app
-from fleet.db import make_engine
-from fleet.people.tables import Membership, User
-from fleet.settings import FleetSettings
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.people.tables import Membership, User
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.people.auth.people import login
 
 

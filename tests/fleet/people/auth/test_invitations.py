@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from fleet.people.tables import Invitation
+from agrifleet.fleet.people.tables import Invitation
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.people.auth.people import add_farm, add_user, signed_in
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from fleet.app import create_app
-from fleet.people.tables import User, UserSession
-from fleet.settings import FleetSettings
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.people.tables import User, UserSession
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.people.auth.people import PASSWORD, add_user, login, signed_in
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select, text
 from sqlmodel import Session, col
 
-from fleet.db import make_engine
-from fleet.migrate import upgrade
-from fleet.people.tables import Farm
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.people.tables import Farm
 from tests.fleet.conftest import FleetUnderTest
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, MetaData, select
 from sqlmodel import Session
 
-from fleet.people.auth.passwords import verify_password
-from fleet.people.tables import User
+from agrifleet.fleet.people.auth.passwords import verify_password
+from agrifleet.fleet.people.tables import User
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.people.auth.people import PASSWORD, add_user, signed_in
 

@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from fleet.people.auth.throttle import Backoff
-from fleet.people.tables import AuditEntry, LoginFailure
-from fleet.settings import FleetSettings
+from agrifleet.fleet.people.auth.throttle import Backoff
+from agrifleet.fleet.people.tables import AuditEntry, LoginFailure
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.people.auth.people import PASSWORD, add_farm, add_user, login, signed_in
 

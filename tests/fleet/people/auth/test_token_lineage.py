@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from fleet.people.tables import UserToken
-from fleet.settings import FleetSettings
+from agrifleet.fleet.people.tables import UserToken
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.people.auth.people import PASSWORD, add_user, bearer, signed_in
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from fleet.people.tables import UserToken
+from agrifleet.fleet.people.tables import UserToken
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.people.auth.people import add_farm, add_user, bearer, personal_token, signed_in
 

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 from sqlmodel import Session, SQLModel
 
-from fleet.db import make_engine
-from fleet.devices.tables import Device
-from fleet.metrics import Metrics
-from fleet.migrate import upgrade
-from fleet.telemetry import rollups
-from fleet.telemetry.writer import Incoming, Writer
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.telemetry import rollups
+from agrifleet.fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.device import batch
 
 

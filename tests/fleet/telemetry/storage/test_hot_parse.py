@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from fleet.telemetry import parse
-from fleet.telemetry.parse import CheckedBatch, parse_message
+from agrifleet.fleet.telemetry import parse
+from agrifleet.fleet.telemetry.parse import CheckedBatch, parse_message
 from tests.fleet.device import reading
 
 TOPIC = "agrifleet/field-a/messages"

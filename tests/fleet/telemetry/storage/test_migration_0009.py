@@ -9,10 +9,10 @@ from datetime import timedelta
 
 from sqlalchemy import inspect, text
 
-from fleet.db import make_engine
-from fleet.metrics import Metrics
-from fleet.migrate import upgrade
-from fleet.telemetry.writer import Incoming, Writer
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.metrics import Metrics
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.device import T0, batch, reading
 from tests.fleet.telemetry.storage.helpers import assert_rollups_match_raw, stored_rollups
 

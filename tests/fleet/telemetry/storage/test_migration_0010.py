@@ -14,10 +14,10 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
-from fleet.db import make_engine
-from fleet.migrate import alembic_config, upgrade
-from fleet.telemetry import partitions, rollups
-from fleet.telemetry.partitions import month_of, next_month, partition_name
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.migrate import alembic_config, upgrade
+from agrifleet.fleet.telemetry import partitions, rollups
+from agrifleet.fleet.telemetry.partitions import month_of, next_month, partition_name
 from tests.fleet.device import reading
 from tests.fleet.telemetry.storage.helpers import assert_rollups_match_raw, store, where_stored
 from tests.services import Postgres

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from fleet.db import make_engine
-from fleet.telemetry import partitions
-from fleet.telemetry.partitions import month_of, next_month, partition_name
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.telemetry import partitions
+from agrifleet.fleet.telemetry.partitions import month_of, next_month, partition_name
 from tests.fleet.device import reading
 from tests.fleet.telemetry.storage.helpers import (
     assert_rollups_match_raw,
@@ -115,7 +115,7 @@ def test_readings_waiting_in_the_default_partition_move_into_their_month_s(
     assert where_stored(engine, "field-a") == {s: ["reading_default"] for s in range(4)}
     with engine.connect() as conn:
         ids = {seq: id_ for seq, id_ in conn.execute(text("SELECT seq, id FROM reading"))}
-    with caplog.at_level("WARNING", logger="fleet.telemetry.partitions"):
+    with caplog.at_level("WARNING", logger="agrifleet.fleet.telemetry.partitions"):
         made = partitions.ensure(engine, months_from(datetime.now(UTC), 3)[-1])
     assert partition_name(ahead) in made
     assert any("moved into it 3 readings" in r.getMessage() for r in caplog.records)
@@ -149,7 +149,7 @@ def test_a_writer_starting_while_postgresql_is_away_starts_all_the_same(
 ) -> None:
     engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/fleet")
     try:
-        with caplog.at_level("WARNING", logger="fleet.telemetry.partitions"):
+        with caplog.at_level("WARNING", logger="agrifleet.fleet.telemetry.partitions"):
             partitions.prepare(engine)
         (logged,) = [r.getMessage() for r in caplog.records]
         assert "OperationalError" in logged and "reading_default" in logged

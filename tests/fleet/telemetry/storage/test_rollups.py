@@ -13,7 +13,7 @@ from sqlalchemy import delete, text
 from sqlmodel import SQLModel
 
 from agrifleet.contract import Ack
-from fleet.telemetry.writer import Incoming, Writer
+from agrifleet.fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import T0, batch, reading
 from tests.fleet.telemetry.storage.helpers import assert_rollups_match_raw, stored_rollups

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from fleet.telemetry.partitions import month_of, partition_name
-from fleet.telemetry.store import Store
+from agrifleet.fleet.telemetry.partitions import month_of, partition_name
+from agrifleet.fleet.telemetry.store import Store
 from tests.fleet.device import reading
 from tests.fleet.telemetry.storage.helpers import (
     assert_rollups_match_raw,

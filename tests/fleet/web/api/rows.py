@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
-from fleet.devices.tables import Device
-from fleet.telemetry import rollups
-from fleet.telemetry.tables import LatestReading, Reading
-from fleet.telemetry.writer import Incoming, Writer
+from agrifleet.fleet.devices.tables import Device
+from agrifleet.fleet.telemetry import rollups
+from agrifleet.fleet.telemetry.tables import LatestReading, Reading
+from agrifleet.fleet.telemetry.writer import Incoming, Writer
 from tests.fleet.device import batch, detection, event, jpeg_bytes, reading
 
 #: Times ingestion refuses now but may have stored before: the first and last a datetime holds.

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fleet.db import make_engine
-from fleet.logs import redact
-from fleet.migrate import upgrade
-from fleet.people.auth import create_token
+from agrifleet.fleet.db import make_engine
+from agrifleet.fleet.logs import redact
+from agrifleet.fleet.migrate import upgrade
+from agrifleet.fleet.people.auth import create_token
 from tests.fleet.device import wait_until
 from tests.services import free_port
 

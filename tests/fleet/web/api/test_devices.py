@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.web.api.params import MAX_BODY_BYTES, MAX_LIMIT, MAX_OFFSET
+from agrifleet.fleet.web.api.params import MAX_BODY_BYTES, MAX_LIMIT, MAX_OFFSET
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.people.auth.people import add_farm, add_user, bearer, personal_token
 from tests.fleet.web.api.shapes import assert_invalid

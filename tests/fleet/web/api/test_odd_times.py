@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fleet.settings import FleetSettings
-from fleet.web.api.params import MAX_BUCKET_S
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.web.api.params import MAX_BUCKET_S
 from tests.fleet.conftest import FleetUnderTest, MigratedTemplates, running_fleet
 from tests.fleet.device import T0, reading
 from tests.fleet.web.api.rows import insert_infinite_readings, insert_odd_readings, store_items

@@ -8,9 +8,16 @@ from typing import Any
 
 import pytest
 
-from fleet.app import create_app
-from fleet.settings import FleetSettings
-from fleet.web.api.params import EARLIEST, LATEST, MAX_BUCKET_S, MAX_ID, MAX_LIMIT, MAX_OFFSET
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.web.api.params import (
+    EARLIEST,
+    LATEST,
+    MAX_BUCKET_S,
+    MAX_ID,
+    MAX_LIMIT,
+    MAX_OFFSET,
+)
 
 MESSAGE = {"$ref": "#/components/schemas/Message"}
 

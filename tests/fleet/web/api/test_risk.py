@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from fleet.devices.tables import DEFAULT_FARM_ID
-from fleet.people.tables import Field_
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
+from agrifleet.fleet.people.tables import Field_
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import reading
 from tests.fleet.web.api.rows import store_items

@@ -22,9 +22,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS as REGISTRY
 from schemathesis.checks import load_all_checks
 
-from fleet.app import create_app
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.web.api.rows import seed
 from tests.fleet.web.api.server import serving
 

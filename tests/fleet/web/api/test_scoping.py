@@ -17,12 +17,12 @@ import pytest
 from PIL import Image
 from sqlmodel import Session
 
-from fleet.alerts.delivery.tables import Webhook
-from fleet.alerts.tables import CODES, Alert, AlertRule
-from fleet.devices.tables import DEFAULT_FARM_ID
-from fleet.modelops.registry.tables import ModelPackage
-from fleet.modelops.rollouts.tables import Rollout, RolloutDevice
-from fleet.people.tables import Field_
+from agrifleet.fleet.alerts.delivery.tables import Webhook
+from agrifleet.fleet.alerts.tables import CODES, Alert, AlertRule
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
+from agrifleet.fleet.modelops.registry.tables import ModelPackage
+from agrifleet.fleet.modelops.rollouts.tables import Rollout, RolloutDevice
+from agrifleet.fleet.people.tables import Field_
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import detection, event, jpeg_bytes, reading
 from tests.fleet.people.auth.people import add_farm, add_user, bearer, personal_token

@@ -4,8 +4,8 @@ X-Content-Type-Options nosniff and a Referrer-Policy; map tiles are the only oth
 
 from __future__ import annotations
 
-from fleet.settings import FleetSettings
-from fleet.web.api.headers import content_security_policy
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.web.api.headers import content_security_policy
 from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.people.auth.people import add_user, signed_in
 

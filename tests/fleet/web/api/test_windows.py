@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from fleet.settings import FleetSettings
-from fleet.web.api.params import MAX_BUCKET_S, MAX_ID
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.web.api.params import MAX_BUCKET_S, MAX_ID
 from tests.fleet.conftest import FleetUnderTest, MigratedTemplates, running_fleet
 from tests.fleet.web.api.shapes import assert_invalid
 

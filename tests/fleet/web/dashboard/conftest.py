@@ -14,9 +14,9 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from fleet.app import create_app
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.conftest import MigratedTemplates
 from tests.fleet.modelops.registry.conftest import Keys, keys  # noqa: F401 - the session fixture
 from tests.fleet.modelops.registry.packages import archive, package_dir

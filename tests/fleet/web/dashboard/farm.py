@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from PIL import Image
 from sqlmodel import Session
 
-from fleet.devices.tables import DEFAULT_FARM_ID, Device
-from fleet.people.auth.passwords import hash_password
-from fleet.people.tables import Farm, Field_, Membership, User
-from fleet.telemetry.tables import Detection, Event, LatestReading, Reading
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID, Device
+from agrifleet.fleet.people.auth.passwords import hash_password
+from agrifleet.fleet.people.tables import Farm, Field_, Membership, User
+from agrifleet.fleet.telemetry.tables import Detection, Event, LatestReading, Reading
 from tests.base_model import BASE_VERSION
 
 VIEWER = ("vy@farm.example", "viewer-pass-1")

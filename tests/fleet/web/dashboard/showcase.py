@@ -18,12 +18,12 @@ import httpx2 as httpx
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from fleet.alerts.evaluate import evaluate_once
-from fleet.app import create_app
-from fleet.devices.tables import DEFAULT_FARM_ID
-from fleet.people.auth import create_token
-from fleet.settings import FleetSettings
-from fleet.telemetry.tables import Detection, LatestReading, Reading
+from agrifleet.fleet.alerts.evaluate import evaluate_once
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
+from agrifleet.fleet.people.auth import create_token
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry.tables import Detection, LatestReading, Reading
 from tests.base_model import BASE_VERSION
 from tests.fleet.modelops.registry.packages import archive, keypair, package_dir
 from tests.fleet.web.api.server import serving

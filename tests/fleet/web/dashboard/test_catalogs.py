@@ -13,7 +13,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from fleet import catalogs
+from agrifleet.fleet import catalogs
 
 ROOT = Path(__file__).resolve().parents[4]
 CFG = ROOT / "fleet" / "web" / "dashboard" / "babel.cfg"

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from demo.local_fleet import LocalFleet, LocalFleetOptions
+from agrifleet.demo.local_fleet import LocalFleet, LocalFleetOptions
 from tests.services import free_port
 
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from fleet.devices.tables import DEFAULT_FARM_ID
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
 from tests.fleet.web.dashboard.conftest import Site
 
 
@@ -101,7 +101,7 @@ def test_a_scouting_diagnosis_is_rejected_naming_the_right_class(
     newest = max(api_get(site, "/api/v1/observations"), key=lambda o: o["id"])
     from sqlmodel import Session
 
-    from fleet.modelops.tables import ObservationVerdict
+    from agrifleet.fleet.modelops.tables import ObservationVerdict
 
     with Session(site.app.state.engine) as session:
         row = session.get(ObservationVerdict, newest["id"])
@@ -113,7 +113,7 @@ def test_an_alert_is_acknowledged_with_who_did_it(site: Site, page: Any) -> None
     need(site, "/api/v1/alerts/{alert_id}/acknowledge")
     from datetime import UTC, datetime
 
-    from fleet.alerts.evaluate import evaluate_once
+    from agrifleet.fleet.alerts.evaluate import evaluate_once
 
     rule = httpx.post(site.url + "/api/v1/alert-rules", timeout=30,
                       headers={"Authorization": f"Bearer {site.technician_token}"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from fleet.web.dashboard.fieldmap import Pin, outline_rings, svg, tile_corner, tile_of
+from agrifleet.fleet.web.dashboard.fieldmap import Pin, outline_rings, svg, tile_corner, tile_of
 
 OUTLINE = {"type": "Polygon", "coordinates": [[[105.769, 10.031], [105.771, 10.031],
                                                [105.771, 10.033], [105.769, 10.033],

@@ -149,7 +149,7 @@ def test_pages_update_without_a_reload(site: Site, page: Any) -> None:
 
     from sqlmodel import Session
 
-    from fleet.devices.tables import Device
+    from agrifleet.fleet.devices.tables import Device
 
     site.login(page)
     page.evaluate("window.__same_document = true")
@@ -181,7 +181,7 @@ def test_the_rollout_page_says_which_nodes_take_no_offers_and_why_a_start_is_ref
         site: Site, page: Any) -> None:
     from sqlmodel import Session
 
-    from fleet.devices.tables import Device
+    from agrifleet.fleet.devices.tables import Device
 
     first = sorted(NODES)[0]
     with Session(site.app.state.engine) as session:  # its agent has no [updates] section

@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from fleet.app import create_app
-from fleet.settings import FleetSettings
-from fleet.telemetry.tables import Detection
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.settings import FleetSettings
+from agrifleet.fleet.telemetry.tables import Detection
 from tests.fleet.web.dashboard.farm import VIEWER, seed
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -166,8 +166,8 @@ def test_the_gallery_says_given_verdicts_and_a_disease_whose_crop_is_uncertain(
 
 def test_the_overview_lists_a_big_fields_nodes_needing_a_look_first_and_links_to_all(
         client: TestClient) -> None:
-    from fleet.devices.tables import DEFAULT_FARM_ID, Device
-    from fleet.web.dashboard.data import OVERVIEW_NODES
+    from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID, Device
+    from agrifleet.fleet.web.dashboard.data import OVERVIEW_NODES
 
     app = client.app
     now = datetime.now(UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fleet.web.dashboard import i18n
+from agrifleet.fleet.web.dashboard import i18n
 
 
 @pytest.mark.parametrize(("query", "user", "cookie", "accept", "expected"), [

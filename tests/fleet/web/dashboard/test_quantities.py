@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from agrifleet.demo.sim.nodes import QUANTITIES as DEMO_QUANTITIES
+from agrifleet.fleet import catalogs
+from agrifleet.fleet.modelops.advice import ADVICE_TEXTS
+from agrifleet.fleet.web.dashboard import i18n, quantities
+from agrifleet.fleet.web.dashboard.render import environment
+from agrifleet.hardware.modbus.profile import load_profile as load_modbus
+from agrifleet.hardware.modbus.profile import shipped_profiles as modbus_profiles
+from agrifleet.hardware.sdi12.profile import load_profile as load_sdi12
+from agrifleet.hardware.sdi12.profile import shipped_profiles as sdi12_profiles
 from agrifleet.inference.parts import crop_name as model_crop
-from demo.sim.nodes import QUANTITIES as DEMO_QUANTITIES
-from fleet import catalogs
-from fleet.modelops.advice import ADVICE_TEXTS
-from fleet.web.dashboard import i18n, quantities
-from fleet.web.dashboard.render import environment
-from hardware.modbus.profile import load_profile as load_modbus
-from hardware.modbus.profile import shipped_profiles as modbus_profiles
-from hardware.sdi12.profile import load_profile as load_sdi12
-from hardware.sdi12.profile import shipped_profiles as sdi12_profiles
 
 ROOT = Path(__file__).resolve().parents[4]
 #: The weather sensors' quantities (their profiles arrive with the weather station work).

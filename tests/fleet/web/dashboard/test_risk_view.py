@@ -13,13 +13,13 @@ from typing import Any
 from playwright.sync_api import expect
 from sqlmodel import Session
 
-from fleet.catalogs import translations
-from fleet.devices.tables import DEFAULT_FARM_ID, Device
-from fleet.people.tables import Field_
-from fleet.risk import words
-from fleet.risk.outcome import DayRisk, Risk
-from fleet.web.dashboard import risk_view
-from fleet.web.dashboard.i18n import Formats
+from agrifleet.fleet.catalogs import translations
+from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID, Device
+from agrifleet.fleet.people.tables import Field_
+from agrifleet.fleet.risk import words
+from agrifleet.fleet.risk.outcome import DayRisk, Risk
+from agrifleet.fleet.web.dashboard import risk_view
+from agrifleet.fleet.web.dashboard.i18n import Formats
 from tests.fleet.device import reading
 from tests.fleet.web.api.rows import store_items
 from tests.fleet.web.dashboard.conftest import Site

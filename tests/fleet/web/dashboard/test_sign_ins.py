@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from fleet.app import create_app
-from fleet.settings import FleetSettings
+from agrifleet.fleet.app import create_app
+from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.people.auth.people import PASSWORD, add_farm, add_user
 from tests.fleet.web.dashboard.farm import VIEWER, seed
 
