@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import pkgutil
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +59,13 @@ def _utc_session(dbapi_connection: Any, _record: Any) -> None:
 def register_tables() -> None:
     """Import every ``tables`` module of the fleet's rooms (``fleet/*/tables.py`` and deeper):
     each room keeps its tables there, and importing them puts them on ``SQLModel.metadata``,
-    which migrations compare the schema against. A new room's tables need no list kept in step."""
+    which migrations compare the schema against. A new room's tables need no list kept in step.
+
+    The files are found on disk, not by walking packages: a walk imports every package on the
+    way (the web layer and FastAPI among them), a second or more on each migration's start."""
     import agrifleet.fleet as package
 
-    for found in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-        if found.name.rpartition(".")[2] == "tables":
-            importlib.import_module(found.name)
+    for root in package.__path__:
+        for path in sorted(Path(root).rglob("tables.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            importlib.import_module(".".join((package.__name__, *parts)))

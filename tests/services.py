@@ -148,6 +148,23 @@ class Postgres:
             pass  # the server is gone: its directory goes at the end of the session
 
 
+def _memory_backed_tmp() -> str | None:
+    """/dev/shm when it is a roomy tmpfs, else None (the system's temporary folder).
+
+    Every test creates and drops a database of some 600 files; on ext4 the inode allocator's
+    search past recently deleted inodes made each CREATE DATABASE cost half a second of CPU.
+    """
+    import os
+    import shutil
+
+    shm = "/dev/shm"  # a private folder is made inside it with mkdtemp
+    try:
+        roomy = shutil.disk_usage(shm).free >= 2 * 1024**3 and os.access(shm, os.W_OK)
+    except OSError:
+        return None
+    return shm if roomy else None
+
+
 @contextmanager
 def running_postgres() -> Iterator[Postgres]:
     """initdb + pg_ctl a throw-away cluster on a free port (as the postgres user when root)."""
@@ -163,7 +180,7 @@ def running_postgres() -> Iterator[Postgres]:
     as_root = os.geteuid() == 0
     # The server refuses to run as root; /tmp itself is reachable by the postgres user,
     # pytest's per-user temp dirs are not.
-    directory = Path(tempfile.mkdtemp(prefix="agrifleet-pg-"))
+    directory = Path(tempfile.mkdtemp(prefix="agrifleet-pg-", dir=_memory_backed_tmp()))
     runas: list[str] = []
     if as_root:
         user = pwd.getpwnam("postgres")
@@ -183,7 +200,8 @@ def running_postgres() -> Iterator[Postgres]:
             "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
         options = (
             f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_wal_size=256MB"  # in memory when on /dev/shm
         )
         run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(directory / "server.log"),
             "-o", options, "-w", "-t", "60", "start")  # fmt: skip
