@@ -14,10 +14,10 @@ from PIL import Image
 from sqlmodel import Session
 
 from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID, Device
-from agrifleet.fleet.people.auth.passwords import hash_password
 from agrifleet.fleet.people.tables import Farm, Field_, Membership, User
 from agrifleet.fleet.telemetry.tables import Detection, Event, LatestReading, Reading
 from tests.base_model import BASE_VERSION
+from tests.fleet.people.auth.people import stored_hash
 
 VIEWER = ("vy@farm.example", "viewer-pass-1")
 TECHNICIAN = ("tam@farm.example", "technician-pass-1")
@@ -58,7 +58,7 @@ def seed(app: FastAPI, now: datetime | None = None) -> Seeded:
         session.flush()
         assert other.id is not None
         for email, password, role in ((*VIEWER, "viewer"), (*TECHNICIAN, "technician")):
-            user = User(email=email, password_hash=hash_password(password))
+            user = User(email=email, password_hash=stored_hash(password))
             session.add(user)
             session.flush()
             assert user.id is not None
