@@ -226,45 +226,45 @@ class LocalFleet:
         return env
 
     def _start_fleet(self) -> None:
+        """Migrate with ``agrifleet fleet migrate`` (which also checks the fleet's settings in
+        the environment, each failure one line), make the tokens and sign-ins, then serve."""
         env = self._fleet_env()
-        command = [sys.executable, "-m", "agrifleet", "fleet"]
-        steps = [["migrate"], ["create-token", "--role", "admin", "--name", "demo-admin"]]
-        if self.options.practice:
-            steps.append(["create-token", "--role", "technician", "--name", "demo-technician"])
-        tokens = []
-        for step in steps:
-            done = subprocess.run([*command, *step], env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-                why = why.strip()
-                raise StartError(f"agrifleet fleet {step[0]} failed: {why}")
-            tokens.append(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "")
-        self.token = tokens[1]
-        self.technician_token = tokens[2] if self.options.practice else ""
-        self._create_dashboard_users(env)
+        done = subprocess.run([sys.executable, "-m", "agrifleet", "fleet", "migrate"], env=env,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+            raise StartError(f"agrifleet fleet migrate failed: {why.strip()}")
+        self._create_tokens_and_sign_ins()
         self.start_fleet()
 
-    def _create_dashboard_users(self, env: dict[str, str]) -> None:
-        """A viewer and a technician of the demo farm, with fresh passwords, for the dashboard.
+    def _create_tokens_and_sign_ins(self) -> None:
+        """The admin's (and with ``practice`` the technician's) API token, and a viewer and a
+        technician of the demo farm with fresh passwords for the dashboard: what
+        ``create-token`` and ``create-user`` do, made here rather than in four more processes
+        (each a few seconds of start-up on a small machine)."""
+        from sqlalchemy.exc import SQLAlchemyError
+        from sqlmodel import Session
 
-        The passwords go to ``create-user`` on its standard input, never as arguments.
-        """
+        from agrifleet.fleet.db import make_engine
         from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
+        from agrifleet.fleet.people.accounts import AccountError, add_member
+        from agrifleet.fleet.people.auth import create_token
 
-        farm = str(DEFAULT_FARM_ID)
-        for role in ("viewer", "technician"):
-            email, password = f"{role}@demo.example.org", secrets.token_urlsafe(12)
-            done = subprocess.run(
-                [sys.executable, "-m", "agrifleet", "fleet", "create-user", email,
-                 "--farm", farm, "--role", role],
-                env=env, input=password + "\n", capture_output=True, text=True)
-            if done.returncode != 0:
-                if "invalid choice" in done.stderr:  # a fleet without users (before issue 10)
-                    log.warning("this fleet has no create-user: no dashboard sign-in")
-                    return
-                why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-                raise StartError(f"agrifleet fleet create-user failed: {why.strip()}")
-            self.sign_ins[role] = (email, password)
+        engine = make_engine(self.database_url)
+        try:
+            self.token = create_token(engine, "admin", "demo-admin")
+            if self.options.practice:
+                self.technician_token = create_token(engine, "technician", "demo-technician")
+            with Session(engine) as session:
+                for role in ("viewer", "technician"):
+                    email, password = f"{role}@demo.example.org", secrets.token_urlsafe(12)
+                    add_member(session, email, password, DEFAULT_FARM_ID, role, actor="demo")
+                    self.sign_ins[role] = (email, password)
+                session.commit()
+        except (SQLAlchemyError, AccountError) as exc:
+            raise StartError(f"the demo's tokens and sign-ins: {exc}") from None
+        finally:
+            engine.dispose()  # the fleet's own process opens the database next
 
     def start_fleet(self, timeout: float = 30.0) -> None:
         """Start (or restart) the fleet service process and wait ``timeout`` s until it answers."""

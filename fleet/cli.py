@@ -281,12 +281,11 @@ def _why(exc: Exception) -> str:
 
 def _create_user(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
-    from sqlmodel import Session, col, select
+    from sqlmodel import Session
 
     from agrifleet.fleet.migrate import upgrade
-    from agrifleet.fleet.people import audit
-    from agrifleet.fleet.people.auth.passwords import hash_password
-    from agrifleet.fleet.people.tables import Farm, Membership, User, UserCreate
+    from agrifleet.fleet.people.accounts import AccountError, add_member
+    from agrifleet.fleet.people.tables import UserCreate
 
     password = _read_password()
     if password is None:
@@ -300,20 +299,11 @@ def _create_user(args: argparse.Namespace) -> int:
     with _database("create-user", _settings()) as engine:
         upgrade(engine)
         with Session(engine) as session:
-            if session.get(Farm, args.farm) is None:
-                print(f"agrifleet fleet create-user: no farm {args.farm} (create one with "
-                      "agrifleet fleet create-farm NAME)", file=sys.stderr)
+            try:
+                user = add_member(session, body.email, body.password, args.farm, args.role)
+            except AccountError as exc:
+                print(f"agrifleet fleet create-user: {exc}", file=sys.stderr)
                 return 1
-            if session.exec(select(User).where(col(User.email) == body.email)).first():
-                print(f"agrifleet fleet create-user: a user with e-mail {body.email} exists",
-                      file=sys.stderr)
-                return 1
-            user = User(email=body.email, password_hash=hash_password(body.password))
-            session.add(user)
-            session.flush()
-            session.add(Membership(user_id=user.id or 0, farm_id=args.farm, role=args.role))
-            audit.record(session, "cli", "user.create", body.email, None, farm_id=args.farm,
-                         role=args.role)
             session.commit()
             print(user.id)
     return 0

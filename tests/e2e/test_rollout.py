@@ -36,6 +36,8 @@ BROKEN_RUNTIME = {"AGRIFLEET_TFLITE_RUNTIME": "broken-build"}
 
 #: The version rolled out: newer than the shipped model the agents start with.
 NEW = newer_than_shipped()
+#: Every state but running.
+STOPPED = ("paused", "halted", "completed", "aborted")
 
 
 class Wire:
@@ -177,6 +179,16 @@ def status(rollout: str) -> dict[str, Any]:
     return dict(json.loads(cli("rollout", "status", rollout, "--json")))
 
 
+def settled(fleet: LocalFleet, rollout: str, done: tuple[str, ...], timeout: float,
+            what: str) -> dict[str, Any]:
+    """The rollout's status from ``agrifleet rollout status`` once its state is one of
+    ``done``; meanwhile watched over the API (a CLI process each half second would take a
+    good part of a core from the agents and the fleet under test)."""
+    wait_until(lambda: json.loads(_get(fleet, f"/rollouts/{rollout}"))["state"] in done,
+               timeout, what)
+    return status(rollout)
+
+
 def devices(rollout: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {d["device_id"]: d for d in rollout["devices"]}
 
@@ -214,8 +226,7 @@ def test_a_phased_rollout_waits_for_each_phase_lets_one_failure_through_and_halt
         rollout = cli("rollout", "start", "--model", "leaf-disease", "--version", NEW,
                       "--all", "--phases", "10,40,100", "--max-failures", "1",
                       "--shadow-images", "2")
-        final = wait_until(lambda: (s := status(rollout))["state"] in ("halted", "completed")
-                           and s, 300, "the rollout to halt")
+        final = settled(fleet, rollout, ("halted", "completed"), 300, "the rollout to halt")
     finally:
         photos.stop()
         wire.stop()
@@ -256,8 +267,8 @@ def test_a_model_that_disagrees_in_shadow_pauses_the_rollout_with_the_reason(
         rollout = cli("rollout", "start", "--model", "leaf-disease", "--version", NEW,
                       "--all", "--phases", "50,100", "--shadow-images", "3",
                       "--min-agreement", "0.9")
-        final = wait_until(lambda: (s := status(rollout))["state"] != "running" and s, 240,
-                           "the rollout to stop")
+        final = settled(fleet, rollout, STOPPED, 240,
+                        "the rollout to stop")
     finally:
         photos.stop()
     assert final["state"] == "paused", final
@@ -291,8 +302,8 @@ def test_nodes_move_from_the_previous_model_to_the_shipped_one_over_a_capped_lin
         try:
             rollout = cli("rollout", "start", "--model", DEFAULT_NAME, "--version",
                           DEFAULT_VERSION, "--all", "--phases", "100", "--shadow-images", "2")
-            final = wait_until(lambda: (s := status(rollout))["state"] != "running" and s, 300,
-                               "the rollout to finish")
+            final = settled(fleet, rollout, STOPPED, 300,
+                            "the rollout to finish")
         finally:
             photos.stop()
     finally:
