@@ -39,8 +39,8 @@ def field_overrides(session: Session, field_id: int) -> dict[str, dict[str, obje
     return {r.model: dict(r.parameters) for r in rows}
 
 
-def _next_hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+def _hour_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def hourly_samples(session: Session, field_id: int, start: datetime,
@@ -70,14 +70,16 @@ def hourly_samples(session: Session, field_id: int, start: datetime,
 def field_risk(session: Session, field: Field_, since: date, until: date,
                lookback_days: int = LOOKBACK_DAYS, now: datetime | None = None) -> list[DayRisk]:
     """One DayRisk per day from ``since`` to ``until`` (inclusive) and model of the field's crop;
-    hours after ``now`` (default: the clock) are missing, whatever the rollups hold."""
+    hours not over by ``now`` (default: the clock) are missing, whatever the rollups hold: the
+    hour in progress too, whose rollup is still growing (so today is never decided from a
+    part of its last hour)."""
     models = registry.models_for(field.crop)
     if not models:
         return []
     now = now or datetime.now(UTC)
     start = _midnight(since - timedelta(days=lookback_days))
     end = _midnight(until + timedelta(days=1))
-    samples = hourly_samples(session, field.id or 0, start, min(end, _next_hour(now)))
+    samples = hourly_samples(session, field.id or 0, start, min(end, _hour_start(now)))
     all_days = days(hourly(samples, start, end))
     overrides = field_overrides(session, field.id or 0)
     out: list[DayRisk] = []

@@ -39,7 +39,7 @@ def test_each_node_hour_is_one_sample_however_often_the_node_reported(
                         ("air-b", 0, 20.0, "degC")]
 
 
-def test_hours_after_now_are_missing_whatever_the_rollups_hold(api: FleetUnderTest) -> None:
+def test_hours_not_over_by_now_are_missing_whatever_the_rollups_hold(api: FleetUnderTest) -> None:
     field_id = _field(api, "Potato")
     _node(api, "air-a", field_id)
     store_items(api.app, "air-a", _weather("air-a", range(2), 12.0, 8))
@@ -49,7 +49,11 @@ def test_hours_after_now_are_missing_whatever_the_rollups_hold(api: FleetUnderTe
         whole = field_risk(session, field, DAY0, DAY0 + timedelta(days=1))
         noon = MIDNIGHT + timedelta(days=1, hours=12)
         asked = field_risk(session, field, DAY0, DAY0 + timedelta(days=1), now=noon)
+        eleven_pm = MIDNIGHT + timedelta(days=1, hours=23, minutes=10)
+        late = field_risk(session, field, DAY0, DAY0 + timedelta(days=1), now=eleven_pm)
     second = [d for d in whole if d.model == "hutton"][1]
     assert (second.risk, second.reason["missing_hours"]) == ("high", 0)
     at_noon = [d for d in asked if d.model == "hutton"][1]
-    assert at_noon.risk == "unknown" and at_noon.reason["missing_hours"] == 11
+    assert at_noon.risk == "unknown" and at_noon.reason["missing_hours"] == 12  # 12:00 to 23:59
+    at_eleven_pm = [d for d in late if d.model == "hutton"][1]
+    assert at_eleven_pm.risk == "unknown" and at_eleven_pm.reason["missing_hours"] == 1
