@@ -405,11 +405,12 @@ class Updater:
             state.last = Outcome(rollout_id=done.rollout_id, sha256=done.sha256,
                                  state="rolled_back", reason=reason)
         self._save()
-        log.error("rolled back: %s", reason)
         self._changed()
         if failed is not None and rollout_id is not None:
             self._emit_update(rollout_id, failed.name, failed.version, "rolled_back",
                               reason=reason)
+        # Logged once the report is in the outbox: a crash after this line loses nothing.
+        log.error("rolled back: %s", reason)
 
     # -- helpers ---------------------------------------------------------------------------
 
