@@ -3,8 +3,9 @@
 The API reads tokens only from the ``Authorization`` header, which nothing logs; but a client
 may still send ``?token=…`` (or ``?access_token=``, ``?api_key=``…), and uvicorn's access log
 writes the path with its query string. The filter rewrites those values to ``***``, and so any
-service token (``agf_…``), personal token (``agu_…``), session id (``ags_…``) or download token
-(``agd_…``) wherever it appears in the line, in a path or under any parameter name.
+service token (``agf_…``), personal token (``agu_…``), session id (``ags_…``), download token
+or device cookie (``agd_…``) or invitation (``agi_…``, in the accept link's path) wherever it
+appears in the line, in a path or under any parameter name.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from agrifleet.fleet.modelops.registry.downloads import DOWNLOAD_PREFIX
 from agrifleet.fleet.people.auth import TOKEN_PREFIX
 from agrifleet.fleet.people.auth.sessions import SESSION_PREFIX
 from agrifleet.fleet.people.auth.tokens import PERSONAL_PREFIX
+from agrifleet.fleet.people.invitations import INVITATION_PREFIX
 
 #: Query parameter names (case-insensitive, after percent-decoding) whose values are secrets.
 _SECRET_NAME = re.compile(r"token|secret|passw|key|auth|credential|signature|session|bearer|"
                           r"cookie", re.I)
 _QUERY = re.compile(r"\?\S*")
 #: Every kind of secret the fleet hands out starts with one of these.
-SECRET_PREFIXES = (TOKEN_PREFIX, PERSONAL_PREFIX, SESSION_PREFIX, DOWNLOAD_PREFIX)
+SECRET_PREFIXES = (TOKEN_PREFIX, PERSONAL_PREFIX, SESSION_PREFIX, DOWNLOAD_PREFIX,
+                   INVITATION_PREFIX)
 _TOKEN = re.compile("(" + "|".join(re.escape(p) for p in SECRET_PREFIXES)
                     + r")[A-Za-z0-9_\-%.~]+")
 #: The loggers that write request lines: uvicorn's access log and its error log.

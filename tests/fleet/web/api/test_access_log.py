@@ -1,7 +1,7 @@
 """The log of a real ``agrifleet fleet serve`` specifies: every request has its access line,
 but a secret in a query string (``?token=``, ``?access_token=``, ``?api_key=``, ``?password=``,
-percent-encoded names too, ``?bearer=``) or a token or session id (``agf_``, ``agu_``, ``ags_``,
-``agd_``) anywhere in the URL shows as ``***``, and no
+percent-encoded names too, ``?bearer=``) or a token, session id or invitation (``agf_``, ``agu_``,
+``ags_``, ``agd_``, ``agi_``) anywhere in the URL shows as ``***``, and no
 line holds a token sent in the ``Authorization`` header."""
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ def test_secrets_in_urls_and_headers_never_reach_the_log(served: Served) -> None
     ]
     for path, headers, status in asked:
         assert httpx.get(served.base + path, headers=headers).status_code == status, path
+    invitation = "/api/v1/invitations/agi_SECRET-11/accept"  # the secret is the link's path
+    assert httpx.post(served.base + invitation).status_code == 401
     log = served.stop()
     for line in (
         '"GET /api/v1/devices?limit=5&token=*** HTTP/1.1" 422',
@@ -99,6 +101,7 @@ def test_secrets_in_urls_and_headers_never_reach_the_log(served: Served) -> None
         '"GET /healthz?q=*** HTTP/1.1" 200',
         '"GET /api/v1/devices/agu_*** HTTP/1.1" 404',
         '"GET /healthz?bearer=*** HTTP/1.1" 200',
+        '"POST /api/v1/invitations/agi_***/accept HTTP/1.1" 401',
     ):
         assert line in log, (line, log[-3000:])
     assert "SECRET" not in log, log[-3000:]
@@ -116,6 +119,7 @@ def test_secrets_in_urls_and_headers_never_reach_the_log(served: Served) -> None
         ("GET /x?sensor=soil&quantity=moisture", "GET /x?sensor=soil&quantity=moisture"),
         ("GET /t/agu_abc-1/ags_def?bearer=x", "GET /t/agu_***/ags_***?bearer=***"),
         ("GET /x?q=agu%5Fabc&r=agd_x", "GET /x?q=***&r=***"),
+        ("POST /api/v1/invitations/agi_a-B_c/accept", "POST /api/v1/invitations/agi_***/accept"),
         ('Did you mean "limit"?', 'Did you mean "limit"?'),
     ],
 )
