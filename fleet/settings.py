@@ -224,6 +224,12 @@ class FleetSettings(BaseSettings):
                                         title="longest retry delay of a failed delivery")
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=120,
                                      title="how long a webhook receiver may take to answer")
+    webhook_allow_local: bool = Field(
+        default=False,
+        title="webhooks may go to this machine and private networks (loopback, 10/8, "
+        "192.168/16, link-local…); off: only public addresses, so a farm's technician cannot "
+        "reach the fleet's own network through one",
+    )
     smtp_host: str | None = Field(default=None, min_length=1,
                                   title="SMTP server for alert e-mail (none: no e-mail)")
     smtp_port: int = Field(default=25, ge=1, le=65535)

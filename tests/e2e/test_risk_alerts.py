@@ -84,7 +84,8 @@ def test_a_blight_week_reaches_a_webhook_and_an_inbox_exactly_once_across_a_flee
         inbox.refuse = True  # the mail server is down at first: the webhook goes out alone
         for name, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
                             "ALERT_TICK_S": "1", "DELIVERY_TICK_S": "0.5",
-                            "DELIVERY_RETRY_MIN_S": "1", "DELIVERY_RETRY_MAX_S": "2"}.items():
+                            "DELIVERY_RETRY_MIN_S": "1", "DELIVERY_RETRY_MAX_S": "2",
+                            "WEBHOOK_ALLOW_LOCAL": "true"}.items():  # the receiver is local
             monkeypatch.setenv(f"AGRIFLEET_{name}", value)
         fleet = make_fleet(agents=1)
         [field_id] = [f["id"] for f in call(fleet, "GET", "/farms/1/fields")]

@@ -2,18 +2,26 @@
 
 Both raise :class:`DeliveryError` with a short reason (never the secret or a password) when the
 other side did not take the message; the worker records it as a failed attempt and retries.
+
+A webhook URL is typed by a farm's technician, so the fleet must not become their way into the
+fleet's own machine or network (server-side request forgery): unless the operator allows it
+(``AGRIFLEET_WEBHOOK_ALLOW_LOCAL``), every address the host name resolves to must be a public
+one, the connection goes to the address that was checked (a second lookup cannot swap it), and
+redirects are not followed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import smtplib
+import socket
 import ssl
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from email.utils import make_msgid
+from urllib.parse import urlsplit
 
 SIGNATURE_HEADER = "X-Agrifleet-Signature"
 DELIVERY_HEADER = "X-Agrifleet-Delivery"
@@ -28,23 +36,113 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def post_webhook(url: str, secret: str, body: bytes, delivery_id: int,
-                 timeout_s: float) -> str:
-    """POST the JSON body; returns "HTTP 2xx", raises DeliveryError otherwise."""
-    if not url.startswith(("http://", "https://")):
-        raise DeliveryError("not an http(s) URL")
-    request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
-        "Content-Type": "application/json", "User-Agent": "agrifleet-fleet",
-        SIGNATURE_HEADER: signature(secret, body), DELIVERY_HEADER: str(delivery_id),
-    })
+def local_address(host: str) -> str | None:
+    """Why ``host`` (a name or an IP literal) is not a public address, if it is plainly not.
+
+    Only what needs no lookup: ``localhost`` names and non-public IP literals (loopback,
+    private, link-local, carrier-grade NAT, unspecified, multicast, IPv4 inside IPv6).
+    """
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return f"{host} is this machine"
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
-            return f"HTTP {response.status}"
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"no connection: {reason}") from None
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return None
+    return _not_public(address)
+
+
+def _not_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_global and not address.is_multicast:
+        return None
+    return f"{address} is not a public address"
+
+
+def _checked_addresses(host: str, port: int, allow_local: bool) -> list[str]:
+    """The addresses to connect to: every address ``host`` resolves to must be public."""
+    try:
+        found = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise DeliveryError(f"no connection: cannot resolve {host}: {exc}") from None
+    addresses = [str(info[4][0]) for info in found]
+    if not addresses:
+        raise DeliveryError(f"no connection: {host} has no address")
+    if not allow_local:
+        for address in addresses:
+            why = _not_public(ipaddress.ip_address(address.split("%")[0]))
+            if why:
+                raise DeliveryError(f"refused: {host} resolves to {why} "
+                                    "(AGRIFLEET_WEBHOOK_ALLOW_LOCAL allows it)")
+    return addresses
+
+
+def _connect(addresses: list[str], port: int, timeout: float | None) -> socket.socket:
+    """A connection to the first of the checked addresses that answers."""
+    error: OSError = OSError("no address")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            error = exc
+    raise error
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to the checked addresses; the Host header still names the URL's host."""
+
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.addresses = addresses
+
+    def connect(self) -> None:
+        self.sock = _connect(self.addresses, self.port, self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """TLS to the checked addresses, verifying the certificate for the URL's host name."""
+
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.addresses = addresses
+        self.tls = ssl.create_default_context()
+
+    def connect(self) -> None:
+        raw = _connect(self.addresses, self.port, self.timeout)
+        self.sock = self.tls.wrap_socket(raw, server_hostname=self.host)
+
+
+def post_webhook(url: str, secret: str, body: bytes, delivery_id: int,
+                 timeout_s: float, allow_local: bool = False) -> str:
+    """POST the JSON body; returns "HTTP 2xx", raises DeliveryError otherwise (a redirect too)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise DeliveryError("not an http(s) URL") from None
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        raise DeliveryError("not an http(s) URL")
+    if not allow_local and (why := local_address(host)):
+        raise DeliveryError(f"refused: {why} (AGRIFLEET_WEBHOOK_ALLOW_LOCAL allows it)")
+    addresses = _checked_addresses(host, port, allow_local)
+    kind = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    connection = kind(host, port, addresses, timeout_s)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", target, body=body, headers={
+            "Content-Type": "application/json", "User-Agent": "agrifleet-fleet",
+            SIGNATURE_HEADER: signature(secret, body), DELIVERY_HEADER: str(delivery_id),
+        })
+        status = connection.getresponse().status
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise DeliveryError(f"no connection: {exc or type(exc).__name__}") from None
+    finally:
+        connection.close()
+    if not 200 <= status < 300:
+        raise DeliveryError(f"HTTP {status}")
+    return f"HTTP {status}"
 
 
 def send_email(*, host: str, port: int, sender: str, to: str, subject: str, text: str,

@@ -81,7 +81,8 @@ def _send(session: Session, delivery: Delivery, alert: Alert, settings: FleetSet
             raise DeliveryError("the webhook was deleted or disabled")
         body = json.dumps(webhook_body(alert, delivery.state, delivery.language, delivery.id),
                           ensure_ascii=False, separators=(",", ":")).encode()
-        return post_webhook(hook.url, hook.secret, body, delivery.id, settings.webhook_timeout_s)
+        return post_webhook(hook.url, hook.secret, body, delivery.id, settings.webhook_timeout_s,
+                            allow_local=settings.webhook_allow_local)
     user = session.get(User, int(delivery.target))
     if user is None or not user.active:
         raise DeliveryError("the person is gone or inactive")

@@ -2,7 +2,8 @@
 
 A technician of the farm adds one; its secret is shown once, in the answer that made it (a
 fleet-wide hook, without farm_id, needs a service token). Members list their farms' hooks
-without secrets.
+without secrets. A URL to this machine or a private network is refused (422 ``local_address``)
+unless the operator allows it; names are checked again on every send (:mod:`…delivery.send`).
 """
 
 from __future__ import annotations
@@ -10,18 +11,27 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import ConfigDict
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from agrifleet.fleet.alerts.delivery.send import local_address
 from agrifleet.fleet.alerts.delivery.tables import Webhook
 from agrifleet.fleet.people import audit
 from agrifleet.fleet.people.auth.principal import Principal
 from agrifleet.fleet.people.tables import Language as Lang
-from agrifleet.fleet.web.api.deps import AddressDep, CallerDep, SessionDep, TechnicianToken
+from agrifleet.fleet.web.api.deps import (
+    AddressDep,
+    CallerDep,
+    SessionDep,
+    SettingsDep,
+    TechnicianToken,
+)
 from agrifleet.fleet.web.api.errors import Message
 from agrifleet.fleet.web.api.params import MAX_ID
+from agrifleet.fleet.web.api.routes.registry import refusal
 from agrifleet.fleet.web.api.routes.rollouts import actor
 
 router = APIRouter(prefix="/webhooks", tags=["alerts"])
@@ -88,11 +98,22 @@ def list_webhooks(session: SessionDep, caller: CallerDep) -> list[WebhookPublic]
 @router.post("", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND,
              summary="Add a webhook (technician of the farm); its secret is shown once")
 def create_webhook(body: WebhookCreate, session: SessionDep, caller: TechnicianToken,
-                   address: AddressDep) -> WebhookCreated:
+                   settings: SettingsDep, address: AddressDep) -> WebhookCreated:
     if body.farm_id is not None and caller.farm_ids is not None \
             and body.farm_id not in caller.farm_ids:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no farm {body.farm_id}")
     _may_change(caller, body.farm_id)
+    try:
+        parts = urlsplit(body.url)
+        host, _ = parts.hostname, parts.port
+    except ValueError:
+        host = None
+    if not host:
+        raise refusal("bad_url", "the URL has no host name (or a port that is not a number)",
+                      ("body", "url"))
+    if not settings.webhook_allow_local and (why := local_address(host)):
+        raise refusal("local_address", f"{why}; the operator can allow it with "
+                      "AGRIFLEET_WEBHOOK_ALLOW_LOCAL", ("body", "url"))
     hook = Webhook(farm_id=body.farm_id, name=body.name, url=body.url, language=body.language,
                    secret=body.secret or secrets.token_urlsafe(32), created_by=actor(caller))
     session.add(hook)

@@ -25,10 +25,12 @@ class Received:
 
 @dataclass
 class WebhookReceiver:
-    """Answers each POST with the next status in ``statuses`` (then 200), recording it."""
+    """Answers each POST with the next status in ``statuses`` (then 200), recording it; with
+    ``location``, the answer sends a client there (a redirect when the status is 3xx)."""
 
     url: str = ""
     statuses: list[int] = field(default_factory=list)
+    location: str | None = None
     received: list[Received] = field(default_factory=list)
 
 
@@ -42,6 +44,8 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
             receiver.received.append(Received(dict(self.headers.items()), body))
             code = receiver.statuses.pop(0) if receiver.statuses else 200
             self.send_response(code)
+            if receiver.location:
+                self.send_header("Location", receiver.location)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -78,7 +78,9 @@ class Farm:
 def _settings(database_url: str, smtp_port: int, **more: Any) -> FleetSettings:
     return FleetSettings(database_url=database_url, alert_tick_s=3600, delivery_tick_s=3600,
                          smtp_host="127.0.0.1", smtp_port=smtp_port,
-                         smtp_from="alerts@fleet.example", **more)
+                         smtp_from="alerts@fleet.example",
+                         webhook_allow_local=True,  # the receiver listens on 127.0.0.1
+                         **more)
 
 
 @contextmanager

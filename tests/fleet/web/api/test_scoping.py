@@ -159,7 +159,8 @@ def _body(op: str, farm: Farm) -> dict[str, Any] | None:
         "patch /api/v1/farms/{farm_id}/data-policy": {"readings_days": 30},
         "patch /api/v1/alert-rules/{rule_id}": {"name": "renamed rule"},
         "put /api/v1/fields/{field_id}/risk/parameters/{model}": {"spray_interval": 15},
-        "post /api/v1/webhooks": {"farm_id": farm.farm_id, "url": "http://127.0.0.1:9/hook"},
+        "post /api/v1/webhooks": {"farm_id": farm.farm_id,
+                                  "url": "https://hooks.example.org/agrifleet"},
         "put /api/v1/notifications": {"email": False},
         "post /api/v1/farms/{farm_id}/invitations": {"email": f"new@{farm.device}.example"},
     }
