@@ -249,6 +249,7 @@ class LocalFleet:
         from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
         from agrifleet.fleet.people.accounts import AccountError, add_member
         from agrifleet.fleet.people.auth import create_token
+        from agrifleet.fleet.people.tables import UserCreate
 
         engine = make_engine(self.database_url)
         try:
@@ -258,7 +259,9 @@ class LocalFleet:
             with Session(engine) as session:
                 for role in ("viewer", "technician"):
                     email, password = f"{role}@demo.example.org", secrets.token_urlsafe(12)
-                    add_member(session, email, password, DEFAULT_FARM_ID, role, actor="demo")
+                    person = UserCreate(email=email, password=password,
+                                        farm_id=DEFAULT_FARM_ID, role=role)
+                    add_member(session, person, actor="demo")
                     self.sign_ins[role] = (email, password)
                 session.commit()
         except (SQLAlchemyError, AccountError) as exc:

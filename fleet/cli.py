@@ -300,7 +300,7 @@ def _create_user(args: argparse.Namespace) -> int:
         upgrade(engine)
         with Session(engine) as session:
             try:
-                user = add_member(session, body.email, body.password, args.farm, args.role)
+                user = add_member(session, body)
             except AccountError as exc:
                 print(f"agrifleet fleet create-user: {exc}", file=sys.stderr)
                 return 1

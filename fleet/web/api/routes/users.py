@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlmodel import col, delete, select
 
 from agrifleet.fleet.people import audit
+from agrifleet.fleet.people.accounts import AccountError, add_member
 from agrifleet.fleet.people.auth.devices import forget_all
 from agrifleet.fleet.people.auth.passwords import hash_password
 from agrifleet.fleet.people.auth.sessions import end_sessions
@@ -70,14 +71,10 @@ def create_user(body: UserCreate, session: SessionDep, caller: AdminToken,
     if _taken(session, body.email):
         raise HTTPException(status.HTTP_409_CONFLICT, f"a user with e-mail {body.email!r} "
                             "exists")
-    user = User(email=body.email, language=body.language,
-                password_hash=hash_password(body.password))
-    session.add(user)
-    session.flush()
-    if body.farm_id is not None:
-        session.add(Membership(user_id=user.id or 0, farm_id=body.farm_id, role=body.role))
-    audit.record(session, caller, "user.create", body.email, address, farm_id=body.farm_id,
-                 role=body.role if body.farm_id is not None else None)
+    try:
+        user = add_member(session, body, caller, address)
+    except AccountError as exc:  # the farm or the e-mail went in the meantime
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     session.commit()
     session.refresh(user)
     return user_public(session, user, caller)
