@@ -20,6 +20,17 @@ from tests.services import (
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a test marked ``slow`` run first, the rest in their order.
+
+    With ``--dist loadfile --no-loadscope-reorder`` (tests/run) each worker takes whole files in
+    this order: the long ones start at once and the short ones fill the gaps, instead of one
+    long file starting last and the other workers waiting for it.
+    """
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     """A private Mosquitto with no anonymous access; devices get users via add_device()."""

@@ -29,6 +29,8 @@ from agrifleet.demo.walkthrough import COMMANDS, VARIABLES
 from tests.services import free_port
 from tests.test_readme import readme_walkthrough
 
+pytestmark = pytest.mark.slow  # the README walkthrough against a running demo
+
 BIN = Path(sys.executable).parent  # where `agrifleet` is installed beside this interpreter
 
 

@@ -10,8 +10,12 @@ import time
 from collections.abc import Callable
 from functools import partial
 
+import pytest
+
 from agrifleet.demo.local_fleet import LocalFleet
 from tests.e2e.conftest import api, assert_nothing_lost, produced, wait_until
+
+pytestmark = pytest.mark.slow  # whole fleets with brokers, fleets and agents stopped and killed
 
 OUTAGE_S = 6
 

@@ -31,6 +31,8 @@ from tests.e2e.dropping_proxy import DroppingProxy
 from tests.edge.updater.conftest import copy_model, edit_manifest, permute_labels
 from tests.services import free_port
 
+pytestmark = pytest.mark.slow  # phased rollouts over a whole fleet
+
 #: The self-test of a node whose TFLite runtime is broken fails (as a bad interpreter build would).
 BROKEN_RUNTIME = {"AGRIFLEET_TFLITE_RUNTIME": "broken-build"}
 

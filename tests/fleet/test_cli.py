@@ -18,6 +18,8 @@ import pytest
 from tests.fleet.device import Device, batch, reading, wait_until
 from tests.services import Broker, free_port
 
+pytestmark = pytest.mark.slow  # the fleet's commands started as processes
+
 AGRIFLEET = [sys.executable, "-m", "agrifleet"]
 
 

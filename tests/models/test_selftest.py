@@ -23,6 +23,8 @@ from agrifleet.models.shipped import default_model_dir
 from tests.agrifleet.inference.conftest import leaf_jpeg
 from tests.base_model import BASE_MODEL_DIR
 
+pytestmark = pytest.mark.slow  # self-tests run on the shipped model
+
 SHIPPED = default_model_dir()
 
 

@@ -25,6 +25,8 @@ from agrifleet.provisioning.dynsec import DynsecBroker, DynsecControl, device_ac
 from agrifleet.provisioning.embedded_broker import EmbeddedBroker
 from tests.services import connack, free_port
 
+pytestmark = pytest.mark.slow  # brokers and fleets as processes
+
 PASSWORDS = {"field-01": "password-of-field-01-0001", "field-02": "password-of-field-02-0001"}
 FLEET_CLIENT_IDS = [FleetSettings().mqtt_client_id,
                     worker_client_id(FleetSettings(), "w1"), "agrifleet-fleet-api"]

@@ -14,6 +14,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from agrifleet.edge.config import UpdatesConfig
 from agrifleet.edge.inference.slot import ModelSlot
 from agrifleet.edge.updater import Updater
@@ -21,6 +23,8 @@ from agrifleet.inference.classifier import Classifier
 from agrifleet.manifest import read_manifest
 from tests.edge.updater.conftest import Keys, MakePackage, offer_for
 from tests.edge.updater.package_server import PackageServer
+
+pytestmark = pytest.mark.slow  # an updater killed at random moments, many times
 
 KILLS = 24
 REPO = Path(__file__).resolve().parents[3]

@@ -26,6 +26,8 @@ from tests.fleet.conftest import FleetUnderTest, running_fleet
 from tests.fleet.device import Device, batch, reading, wait_until
 from tests.services import Broker, Postgres, free_port
 
+pytestmark = pytest.mark.slow  # ingest workers as processes, one killed
+
 ROOT = Path(__file__).resolve().parents[3]
 DEVICES = 6
 BATCHES = 120  # per device

@@ -28,6 +28,8 @@ from agrifleet.fleet.settings import FleetSettings
 from tests.fleet.web.api.rows import seed
 from tests.fleet.web.api.server import serving
 
+pytestmark = pytest.mark.slow  # schemathesis over every operation, as three callers
+
 #: Requests per operation and generation mode: the admin's run explores, the others confirm.
 #: Small on purpose: with ~66 operations the whole file stays well under two minutes.
 EXAMPLES = {"admin": 5, "viewer": 2, "stranger": 2}

@@ -8,10 +8,13 @@ import json
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.fleet.web.dashboard.conftest import Site
 from tests.fleet.web.dashboard.farm import NODES, OTHER_FIELD, OTHER_NODE, TECHNICIAN, VIEWER
+
+pytestmark = pytest.mark.slow  # Chromium through the dashboard's flows
 
 
 def test_pages_need_a_sign_in_and_a_wrong_password_is_refused(site: Site, page: Any) -> None:

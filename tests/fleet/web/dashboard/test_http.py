@@ -19,6 +19,8 @@ from agrifleet.fleet.settings import FleetSettings
 from agrifleet.fleet.telemetry.tables import Detection
 from tests.fleet.web.dashboard.farm import VIEWER, seed
 
+pytestmark = pytest.mark.slow  # the dashboard served over HTTP
+
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 

@@ -8,8 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fleet.web.dashboard.conftest import Site
 from tests.fleet.web.dashboard.farm import TECHNICIAN
+
+pytestmark = pytest.mark.slow  # Chromium over every page in three languages
 
 PAGES = {
     "overview": "/",
