@@ -236,7 +236,7 @@ def models_page(request: Request, who: Who, db: SessionDep, settings: SettingsDe
     touching = (select(RolloutDevice.rollout_id)
                 .join(Device, col(Device.id) == col(RolloutDevice.device_id))
                 .where(Device.farm_id == who.farm_id))
-    rollouts = [rollout_detail(db, r, settings.offline_after_s) for r in db.exec(
+    rollouts = [rollout_detail(db, r, settings.offline_after_s, {who.farm_id}) for r in db.exec(
         select(Rollout).where(col(Rollout.id).in_(touching))
         .order_by(col(Rollout.id).desc()).limit(20))]
     # a publisher's e-mail only for those who share a farm with them (else nothing)

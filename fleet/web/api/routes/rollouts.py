@@ -1,9 +1,10 @@
 """``/api/v1/rollouts``: start a phased rollout, follow it, pause, resume, abort or approve it.
 
 Scoping: a rollout touches the farms of its devices. A user sees the rollouts that touch one
-of their farms; starting one needs the technician role in every target device's farm (a tag or
-"all" from a user means the matching devices of the farms where they are technician, recorded
-as the device list), and steering one needs it in every farm the rollout touches.
+of their farms, with their farms' devices only (:mod:`…rollouts.views`); starting one needs
+the technician role in every target device's farm (a tag or "all" from a user means the
+matching devices of the farms where they are technician, recorded as the device list), and
+steering one needs it in every farm the rollout touches.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ async def start_rollout(body: RolloutCreate, request: Request, session: SessionD
                  model=body.model, version=body.version,
                  targets=body.targets.model_dump(exclude_none=True, exclude_defaults=True))
     session.commit()
-    return rollout_detail(session, _get(session, rid), settings.offline_after_s)
+    return rollout_detail(session, _get(session, rid), settings.offline_after_s, token.farm_ids)
 
 
 @router.get("", summary="Rollouts that touch the caller's farms, newest first")
@@ -157,7 +158,7 @@ def list_rollouts(session: SessionDep, caller: CallerDep,
                     .where(col(Device.farm_id).in_(seen)))
         query = query.where(col(Rollout.id).in_(touching))
     rows = session.exec(query.order_by(col(Rollout.id).desc()).limit(limit)).all()
-    return [rollout_public(session, r) for r in rows]
+    return [rollout_public(session, r, seen) for r in rows]
 
 
 @router.get(
@@ -167,7 +168,8 @@ def list_rollouts(session: SessionDep, caller: CallerDep,
 )
 def get_rollout(rollout_id: RolloutId, session: SessionDep, caller: CallerDep,
                 settings: SettingsDep) -> RolloutDetail:
-    return rollout_detail(session, _get(session, rollout_id, caller), settings.offline_after_s)
+    return rollout_detail(session, _get(session, rollout_id, caller), settings.offline_after_s,
+                          caller.farm_ids)
 
 
 @router.post(
@@ -206,4 +208,5 @@ async def act(
                  note=body.note if body else "")
     session.commit()
     session.expire_all()
-    return rollout_detail(session, _get(session, rollout_id), settings.offline_after_s)
+    return rollout_detail(session, _get(session, rollout_id), settings.offline_after_s,
+                          token.farm_ids)

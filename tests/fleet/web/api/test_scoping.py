@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from agrifleet.fleet.alerts.delivery.tables import Webhook
 from agrifleet.fleet.alerts.tables import CODES, Alert, AlertRule
 from agrifleet.fleet.devices.tables import DEFAULT_FARM_ID
 from agrifleet.fleet.modelops.registry.tables import ModelPackage
-from agrifleet.fleet.modelops.rollouts.tables import Rollout, RolloutDevice
+from agrifleet.fleet.modelops.rollouts.tables import Rollout, RolloutDevice, RolloutEvent
 from agrifleet.fleet.people.tables import Field_
 from tests.fleet.conftest import FleetUnderTest
 from tests.fleet.device import detection, event, jpeg_bytes, reading
@@ -321,3 +321,40 @@ def test_no_answer_shows_another_farms_objects(world: World) -> None:
     # The fleet-wide service token does see Bravo (the markers are real).
     assert "dev-bravo" in world.fleet.client.get("/api/v1/devices",
                                                  headers=world.fleet.admin).text
+
+
+def test_a_rollout_across_farms_shows_each_farm_its_own_devices_only(world: World) -> None:
+    """A service token's rollout to "all" spans both farms; Alpha's people follow it without
+    learning Bravo's devices: not in the list, the counts, the phases, the targets or the
+    events and reason, which name them "a device of another farm"."""
+    alpha, bravo = world.alpha.device, world.bravo.device
+    with Session(world.fleet.app.state.engine) as session:
+        [package] = session.exec(select(ModelPackage)).all()
+        rollout = Rollout(model="leaf", version="1.0.0", package_id=package.id or 0,
+                          targets={"devices": [alpha, bravo]}, phases=[50, 100],
+                          min_devices=1, shadow_images=0, shadow_max_s=0, limits={},
+                          state="halted", reason=f"{bravo} failed: no model",
+                          created_by="fleet-ops (admin)")
+        session.add(rollout)
+        session.flush()
+        rid = rollout.id or 0
+        session.add(RolloutDevice(rollout_id=rid, device_id=alpha, phase=0, state="active"))
+        session.add(RolloutDevice(rollout_id=rid, device_id=bravo, phase=1, state="failed"))
+        session.add(RolloutEvent(rollout_id=rid, actor="engine", action="halted",
+                                 detail=f"{bravo} failed; {alpha} active"))
+        session.commit()
+    everyone = world.fleet.get(f"/api/v1/rollouts/{rid}")  # the service token sees it all
+    assert {d["device_id"] for d in everyone["devices"]} == {alpha, bravo}
+    for caller in (world.alpha_viewer, world.alpha_admin):
+        shown = world.fleet.client.get(f"/api/v1/rollouts/{rid}", headers=caller).json()
+        assert [d["device_id"] for d in shown["devices"]] == [alpha]
+        assert shown["counts"] == {"active": 1}
+        assert [p["devices"] for p in shown["phases"]] == [1, 0]
+        assert shown["targets"] == {"devices": [alpha]}
+        assert bravo not in str(shown), shown
+        assert shown["reason"] == "a device of another farm failed: no model"
+        [event] = [e for e in shown["events"] if e["action"] == "halted"]
+        assert event["detail"] == f"a device of another farm failed; {alpha} active"
+        listed = world.fleet.client.get("/api/v1/rollouts", headers=caller).json()
+        [mine] = [r for r in listed if r["id"] == rid]
+        assert mine["counts"] == {"active": 1} and bravo not in str(mine)
