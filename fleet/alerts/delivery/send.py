@@ -36,6 +36,20 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def split_url(url: str) -> tuple[str, str, int, str]:
+    """An http(s) URL's scheme, host, port and request target; DeliveryError for anything else
+    (no host, a port that is not a number, another scheme)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise DeliveryError("not an http(s) URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DeliveryError("not an http(s) URL")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme, parts.hostname, port, target
+
+
 def local_address(host: str) -> str | None:
     """Why ``host`` (a name or an IP literal) is not a public address, if it is plainly not.
 
@@ -116,20 +130,12 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 def post_webhook(url: str, secret: str, body: bytes, delivery_id: int,
                  timeout_s: float, allow_local: bool = False) -> str:
     """POST the JSON body; returns "HTTP 2xx", raises DeliveryError otherwise (a redirect too)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise DeliveryError("not an http(s) URL") from None
-    host = parts.hostname
-    if parts.scheme not in ("http", "https") or not host:
-        raise DeliveryError("not an http(s) URL")
+    scheme, host, port, target = split_url(url)
     if not allow_local and (why := local_address(host)):
         raise DeliveryError(f"refused: {why} (AGRIFLEET_WEBHOOK_ALLOW_LOCAL allows it)")
     addresses = _checked_addresses(host, port, allow_local)
-    kind = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    kind = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
     connection = kind(host, port, addresses, timeout_s)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request("POST", target, body=body, headers={
             "Content-Type": "application/json", "User-Agent": "agrifleet-fleet",

@@ -11,13 +11,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import ConfigDict
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from agrifleet.fleet.alerts.delivery.send import local_address
+from agrifleet.fleet.alerts.delivery.send import DeliveryError, local_address, split_url
 from agrifleet.fleet.alerts.delivery.tables import Webhook
 from agrifleet.fleet.people import audit
 from agrifleet.fleet.people.auth.principal import Principal
@@ -104,13 +103,10 @@ def create_webhook(body: WebhookCreate, session: SessionDep, caller: TechnicianT
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no farm {body.farm_id}")
     _may_change(caller, body.farm_id)
     try:
-        parts = urlsplit(body.url)
-        host, _ = parts.hostname, parts.port
-    except ValueError:
-        host = None
-    if not host:
+        _, host, _, _ = split_url(body.url)
+    except DeliveryError:
         raise refusal("bad_url", "the URL has no host name (or a port that is not a number)",
-                      ("body", "url"))
+                      ("body", "url")) from None
     if not settings.webhook_allow_local and (why := local_address(host)):
         raise refusal("local_address", f"{why}; the operator can allow it with "
                       "AGRIFLEET_WEBHOOK_ALLOW_LOCAL", ("body", "url"))
