@@ -36,8 +36,7 @@ from agrifleet.fleet.web import dashboard
 from agrifleet.fleet.web.api.allow import AllowEveryMethod
 from agrifleet.fleet.web.api.errors import add_handlers
 from agrifleet.fleet.web.api.headers import SecurityHeaders
-from agrifleet.fleet.web.api.main import api_router
-from agrifleet.fleet.web.api.routes import auth, enrolment, health, metrics, registry
+from agrifleet.fleet.web.routes import web_routes
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +129,7 @@ def create_app(settings: FleetSettings | None = None, *, ingest: bool = True) ->
     app.state.delivery = None
     app.state.scout = Scout()
     app.state.photos = images.configure(settings.photo_limits())  # every decode in the process
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    app.include_router(api_router, prefix="/api/v1")
-    app.include_router(registry.download_router, prefix="/api/v1")
-    app.include_router(auth.login_router, prefix="/api/v1")
-    app.include_router(enrolment.public_router, prefix="/api/v1")
+    app.router.routes.extend(web_routes())  # built once per process
     dashboard.install(app)
     add_handlers(app)
     app.add_middleware(AllowEveryMethod)
