@@ -84,6 +84,8 @@ class Updater:
         self._trusted: dict[str, Any] | None = None
         self._now = now or (lambda: datetime.now(UTC))
         self._configured_ref: ModelRef | None = None
+        # Offers whose final report went to the outbox since this start: (rollout id, sha256).
+        self._reported: set[tuple[int, str]] = set()
         #: Called (on the updater's or a camera's thread) when the active model changed.
         self.on_change: Callable[[], object] | None = None
 
@@ -197,7 +199,14 @@ class Updater:
         with self._lock:
             last, job, trial = self._state.last, self._state.job, self._state.trial
         if last is not None and (last.rollout_id, last.sha256) == (offer.rollout_id, offer.sha256):
-            return  # this offer is done (active, failed or rolled back): the retained copy
+            # This offer is done (active, failed or rolled back): the retained copy. The fleet
+            # withdraws it once it has the final report, so a copy after a restart may mean the
+            # report was lost (the agent stopped after saving the outcome, before the report
+            # was in the outbox): it goes again, once per start.
+            if (last.rollout_id, last.sha256) not in self._reported:
+                self._reported.add((last.rollout_id, last.sha256))
+                self._report(offer, last.state, reason=last.reason)
+            return
         if trial is not None and (trial.rollout_id, trial.sha256) == (offer.rollout_id,
                                                                       offer.sha256):
             return  # switched, waiting for confirmation
@@ -379,6 +388,7 @@ class Updater:
         log.info("model %s %s confirmed (%s)", current.name, current.version, why)
         self._changed()
         self._emit_update(rollout_id, current.name, current.version, "active")
+        self._reported.add((rollout_id, trial.sha256))
 
     def _load_failed(self, model_dir: Path, exc: Exception) -> None:
         with self._lock:
@@ -409,6 +419,8 @@ class Updater:
         if failed is not None and rollout_id is not None:
             self._emit_update(rollout_id, failed.name, failed.version, "rolled_back",
                               reason=reason)
+            if done is not None:
+                self._reported.add((rollout_id, done.sha256))
         # Logged once the report is in the outbox: a crash after this line loses nothing.
         log.error("rolled back: %s", reason)
 
@@ -424,6 +436,7 @@ class Updater:
         if reason:
             log.warning("update to %s %s %s: %s", offer.name, offer.version, state, reason)
         self._report(offer, state, reason=reason, gate=gate)
+        self._reported.add((offer.rollout_id, offer.sha256))
 
     def _drop_job(self) -> None:
         with self._lock:

@@ -184,3 +184,38 @@ def test_a_node_without_cameras_skips_the_shadow_period_unless_the_offer_sets_li
     assert "no camera" in (rig.updates[-1].reason or "")
     updater.handle(offer_for(server, package, rollout_id=2, shadow_images=5))
     assert StateFile(rig.data_dir / "updates").load().trial is not None, "switched, in trial"
+
+
+def test_a_final_report_lost_in_a_crash_is_sent_again_when_the_offer_comes_back(
+        rig: Rig, make_package: MakePackage, server: PackageServer):
+    """The agent saved the rollback, then died before the report reached the outbox: the
+    fleet, which never had it, still offers the version; the next start reports it once."""
+    offer = _switched(rig, make_package, server)
+    for _ in range(rig.config.max_trial_starts):  # the last start rolls back
+        rig.boot()
+    (rolled,) = [u for u in rig.updates if u.state == "rolled_back"]
+    rig.updates.clear()  # the report never reached the outbox
+
+    updater = rig.boot()
+    requests = len(server.requests)
+    updater.handle(offer)  # the retained offer, delivered again at the new start
+    updater.handle(offer)  # and once more (a reconnect): reported once per start
+
+    (again,) = rig.updates
+    assert (again.state, again.version, again.reason) == ("rolled_back", "1.2.0", rolled.reason)
+    assert again.active is not None and again.active.version == BASE_VERSION
+    assert len(server.requests) == requests  # nothing downloaded or installed again
+
+
+def test_a_confirmed_switch_lost_in_a_crash_is_reported_active_again(
+        rig: Rig, make_package: MakePackage, server: PackageServer):
+    offer = _switched(rig, make_package, server)
+    rig.boot()
+    rig.photo()  # confirms 1.2.0
+    assert rig.states()[-1] == "active"
+    rig.updates.clear()  # as if the agent died before the report was in the outbox
+
+    rig.boot().handle(offer)
+
+    assert rig.states() == ["active"]
+    assert rig.updates[0].active is not None and rig.updates[0].active.version == "1.2.0"
