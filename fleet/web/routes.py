@@ -4,10 +4,9 @@ the API under ``/api/v1``, then the dashboard (:mod:`fleet.web.dashboard`).
 Assembled once per process and served by every app :func:`fleet.app.create_app` makes. FastAPI
 builds an included router's routes (their parameters, response models and handlers) for each
 inclusion, on their first requests: about 0.15 s of CPU for these hundred routes, spent again by
-every app that included them (the test suite makes an app per test, a fleet restarted in-process
-one per start). A route holds nothing of an app: a request finds its settings, database and
-workers in ``request.app.state``. So ``app.dependency_overrides`` does not reach them either;
-nothing here uses it.
+every app that included them (the test suite makes an app per test). A route holds nothing of an
+app: a request finds its settings, database and workers in ``request.app.state``. So
+``app.dependency_overrides`` does not reach them either; nothing here uses it.
 """
 
 from __future__ import annotations
